@@ -1,0 +1,1 @@
+"""The ``eokit`` command line: a thin layer over the Python API."""

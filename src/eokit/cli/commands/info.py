@@ -1,0 +1,33 @@
+"""``eokit info RASTER``: size, CRS, bands, nodata, footprint, overviews."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from eokit.io import open_raster
+
+
+@click.command("info")
+@click.argument("raster", type=click.Path(dir_okay=False))
+@click.option("--sensor", default=None, help="Sensor whose band names apply (e.g. sentinel2_l1c).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def command(raster: str, sensor: str | None, as_json: bool) -> None:
+    """Describe a raster file."""
+    info = open_raster(raster, sensor=sensor).info()
+    d = info.to_dict()
+    if as_json:
+        click.echo(json.dumps(d, default=str, indent=2))
+        return
+    table = Table(title=raster, show_header=False)
+    for key in ("driver", "width", "height", "count", "dtype", "crs", "res", "bounds", "nodata", "bands",
+                "overviews", "block_shape", "compression"):
+        table.add_row(key, str(d[key]))
+    if info.footprint_wgs84:
+        ring = info.footprint_wgs84["coordinates"][0]
+        xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+        table.add_row("footprint (lon/lat)", f"{min(xs):.5f}, {min(ys):.5f} .. {max(xs):.5f}, {max(ys):.5f}")
+    Console().print(table)

@@ -1,0 +1,63 @@
+"""The Sample contract shared by datasets, samplers, models and the benchmark.
+
+A Sample is a plain ``dict`` (so it passes through torch's DataLoader) with:
+
+- ``image``: float32 tensor (C, H, W), or (T, C, H, W) for time series
+- ``bands``: tuple of band names, one per channel of ``image``
+- ``sensor``: sensor name (``eokit.sensors``) or None
+- optional targets: ``mask`` (H, W) int64, ``label`` (int64 scalar or multi-hot
+  float vector), ``target`` (float regression value or (H, W) map),
+  ``image2`` (second date, change detection), ``boxes`` (N, 4) float xyxy
+  pixels + ``labels`` (N,) int64 (detection)
+- metadata: ``crs`` (str or None), ``transform`` (6-tuple or None),
+  ``bounds`` (4-tuple or None), ``time`` (ISO string or None), ``path``/``id``
+
+Metadata stays as plain Python values (never tensors) and ``collate_samples``
+keeps it as lists, so a batch still knows its bands and georeferencing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+Sample = dict[str, Any]
+
+TENSOR_KEYS = ("image", "image2", "mask", "label", "target", "valid")
+RAGGED_KEYS = ("boxes", "labels")  # detection: a list per batch
+
+
+def crs_string(crs: Any) -> str | None:
+    """A compact, picklable CRS string ('EPSG:32631' or WKT)."""
+    if crs is None:
+        return None
+    epsg = crs.to_epsg() if hasattr(crs, "to_epsg") else None
+    return f"EPSG:{epsg}" if epsg else str(crs)
+
+
+def collate_samples(samples: Sequence[Sample]) -> Sample:
+    """Stack tensors; keep boxes/labels and metadata as per-sample lists.
+
+    ``bands`` must agree across the batch (a model is fed one band order).
+    """
+    from eokit.errors import BandError
+
+    batch: Sample = {}
+    keys = samples[0].keys()
+    bands = samples[0].get("bands")
+    for s in samples[1:]:
+        if s.get("bands") != bands:
+            raise BandError(f"cannot batch samples with different bands: {bands} vs {s.get('bands')}")
+    for k in keys:
+        values = [s[k] for s in samples]
+        if k in TENSOR_KEYS and isinstance(values[0], torch.Tensor):
+            batch[k] = torch.stack(values)
+        elif k in TENSOR_KEYS and isinstance(values[0], int | float):
+            batch[k] = torch.tensor(values)
+        elif k == "bands" or k == "sensor":
+            batch[k] = values[0]
+        else:
+            batch[k] = values
+    return batch

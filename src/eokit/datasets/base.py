@@ -1,0 +1,178 @@
+"""DatasetSpec and the base class every dataset loader derives from.
+
+A loader = a ``DatasetSpec`` (declarative facts) + a small ``EODataset``
+subclass that lists the items of a split (``_index``) and loads one item into
+a Sample (``_load``). Registering it with ``@register`` is all it takes to
+appear in ``eokit datasets list`` and in the contract tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from torch.utils.data import Dataset
+
+from eokit.data.sample import Sample
+from eokit.env import data_root
+from eokit.errors import DatasetError, DatasetNotFoundError, EokitError
+from eokit.registry import Registry
+
+log = logging.getLogger(__name__)
+
+TASKS = (
+    "classification",
+    "multilabel",
+    "segmentation",
+    "change_detection",
+    "regression",
+    "pixel_regression",
+    "detection",
+    "super_resolution",
+    "timeseries_segmentation",
+    "timeseries_classification",
+)
+TAGS = (
+    "gsd<10", "gsd>=10", "rgbn", "multispectral", "sar", "hyperspectral", "temporal", "pixelwise",
+)
+
+
+@dataclass(frozen=True)
+class Download:
+    """One downloadable file: URL, file name under the dataset folder, sha256, extract or not."""
+
+    url: str
+    filename: str
+    sha256: str | None = None
+    md5: str | None = None
+    extract: bool = False
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Declarative facts about a benchmark dataset."""
+
+    name: str
+    task: str
+    sensor: str | None
+    bands: tuple[str, ...]
+    classes: tuple[str, ...] = ()
+    splits: tuple[str, ...] = ("train", "val", "test")
+    folder: str = ""  # relative to the data root
+    layout: str = ""  # human-readable on-disk layout
+    downloads: tuple[Download, ...] = ()
+    license: str = "unknown"
+    citation: str = ""
+    size: str = ""
+    tags: frozenset[str] = field(default_factory=frozenset)
+    gsd: float | None = None
+    split_policy: str = ""
+    description: str = ""
+    homepage: str = ""
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise DatasetError(f"dataset {self.name!r}: task {self.task!r} is not one of {TASKS}")
+        bad = set(self.tags) - set(TAGS)
+        if bad:
+            raise DatasetError(f"dataset {self.name!r}: unknown tags {sorted(bad)}; allowed {TAGS}")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def path(self, root: str | Path | None = None) -> Path:
+        return Path(root) if root is not None else data_root() / (self.folder or self.name)
+
+
+class EODataset(Dataset):
+    """Base class: a split of a dataset read from its published layout.
+
+    Subclasses set ``spec`` and implement ``_index`` (list the items of the
+    split) and ``_load`` (read one item into a Sample).
+    """
+
+    spec: ClassVar[DatasetSpec]
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        split: str = "train",
+        transforms: Callable[[Sample], Sample] | None = None,
+        skip_invalid: bool = False,
+        download: bool = False,
+    ) -> None:
+        self.root = self.spec.path(root)
+        if split not in self.spec.splits:
+            raise DatasetError(
+                f"dataset {self.spec.name!r} has no split {split!r}; its splits are {list(self.spec.splits)}"
+            )
+        self.split = split
+        self.transforms = transforms
+        self.skip_invalid = skip_invalid
+        if download and not self.root.exists():
+            from eokit.datasets.download import download_dataset
+
+            download_dataset(self.spec, self.root)
+        if not self.root.exists():
+            raise DatasetNotFoundError(
+                f"dataset {self.spec.name!r} not found at {str(self.root)!r}; download it with "
+                f"`eokit datasets download {self.spec.name}` (or set EOKIT_DATA, now {str(data_root())!r}, "
+                "or pass root=)"
+            )
+        self.items: list[Any] = self._index()
+
+    # -- to implement -------------------------------------------------------
+    def _index(self) -> list[Any]:
+        raise NotImplementedError
+
+    def _load(self, item: Any) -> Sample:
+        raise NotImplementedError
+
+    # -- torch Dataset ------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> Sample:
+        item = self.items[i]
+        try:
+            sample = self._load(item)
+        except EokitError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - wrap with the file's name
+            if self.skip_invalid:
+                log.warning("skipping invalid item %r of %s: %s", item, self.spec.name, exc)
+                return self[(i + 1) % len(self)]
+            raise DatasetError(
+                f"{self.spec.name}: cannot load {item!r}: {exc} (pass skip_invalid=True to log and skip)"
+            ) from exc
+        sample.setdefault("sensor", self.spec.sensor)
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+
+DATASETS: Registry[type[EODataset]] = Registry("dataset", "eokit.datasets")
+
+
+def register(cls: type[EODataset]) -> type[EODataset]:
+    """Class decorator: register a loader under its spec's name."""
+    DATASETS.register(cls.spec.name, cls)
+    return cls
+
+
+def get_dataset(name: str, **kwargs: Any) -> EODataset:
+    """Instantiate a registered dataset: ``get_dataset('eurosat_ms', split='test')``."""
+    import eokit.datasets.catalog  # noqa: F401 - registers the built-ins
+
+    return DATASETS.get(name)(**kwargs)
+
+
+def list_datasets() -> list[DatasetSpec]:
+    import eokit.datasets.catalog  # noqa: F401
+
+    return [cls.spec for _, cls in DATASETS.items()]

@@ -1,0 +1,98 @@
+"""Read STAC Items: one asset per band or multi-band assets, band names from eo:bands."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from eokit.errors import BandError, RasterError, StacError
+from eokit.io.raster import RasterSource
+from eokit.io.stack import BandStack
+from eokit.sensors.bands import Sensor
+
+
+def _load_item(item: Any) -> dict:
+    if isinstance(item, dict):
+        return item
+    if hasattr(item, "to_dict"):
+        d = item.to_dict()
+        self_href = item.get_self_href() if hasattr(item, "get_self_href") else None
+        if self_href:
+            d.setdefault("links", []).append({"rel": "self", "href": self_href})
+        return d
+    path = Path(item)
+    try:
+        d = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise StacError(f"STAC item {str(path)!r} does not exist") from exc
+    except json.JSONDecodeError as exc:
+        raise StacError(f"STAC item {str(path)!r} is not valid JSON: {exc}") from exc
+    if d.get("type") != "Feature" or "assets" not in d:
+        raise StacError(f"{str(path)!r} is not a STAC Item (needs type 'Feature' and 'assets')")
+    d.setdefault("links", []).append({"rel": "self", "href": str(path.resolve())})
+    return d
+
+
+def _asset_band_names(asset: dict, key: str) -> list[str] | None:
+    bands = asset.get("eo:bands") or asset.get("bands")
+    if not bands:
+        return None
+    return [b.get("name") or b.get("common_name") or f"{key}_{i + 1}" for i, b in enumerate(bands)]
+
+
+def open_stac_item(
+    item: Any,
+    assets: Sequence[str] | None = None,
+    bands: Sequence[str] | None = None,
+    sensor: str | Sensor | None = None,
+    reference: int | str = 0,
+    resampling: str | None = None,
+) -> BandStack:
+    """Open a STAC Item (path, dict or pystac.Item) as a BandStack.
+
+    ``assets`` picks asset keys (default: every asset with role 'data' or an
+    image media type). ``bands`` then filters by band name.
+    """
+    d = _load_item(item)
+    self_href = next((ln["href"] for ln in d.get("links", []) if ln.get("rel") == "self"), None)
+    base = Path(self_href).parent if self_href and "://" not in self_href else None
+    all_assets: dict = d["assets"]
+    if assets is None:
+        keys = [
+            k for k, a in all_assets.items()
+            if "data" in a.get("roles", []) or "image/tiff" in a.get("type", "") or "jp2" in a.get("type", "")
+        ]
+    else:
+        missing = [k for k in assets if k not in all_assets]
+        if missing:
+            raise StacError(f"item {d.get('id')!r} has no assets {missing}; it has {list(all_assets)}")
+        keys = list(assets)
+    if not keys:
+        raise StacError(f"item {d.get('id')!r} has no data assets; pass assets= explicitly")
+    sources = []
+    for k in keys:
+        a = all_assets[k]
+        href = a["href"]
+        if base is not None and "://" not in href and not os.path.isabs(href):
+            href = str((base / href).resolve())
+        names = _asset_band_names(a, k)
+        try:
+            src = RasterSource(href, band_names=names, sensor=sensor)
+        except RasterError as exc:
+            raise StacError(f"asset {k!r} of STAC item {d.get('id')!r} at {href!r} cannot be read: {exc}") from exc
+        except BandError:
+            src = RasterSource(href, sensor=sensor)
+        if names is None and src.dataset.count == 1:
+            src.bands = (k,)
+        sources.append(src)
+    stack = BandStack(sources, reference=reference, resampling=resampling)
+    if bands is not None:
+        for b in bands:
+            if b not in stack.bands and not any(s.sensor and s.sensor.has(b) for s in sources):
+                raise BandError(f"band {b!r} is not in STAC item {d.get('id')!r}; it has {list(stack.bands)}")
+    stack.item_id = d.get("id")
+    stack.datetime = (d.get("properties") or {}).get("datetime")
+    return stack

@@ -1,0 +1,102 @@
+"""Band and Sensor value objects: the single source of band names and order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from eokit.errors import BandError, suggest
+
+
+def _key(name: str) -> str:
+    """Canonical comparison key: case-insensitive, 'B04' == 'B4' == 'b04'."""
+    k = name.strip().lower().replace("_", "").replace("-", "")
+    if len(k) >= 2 and k[0] == "b" and k[1:].isdigit():
+        k = "b" + str(int(k[1:]))
+    return k
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """One spectral (or SAR) band.
+
+    ``center_nm``/``bandwidth_nm`` are the centre wavelength and width in
+    nanometres (C-band SAR: ~5.55e7 nm). ``mean``/``std`` are default
+    normalisation statistics in the sensor's *reflectance* units (after
+    ``scale``/``offset``), or dB for SAR in dB.
+    """
+
+    name: str
+    center_nm: float
+    bandwidth_nm: float
+    gsd: float
+    common_name: str | None = None
+    aliases: tuple[str, ...] = ()
+    mean: float = 0.0
+    std: float = 1.0
+
+    def names(self) -> tuple[str, ...]:
+        """Every name this band answers to."""
+        extra = (self.common_name,) if self.common_name else ()
+        return (self.name, *extra, *self.aliases)
+
+    def matches(self, name: str) -> bool:
+        key = _key(name)
+        return any(_key(n) == key for n in self.names())
+
+
+@dataclass(frozen=True)
+class Sensor:
+    """A sensor: ordered bands, storage dtype, scale/offset to reflectance."""
+
+    name: str
+    bands: tuple[Band, ...]
+    dtype: str = "uint16"
+    scale: float = 1.0
+    offset: float = 0.0
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    units: str = "reflectance"
+    _index: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for i, band in enumerate(self.bands):
+            for n in band.names():
+                self._index.setdefault(_key(n), i)
+
+    @property
+    def band_names(self) -> tuple[str, ...]:
+        return tuple(b.name for b in self.bands)
+
+    def band(self, name: str) -> Band:
+        """Look a band up by name, alias or common name (``'B4'``, ``'B04'``, ``'red'``)."""
+        i = self._index.get(_key(name))
+        if i is None:
+            raise BandError(
+                f"band {name!r} is not a band of sensor {self.name!r}; "
+                f"its bands are {list(self.band_names)}.{suggest(name, self.band_names)}"
+            )
+        return self.bands[i]
+
+    def has(self, name: str) -> bool:
+        return _key(name) in self._index
+
+    def resolve(self, names: Iterable[str]) -> tuple[str, ...]:
+        """Canonical band names for ``names`` (raises BandError naming the unknown ones)."""
+        return tuple(self.band(n).name for n in names)
+
+    def indices(self, names: Iterable[str]) -> list[int]:
+        """Positions of ``names`` in this sensor's band order."""
+        return [self.bands.index(self.band(n)) for n in names]
+
+    def stats(self, names: Sequence[str] | None = None) -> tuple[list[float], list[float]]:
+        """Default (mean, std) in reflectance units for ``names`` (default: all bands)."""
+        bands = [self.band(n) for n in (names or self.band_names)]
+        return [b.mean for b in bands], [b.std for b in bands]
+
+    def wavelengths(self, names: Sequence[str] | None = None) -> list[float]:
+        return [self.band(n).center_nm for n in (names or self.band_names)]
+
+    def to_reflectance(self, values):  # noqa: ANN001, ANN201 - numpy or torch
+        """Apply ``value * scale + offset``."""
+        return values * self.scale + self.offset
