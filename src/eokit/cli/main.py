@@ -25,7 +25,7 @@ class _BrokenCommand(click.Command):
 
 
 class EokitGroup(click.Group):
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._loaded = False
 
@@ -40,13 +40,13 @@ class EokitGroup(click.Group):
             try:
                 module = importlib.import_module(f"{pkg.__name__}.{mod.name}")
                 cmd = module.command
-            except Exception as exc:  # noqa: BLE001 - shown as a broken command
+            except Exception as exc:
                 cmd = _BrokenCommand(name, exc)
             self.add_command(cmd, cmd.name or name)
         for ep in entry_points(group="eokit.commands"):
             try:
                 self.add_command(ep.load(), ep.name)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.add_command(_BrokenCommand(ep.name, exc), ep.name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -143,7 +143,7 @@ class EODataset(Dataset):
             sample = self._load(item)
         except EokitError:
             raise
-        except Exception as exc:  # noqa: BLE001 - wrap with the file's name
+        except Exception as exc:
             if self.skip_invalid:
                 log.warning("skipping invalid item %r of %s: %s", item, self.spec.name, exc)
                 return self[(i + 1) % len(self)]

@@ -109,7 +109,7 @@ class CogWriter:
             window = Window(0, 0, self.grid.width, self.grid.height)
         self._ds.write(array.astype(self.dtype, copy=False), window=window)
 
-    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+    def __exit__(self, exc_type, exc, tb) -> None:
         ds, self._ds = self._ds, None
         tmp = self._tmp
         try:

@@ -323,7 +323,7 @@ class RasterSource:
             grid = GridSpec(grid.crs, t, shape[0], shape[1])
         return Chip(arr, valid, names, grid, nodata)
 
-    def _read_padded(self, ds, indexes, window, shape, fill, resampling):  # noqa: ANN001, ANN202
+    def _read_padded(self, ds, indexes, window, shape, fill, resampling):
         """Read the in-raster part and paste it into a nodata-filled array."""
         out = np.full((len(indexes), *shape), fill, dtype=ds.dtypes[0])
         c0 = max(0, window.col_off)

@@ -80,7 +80,7 @@ class BandStack:
         return tuple(b for s in self.sources for b in s.bands)
 
     @property
-    def crs(self):  # noqa: ANN201
+    def crs(self):
         return self.grid.crs
 
     @property
@@ -96,7 +96,7 @@ class BandStack:
         window: Window | tuple[int, int, int, int] | None = None,
         *,
         bounds: tuple[float, float, float, float] | None = None,
-        bounds_crs=None,  # noqa: ANN001
+        bounds_crs=None,
         bands: Sequence[str] | None = None,
         boundless: bool = False,
         dtype: str | None = "float32",

@@ -54,7 +54,7 @@ def target_grid(
             raise MissingCRSError("the source grid has no CRS; give bounds explicitly")
         bounds = transform_bounds(source_grid.crs, dst_crs, *source_grid.bounds, densify_pts=21)
     if resolution is None:
-        t, w, h = calculate_default_transform(
+        t, _, _ = calculate_default_transform(
             source_grid.crs, dst_crs, source_grid.width, source_grid.height, *source_grid.bounds
         )
         resolution = abs(t.a)

@@ -97,6 +97,6 @@ class Sensor:
     def wavelengths(self, names: Sequence[str] | None = None) -> list[float]:
         return [self.band(n).center_nm for n in (names or self.band_names)]
 
-    def to_reflectance(self, values):  # noqa: ANN001, ANN201 - numpy or torch
+    def to_reflectance(self, values):
         """Apply ``value * scale + offset``."""
         return values * self.scale + self.offset
