@@ -21,8 +21,13 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+L8 := $(EOKIT_DATA)/scenes/landsat8_LC80200392015216
 run: $(STAMP)
-	$(BIN)/eokit run-demo --out $(OUT)
+	@mkdir -p $(OUT)
+	$(BIN)/eokit info $(L8)/l8_B4.tif
+	$(BIN)/eokit index NDVI $(L8)/l8_B4.tif $(L8)/l8_B5.tif --sensor landsat8 -o $(OUT)/landsat8_ndvi.tif
+	$(BIN)/eokit quicklook $(L8)/l8_B4.tif $(L8)/l8_B3.tif $(L8)/l8_B2.tif --sensor landsat8 \
+		--map $(OUT)/landsat8_ndvi.tif -o $(OUT)/landsat8_quicklook.png
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests

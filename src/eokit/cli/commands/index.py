@@ -1,0 +1,27 @@
+"""``eokit index NAME FILES... -o OUT.tif``: a spectral index as a Cloud-Optimized GeoTIFF."""
+
+from __future__ import annotations
+
+import click
+import numpy as np
+
+from eokit.io import open_band_files, write_cog
+from eokit.sensors import INDICES, get_sensor, spectral_index
+
+
+@click.command("index")
+@click.argument("name", type=click.Choice(sorted(INDICES), case_sensitive=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--sensor", required=True, help="Sensor of the files (e.g. landsat8, sentinel2_l1c).")
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Output COG path.")
+@click.option("--resampling", default=None, help="Resample bands of other resolutions onto the first file's grid.")
+def command(name: str, files: tuple[str, ...], sensor: str, out: str, resampling: str | None) -> None:
+    """Compute a spectral index from one multi-band file or one file per band."""
+    s = get_sensor(sensor)
+    stack = open_band_files(list(files), sensor=s, resampling=resampling)
+    needed = INDICES[name.upper()].bands
+    chip = stack.read(bands=[n if s.has(n) else f"{n}08" for n in needed])
+    values = spectral_index(name, s.to_reflectance(chip.array), chip.bands, s)
+    values = np.where(chip.valid, values, np.nan).astype("float32")
+    write_cog(out, values, chip.grid, nodata=float("nan"), band_names=[name.upper()], overview_resampling="average")
+    click.echo(f"{name.upper()} -> {out} ({chip.grid.width}x{chip.grid.height}, mean {np.nanmean(values):.3f})")
