@@ -1,0 +1,1 @@
+"""Transforms on Samples: normalisation, augmentation, corruptions."""
