@@ -1,0 +1,127 @@
+"""Scene classification (one label per image) and multi-label classification."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassCohenKappa,
+    MulticlassF1Score,
+    MultilabelAveragePrecision,
+    MultilabelF1Score,
+)
+
+from eokit.data.sample import Sample
+from eokit.errors import ModelError
+from eokit.tasks.base import Task, as_long, register_task
+
+
+@register_task
+class ClassificationTask(Task):
+    """Single-label classification: logits (B, K), ``label`` (B,) int64; cross-entropy.
+
+    Metrics: ``oa`` (overall accuracy), ``aa`` (average per-class recall),
+    ``f1_macro``, ``f1_per_class``, ``kappa``. Prediction: ``probs`` (B, K), ``label`` (B,).
+    """
+
+    name = "classification"
+    target = "label"
+    monitor = "oa"
+    monitor_mode = "max"
+
+    def __init__(
+        self,
+        num_classes: int | None = None,
+        class_names: Sequence[str] | None = None,
+        label_smoothing: float = 0.0,
+        class_weights: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__(num_classes, class_names)
+        if not self.num_classes or self.num_classes < 2:
+            raise ModelError(f"task {self.name!r} needs num_classes >= 2, got {self.num_classes}")
+        self.label_smoothing = label_smoothing
+        self.class_weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
+
+    def check_output(self, output: Any, batch: Sample) -> None:
+        if not isinstance(output, Tensor) or output.ndim != 2 or output.shape[1] != self.num_classes:
+            raise self._shape_error("logits", getattr(output, "shape", ()), f"(B, {self.num_classes})")
+
+    def loss(self, output: Tensor, batch: Sample) -> Tensor:
+        w = self.class_weights.to(output.device) if self.class_weights is not None else None
+        return F.cross_entropy(output, as_long(batch[self.target]).to(output.device), weight=w,
+                               label_smoothing=self.label_smoothing)
+
+    def metrics(self) -> MetricCollection:
+        k = self.num_classes
+        return MetricCollection({
+            "oa": MulticlassAccuracy(k, average="micro"),
+            "aa": MulticlassAccuracy(k, average="macro"),
+            "f1_macro": MulticlassF1Score(k, average="macro"),
+            "f1_per_class": MulticlassF1Score(k, average=None),
+            "kappa": MulticlassCohenKappa(k),
+        })
+
+    def update(self, metrics: MetricCollection, output: Tensor, batch: Sample) -> None:
+        metrics.update(output.detach().argmax(1), as_long(batch[self.target]).to(output.device))
+
+    def predict(self, output: Tensor) -> dict[str, Tensor]:
+        probs = output.softmax(1)
+        return {"probs": probs, "label": probs.argmax(1)}
+
+
+@register_task
+class MultilabelTask(Task):
+    """Multi-label classification: logits (B, K), ``label`` multi-hot (B, K); BCE-with-logits.
+
+    Metrics: ``map`` (macro average precision over classes), ``f1_micro``,
+    ``f1_macro``, ``f1_per_class`` at ``threshold`` on the sigmoid.
+    Prediction: ``probs`` (B, K), ``labels`` (B, K) bool.
+    """
+
+    name = "multilabel"
+    target = "label"
+    monitor = "map"
+    monitor_mode = "max"
+
+    def __init__(
+        self,
+        num_classes: int | None = None,
+        class_names: Sequence[str] | None = None,
+        threshold: float = 0.5,
+        pos_weight: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__(num_classes, class_names)
+        if not self.num_classes:
+            raise ModelError(f"task {self.name!r} needs num_classes >= 1")
+        self.threshold = threshold
+        self.pos_weight = torch.tensor(pos_weight, dtype=torch.float32) if pos_weight else None
+
+    def check_output(self, output: Any, batch: Sample) -> None:
+        if not isinstance(output, Tensor) or output.ndim != 2 or output.shape[1] != self.num_classes:
+            raise self._shape_error("logits", getattr(output, "shape", ()), f"(B, {self.num_classes})")
+
+    def loss(self, output: Tensor, batch: Sample) -> Tensor:
+        pw = self.pos_weight.to(output.device) if self.pos_weight is not None else None
+        return F.binary_cross_entropy_with_logits(output, batch[self.target].to(output).float(), pos_weight=pw)
+
+    def metrics(self) -> MetricCollection:
+        k, t = self.num_classes, self.threshold
+        return MetricCollection({
+            "map": MultilabelAveragePrecision(k, average="macro"),
+            "f1_micro": MultilabelF1Score(k, threshold=t, average="micro"),
+            "f1_macro": MultilabelF1Score(k, threshold=t, average="macro"),
+            "f1_per_class": MultilabelF1Score(k, threshold=t, average=None),
+        })
+
+    def update(self, metrics: MetricCollection, output: Tensor, batch: Sample) -> None:
+        metrics.update(output.detach().sigmoid(), as_long(batch[self.target]).to(output.device))
+
+    def predict(self, output: Tensor) -> dict[str, Tensor]:
+        probs = output.sigmoid()
+        return {"probs": probs, "labels": probs >= self.threshold}
