@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from eokit.data.sample import Sample
 from eokit.env import data_root
-from eokit.errors import DatasetError, DatasetNotFoundError, EokitError
+from eokit.errors import DatasetError, DatasetNotFoundError
 from eokit.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -137,19 +137,29 @@ class EODataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    def describe(self, item: Any) -> str:
+        """How error messages name an item (default: its repr, which holds its path)."""
+        return repr(str(item)) if isinstance(item, Path) else repr(item)
+
     def __getitem__(self, i: int) -> Sample:
-        item = self.items[i]
-        try:
-            sample = self._load(item)
-        except EokitError:
-            raise
-        except Exception as exc:
-            if self.skip_invalid:
-                log.warning("skipping invalid item %r of %s: %s", item, self.spec.name, exc)
-                return self[(i + 1) % len(self)]
-            raise DatasetError(
-                f"{self.spec.name}: cannot load {item!r}: {exc} (pass skip_invalid=True to log and skip)"
-            ) from exc
+        n = len(self.items)
+        for step in range(n if self.skip_invalid else 1):
+            item = self.items[(i + step) % n]
+            try:
+                sample = self._load(item)
+                break
+            except Exception as exc:
+                if self.skip_invalid:
+                    log.warning("skipping invalid item %s of %s: %s", self.describe(item), self.spec.name, exc)
+                    continue
+                if isinstance(exc, DatasetError):
+                    raise
+                raise DatasetError(
+                    f"{self.spec.name}: cannot load {self.describe(item)}: {exc} "
+                    "(pass skip_invalid=True to log and skip invalid items)"
+                ) from exc
+        else:
+            raise DatasetError(f"{self.spec.name}: every item of split {self.split!r} at {str(self.root)!r} is invalid")
         sample.setdefault("sensor", self.spec.sensor)
         if self.transforms is not None:
             sample = self.transforms(sample)
