@@ -1,0 +1,1 @@
+"""Benchmark harness: protocols, suites, results store, aggregation."""

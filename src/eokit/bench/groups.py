@@ -1,0 +1,120 @@
+"""Capability groups derived from dataset tags and task types, after GEO-Bench-2.
+
+A dataset belongs to every group whose rule it meets (``GROUP_RULES``):
+
+- Core: single-date image-level or pixel-level tasks on one sensor
+  (classification, multi-label, segmentation, regression, pixel regression);
+  i.e. everything except detection, change and time series
+- Multi-Spectral-Dependent: tagged ``multispectral`` or ``hyperspectral``
+- Multi-Temporal: tagged ``temporal``, or a change / time-series task
+- Pixel-wise: tagged ``pixelwise``, or a dense task
+- Classification: scene classification (single or multi-label, or time series)
+- Detection: object detection
+- <10 m / >=10 m: tagged ``gsd<10`` / ``gsd>=10`` (else from ``spec.gsd``)
+- RGB/NIR: tagged ``rgbn``, or every band is red, green, blue or NIR
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+
+from eokit.datasets.base import DatasetSpec
+from eokit.errors import SensorError
+
+log = logging.getLogger(__name__)
+
+GROUPS: tuple[str, ...] = (
+    "Core",
+    "Multi-Spectral-Dependent",
+    "Multi-Temporal",
+    "Pixel-wise",
+    "Classification",
+    "Detection",
+    "<10 m",
+    ">=10 m",
+    "RGB/NIR",
+)
+
+_DENSE = {"segmentation", "change_detection", "pixel_regression", "timeseries_segmentation", "super_resolution"}
+_TEMPORAL = {"change_detection", "timeseries_segmentation", "timeseries_classification"}
+_CLASSIF = {"classification", "multilabel", "timeseries_classification"}
+_CORE = {"classification", "multilabel", "segmentation", "regression", "pixel_regression"}
+_RGBN = {"red", "green", "blue", "nir", "nir08"}
+
+
+def _rgbn_bands(spec: DatasetSpec) -> bool:
+    if not spec.bands:
+        return False
+    from eokit.sensors import get_sensor
+
+    try:
+        sensor = get_sensor(spec.sensor) if spec.sensor else get_sensor("rgb")
+    except SensorError:  # unknown sensor: judge by the names alone
+        sensor = None
+    for b in spec.bands:
+        common = sensor.band(b).common_name if sensor is not None and sensor.has(b) else b.lower()
+        if common not in _RGBN:
+            return False
+    return True
+
+
+def _gsd(spec: DatasetSpec) -> float | None:
+    return spec.gsd
+
+
+GROUP_RULES: dict[str, Callable[[DatasetSpec], bool]] = {
+    "Core": lambda s: s.task in _CORE and "temporal" not in s.tags,
+    "Multi-Spectral-Dependent": lambda s: bool({"multispectral", "hyperspectral"} & set(s.tags)),
+    "Multi-Temporal": lambda s: "temporal" in s.tags or s.task in _TEMPORAL,
+    "Pixel-wise": lambda s: "pixelwise" in s.tags or s.task in _DENSE,
+    "Classification": lambda s: s.task in _CLASSIF,
+    "Detection": lambda s: s.task == "detection",
+    "<10 m": lambda s: "gsd<10" in s.tags or ("gsd>=10" not in s.tags and _gsd(s) is not None and _gsd(s) < 10),
+    ">=10 m": lambda s: "gsd>=10" in s.tags or ("gsd<10" not in s.tags and _gsd(s) is not None and _gsd(s) >= 10),
+    "RGB/NIR": lambda s: "rgbn" in s.tags or _rgbn_bands(s),
+}
+assert tuple(GROUP_RULES) == GROUPS
+
+
+def dataset_groups(spec: DatasetSpec) -> list[str]:
+    """The capability groups ``spec`` belongs to, in GROUPS order."""
+    return [g for g, rule in GROUP_RULES.items() if rule(spec)]
+
+
+def _specs(datasets: Iterable[str | DatasetSpec], specs: Mapping[str, DatasetSpec] | None) -> list[DatasetSpec]:
+    known = dict(specs or {})
+    out = []
+    missing = []
+    for d in datasets:
+        if isinstance(d, DatasetSpec):
+            out.append(d)
+        elif d in known:
+            out.append(known[d])
+        else:
+            missing.append(d)
+    if missing:
+        from eokit.datasets.base import list_datasets
+
+        registry = {s.name: s for s in list_datasets()}
+        for d in missing:
+            if d in registry:
+                out.append(registry[d])
+            else:
+                log.warning("dataset %r is not registered: it joins no capability group", d)
+    return out
+
+
+def capability_groups(
+    datasets: Iterable[str | DatasetSpec], specs: Mapping[str, DatasetSpec] | None = None
+) -> dict[str, list[str]]:
+    """``{group: [dataset names]}`` for the given datasets (names looked up in ``specs`` or the registry).
+
+    Groups with no dataset are left out.
+    """
+    groups: dict[str, list[str]] = {g: [] for g in GROUPS}
+    for spec in _specs(datasets, specs):
+        for g in dataset_groups(spec):
+            if spec.name not in groups[g]:
+                groups[g].append(spec.name)
+    return {g: sorted(v) for g, v in groups.items() if v}

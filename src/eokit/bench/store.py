@@ -1,0 +1,297 @@
+"""The results store: one row per measured value, in an embedded DuckDB file.
+
+A benchmark job (one model x dataset x protocol x fraction x seed x corruption
+x severity cell, or whatever unit of work the runner chooses) hands all its rows
+to ``ResultsStore.add_rows(job_key, rows)``. They land in one transaction
+together with the job's key, so a job is either fully stored or not at all,
+and storing it twice is a no-op. A run killed at any point (kill -9) and
+restarted asks ``done_jobs()`` and recomputes only the rest.
+
+DuckDB allows one writing *process* per file. Every access therefore takes an
+exclusive file lock (``<file>.lock``, released by the OS if the holder dies),
+opens a short-lived connection, and closes it before releasing the lock: two
+runs writing into the same store interleave whole transactions and never
+corrupt it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import os
+import subprocess
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from eokit.errors import ConfigError, EokitError
+
+STORE_FILENAME = "results.duckdb"
+EXPORT_NAMES = ("results.parquet", "results.csv")
+
+# column -> DuckDB type, in table order
+SCHEMA: dict[str, str] = {
+    "suite": "VARCHAR",
+    "dataset": "VARCHAR",
+    "model": "VARCHAR",
+    "protocol": "VARCHAR",
+    "fraction": "DOUBLE",
+    "seed": "BIGINT",
+    "corruption": "VARCHAR",
+    "severity": "INTEGER",
+    "metric": "VARCHAR",
+    "value": "DOUBLE",
+    "job_key": "VARCHAR",
+    "config_hash": "VARCHAR",
+    "eokit_version": "VARCHAR",
+    "git_sha": "VARCHAR",
+    "time": "TIMESTAMP",
+}
+COLUMNS = tuple(SCHEMA)
+REQUIRED = ("suite", "dataset", "model", "protocol", "metric", "value")
+
+
+class StoreError(EokitError, OSError):
+    """The results store could not be opened or written."""
+
+
+class ResultsNotFoundError(StoreError, FileNotFoundError):
+    """No results at the given path."""
+
+
+@functools.cache
+def git_sha() -> str:
+    """The git commit of the eokit source tree, or 'unknown' outside a checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _version() -> str:
+    from eokit import __version__
+
+    return __version__
+
+
+def _utcnow() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
+
+
+@dataclass
+class ResultRow:
+    """One measured value. ``corruption='none'`` and ``severity=0`` mean clean input."""
+
+    suite: str
+    dataset: str
+    model: str
+    protocol: str
+    metric: str
+    value: float
+    fraction: float = 1.0
+    seed: int = 0
+    corruption: str = "none"
+    severity: int = 0
+    job_key: str = ""
+    config_hash: str = ""
+    eokit_version: str = field(default_factory=_version)
+    git_sha: str = field(default_factory=git_sha)
+    time: _dt.datetime = field(default_factory=_utcnow)
+
+    @classmethod
+    def coerce(cls, row: ResultRow | Mapping[str, Any], job_key: str) -> ResultRow:
+        """Validate a dict (or ResultRow) into a ResultRow carrying ``job_key``."""
+        d = asdict(row) if isinstance(row, ResultRow) else dict(row)
+        missing = [k for k in REQUIRED if d.get(k) is None]
+        if missing:
+            raise ConfigError(f"result row for job {job_key!r} lacks {missing}: {d}")
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(f"result row for job {job_key!r} has unknown fields {sorted(unknown)}; "
+                              f"allowed {list(COLUMNS)}")
+        if d.get("job_key") and d["job_key"] != job_key:
+            raise ConfigError(f"row says job_key {d['job_key']!r} but was added under job {job_key!r}")
+        d["job_key"] = job_key
+        try:
+            d["value"] = float(d["value"])
+            d["fraction"] = float(d.get("fraction", 1.0))
+            d["seed"] = int(d.get("seed", 0))
+            d["severity"] = int(d.get("severity", 0))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"result row for job {job_key!r} has a non-numeric value: {exc} in {d}") from exc
+        r = cls(**d)
+        if not 0 < r.fraction <= 1:
+            raise ConfigError(f"result row for job {job_key!r}: fraction {r.fraction} is not in (0, 1]")
+        if (r.corruption == "none") != (r.severity == 0):
+            raise ConfigError(
+                f"result row for job {job_key!r}: corruption {r.corruption!r} with severity {r.severity}; "
+                "clean rows have corruption='none' and severity=0, corrupted rows severity 1-5"
+            )
+        if isinstance(r.time, str):
+            r.time = pd.Timestamp(r.time).tz_localize(None).to_pydatetime()
+        elif isinstance(r.time, _dt.datetime) and r.time.tzinfo is not None:
+            r.time = r.time.astimezone(_dt.UTC).replace(tzinfo=None)
+        return r
+
+    def values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, c) for c in COLUMNS)
+
+
+class ResultsStore:
+    """An embedded DuckDB results store at ``path`` (a ``.duckdb`` file, or a folder holding ``results.duckdb``)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 600.0) -> None:
+        p = Path(path)
+        if p.is_dir() or (not p.suffix and not p.exists()):
+            p = p / STORE_FILENAME
+        self.path = p
+        self.timeout = timeout
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from filelock import FileLock
+
+        self._lock = FileLock(str(self.path) + ".lock", timeout=timeout)
+        with self._connect() as con:
+            cols = ", ".join(f'"{c}" {t}' for c, t in SCHEMA.items())
+            con.execute(f"CREATE TABLE IF NOT EXISTS results ({cols})")
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS jobs (job_key VARCHAR PRIMARY KEY, n_rows INTEGER, time TIMESTAMP)"
+            )
+
+    def __repr__(self) -> str:
+        return f"ResultsStore({str(self.path)!r})"
+
+    @contextmanager
+    def _connect(self) -> Iterator[Any]:
+        """Exclusive lock + a short-lived connection (retried while another process holds the file)."""
+        import duckdb
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire()
+        except Timeout as exc:
+            raise StoreError(f"results store {str(self.path)!r}: lock {self._lock.lock_file!r} held for more "
+                             f"than {self.timeout:.0f} s by another process") from exc
+        try:
+            delay, deadline = 0.05, time.monotonic() + self.timeout
+            while True:
+                try:
+                    con = duckdb.connect(str(self.path))
+                    break
+                except duckdb.IOException as exc:  # a process not using our lock holds the file
+                    if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                        raise StoreError(f"cannot open results store {str(self.path)!r}: {exc}") from exc
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+                except duckdb.Error as exc:
+                    raise StoreError(f"cannot open results store {str(self.path)!r} (not a DuckDB file?): "
+                                     f"{exc}") from exc
+            try:
+                yield con
+            finally:
+                con.close()
+        finally:
+            self._lock.release()
+
+    # -- writing ------------------------------------------------------------
+    def add_rows(self, job_key: str, rows: Iterable[ResultRow | Mapping[str, Any]]) -> bool:
+        """Store a job's rows in one transaction; False (and nothing written) if the job is already stored."""
+        if not job_key or not isinstance(job_key, str):
+            raise ConfigError(f"job_key must be a non-empty string, got {job_key!r}")
+        recs = [ResultRow.coerce(r, job_key) for r in rows]
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if con.execute("SELECT 1 FROM jobs WHERE job_key = ?", [job_key]).fetchone():
+                    con.execute("ROLLBACK")
+                    return False
+                if recs:
+                    marks = ", ".join("?" * len(COLUMNS))
+                    con.executemany(f"INSERT INTO results VALUES ({marks})", [r.values() for r in recs])
+                con.execute("INSERT INTO jobs VALUES (?, ?, ?)", [job_key, len(recs), _utcnow()])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return True
+
+    # -- reading ------------------------------------------------------------
+    def done_jobs(self) -> set[str]:
+        """Keys of every stored job."""
+        with self._connect() as con:
+            return {r[0] for r in con.execute("SELECT job_key FROM jobs").fetchall()}
+
+    def has(self, job_key: str) -> bool:
+        with self._connect() as con:
+            return con.execute("SELECT 1 FROM jobs WHERE job_key = ?", [job_key]).fetchone() is not None
+
+    def frame(self, suite: str | None = None) -> pd.DataFrame:
+        """All rows (of ``suite`` if given) as a DataFrame with the store's columns."""
+        q = "SELECT * FROM results" + (" WHERE suite = ?" if suite is not None else "")
+        q += " ORDER BY suite, dataset, model, protocol, fraction, seed, corruption, severity, metric"
+        with self._connect() as con:
+            df = con.execute(q, [suite] if suite is not None else []).df()
+        return _typed(df)
+
+    def __len__(self) -> int:
+        with self._connect() as con:
+            return int(con.execute("SELECT count(*) FROM results").fetchone()[0])
+
+    def export(self, out_dir: str | os.PathLike[str] | None = None) -> tuple[Path, Path]:
+        """Write ``results.parquet`` and ``results.csv`` (atomically) into ``out_dir`` (default: beside the store)."""
+        from eokit.io import atomic_path
+
+        out = Path(out_dir) if out_dir is not None else self.path.parent
+        df = self.frame()
+        paths = (out / EXPORT_NAMES[0], out / EXPORT_NAMES[1])
+        with atomic_path(paths[0]) as tmp:
+            df.to_parquet(tmp, index=False)
+        with atomic_path(paths[1]) as tmp:
+            df.to_csv(tmp, index=False)
+        return paths
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    """Stable dtypes whatever the source (DuckDB, Parquet, CSV)."""
+    df = df.reindex(columns=list(COLUMNS) + [c for c in df.columns if c not in SCHEMA])
+    for c in ("fraction", "value"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    for c in ("seed", "severity"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").fillna(0).astype("int64")
+    for c in ("suite", "dataset", "model", "protocol", "corruption", "metric", "job_key", "config_hash",
+              "eokit_version", "git_sha"):
+        df[c] = df[c].fillna("").astype(str)
+    df["corruption"] = df["corruption"].replace("", "none")
+    df["time"] = pd.to_datetime(df["time"], errors="coerce")
+    return df.reset_index(drop=True)
+
+
+def load_results(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Rows from a results folder, a ``.duckdb`` store, or an exported ``.parquet``/``.csv`` file."""
+    p = Path(path)
+    if p.is_dir():
+        for name in (STORE_FILENAME, *EXPORT_NAMES):
+            if (p / name).exists():
+                return load_results(p / name)
+        raise ResultsNotFoundError(
+            f"no results in folder {str(p)!r}: expected {STORE_FILENAME}, {EXPORT_NAMES[0]} or {EXPORT_NAMES[1]} "
+            "(run `eokit bench` to produce them)"
+        )
+    if not p.exists():
+        raise ResultsNotFoundError(f"results {str(p)!r} do not exist (give a results folder, .duckdb, .parquet or .csv)")
+    suffix = p.suffix.lower()
+    if suffix in (".duckdb", ".db"):
+        return ResultsStore(p).frame()
+    if suffix == ".parquet":
+        return _typed(pd.read_parquet(p))
+    if suffix == ".csv":
+        return _typed(pd.read_csv(p))
+    raise ConfigError(f"cannot read results from {str(p)!r}: use a results folder, .duckdb, .parquet or .csv")
