@@ -1,0 +1,166 @@
+"""Small helpers shared by the catalogue loaders (not a loader itself)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from eokit.data.sample import Sample, crs_string
+from eokit.errors import DatasetError
+from eokit.io import GridSpec
+
+IGNORE_INDEX = -1
+"""Mask value that segmentation losses/metrics must ignore (nodata, void, unlabelled)."""
+
+
+def image_tensor(array: np.ndarray) -> torch.Tensor:
+    """A float32 tensor from any numeric array (C×H×W or T×C×H×W)."""
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+
+
+def mask_tensor(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.int64))
+
+
+def geo_meta(grid: GridSpec | None) -> Sample:
+    """``crs``/``transform``/``bounds`` metadata of a grid (all None without georeferencing)."""
+    if grid is None or grid.crs is None:
+        return {"crs": None, "transform": None, "bounds": None}
+    return {
+        "crs": crs_string(grid.crs),
+        "transform": tuple(grid.transform)[:6],
+        "bounds": tuple(float(v) for v in grid.bounds),
+    }
+
+
+def check_same_grid(image: GridSpec, label: GridSpec, image_path: Any, label_path: Any) -> None:
+    """Raise DatasetError unless ``label`` lies on the same pixel grid as ``image``."""
+    if (image.height, image.width) != (label.height, label.width):
+        raise DatasetError(
+            f"label {str(label_path)!r} is {label.width}x{label.height} px but image "
+            f"{str(image_path)!r} is {image.width}x{image.height} px; labels must share the image grid "
+            "(re-export the label on the image grid, or pass skip_invalid=True to skip the pair)"
+        )
+    if image.crs is not None and label.crs is not None:
+        if image.crs != label.crs:
+            raise DatasetError(
+                f"label {str(label_path)!r} has CRS {label.crs} but image {str(image_path)!r} has "
+                f"{image.crs}; reproject the label onto the image grid"
+            )
+        a = np.array(tuple(image.transform)[:6])
+        b = np.array(tuple(label.transform)[:6])
+        tol = 1e-6 * max(1.0, float(np.abs(a).max()))
+        res = min(image.res)
+        if np.abs(a[[0, 1, 3, 4]] - b[[0, 1, 3, 4]]).max() > 1e-3 * res or np.abs(
+            a[[2, 5]] - b[[2, 5]]
+        ).max() > max(tol, 0.5 * res):
+            raise DatasetError(
+                f"label {str(label_path)!r} (transform {tuple(b)}) is not aligned with image "
+                f"{str(image_path)!r} (transform {tuple(a)}); labels must share the image grid"
+            )
+
+
+def stable_fraction(key: str, seed: int) -> float:
+    """A number in [0, 1) from ``key`` and ``seed``: identical on every machine and run."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def seeded_split(
+    ids: Sequence[str],
+    split: str,
+    fractions: dict[str, float],
+    seed: int = 0,
+    strata: Sequence[Any] | None = None,
+) -> list[int]:
+    """Indexes of ``ids`` that fall in ``split``: seeded, stratified, stable across machines.
+
+    Within each stratum, items are ordered by a sha256 of (seed, id) and cut by
+    ``fractions`` (largest-remainder rounding), so the assignment depends only
+    on the ids, the seed and the fractions.
+    """
+    if split not in fractions:
+        raise DatasetError(f"unknown split {split!r}; choose one of {list(fractions)}")
+    groups: dict[Any, list[int]] = {}
+    for i, _ in enumerate(ids):
+        groups.setdefault(strata[i] if strata is not None else None, []).append(i)
+    names = list(fractions)
+    total = sum(fractions.values())
+    chosen: list[int] = []
+    for _, members in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        members = sorted(members, key=lambda i: stable_fraction(str(ids[i]), seed))
+        exact = [len(members) * fractions[n] / total for n in names]
+        counts = [int(x) for x in exact]
+        for j in sorted(range(len(names)), key=lambda j: counts[j] - exact[j])[: len(members) - sum(counts)]:
+            counts[j] += 1
+        start = sum(counts[: names.index(split)])
+        chosen.extend(members[start : start + counts[names.index(split)]])
+    return sorted(chosen)
+
+
+def read_mat(path: Path) -> dict[str, np.ndarray]:
+    """Arrays of a MATLAB .mat file (v5 via scipy, v7.3/HDF5 via h5py; never code or objects)."""
+    import scipy.io
+
+    try:
+        raw = scipy.io.loadmat(path)
+        return {k: v for k, v in raw.items() if not k.startswith("__") and isinstance(v, np.ndarray)}
+    except NotImplementedError:  # MATLAB v7.3 = HDF5
+        import h5py
+
+        out: dict[str, np.ndarray] = {}
+        with h5py.File(path, "r") as f:
+            for k, v in f.items():
+                if isinstance(v, h5py.Dataset) and v.dtype.kind in "iufb":
+                    out[k] = np.asarray(v).T  # MATLAB is column-major
+        return out
+    except Exception as exc:
+        raise DatasetError(f"cannot read MATLAB file {str(path)!r}: {exc}") from exc
+
+
+def rasterize_vectors(
+    path: Path,
+    grid: GridSpec,
+    *,
+    buffer_m: float = 0.0,
+    burn: int = 1,
+    all_touched: bool = False,
+) -> np.ndarray:
+    """Burn the features of a vector file (GeoJSON, GPKG, …) onto ``grid`` as a uint8 mask.
+
+    Features are reprojected to the grid's CRS; ``buffer_m`` (metres, applied in
+    the local UTM zone) widens lines such as roads before burning. An empty file
+    gives an all-zero mask.
+    """
+    import geopandas as gpd
+    from rasterio.features import rasterize
+
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:
+        raise DatasetError(f"cannot read vector labels {str(path)!r}: {exc}") from exc
+    out = np.zeros((grid.height, grid.width), dtype=np.uint8)
+    if gdf.empty:
+        return out
+    gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
+    if buffer_m > 0 and gdf.crs is not None:
+        utm = gdf.estimate_utm_crs()
+        gdf = gdf.to_crs(utm).set_geometry(gdf.to_crs(utm).buffer(buffer_m))
+    if grid.crs is not None and gdf.crs is not None and gdf.crs != grid.crs:
+        gdf = gdf.to_crs(grid.crs)
+    geoms = list(gdf.geometry)
+    if not geoms:
+        return out
+    return rasterize(
+        ((g, burn) for g in geoms),
+        out_shape=(grid.height, grid.width),
+        transform=grid.transform,
+        fill=0,
+        all_touched=all_touched,
+        dtype="uint8",
+    )
