@@ -1,1 +1,29 @@
 """Transforms on Samples: normalisation, augmentation, corruptions."""
+
+from eokit.transforms.augment import (
+    CenterCrop,
+    Compose,
+    RandomCrop,
+    RandomFlip,
+    RandomRot90,
+    batch_flip_rot90,
+    crop,
+    hflip,
+    rot90,
+    vflip,
+)
+from eokit.transforms.normalize import NormalizeBands
+
+__all__ = [
+    "CenterCrop",
+    "Compose",
+    "NormalizeBands",
+    "RandomCrop",
+    "RandomFlip",
+    "RandomRot90",
+    "batch_flip_rot90",
+    "crop",
+    "hflip",
+    "rot90",
+    "vflip",
+]
