@@ -1,0 +1,278 @@
+"""Benchmark suites: a YAML file validated against typed pydantic models.
+
+A suite is the grid models × datasets × protocols × label fractions × seeds
+(× corruptions × severities for robustness). ``load_suite('quick')`` reads a
+built-in suite from ``eokit/bench/suites/``; any other value is a file path.
+Every validation problem raises :class:`~eokit.errors.ConfigError` naming the
+file, the bad key and the allowed values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from eokit.errors import ConfigError, suggest
+from eokit.transforms.corruptions import CORRUPTIONS
+
+PROTOCOLS = ("knn5", "knn20", "linear", "random_forest", "decoder", "finetune")
+"""Evaluation protocols. knn/linear/random_forest use pooled frozen features;
+``decoder`` trains a light decoder on frozen feature maps (dense tasks);
+``finetune`` trains backbone + head end to end (short)."""
+
+POOLED_PROTOCOLS = ("knn5", "knn20", "linear", "random_forest")
+KINDS = ("backbone", "raw_pixels", "spectral_indices")
+ROLES = ("model", "baseline", "reference")
+TASKS = ("classification", "multilabel", "segmentation", "change_detection", "regression")
+CORRUPTION_NAMES = CORRUPTIONS
+PRIMARY_METRIC = {
+    "classification": "accuracy",
+    "multilabel": "f1_micro",
+    "segmentation": "miou",
+    "change_detection": "f1_change",
+    "regression": "r2",
+}
+"""The metric each task is ranked on (higher is better for all of them)."""
+
+BUILTIN_SUITES = ("quick", "full")
+
+Protocol = Literal["knn5", "knn20", "linear", "random_forest", "decoder", "finetune"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelCfg(_Strict):
+    """One row of the leaderboard: a backbone (or a baseline feature extractor)."""
+
+    name: str = Field(description="label in tables, unique in the suite")
+    kind: Literal["backbone", "raw_pixels", "spectral_indices"] = "backbone"
+    arch: str | None = Field(None, description="eokit.models.create_backbone name (kind=backbone)")
+    weights: str | None = Field(None, description="weights tag or file; null = random init")
+    bands: Literal["all", "rgb"] | list[str] = Field("all", description="bands fed to the model")
+    init_seed: int = Field(0, description="seed of the random initialisation")
+    role: Literal["model", "baseline", "reference"] = "model"
+    protocols: list[Protocol] | None = Field(None, description="restrict to these protocols")
+    options: dict[str, Any] = Field(default_factory=dict, description="extra create_backbone kwargs")
+
+    @model_validator(mode="after")
+    def _arch_for_backbones(self) -> ModelCfg:
+        if self.kind == "backbone" and not self.arch:
+            raise ValueError(f"model {self.name!r}: kind 'backbone' needs 'arch' (an eokit.models name)")
+        return self
+
+
+class SplitCfg(_Strict):
+    split: str = "train"
+    max_items: int | None = Field(None, ge=1, description="seeded, class-balanced subset size")
+
+
+class DatasetCfg(_Strict):
+    """A dataset of the suite and how to sample it."""
+
+    name: str = Field(description="label in tables")
+    loader: str | None = Field(None, description="eokit.datasets name (default: name)")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="loader kwargs; 'root' is relative to EOKIT_DATA")
+    task: Literal["classification", "multilabel", "segmentation", "change_detection", "regression"] | None = None
+    train: SplitCfg = SplitCfg(split="train")
+    test: SplitCfg = SplitCfg(split="test")
+    holdout: float | None = Field(
+        None, gt=0, lt=1, description="if set, split the train split into train/test (stratified, seeded)"
+    )
+    split_seed: int = 0
+    tile: int | None = Field(None, ge=8, description="cut dense samples into tiles of this size")
+    size: int | None = Field(None, ge=8, description="resize images to size x size")
+    download: bool = False
+
+    @property
+    def loader_name(self) -> str:
+        return self.loader or self.name
+
+
+class ProtocolCfg(_Strict):
+    name: Protocol
+    fractions: list[float] | None = None
+    seeds: list[int] | None = None
+    epochs: int | None = Field(None, ge=1)
+    lr: float | None = Field(None, gt=0)
+    batch_size: int | None = Field(None, ge=1)
+
+    @field_validator("fractions")
+    @classmethod
+    def _fractions(cls, v: list[float] | None) -> list[float] | None:
+        return _check_fractions(v)
+
+
+class RobustnessCfg(_Strict):
+    corruptions: list[Literal[CORRUPTION_NAMES]] = Field(default_factory=lambda: list(CORRUPTION_NAMES))  # type: ignore[valid-type]
+    severities: list[int] = Field(default_factory=lambda: [1, 3, 5])
+    datasets: list[str] | None = Field(None, description="default: every pooled-feature dataset")
+    protocols: list[Protocol] = Field(default_factory=lambda: ["linear"])
+    fractions: list[float] = Field(default_factory=lambda: [1.0])
+    seeds: list[int] | None = None
+
+    @field_validator("severities")
+    @classmethod
+    def _sev(cls, v: list[int]) -> list[int]:
+        bad = [s for s in v if s not in (1, 2, 3, 4, 5)]
+        if bad:
+            raise ValueError(f"severities must be in 1..5, got {bad}")
+        return v
+
+
+class EfficiencyCfg(_Strict):
+    enabled: bool = True
+    batch_size: int = Field(16, ge=1)
+    repeats: int = Field(3, ge=1)
+
+
+class ReferenceCfg(_Strict):
+    low: str | None = Field("raw_pixels", description="model whose score maps to 0 (per dataset)")
+    high: Literal["best", "model"] = Field("best", description="'best' reference-role model maps to 1")
+    model: str | None = None
+
+
+class SuiteConfig(_Strict):
+    """A benchmark suite."""
+
+    name: str
+    description: str = ""
+    models: list[ModelCfg]
+    datasets: list[DatasetCfg]
+    protocols: list[Protocol | ProtocolCfg] = Field(default_factory=lambda: ["knn5", "knn20", "linear", "decoder"])
+    fractions: list[float] = Field(default_factory=lambda: [0.01, 0.1, 1.0])
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
+    robustness: RobustnessCfg | None = None
+    efficiency: EfficiencyCfg = EfficiencyCfg()
+    references: ReferenceCfg = ReferenceCfg()
+    baselines: bool = Field(True, description="append the standard baselines (eokit.bench.baselines)")
+    batch_size: int = Field(64, ge=1, description="feature extraction batch size")
+
+    @field_validator("fractions")
+    @classmethod
+    def _fractions(cls, v: list[float]) -> list[float]:
+        return _check_fractions(v) or []
+
+    @model_validator(mode="after")
+    def _cross(self) -> SuiteConfig:
+        for kind, names in (("model", [m.name for m in self.models]), ("dataset", [d.name for d in self.datasets])):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"duplicate {kind} names {dup}; names must be unique")
+        if self.robustness and self.robustness.datasets:
+            known = [d.name for d in self.datasets]
+            for d in self.robustness.datasets:
+                if d not in known:
+                    raise ValueError(f"robustness.datasets: {d!r} is not a dataset of the suite ({known}).{suggest(d, known)}")
+        return self
+
+    def protocol_cfgs(self) -> list[ProtocolCfg]:
+        """Protocols with the suite's fractions/seeds filled in."""
+        out = []
+        for p in self.protocols:
+            cfg = ProtocolCfg(name=p) if isinstance(p, str) else p
+            out.append(cfg.model_copy(update={
+                "fractions": cfg.fractions if cfg.fractions is not None else self.fractions,
+                "seeds": cfg.seeds if cfg.seeds is not None else self.seeds,
+            }))
+        return out
+
+    def config_hash(self) -> str:
+        """A stable hash of the whole suite (stored with every row)."""
+        return stable_hash(self.model_dump(mode="json"))
+
+
+def _check_fractions(v: list[float] | None) -> list[float] | None:
+    if v is not None:
+        bad = [f for f in v if not 0 < f <= 1]
+        if bad:
+            raise ValueError(f"label fractions must be in (0, 1], got {bad}")
+    return v
+
+
+def stable_hash(obj: Any, n: int = 16) -> str:
+    """sha256 of the canonical JSON of ``obj`` (first ``n`` hex digits)."""
+    blob = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:n]
+
+
+def _format_error(source: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(err["loc"][:-1])
+            allowed = sorted(parent.model_fields) if parent else []
+            msg = f"unknown key {err['loc'][-1]!r}; allowed keys: {allowed}.{suggest(str(err['loc'][-1]), allowed)}"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"  {loc}: {msg}")
+    return f"invalid benchmark suite {source}:\n" + "\n".join(lines)
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the key at ``loc`` (for 'allowed keys')."""
+    model: type[BaseModel] = SuiteConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            # a union member name such as 'ProtocolCfg'
+            cand = {c.__name__: c for c in (ProtocolCfg, ModelCfg, DatasetCfg, SplitCfg, RobustnessCfg)}.get(str(part))
+            if cand is None:
+                return None
+            model = cand
+            continue
+        ann = field.annotation
+        found = None
+        for c in (ModelCfg, DatasetCfg, SplitCfg, ProtocolCfg, RobustnessCfg, EfficiencyCfg, ReferenceCfg):
+            if ann is c or c.__name__ in str(ann):
+                found = c
+                break
+        if found is None:
+            return None
+        model = found
+    return model
+
+
+def parse_suite(data: Any, source: str = "<dict>") -> SuiteConfig:
+    """Validate a suite given as a mapping (raises ConfigError)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid benchmark suite {source}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return SuiteConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(source, exc)) from None
+
+
+def suite_path(name: str) -> Path:
+    """Path of a built-in suite."""
+    return Path(str(resources.files("eokit.bench") / "suites" / f"{name}.yaml"))
+
+
+def load_suite(name_or_path: str | Path) -> SuiteConfig:
+    """Load a built-in suite (``'quick'``, ``'full'``) or a YAML file."""
+    text_name = str(name_or_path)
+    if text_name in BUILTIN_SUITES:
+        path = suite_path(text_name)
+    else:
+        path = Path(text_name).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"benchmark suite {text_name!r} is neither a built-in suite {list(BUILTIN_SUITES)} "
+                f"nor an existing YAML file.{suggest(text_name, BUILTIN_SUITES)}"
+            )
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"benchmark suite {str(path)!r} is not valid YAML: {exc}") from None
+    return parse_suite(data, repr(str(path)))

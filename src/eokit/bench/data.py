@@ -1,0 +1,365 @@
+"""Benchmark data: a dataset split read once into arrays and cached on disk.
+
+``load_split(cfg, 'train'|'test')`` returns :class:`SplitArrays` (images
+N×C×H×W float32 in the dataset's own units, plus labels / masks / second
+dates). Subsets are seeded and class-balanced; dense samples can be cut into
+tiles; a dataset that ships a single split is divided by a seeded, stratified
+holdout. Results are cached as ``.npz`` (no pickle) under
+``cache_dir()/bench/data`` and written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from eokit.bench.config import DatasetCfg, stable_hash
+from eokit.env import cache_dir, data_root
+from eokit.errors import ConfigError, DatasetError
+from eokit.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+DATA_VERSION = 1  # bump when the array layout or the subset rule changes
+IGNORE_INDEX = -1
+_TASK_ALIASES = {"timeseries_classification": None, "timeseries_segmentation": None, "pixel_regression": None,
+                 "detection": None, "super_resolution": None}
+
+
+@dataclass
+class SplitArrays:
+    """One split of a benchmark dataset, in memory."""
+
+    task: str
+    bands: tuple[str, ...]
+    sensor: str | None
+    classes: tuple[str, ...]
+    image: np.ndarray  # (N, C, H, W) float32
+    label: np.ndarray | None = None  # (N,) int64 | (N, K) float32 multi-hot | (N,) float32 regression
+    mask: np.ndarray | None = None  # (N, H, W) int64, IGNORE_INDEX = unlabelled
+    image2: np.ndarray | None = None  # (N, C, H, W) second date (change detection)
+    key: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.image.shape[0])
+
+    @property
+    def num_classes(self) -> int:
+        if self.classes:
+            return len(self.classes)
+        if self.mask is not None:
+            return int(self.mask.max()) + 1
+        if self.label is not None and self.label.ndim == 2:
+            return int(self.label.shape[1])
+        return int(self.label.max()) + 1 if self.label is not None else 0
+
+    def target(self) -> np.ndarray:
+        """What the protocols fit: class ids, multi-hot rows, masks or values."""
+        if self.task in ("segmentation", "change_detection"):
+            assert self.mask is not None
+            return self.mask
+        assert self.label is not None
+        return self.label
+
+    def subset(self, idx: np.ndarray) -> SplitArrays:
+        def take(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[idx]
+
+        return SplitArrays(self.task, self.bands, self.sensor, self.classes, self.image[idx], take(self.label),
+                           take(self.mask), take(self.image2), self.key, dict(self.extra))
+
+
+def data_key(cfg: DatasetCfg, part: str) -> str:
+    """Cache key of one split of a dataset configuration."""
+    return stable_hash({"v": DATA_VERSION, "cfg": cfg.model_dump(mode="json"), "part": part,
+                        "root": str(data_root())})
+
+
+def _cache_file(key: str) -> Path:
+    return cache_dir() / "bench" / "data" / f"{key}.npz"
+
+
+def load_split(cfg: DatasetCfg, part: str) -> SplitArrays:
+    """The 'train' or 'test' arrays of ``cfg`` (from the cache when present)."""
+    if part not in ("train", "test"):
+        raise ConfigError(f"dataset part must be 'train' or 'test', got {part!r}")
+    key = data_key(cfg, part)
+    path = _cache_file(key)
+    if path.exists():
+        try:
+            return _read(path, key)
+        except (OSError, ValueError, KeyError) as exc:  # a damaged cache entry is rebuilt
+            log.warning("rebuilding damaged bench data cache %s: %s", path, exc)
+    arrays = _build(cfg, part)
+    arrays.key = key
+    _write(path, arrays)
+    return arrays
+
+
+def _write(path: Path, a: SplitArrays) -> None:
+    meta = {"task": a.task, "bands": list(a.bands), "sensor": a.sensor, "classes": list(a.classes),
+            "extra": a.extra}
+    arrays = {"image": a.image, "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+    for name in ("label", "mask", "image2"):
+        v = getattr(a, name)
+        if v is not None:
+            arrays[name] = v
+    with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _read(path: Path, key: str) -> SplitArrays:
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(z["meta"].tobytes().decode())
+        get = {k: z[k] for k in z.files if k != "meta"}
+    return SplitArrays(meta["task"], tuple(meta["bands"]), meta["sensor"], tuple(meta["classes"]), get["image"],
+                       get.get("label"), get.get("mask"), get.get("image2"), key, meta.get("extra", {}))
+
+
+# -- building --------------------------------------------------------------------------------------
+
+def open_dataset(cfg: DatasetCfg, split: str) -> Any:
+    """Instantiate the eokit dataset of ``cfg`` for ``split`` ('root' is relative to EOKIT_DATA)."""
+    from eokit.datasets import get_dataset
+
+    kwargs = dict(cfg.kwargs)
+    if "root" in kwargs:
+        root = Path(str(kwargs["root"])).expanduser()
+        kwargs["root"] = root if root.is_absolute() else data_root() / root
+    if cfg.download:
+        kwargs.setdefault("download", True)
+    return get_dataset(cfg.loader_name, split=split, **kwargs)
+
+
+def dataset_task(cfg: DatasetCfg, ds: Any) -> str:
+    task = cfg.task or getattr(getattr(ds, "spec", None), "task", None)
+    if task not in ("classification", "multilabel", "segmentation", "change_detection", "regression"):
+        raise ConfigError(
+            f"dataset {cfg.name!r}: task {task!r} is not benchmarked yet; supported tasks: classification, "
+            "multilabel, segmentation, change_detection, regression (set 'task:' in the suite to override)"
+        )
+    return task
+
+
+def item_labels(ds: Any) -> list[Any] | None:
+    """Class labels of every item without loading images, when the dataset exposes them."""
+    for attr in ("targets", "labels"):
+        v = getattr(ds, attr, None)
+        if isinstance(v, list | tuple | np.ndarray) and len(v) == len(ds):
+            return list(v)
+    items = getattr(ds, "items", None)
+    if items and isinstance(items[0], tuple | list):
+        ints = [j for j, v in enumerate(items[0]) if isinstance(v, int | np.integer) and not isinstance(v, bool)]
+        if len(ints) == 1:
+            return [it[ints[0]] for it in items]
+    if items and isinstance(items[0], dict):
+        for k in ("label", "class_index", "target"):
+            if isinstance(items[0].get(k), int | np.integer):
+                return [it[k] for it in items]
+    return None
+
+
+def balanced_subset(labels: np.ndarray | list[Any], n: int, seed: int) -> np.ndarray:
+    """``n`` indices, as equal per class as the classes allow, seeded; sorted."""
+    labels = np.asarray(labels)
+    total = len(labels)
+    if n >= total:
+        return np.arange(total)
+    rng = np.random.default_rng(seed)
+    keys = labels if labels.ndim == 1 else np.argmax(labels, axis=1)
+    by_class = {c: rng.permutation(np.flatnonzero(keys == c)) for c in np.unique(keys)}
+    chosen: list[int] = []
+    depth = 0
+    while len(chosen) < n:
+        for c in sorted(by_class):
+            if depth < len(by_class[c]) and len(chosen) < n:
+                chosen.append(int(by_class[c][depth]))
+        depth += 1
+    return np.sort(np.asarray(chosen, dtype=np.int64))
+
+
+def stratified_holdout(labels: np.ndarray | None, n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded stratified train/test split of ``n`` items (random when there are no class labels)."""
+    rng = np.random.default_rng(seed)
+    if labels is None or np.asarray(labels).ndim != 1:
+        perm = rng.permutation(n)
+        k = max(1, min(n - 1, round(n * test_fraction)))
+        return np.sort(perm[k:]), np.sort(perm[:k])
+    labels = np.asarray(labels)
+    test: list[int] = []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        k = round(len(idx) * test_fraction) if len(idx) > 1 else 0
+        test.extend(idx[:k].tolist())
+    test_arr = np.sort(np.asarray(test, dtype=np.int64))
+    return np.setdiff1d(np.arange(n), test_arr), test_arr
+
+
+def _build(cfg: DatasetCfg, part: str) -> SplitArrays:
+    split_cfg = cfg.train if (part == "train" or cfg.holdout) else cfg.test
+    ds = open_dataset(cfg, split_cfg.split)
+    task = dataset_task(cfg, ds)
+    n = len(ds)
+    if n == 0:
+        raise DatasetError(f"dataset {cfg.name!r} split {split_cfg.split!r} has no items (root {getattr(ds, 'root', '?')})")
+    labels = item_labels(ds) if task == "classification" else None
+    idx = np.arange(n)
+    if cfg.holdout and not cfg.tile:
+        if labels is None and task in ("classification", "multilabel"):
+            labels = [_label_of(ds[i]) for i in range(n)]
+        tr, te = stratified_holdout(
+            np.asarray(labels) if task == "classification" and labels is not None else None, n, cfg.holdout, cfg.split_seed
+        )
+        idx = tr if part == "train" else te
+    max_items = (cfg.train if part == "train" else cfg.test).max_items
+    if max_items and len(idx) > max_items and not cfg.tile:
+        sub_labels = np.asarray(labels)[idx] if labels is not None else np.zeros(len(idx))
+        idx = idx[balanced_subset(sub_labels, max_items, cfg.split_seed + (0 if part == "train" else 1))]
+    samples = [ds[int(i)] for i in idx]
+    arrays = _stack(cfg, task, samples, ds)
+    if cfg.tile:
+        arrays = _tile(arrays, cfg.tile)
+        if cfg.holdout:
+            tr, te = stratified_holdout(None, len(arrays), cfg.holdout, cfg.split_seed)
+            arrays = arrays.subset(tr if part == "train" else te)
+        if max_items and len(arrays) > max_items:
+            keep = np.sort(np.random.default_rng(cfg.split_seed).permutation(len(arrays))[:max_items])
+            arrays = arrays.subset(keep)
+    arrays.extra["source_items"] = len(idx)
+    return arrays
+
+
+def _label_of(sample: dict[str, Any]) -> Any:
+    lab = sample.get("label")
+    if isinstance(lab, torch.Tensor):
+        return int(lab) if lab.ndim == 0 else int(torch.argmax(lab))
+    return lab
+
+
+def _resize(t: torch.Tensor, size: int, nearest: bool = False) -> torch.Tensor:
+    if t.shape[-2:] == (size, size):
+        return t
+    if nearest:
+        return F.interpolate(t[None, None].float(), size=(size, size), mode="nearest")[0, 0].to(t.dtype)
+    return F.interpolate(t[None].float(), size=(size, size), mode="bilinear", align_corners=False)[0]
+
+
+def _stack(cfg: DatasetCfg, task: str, samples: list[dict[str, Any]], ds: Any) -> SplitArrays:
+    first = samples[0]
+    if first["image"].ndim != 3:
+        raise ConfigError(
+            f"dataset {cfg.name!r}: images of shape {tuple(first['image'].shape)} (time series) are not "
+            "benchmarked yet; use a single-date dataset"
+        )
+    bands = tuple(first.get("bands") or ())
+    spec = getattr(ds, "spec", None)
+    classes = tuple(getattr(spec, "classes", ()) or ())
+    size = cfg.size
+    shapes = {tuple(s["image"].shape[-2:]) for s in samples}
+    if size is None and len(shapes) > 1 and not cfg.tile:
+        size = min(min(sh) for sh in shapes)
+        log.info("dataset %s: images of different sizes %s resized to %d", cfg.name, sorted(shapes)[:3], size)
+    imgs, imgs2, labels, masks = [], [], [], []
+    for s in samples:
+        if tuple(s.get("bands") or ()) != bands:
+            raise DatasetError(f"dataset {cfg.name!r}: samples disagree on bands ({bands} vs {s.get('bands')})")
+        img = s["image"].float()
+        imgs.append(_resize(img, size) if size else img)
+        if task == "change_detection":
+            img2 = s["image2"].float()
+            imgs2.append(_resize(img2, size) if size else img2)
+        if task in ("segmentation", "change_detection"):
+            m = s["mask"].long()
+            masks.append(_resize(m, size, nearest=True) if size else m)
+        elif task == "multilabel":
+            labels.append(torch.as_tensor(s["label"]).float())
+        elif task == "classification":
+            labels.append(int(_label_of(s)))
+        else:
+            labels.append(float(torch.as_tensor(s["target"]).float().mean()))
+    if not size and len({tuple(i.shape) for i in imgs}) > 1 and cfg.tile:
+        # dense chips of different sizes: tile each chip separately
+        return _tile_ragged(cfg, task, bands, first.get("sensor"), classes, imgs, imgs2, masks)
+    out = SplitArrays(
+        task=task, bands=bands, sensor=first.get("sensor"), classes=classes,
+        image=torch.stack(imgs).numpy().astype(np.float32),
+        image2=torch.stack(imgs2).numpy().astype(np.float32) if imgs2 else None,
+        mask=torch.stack(masks).numpy().astype(np.int64) if masks else None,
+        label=(np.asarray(labels, dtype=np.int64) if task == "classification"
+               else np.asarray(torch.stack(labels).numpy(), dtype=np.float32) if task == "multilabel"
+               else np.asarray(labels, dtype=np.float32) if labels else None),
+    )
+    return out
+
+
+def _tile_ragged(cfg: DatasetCfg, task: str, bands: tuple[str, ...], sensor: str | None, classes: tuple[str, ...],
+                 imgs: list[torch.Tensor], imgs2: list[torch.Tensor], masks: list[torch.Tensor]) -> SplitArrays:
+    parts = []
+    for i in range(len(imgs)):
+        one = SplitArrays(task, bands, sensor, classes, imgs[i][None].numpy(), None,
+                          masks[i][None].numpy() if masks else None, imgs2[i][None].numpy() if imgs2 else None)
+        parts.append(_tile(one, int(cfg.tile or 0)))
+    return _concat(parts)
+
+
+def _concat(parts: list[SplitArrays]) -> SplitArrays:
+    first = parts[0]
+
+    def cat(name: str) -> np.ndarray | None:
+        vals = [getattr(p, name) for p in parts]
+        return None if vals[0] is None else np.concatenate(vals)
+
+    return SplitArrays(first.task, first.bands, first.sensor, first.classes, cat("image"), cat("label"),
+                       cat("mask"), cat("image2"))
+
+
+def _tile(a: SplitArrays, t: int) -> SplitArrays:
+    """Cut dense samples into non-overlapping t×t tiles; tiles with no labelled pixel are dropped."""
+    h, w = a.image.shape[-2:]
+    if h < t or w < t:
+        raise ConfigError(f"tile size {t} is larger than the images ({h}x{w}); lower 'tile'")
+    ny, nx = h // t, w // t
+    oy, ox = (h - ny * t) // 2, (w - nx * t) // 2
+
+    def cut(x: np.ndarray | None) -> np.ndarray | None:
+        if x is None:
+            return None
+        x = x[..., oy:oy + ny * t, ox:ox + nx * t]
+        lead = x.shape[:-2]
+        x = x.reshape(*lead, ny, t, nx, t)
+        if len(lead) == 2:  # (N, C, ny, t, nx, t) -> (N*ny*nx, C, t, t)
+            return x.transpose(0, 2, 4, 1, 3, 5).reshape(-1, lead[1], t, t)
+        return x.transpose(0, 1, 3, 2, 4).reshape(-1, t, t)
+
+    out = SplitArrays(a.task, a.bands, a.sensor, a.classes, cut(a.image), None, cut(a.mask), cut(a.image2), a.key)
+    if out.mask is not None:
+        keep = (out.mask != IGNORE_INDEX).reshape(len(out), -1).any(axis=1)
+        out = out.subset(np.flatnonzero(keep))
+    return out
+
+
+def fraction_indices(target: np.ndarray, fraction: float, seed: int, task: str) -> np.ndarray:
+    """Seeded label-fraction subset of the training items: stratified by class (≥ 1 per class)."""
+    n = len(target)
+    if fraction >= 1.0:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    if task == "classification":
+        idx = []
+        for c in np.unique(target):
+            members = rng.permutation(np.flatnonzero(target == c))
+            idx.extend(members[: max(1, math.ceil(len(members) * fraction))].tolist())
+        return np.sort(np.asarray(idx, dtype=np.int64))
+    k = max(1, math.ceil(n * fraction))
+    if task == "multilabel":  # make sure at least two items so both labels can appear
+        k = max(k, min(n, 2))
+    return np.sort(rng.permutation(n)[:k])

@@ -1,0 +1,320 @@
+"""Feature extraction, once per (model, dataset, split, corruption, severity), cached on disk.
+
+An *extractor* turns a raw image batch (dataset units) into a pooled vector
+and a list of feature maps. Three kinds exist:
+
+- ``backbone``: an ``eokit.models`` backbone, seeded random init or given
+  weights, fed the suite's band selection ('all', 'rgb' or a list), inputs
+  converted to reflectance and normalised with the backbone's own data contract;
+- ``raw_pixels``: per-band means, standard deviations and a 4×4 average-pooled
+  thumbnail (pooled) / the pixels themselves (maps) — the "does a model beat
+  the pixels?" baseline;
+- ``spectral_indices``: NDVI, NDWI, MNDWI, NDBI, NBR, NDMI, EVI, SAVI, GNDVI
+  (those the bands allow; ``eokit.sensors.spectral_index``) summarised by
+  mean/std/percentiles, plus band means.
+
+Features are cached as safetensors files under ``cache_dir()/bench/features``,
+keyed by the extractor's fingerprint (a hash of its config *and* of its weight
+tensors) + the data split key + corruption + severity, and written atomically.
+Adding a protocol, a fraction or a seed re-uses them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from eokit.bench.config import ModelCfg, stable_hash
+from eokit.bench.data import SplitArrays
+from eokit.env import cache_dir
+from eokit.errors import BandError, ConfigError
+from eokit.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+FEATURES_VERSION = 1
+INDEX_NAMES = ("NDVI", "NDWI", "MNDWI", "NDBI", "NBR", "NDMI", "EVI", "SAVI", "GNDVI")
+DN_THRESHOLD = 10.0  # a 99th percentile above this means raw digital numbers, not reflectance
+STATS = {"backbone_calls": 0}  # forward passes run in this process (tests read it)
+
+
+@dataclass
+class FeatureSet:
+    """Features of one split: pooled (N, D) and maps [(N, C_i, h_i, w_i)] (+ second date for change)."""
+
+    pooled: np.ndarray
+    maps: list[np.ndarray]
+    pooled2: np.ndarray | None = None
+    maps2: list[np.ndarray] | None = None
+
+
+# -- band selection and units ------------------------------------------------------------------
+
+def select_bands(cfg: ModelCfg, bands: Sequence[str], sensor: str | None) -> list[int]:
+    """Channel indices the model gets: 'all', 'rgb' (red, green, blue by common name) or explicit names."""
+    from eokit.sensors import get_sensor
+    from eokit.sensors.bands import _key
+
+    if cfg.bands == "all":
+        return list(range(len(bands)))
+    s = get_sensor(sensor) if sensor else None
+
+    def common(b: str) -> str:
+        if s is not None and s.has(b):
+            return s.band(b).common_name or _key(b)
+        return _key(b)
+
+    keys = [common(b) for b in bands]
+    wanted = ["red", "green", "blue"] if cfg.bands == "rgb" else list(cfg.bands)
+    out = []
+    for w in wanted:
+        k = common(w) if cfg.bands != "rgb" else w
+        if k in keys:
+            out.append(keys.index(k))
+        elif _key(w) in [_key(b) for b in bands]:
+            out.append([_key(b) for b in bands].index(_key(w)))
+        else:
+            raise BandError(f"model {cfg.name!r} wants band {w!r} but the dataset has bands {list(bands)}")
+    return out
+
+
+def reflectance_scale(data: SplitArrays) -> tuple[float, float]:
+    """(scale, offset) that bring ``data`` to reflectance-like units.
+
+    The sensor's scale applies when the optical values look like raw DN (99th
+    percentile > 10, as ``eokit.transforms.corruptions`` decides); data that a
+    loader already scaled (e.g. GEO-Bench NAIP chips in 0-1) is left as it is.
+    """
+    from eokit.sensors import get_sensor
+
+    if not data.sensor:
+        return 1.0, 0.0
+    s = get_sensor(data.sensor)
+    if s.scale == 1.0 and s.offset == 0.0:
+        return 1.0, 0.0
+    sample = data.image[: min(len(data), 64)]
+    p99 = float(np.nanpercentile(sample, 99)) if sample.size else 0.0
+    return (float(s.scale), float(s.offset)) if p99 > DN_THRESHOLD else (1.0, 0.0)
+
+
+# -- extractors --------------------------------------------------------------------------------
+
+class Extractor:
+    """Base: ``extract(x) -> (pooled, maps)`` on a raw batch (B, C, H, W) in dataset units."""
+
+    fingerprint: str = ""
+    model: torch.nn.Module | None = None
+    num_features: int = 0
+
+    def extract(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        raise NotImplementedError
+
+
+def _create_backbone(arch: str, **kwargs: Any) -> Any:
+    from eokit.models import create_backbone
+
+    return create_backbone(arch, **kwargs)
+
+
+def _forward(model: Any, x: torch.Tensor, bands: Sequence[str]) -> Any:
+    """One backbone forward pass (counted; tests patch this to prove the cache is used)."""
+    STATS["backbone_calls"] += 1
+    return model(x, bands)
+
+
+def weights_digest(module: torch.nn.Module) -> str:
+    """sha256 over every parameter and buffer (name, shape, bytes)."""
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+class BackboneExtractor(Extractor):
+    def __init__(self, cfg: ModelCfg, bands: Sequence[str], sensor: str | None, scale: tuple[float, float]) -> None:
+        self.cfg = cfg
+        self.index = select_bands(cfg, bands, sensor)
+        self.bands = tuple(bands[i] for i in self.index)
+        self.scale, self.offset = scale
+        self.sensor = sensor
+        torch.manual_seed(cfg.init_seed)
+        self.model = _create_backbone(cfg.arch or "", bands=self.bands, sensor=sensor, weights=cfg.weights, **cfg.options)
+        self.model.eval()
+        self.num_features = int(self.model.num_features)
+        norm = self.model.transforms()
+        self.mean = norm.mean.clone()
+        self.std = norm.std.clone()
+        self.fingerprint = stable_hash({"kind": "backbone", "cfg": cfg.model_dump(mode="json", exclude={"name", "role", "protocols"}),
+                                        "bands": self.bands, "sensor": sensor, "scale": scale,
+                                        "weights": weights_digest(self.model)})
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, self.index] * self.scale + self.offset
+        return (x - self.mean) / self.std
+
+    def pooled(self, model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features of a raw batch through ``model`` (used by fine-tuning, with gradients)."""
+        return model(self.prepare(x), self.bands).pooled
+
+    def extract(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        with torch.inference_mode():
+            out = _forward(self.model, self.prepare(x), self.bands)
+        return out.pooled, list(out.maps)
+
+
+class RawPixelExtractor(Extractor):
+    def __init__(self, cfg: ModelCfg, bands: Sequence[str], sensor: str | None, scale: tuple[float, float]) -> None:
+        self.index = select_bands(cfg, bands, sensor)
+        self.scale, self.offset = scale
+        self.fingerprint = stable_hash({"kind": "raw_pixels", "v": 1, "index": self.index, "scale": scale})
+
+    def extract(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        x = x[:, self.index] * self.scale + self.offset
+        thumb = F.adaptive_avg_pool2d(x, 4).flatten(1)
+        pooled = torch.cat([x.mean((2, 3)), x.std((2, 3)), thumb], 1)
+        self.num_features = pooled.shape[1]
+        return pooled, [x]
+
+
+class SpectralIndexExtractor(Extractor):
+    def __init__(self, cfg: ModelCfg, bands: Sequence[str], sensor: str | None, scale: tuple[float, float]) -> None:
+        from eokit.sensors import spectral_index
+
+        self.bands = tuple(bands)
+        self.sensor = sensor
+        self.scale, self.offset = scale
+        probe = np.ones((len(bands), 2, 2), dtype=np.float32)
+        self.indices = []
+        for name in INDEX_NAMES:
+            try:
+                spectral_index(name, probe, self.bands, sensor)
+                self.indices.append(name)
+            except BandError:
+                continue
+        if not self.indices:
+            raise BandError(f"no spectral index can be computed from bands {list(bands)} (sensor {sensor!r})")
+        self.fingerprint = stable_hash({"kind": "spectral_indices", "v": 1, "indices": self.indices,
+                                        "bands": self.bands, "sensor": sensor, "scale": scale})
+
+    def extract(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        from eokit.sensors import spectral_index
+
+        refl = (x * self.scale + self.offset).numpy()
+        chans = np.moveaxis(refl, 1, 0)  # (C, B, H, W)
+        idx = np.stack([spectral_index(n, chans, self.bands, self.sensor) for n in self.indices], 1)
+        idx = np.clip(np.nan_to_num(idx, nan=0.0, posinf=0.0, neginf=0.0), -10, 10)
+        flat = idx.reshape(idx.shape[0], idx.shape[1], -1)
+        stats = [flat.mean(-1), flat.std(-1), *np.percentile(flat, [10, 50, 90], axis=-1)]
+        pooled = np.concatenate([*stats, refl.mean((2, 3))], 1).astype(np.float32)
+        self.num_features = pooled.shape[1]
+        maps = np.concatenate([idx, refl], 1).astype(np.float32)
+        return torch.from_numpy(pooled), [torch.from_numpy(maps)]
+
+
+def make_extractor(cfg: ModelCfg, data: SplitArrays) -> Extractor:
+    """The extractor of model ``cfg`` for the bands/sensor/units of ``data``."""
+    scale = reflectance_scale(data)
+    if cfg.kind == "backbone":
+        return BackboneExtractor(cfg, data.bands, data.sensor, scale)
+    if cfg.kind == "raw_pixels":
+        return RawPixelExtractor(cfg, data.bands, data.sensor, scale)
+    if cfg.kind == "spectral_indices":
+        return SpectralIndexExtractor(cfg, data.bands, data.sensor, scale)
+    raise ConfigError(f"model {cfg.name!r}: unknown kind {cfg.kind!r}")
+
+
+def applicable(cfg: ModelCfg, data: SplitArrays) -> str | None:
+    """None if ``cfg`` can run on ``data``, else the reason why not."""
+    try:
+        if cfg.kind == "spectral_indices":
+            SpectralIndexExtractor(cfg, data.bands, data.sensor, (1.0, 0.0))
+        else:
+            select_bands(cfg, data.bands, data.sensor)
+    except BandError as exc:
+        return str(exc)
+    return None
+
+
+# -- extraction with corruption and caching ---------------------------------------------------------
+
+def feature_path(fingerprint: str, data_key: str, corruption: str, severity: int, dense: bool) -> Path:
+    key = stable_hash({"v": FEATURES_VERSION, "model": fingerprint, "data": data_key, "corruption": corruption,
+                       "severity": severity, "dense": dense})
+    return cache_dir() / "bench" / "features" / f"{key}.safetensors"
+
+
+def corrupt_batch(x: np.ndarray, data: SplitArrays, corruption: str, severity: int, start: int, seed_offset: int = 0) -> np.ndarray:
+    """Corrupt each image of a batch with its own seed (index in the split), in the dataset's units."""
+    if corruption == "none":
+        return x
+    from eokit.transforms.corruptions import corrupt
+
+    return np.stack([corrupt(img, corruption, severity, bands=data.bands, sensor=data.sensor,
+                             seed=(start + i) * 2 + seed_offset) for i, img in enumerate(x)])
+
+
+def _run(extractor: Extractor, images: np.ndarray, data: SplitArrays, corruption: str, severity: int,
+         batch_size: int, dense: bool, seed_offset: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    pooled, maps = [], []
+    for i in range(0, len(images), batch_size):
+        x = corrupt_batch(images[i:i + batch_size], data, corruption, severity, i, seed_offset)
+        p, m = extractor.extract(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+        pooled.append(p.float().numpy())
+        if dense:
+            maps.append([t.to(torch.float16).numpy() for t in m])
+    out_maps = [np.concatenate([b[j] for b in maps]) for j in range(len(maps[0]))] if dense else []
+    return np.concatenate(pooled), out_maps
+
+
+def save_features(path: Path, fs: FeatureSet) -> None:
+    from safetensors.numpy import save_file
+
+    tensors = {"pooled": np.ascontiguousarray(fs.pooled)}
+    for j, m in enumerate(fs.maps):
+        tensors[f"map{j}"] = np.ascontiguousarray(m)
+    if fs.pooled2 is not None:
+        tensors["second_pooled"] = np.ascontiguousarray(fs.pooled2)
+        for j, m in enumerate(fs.maps2 or []):
+            tensors[f"second_map{j}"] = np.ascontiguousarray(m)
+    with atomic_path(path, suffix=".safetensors") as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "eokit-bench-features", "v": str(FEATURES_VERSION)})
+
+
+def load_features(path: str | Path) -> FeatureSet:
+    from safetensors.numpy import load_file
+
+    t = load_file(str(path))
+    maps = [t[f"map{j}"] for j in range(sum(k.startswith("map") for k in t))]
+    maps2 = [t[f"second_map{j}"] for j in range(sum(k.startswith("second_map") for k in t))]
+    return FeatureSet(t["pooled"], maps, t.get("second_pooled"), maps2 or None)
+
+
+def extract_features(extractor: Extractor, data: SplitArrays, corruption: str = "none", severity: int = 0,
+                     batch_size: int = 64, on_compute: Callable[[], None] | None = None) -> Path:
+    """Path of the cached features of ``data`` under ``corruption``; computed and stored when missing."""
+    dense = data.task in ("segmentation", "change_detection")
+    path = feature_path(extractor.fingerprint, data.key, corruption, severity, dense)
+    if path.exists():
+        try:
+            load_features(path)
+            return path
+        except Exception as exc:
+            log.warning("recomputing damaged feature cache %s: %s", path, exc)
+    if on_compute:
+        on_compute()
+    pooled, maps = _run(extractor, data.image, data, corruption, severity, batch_size, dense, 0)
+    fs = FeatureSet(pooled, maps)
+    if data.image2 is not None:
+        fs.pooled2, fs.maps2 = _run(extractor, data.image2, data, corruption, severity, batch_size, dense, 1)
+    save_features(path, fs)
+    return path

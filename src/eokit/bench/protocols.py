@@ -1,0 +1,243 @@
+"""Evaluation protocols.
+
+- On pooled frozen features: kNN (k = 5, 20; cosine on standardised
+  features), linear probe (L-BFGS logistic regression for classes, one per
+  label for multi-label; ridge for regression) and a random forest.
+- On frozen feature maps (dense tasks): a light decoder (1×1 projections of
+  every scale, summed at the finest scale, 1×1 classifier) trained for a few
+  epochs on CPU; change detection feeds ``[|a-b|, a, b]`` of the two dates.
+- Full fine-tuning: backbone + linear head trained end to end for a few epochs.
+
+Each protocol fits once on the training subset and scores every evaluation
+condition (clean and corrupted test features) with the same fitted model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from eokit.bench import metrics as M
+from eokit.errors import ConfigError
+
+Cond = tuple[str, int]  # (corruption, severity); ('none', 0) is clean
+
+
+def _scores(task: str, y: np.ndarray, pred: np.ndarray, num_classes: int) -> dict[str, float]:
+    if task == "classification":
+        return M.classification_metrics(y, pred, num_classes)
+    if task == "multilabel":
+        return M.multilabel_metrics(y, pred)
+    if task == "regression":
+        return M.regression_metrics(y, pred)
+    raise ConfigError(f"task {task!r} has no pooled-feature metrics")
+
+
+def _standardise(train: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    train = np.nan_to_num(train.astype(np.float64))
+    mu = train.mean(0)
+    sd = train.std(0)
+    sd[sd < 1e-8] = 1.0
+
+    def apply(x: np.ndarray) -> np.ndarray:
+        return (np.nan_to_num(x.astype(np.float64)) - mu) / sd
+
+    return apply
+
+
+def fit_pooled(protocol: str, task: str, x: np.ndarray, y: np.ndarray, seed: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Fit ``protocol`` on features ``x`` and targets ``y``; return ``predict(x) -> predictions``.
+
+    Predictions are class ids (classification), per-label scores in [0, 1]
+    (multi-label) or values (regression).
+    """
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
+
+    scale = _standardise(x)
+    xs = scale(x)
+    n = len(xs)
+    if protocol in ("knn5", "knn20"):
+        k = min(int(protocol[3:]), n)
+        if task == "classification":
+            m = KNeighborsClassifier(n_neighbors=k, metric="cosine", algorithm="brute").fit(xs, y)
+            return lambda z: m.predict(scale(z))
+        if task == "regression":
+            m = KNeighborsRegressor(n_neighbors=k, metric="cosine", algorithm="brute").fit(xs, y)
+            return lambda z: m.predict(scale(z))
+        nn_ = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute").fit(xs)
+        return lambda z: y[nn_.kneighbors(scale(z), return_distance=False)].mean(axis=1)
+    if protocol == "linear":
+        if task == "regression":
+            m = Ridge(alpha=1.0).fit(xs, y)
+            return lambda z: m.predict(scale(z))
+        if task == "classification":
+            if len(np.unique(y)) == 1:
+                const = y[0]
+                return lambda z: np.full(len(z), const)
+            m = LogisticRegression(solver="lbfgs", max_iter=1000, C=1.0, random_state=seed).fit(xs, y)
+            return lambda z: m.predict(scale(z))
+        return _per_label(lambda: LogisticRegression(solver="lbfgs", max_iter=1000, C=1.0, random_state=seed), xs, y, scale)
+    if protocol == "random_forest":
+        if task == "regression":
+            m = RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1).fit(xs, y)
+            return lambda z: m.predict(scale(z))
+        if task == "classification":
+            m = RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1).fit(xs, y)
+            return lambda z: m.predict(scale(z))
+        return _per_label(lambda: RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1), xs, y, scale)
+    raise ConfigError(f"protocol {protocol!r} does not work on pooled features; use knn5, knn20, linear or random_forest")
+
+
+def _per_label(make: Callable[[], Any], xs: np.ndarray, y: np.ndarray, scale: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """One binary classifier per label; a label constant in training predicts that constant."""
+    models: list[Any] = []
+    for j in range(y.shape[1]):
+        col = (y[:, j] > 0.5).astype(np.int64)
+        models.append(float(col[0]) if col.min() == col.max() else make().fit(xs, col))
+
+    def predict(z: np.ndarray) -> np.ndarray:
+        zs = scale(z)
+        return np.stack([np.full(len(zs), m) if isinstance(m, float) else m.predict_proba(zs)[:, 1] for m in models], 1)
+
+    return predict
+
+
+def run_pooled(protocol: str, task: str, train_x: np.ndarray, train_y: np.ndarray,
+               tests: Mapping[Cond, tuple[np.ndarray, np.ndarray]], seed: int, num_classes: int) -> dict[Cond, dict[str, float]]:
+    """Fit once, score every condition: ``{cond: {metric: value}}``."""
+    predict = fit_pooled(protocol, task, train_x, train_y, seed)
+    return {cond: _scores(task, ty, predict(tx), num_classes) for cond, (tx, ty) in tests.items()}
+
+
+# -- dense: light decoder on frozen maps -------------------------------------------------------------
+
+class LightDecoder(nn.Module):
+    """1×1 projection of each scale to ``hidden`` channels, summed at the finest scale, then a 1×1 classifier."""
+
+    def __init__(self, in_channels: Sequence[int], num_classes: int, hidden: int = 32) -> None:
+        super().__init__()
+        self.proj = nn.ModuleList(nn.Conv2d(c, hidden, 1) for c in in_channels)
+        self.head = nn.Sequential(nn.BatchNorm2d(hidden), nn.ReLU(), nn.Conv2d(hidden, num_classes, 1))
+
+    def forward(self, maps: Sequence[torch.Tensor], out_size: tuple[int, int]) -> torch.Tensor:
+        size = max((m.shape[-2:] for m in maps), key=lambda s: s[0] * s[1])
+        acc = None
+        for proj, m in zip(self.proj, maps, strict=True):
+            y = proj(m)
+            if y.shape[-2:] != size:
+                y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+            acc = y if acc is None else acc + y
+        logits = self.head(acc)
+        return F.interpolate(logits, size=out_size, mode="bilinear", align_corners=False)
+
+
+def fuse_change(maps1: Sequence[np.ndarray], maps2: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Bi-temporal fusion per scale: ``[|a-b|, a, b]`` along channels."""
+    return [np.concatenate([np.abs(a - b), a, b], axis=1) for a, b in zip(maps1, maps2, strict=True)]
+
+
+def run_decoder(task: str, train_maps: Sequence[np.ndarray], train_mask: np.ndarray,
+                tests: Mapping[Cond, tuple[Sequence[np.ndarray], np.ndarray]], seed: int, num_classes: int,
+                epochs: int = 30, lr: float = 3e-3, batch_size: int = 8) -> dict[Cond, dict[str, float]]:
+    """Train a LightDecoder on frozen maps; score every condition."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    stats = [(m.astype(np.float32).mean(axis=(0, 2, 3), keepdims=True),
+              m.astype(np.float32).std(axis=(0, 2, 3), keepdims=True) + 1e-6) for m in train_maps]
+
+    def norm(maps: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        return [torch.from_numpy(((m.astype(np.float32) - mu) / sd).astype(np.float32)) for m, (mu, sd) in zip(maps, stats, strict=True)]
+
+    xs = norm(train_maps)
+    ys = torch.from_numpy(train_mask.astype(np.int64))
+    out_size = tuple(train_mask.shape[-2:])
+    dec = LightDecoder([m.shape[1] for m in xs], num_classes)
+    weight = None
+    if task == "change_detection":
+        counts = np.bincount(train_mask[train_mask >= 0].ravel(), minlength=num_classes).astype(np.float64)
+        w = counts.sum() / np.maximum(counts, 1) / num_classes
+        weight = torch.tensor(np.sqrt(w), dtype=torch.float32)
+    opt = torch.optim.AdamW(dec.parameters(), lr=lr, weight_decay=1e-4)
+    n = len(ys)
+    bs = min(batch_size, n)
+    dec.train()
+    for _ in range(epochs):
+        perm = rng.permutation(n)
+        for i in range(0, n, bs):
+            b = perm[i:i + bs]
+            if len(b) < 2 and n >= 2:  # BatchNorm needs two items
+                b = np.r_[b, perm[0]]
+            logits = dec([x[b] for x in xs], out_size)
+            loss = F.cross_entropy(logits, ys[b], weight=weight, ignore_index=M.IGNORE_INDEX)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    dec.eval()
+    out: dict[Cond, dict[str, float]] = {}
+    with torch.no_grad():
+        for cond, (maps, mask) in tests.items():
+            t = norm(maps)
+            preds = torch.cat([dec([x[i:i + 16] for x in t], tuple(mask.shape[-2:])).argmax(1)
+                               for i in range(0, len(mask), 16)]).numpy()
+            out[cond] = (M.change_metrics(mask, preds) if task == "change_detection"
+                         else M.segmentation_metrics(mask, preds, num_classes))
+    return out
+
+
+# -- full fine-tuning ---------------------------------------------------------------------------------
+
+def run_finetune(task: str, model: nn.Module, forward_pooled: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+                 num_features: int, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
+                 seed: int, num_classes: int, epochs: int = 3, lr: float = 1e-3, batch_size: int = 32) -> dict[str, float]:
+    """Train ``model`` + a linear head end to end; return test metrics.
+
+    ``forward_pooled(model, x)`` maps a raw batch to pooled features (it
+    applies the model's own normalisation and band selection).
+    """
+    if task not in ("classification", "multilabel", "regression"):
+        raise ConfigError(f"finetune supports classification, multilabel and regression, not {task!r}")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    outs = 1 if task == "regression" else num_classes
+    head = nn.Linear(num_features, outs)
+    params = list(model.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    x_all = torch.from_numpy(train_x)
+    if task == "classification":
+        y_all = torch.from_numpy(train_y.astype(np.int64))
+    else:
+        y_all = torch.from_numpy(train_y.astype(np.float32))
+    n = len(x_all)
+    model.train()
+    for _ in range(epochs):
+        perm = rng.permutation(n)
+        for i in range(0, n, batch_size):
+            b = perm[i:i + batch_size]
+            if len(b) < 2 and n >= 2:
+                b = np.r_[b, perm[0]]
+            logits = head(forward_pooled(model, x_all[b]))
+            if task == "classification":
+                loss = F.cross_entropy(logits, y_all[b])
+            elif task == "multilabel":
+                loss = F.binary_cross_entropy_with_logits(logits, y_all[b])
+            else:
+                loss = F.mse_loss(logits[:, 0], y_all[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    with torch.no_grad():
+        logits = torch.cat([head(forward_pooled(model, torch.from_numpy(test_x[i:i + 64])))
+                            for i in range(0, len(test_x), 64)]).numpy()
+    if task == "classification":
+        return _scores(task, test_y, logits.argmax(1), num_classes)
+    if task == "multilabel":
+        return _scores(task, test_y, 1 / (1 + np.exp(-logits)), num_classes)
+    return _scores(task, test_y, logits[:, 0], num_classes)

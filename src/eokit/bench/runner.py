@@ -1,0 +1,434 @@
+"""Run a suite: plan the job grid, execute it (in-process or on Dask), store rows as jobs finish.
+
+The unit stored in the results store is a *cell*: (dataset, model, protocol,
+fraction, seed, corruption, severity), with a ``job_key`` hashing everything
+that determines its value. The unit of computation is a *task*:
+
+- ``features`` — per (model, dataset): extract and cache every split and
+  corruption the cells need (``eokit.bench.features``); returns nothing stored;
+- ``eval`` — per (model, dataset, protocol, fraction, seed): fit once on the
+  cached train features, score the clean test features and each corrupted
+  copy; one store job per cell;
+- ``finetune`` — per (model, dataset, fraction, seed);
+- ``efficiency`` — per (model, dataset): params, GFLOPs, throughput, peak
+  memory, measured on the driver after the grid (so workers do not disturb
+  the timing).
+
+The driver asks the store which cells are done, submits only the rest, and
+writes each task's rows as soon as its future completes (``as_completed``),
+so a run killed at any point and restarted recomputes nothing it stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eokit.bench.baselines import with_baselines
+from eokit.bench.config import POOLED_PROTOCOLS, ProtocolCfg, SuiteConfig, load_suite, stable_hash
+from eokit.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+RUNNER_VERSION = 1
+CLEAN = ("none", 0)
+DENSE_TASKS = ("segmentation", "change_detection")
+POOLED_TASKS = ("classification", "multilabel", "regression")
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of computation; ``cells`` = ((corruption, severity), job_key) it produces rows for."""
+
+    kind: str  # 'eval' | 'finetune' | 'efficiency'
+    model: str
+    dataset: str
+    protocol: str
+    fraction: float = 1.0
+    seed: int = 0
+    cells: tuple[tuple[tuple[str, int], str], ...] = ()
+
+    @property
+    def label(self) -> str:
+        if self.kind == "efficiency":
+            return f"efficiency {self.model} @ {self.dataset}"
+        return f"{self.model} {self.protocol} {self.dataset} f={self.fraction:g} s={self.seed}"
+
+
+@dataclass
+class Plan:
+    suite: SuiteConfig
+    tasks: list[Task]
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (model, dataset, reason)
+    info: dict[str, dict[str, Any]] = field(default_factory=dict)  # dataset -> task, bands, sizes
+
+    @property
+    def cells(self) -> list[str]:
+        return [k for t in self.tasks for _, k in t.cells]
+
+
+@dataclass
+class RunSummary:
+    out: Path
+    total_cells: int
+    done_before: int
+    computed: int
+    rows: int
+    skipped: list[tuple[str, str, str]]
+    report: Path | None = None
+    exports: tuple[Path, ...] = ()
+    feature_tasks: int = 0
+
+
+# -- planning -------------------------------------------------------------------------------------
+
+def _job_key(suite: SuiteConfig, model: str, dataset: str, proto: ProtocolCfg | str, fraction: float, seed: int,
+             cond: tuple[str, int]) -> str:
+    m = next(x for x in suite.models if x.name == model)
+    d = next(x for x in suite.datasets if x.name == dataset)
+    p = proto.model_dump(mode="json", exclude={"fractions", "seeds"}) if isinstance(proto, ProtocolCfg) else {"name": proto}
+    return stable_hash({
+        "v": RUNNER_VERSION, "suite": suite.name,
+        "model": m.model_dump(mode="json", exclude={"role", "protocols"}),
+        "dataset": d.model_dump(mode="json"), "protocol": p, "fraction": fraction, "seed": seed,
+        "corruption": cond[0], "severity": cond[1],
+    }, n=24)
+
+
+def _protocol_ok(protocol: str, task: str) -> bool:
+    if protocol in POOLED_PROTOCOLS:
+        return task in POOLED_TASKS
+    if protocol == "decoder":
+        return task in DENSE_TASKS
+    if protocol == "finetune":
+        return task in POOLED_TASKS
+    return False
+
+
+def plan(suite: SuiteConfig) -> Plan:
+    """The full task grid of ``suite`` (baselines included); loads each dataset once to learn bands and task."""
+    from eokit.bench.data import load_split
+    from eokit.bench.features import applicable
+
+    suite = with_baselines(suite)
+    tasks: list[Task] = []
+    skipped: list[tuple[str, str, str]] = []
+    info: dict[str, dict[str, Any]] = {}
+    rob = suite.robustness
+    rob_datasets = set(rob.datasets) if rob and rob.datasets is not None else None
+    for d in suite.datasets:
+        train = load_split(d, "train")
+        test = load_split(d, "test")
+        info[d.name] = {"task": train.task, "bands": list(train.bands), "sensor": train.sensor,
+                        "n_train": len(train), "n_test": len(test), "shape": list(train.image.shape[1:])}
+        conds: list[tuple[str, int]] = [CLEAN]
+        if rob and train.task in POOLED_TASKS and (rob_datasets is None or d.name in rob_datasets):
+            conds += [(c, s) for c in rob.corruptions for s in rob.severities]
+        elif rob and rob_datasets and d.name in rob_datasets:
+            raise ConfigError(f"robustness.datasets: {d.name!r} is a {train.task} dataset; robustness is "
+                              f"evaluated on pooled-feature tasks {POOLED_TASKS}")
+        for m in suite.models:
+            why = applicable(m, train)
+            if why:
+                skipped.append((m.name, d.name, why))
+                continue
+            for p in suite.protocol_cfgs():
+                if not _protocol_ok(p.name, train.task):
+                    continue
+                if m.protocols is not None and p.name not in m.protocols:
+                    continue
+                if p.name == "finetune" and m.kind != "backbone":
+                    continue
+                for frac in p.fractions or []:
+                    for seed in p.seeds or []:
+                        robust = rob is not None and p.name in rob.protocols and frac in rob.fractions and (
+                            rob.seeds is None or seed in rob.seeds)
+                        use = conds if robust else [CLEAN]
+                        cells = tuple((c, _job_key(suite, m.name, d.name, p, frac, seed, c)) for c in use)
+                        tasks.append(Task("finetune" if p.name == "finetune" else "eval", m.name, d.name, p.name,
+                                          frac, seed, cells))
+            if suite.efficiency.enabled:
+                key = _job_key(suite, m.name, d.name, "efficiency", 1.0, 0, CLEAN)
+                tasks.append(Task("efficiency", m.name, d.name, "efficiency", 1.0, 0, ((CLEAN, key),)))
+    return Plan(suite, tasks, skipped, info)
+
+
+# -- task execution (runs in workers; top-level functions so Dask can pickle them) -------------------
+
+def _suite(suite_json: dict[str, Any]) -> SuiteConfig:
+    return SuiteConfig.model_validate(suite_json)
+
+
+def _worker_threads() -> None:
+    """One torch thread per Dask worker thread (threads_per_worker=1)."""
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _needed_conditions(tasks: Iterable[Task]) -> list[tuple[str, int]]:
+    conds = {c for t in tasks for c, _ in t.cells}
+    return sorted(conds, key=lambda c: (c != CLEAN, c))
+
+
+def features_task(suite_json: dict[str, Any], model: str, dataset: str, conds: list[tuple[str, int]]) -> dict[str, str]:
+    """Extract (or find cached) train features and test features under each condition."""
+    from eokit.bench.data import load_split
+    from eokit.bench.features import extract_features, make_extractor
+
+    _worker_threads()
+    suite = _suite(suite_json)
+    m = next(x for x in suite.models if x.name == model)
+    d = next(x for x in suite.datasets if x.name == dataset)
+    train, test = load_split(d, "train"), load_split(d, "test")
+    ex = make_extractor(m, train)
+    out = {"train": str(extract_features(ex, train, batch_size=suite.batch_size))}
+    for c, s in conds:
+        out[f"test:{c}:{s}"] = str(extract_features(ex, test, c, s, batch_size=suite.batch_size))
+    return out
+
+
+def _row(suite: SuiteConfig, t: Task, cond: tuple[str, int], key: str, metric: str, value: float) -> dict[str, Any]:
+    return {"suite": suite.name, "dataset": t.dataset, "model": t.model, "protocol": t.protocol,
+            "fraction": float(t.fraction), "seed": int(t.seed), "corruption": cond[0], "severity": int(cond[1]),
+            "metric": metric, "value": float(value), "job_key": key, "config_hash": suite.config_hash(),
+            "time": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
+
+
+def eval_task(suite_json: dict[str, Any], t: Task, paths: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Fit protocol ``t.protocol`` once and score every condition of ``t``; ``{job_key: rows}``."""
+    from eokit.bench import protocols as P
+    from eokit.bench.data import fraction_indices, load_split
+    from eokit.bench.features import load_features
+
+    _worker_threads()
+    suite = _suite(suite_json)
+    d = next(x for x in suite.datasets if x.name == t.dataset)
+    conds = [c for c, _ in t.cells]
+    if paths is None or not all(Path(p).exists() for p in paths.values()):
+        paths = features_task(suite_json, t.model, t.dataset, conds)  # e.g. a worker without the shared cache
+    train, test = load_split(d, "train"), load_split(d, "test")
+    y_train = train.target()
+    idx = fraction_indices(y_train, t.fraction, t.seed, train.task)
+    ftrain = load_features(paths["train"])
+    results: dict[tuple[str, int], dict[str, float]]
+    if t.protocol == "decoder":
+        pcfg = next(p for p in suite.protocol_cfgs() if p.name == "decoder")
+        tests = {}
+        for c in conds:
+            f = load_features(paths[f"test:{c[0]}:{c[1]}"])
+            tests[c] = (_dense_inputs(train.task, f), test.target())
+        results = P.run_decoder(train.task, [m[idx] for m in _dense_inputs(train.task, ftrain)], y_train[idx], tests,
+                                t.seed, max(train.num_classes, test.num_classes, 2),
+                                epochs=pcfg.epochs or 30, lr=pcfg.lr or 3e-3, batch_size=pcfg.batch_size or 8)
+    else:
+        tests = {c: (load_features(paths[f"test:{c[0]}:{c[1]}"]).pooled, test.target()) for c in conds}
+        results = P.run_pooled(t.protocol, train.task, ftrain.pooled[idx], y_train[idx], tests, t.seed,
+                               max(train.num_classes, test.num_classes))
+    return {key: [_row(suite, t, c, key, k, v) for k, v in results[c].items()] for c, key in t.cells}
+
+
+def _dense_inputs(task: str, f: Any) -> list[np.ndarray]:
+    from eokit.bench.protocols import fuse_change
+
+    if task == "change_detection":
+        return fuse_change(f.maps, f.maps2 or [])
+    return f.maps
+
+
+def finetune_task(suite_json: dict[str, Any], t: Task) -> dict[str, list[dict[str, Any]]]:
+    from eokit.bench import protocols as P
+    from eokit.bench.data import fraction_indices, load_split
+    from eokit.bench.features import BackboneExtractor, reflectance_scale
+
+    _worker_threads()
+    suite = _suite(suite_json)
+    m = next(x for x in suite.models if x.name == t.model)
+    d = next(x for x in suite.datasets if x.name == t.dataset)
+    pcfg = next(p for p in suite.protocol_cfgs() if p.name == "finetune")
+    train, test = load_split(d, "train"), load_split(d, "test")
+    ex = BackboneExtractor(m, train.bands, train.sensor, reflectance_scale(train))
+    idx = fraction_indices(train.target(), t.fraction, t.seed, train.task)
+    res = P.run_finetune(train.task, ex.model, ex.pooled, ex.num_features, train.image[idx], train.target()[idx],
+                         test.image, test.target(), t.seed, max(train.num_classes, test.num_classes),
+                         epochs=pcfg.epochs or 3, lr=pcfg.lr or 1e-3, batch_size=pcfg.batch_size or 32)
+    (cond, key), = t.cells
+    return {key: [_row(suite, t, cond, key, k, v) for k, v in res.items()]}
+
+
+def efficiency_task(suite_json: dict[str, Any], t: Task) -> dict[str, list[dict[str, Any]]]:
+    from eokit.bench.data import load_split
+    from eokit.bench.efficiency import measure
+    from eokit.bench.features import make_extractor
+
+    suite = _suite(suite_json)
+    m = next(x for x in suite.models if x.name == t.model)
+    d = next(x for x in suite.datasets if x.name == t.dataset)
+    test = load_split(d, "test")
+    ex = make_extractor(m, test)
+    res = measure(ex, test.image[: suite.efficiency.batch_size], repeats=suite.efficiency.repeats)
+    (cond, key), = t.cells
+    return {key: [_row(suite, t, cond, key, k, v) for k, v in res.items()]}
+
+
+def run_task(suite_json: dict[str, Any], t: Task, paths: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    if t.kind == "eval":
+        return eval_task(suite_json, t, paths)
+    if t.kind == "finetune":
+        return finetune_task(suite_json, t)
+    if t.kind == "efficiency":
+        return efficiency_task(suite_json, t)
+    raise ConfigError(f"unknown task kind {t.kind!r}")
+
+
+# -- driver ------------------------------------------------------------------------------------------
+
+def _client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        return Client(scheduler), None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    return Client(cluster), cluster
+
+
+def run_suite(
+    suite: SuiteConfig | str | Path,
+    out: str | Path,
+    *,
+    scheduler: str | None = None,
+    workers: int = 2,
+    progress: Progress | None = None,
+    report: bool = True,
+    on_stored: Callable[[str, int], None] | None = None,
+) -> RunSummary:
+    """Run ``suite`` into ``out`` (results.duckdb + Parquet/CSV exports + report.html).
+
+    ``workers=0`` runs every task in this process; otherwise a loopback
+    LocalCluster of ``workers`` processes (one thread each) is started, or the
+    Dask scheduler at ``scheduler`` (``tcp://HOST:PORT``) is used.
+    """
+    from eokit.bench.store import ResultsStore
+
+    cfg = suite if isinstance(suite, SuiteConfig) else load_suite(suite)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    store = ResultsStore(out / "results.duckdb")
+    p = plan(cfg)
+    suite_json = p.suite.model_dump(mode="json")
+    done = store.done_jobs()
+    pending = [dataclasses.replace(t, cells=tuple(c for c in t.cells if c[1] not in done))
+               for t in p.tasks if any(k not in done for _, k in t.cells)]
+    grid = [t for t in pending if t.kind != "efficiency"]
+    eff = [t for t in pending if t.kind == "efficiency"]
+    total = len(p.tasks)
+    finished = total - len(pending)
+    n_cells = len(p.cells)
+    done_before = sum(k in done for k in p.cells)
+    log.info("suite %s: %d cells, %d stored, %d tasks to run", cfg.name, n_cells, done_before, len(pending))
+    if progress:
+        progress(finished, total, f"{done_before}/{n_cells} cells stored")
+    computed = 0
+
+    def store_result(t: Task, result: dict[str, list[dict[str, Any]]]) -> None:
+        nonlocal computed, finished
+        for key, rows in result.items():
+            if key in done:
+                continue
+            store.add_rows(key, rows)
+            done.add(key)
+            computed += 1
+            if on_stored:
+                on_stored(key, len(rows))
+        finished += 1
+        if progress:
+            progress(finished, total, t.label)
+
+    feature_groups: dict[tuple[str, str], list[Task]] = {}
+    for t in grid:
+        if t.kind == "eval":
+            feature_groups.setdefault((t.model, t.dataset), []).append(t)
+    if grid and (scheduler or workers > 0):
+        from distributed import as_completed
+
+        client, cluster = _client(scheduler, workers)
+        try:
+            feats = {g: client.submit(features_task, suite_json, g[0], g[1], _needed_conditions(ts), pure=False,
+                                      key=f"features-{g[0]}-{g[1]}-{os.getpid()}")
+                     for g, ts in feature_groups.items()}
+            futures = {}
+            for t in grid:
+                dep = feats.get((t.model, t.dataset)) if t.kind == "eval" else None
+                fut = client.submit(run_task, suite_json, t, dep, pure=False)
+                futures[fut] = t
+            for fut in as_completed(list(futures)):
+                store_result(futures[fut], fut.result())
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    else:
+        paths: dict[tuple[str, str], dict[str, str]] = {}
+        for t in grid:
+            if t.kind == "eval" and (t.model, t.dataset) not in paths:
+                paths[(t.model, t.dataset)] = features_task(suite_json, t.model, t.dataset,
+                                                            _needed_conditions(feature_groups[(t.model, t.dataset)]))
+            store_result(t, run_task(suite_json, t, paths.get((t.model, t.dataset))))
+    for t in eff:  # on the driver, after the grid: timings undisturbed by busy workers
+        store_result(t, run_task(suite_json, t))
+    exports = store.export(out)
+    summary = RunSummary(out, n_cells, done_before, computed, len(store), p.skipped, exports=tuple(exports),
+                         feature_tasks=len(feature_groups))
+    if report:
+        summary.report = write_bench_report(store, out, p)
+    return summary
+
+
+def references_for(df: Any, p: Plan) -> dict[str, dict[str, tuple[float, float]]]:
+    from eokit.bench.references import compute_references
+
+    return compute_references(df, p.suite)
+
+
+def write_bench_report(store: Any, out: Path, p: Plan) -> Path | None:
+    """Write OUT/report.html with part A's report writer (None if no rows)."""
+    from eokit.report import write_report
+
+    df = store.frame()
+    if df.empty:
+        return None
+    path = out / "report.html"
+    write_report(df, path, references=references_for(df, p), dataset_specs=dataset_specs(p))
+    return path
+
+
+def dataset_specs(p: Plan) -> dict[str, Any]:
+    """``{suite dataset name: DatasetSpec}`` (renamed to the suite's label) for capability groups."""
+    from eokit.bench.data import open_dataset
+
+    specs = {}
+    for d in p.suite.datasets:
+        try:
+            ds_cls_spec = open_dataset(d, d.train.split).spec
+        except Exception as exc:
+            log.warning("no DatasetSpec for %s: %s", d.name, exc)
+            continue
+        task = p.info.get(d.name, {}).get("task", ds_cls_spec.task)
+        specs[d.name] = dataclasses.replace(ds_cls_spec, name=d.name, task=task)
+    return specs
