@@ -97,6 +97,7 @@ class EODataset(Dataset):
     """
 
     spec: ClassVar[DatasetSpec]
+    generic: ClassVar[bool] = False  # a reader for any data of a kind (classes/bands known only per instance)
 
     def __init__(
         self,
