@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -65,42 +64,21 @@ def check_same_grid(image: GridSpec, label: GridSpec, image_path: Any, label_pat
             )
 
 
-def stable_fraction(key: str, seed: int) -> float:
-    """A number in [0, 1) from ``key`` and ``seed``: identical on every machine and run."""
-    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def seeded_split(
+def split_ids(
+    dataset: str,
     ids: Sequence[str],
     split: str,
-    fractions: dict[str, float],
+    labels: Sequence[Any] | None = None,
     seed: int = 0,
-    strata: Sequence[Any] | None = None,
-) -> list[int]:
-    """Indexes of ``ids`` that fall in ``split``: seeded, stratified, stable across machines.
+) -> list[str]:
+    """Ids of ``split`` under eokit's stable seeded split (``eokit.datasets.splits``).
 
-    Within each stratum, items are ordered by a sha256 of (seed, id) and cut by
-    ``fractions`` (largest-remainder rounding), so the assignment depends only
-    on the ids, the seed and the fractions.
+    Stratified by ``labels`` when given; 70/10/20 train/val/test; recorded in
+    the split file ``$EOKIT_CACHE/splits/<dataset>-seed<seed>.json``.
     """
-    if split not in fractions:
-        raise DatasetError(f"unknown split {split!r}; choose one of {list(fractions)}")
-    groups: dict[Any, list[int]] = {}
-    for i, _ in enumerate(ids):
-        groups.setdefault(strata[i] if strata is not None else None, []).append(i)
-    names = list(fractions)
-    total = sum(fractions.values())
-    chosen: list[int] = []
-    for _, members in sorted(groups.items(), key=lambda kv: str(kv[0])):
-        members = sorted(members, key=lambda i: stable_fraction(str(ids[i]), seed))
-        exact = [len(members) * fractions[n] / total for n in names]
-        counts = [int(x) for x in exact]
-        for j in sorted(range(len(names)), key=lambda j: counts[j] - exact[j])[: len(members) - sum(counts)]:
-            counts[j] += 1
-        start = sum(counts[: names.index(split)])
-        chosen.extend(members[start : start + counts[names.index(split)]])
-    return sorted(chosen)
+    from eokit.datasets.splits import split_file_path, stable_split
+
+    return stable_split(list(ids), labels, split, path=split_file_path(dataset, seed), seed=seed)
 
 
 def read_mat(path: Path) -> dict[str, np.ndarray]:

@@ -82,14 +82,19 @@ FORESTNET_12 = (
 )
 
 
-def _band_name(key: str, task: str) -> str:
+def registry_name(task: str) -> str:
+    """eokit's name for a GEO-Bench task folder: ``m-SA-crop-type`` -> ``m_sa_crop_type``."""
+    return task.lower().replace("-", "_")
+
+
+def _band_name(key: str, task: str, s2_keys: bool = True) -> str:
     m = S2_KEY.match(key)
-    if m and not re.search(r"\b(VV|VH|HH|HV)\b", m.group(3)):
+    if s2_keys and m and not re.search(r"\b(VV|VH|HH|HV)\b", m.group(3)):
         num, a = m.group(1), m.group(2)
         name = "B8A" if a else f"B{num}"
-        if task == "m-eurosat":
+        if task == "m_eurosat":
             name = EUROSAT_FIX.get(name, name)
-        elif task == "m-brick-kiln":
+        elif task == "m_brick_kiln":
             name = BRICK_KILN_FIX.get(name, name)
         return name
     return RGBN.get(key, key)
@@ -107,6 +112,7 @@ class GeoBenchTask(EODataset):
     """Base reader for one GEO-Bench v1.0 task folder (subclasses set ``spec`` and ``kind``)."""
 
     kind: ClassVar[str]  # "classification" | "multilabel" | "segmentation"
+    s2_keys: ClassVar[bool] = False  # "NN - Name" keys are Sentinel-2 bands (-> B01..B12, B8A)
     task_name: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
     ignore_index = None
@@ -155,7 +161,7 @@ class GeoBenchTask(EODataset):
     def band_stats(self) -> dict[str, dict[str, float]]:
         """``band_stats.json`` keyed by eokit band names (mean, std, min, max, percentiles)."""
         raw = json.loads((self.root / "band_stats.json").read_text())
-        return {_band_name(k, self.spec.name): v for k, v in raw.items()}
+        return {_band_name(k, self.spec.name, self.s2_keys): v for k, v in raw.items()}
 
     def _load(self, name: str) -> Sample:
         path = self.root / f"{name}.hdf5"
@@ -176,7 +182,7 @@ class GeoBenchTask(EODataset):
                 m = DATE_SUFFIX.match(key)
                 if m:
                     base, date = m.group(1), m.group(2)
-                bname = _band_name(base, self.spec.name)
+                bname = _band_name(base, self.spec.name, self.s2_keys)
                 if arr.ndim == 3:  # multi-band dataset (e.g. NEON hyperspectral), H x W x n
                     for i in range(arr.shape[2]):
                         bands[(f"{bname}_{i:03d}", date)] = arr[:, :, i]
@@ -208,10 +214,12 @@ class GeoBenchTask(EODataset):
             "crs": None,
             "transform": None,
             "bounds": None,
-            "time": dates if len(dates) > 1 else dates[0],
+            "time": dates[0] if len(dates) == 1 else None,
             "id": name,
             "path": str(path),
         }
+        if len(dates) > 1:
+            sample["dates"] = list(dates)
         if self.kind == "segmentation":
             if label is None:
                 raise DatasetError(f"{str(path)!r} has no 'label' dataset (segmentation task)")
@@ -257,7 +265,7 @@ def _task(
 ) -> type[GeoBenchTask]:
     bench = "segmentation_v1.0" if kind == "segmentation" else "classification_v1.0"
     spec = DatasetSpec(
-        name=name,
+        name=registry_name(name),
         task={"classification": "classification", "multilabel": "multilabel"}.get(kind, "segmentation"),
         sensor=sensor,
         bands=bands,
@@ -283,7 +291,13 @@ def _task(
     cls = type(
         "GeoBench_" + re.sub(r"\W", "_", name),
         (GeoBenchTask,),
-        {"spec": spec, "kind": kind, "task_name": name, "__doc__": f"GEO-Bench v1.0 {name} ({kind})."},
+        {
+            "spec": spec,
+            "kind": kind,
+            "task_name": name,
+            "s2_keys": (sensor or "").startswith("sentinel2") or name in ("m-brick-kiln", "m-so2sat"),
+            "__doc__": f"GEO-Bench v1.0 {name} ({kind}).",
+        },
     )
     return register(cls)
 
@@ -295,7 +309,7 @@ APACHE = "Apache-2.0 (GEO-Bench); source dataset licences apply"
 
 _task("m-bigearthnet", "multilabel", "sentinel2_l2a", S2_12, BIGEARTHNET_43, 10.0,
       {"gsd>=10", "multispectral"}, "22,000 patches 120x120", "CDLA-Permissive-1.0 (BigEarthNet)")
-_task("m-brick-kiln", "classification", "sentinel2_l1c",
+_task("m-brick-kiln", "classification", None,
       tuple(BRICK_KILN_FIX.values()), ("no brick kiln", "brick kiln"), 10.0,
       {"gsd>=10", "multispectral"}, "17,061 patches 64x64", "CC BY-SA 4.0")
 _task("m-eurosat", "classification", "sentinel2_l1c", S2_13, EUROSAT_10, 10.0,

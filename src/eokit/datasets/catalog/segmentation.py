@@ -24,13 +24,11 @@ from eokit.datasets.catalog._util import (
     image_tensor,
     mask_tensor,
     rasterize_vectors,
-    seeded_split,
+    split_ids,
 )
 from eokit.errors import DatasetError
 from eokit.io import open_raster
 from eokit.sensors import get_sensor
-
-SPLIT_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 
 
 # --------------------------------------------------------------------------- LandCover.ai
@@ -153,7 +151,7 @@ class Sen1Floods11(EODataset):
         tags=frozenset({"gsd>=10", "multispectral", "sar", "pixelwise"}),
         gsd=10.0,
         split_policy="official flood_{train,valid,test}_data.csv when present; otherwise a seeded "
-        "(seed 0) 70/15/15 split stratified by country",
+        "(seed 0) 70/10/20 split stratified by country",
         homepage="https://github.com/cloudtostreet/Sen1Floods11",
     )
 
@@ -180,7 +178,7 @@ class Sen1Floods11(EODataset):
                     raise DatasetError(f"{str(lst)!r} lists chips with no label file: {missing[:5]}")
                 return wanted
         countries = [c.split("_")[0] for c in chips]
-        return [chips[i] for i in seeded_split(chips, self.split, SPLIT_FRACTIONS, 0, countries)]
+        return split_ids(self.spec.name, chips, self.split, countries)
 
     def _load(self, chip: str) -> Sample:
         label_path = self.root / "LabelHand" / f"{chip}_LabelHand.tif"
@@ -227,12 +225,11 @@ class _VectorLabelDataset(EODataset):
 
     def _index(self) -> list[tuple[Path, Path]]:
         pairs = self._pairs()
-        ids = [str(img.relative_to(self.root)) if img.is_relative_to(self.root) else str(img)
-               for img, _ in pairs]
-        return [pairs[i] for i in seeded_split(ids, self.split, self._fractions(), 0)]
-
-    def _fractions(self) -> dict[str, float]:
-        return SPLIT_FRACTIONS
+        by_id = {
+            str(img.relative_to(self.root)) if img.is_relative_to(self.root) else str(img): (img, vec)
+            for img, vec in pairs
+        }
+        return [by_id[i] for i in split_ids(self.spec.name, list(by_id), self.split)]
 
     def _load(self, item: tuple[Path, Path]) -> Sample:
         img_path, vec_path = item
@@ -258,7 +255,7 @@ class VectorSegmentation(_VectorLabelDataset):
     Pass ``pairs=[(image, labels), ...]`` (paths relative to ``root`` or absolute),
     or let it pair ``<stem>.tif`` with ``<stem><label_suffix>`` in ``root``.
     ``buffer_m`` widens line features (roads) by that many metres on each side.
-    ``split="all"`` keeps every pair; train/val/test are a seeded 70/15/15 split.
+    ``split="all"`` keeps every pair; train/val/test are a seeded 70/10/20 split.
     """
 
     spec = DatasetSpec(
@@ -268,11 +265,14 @@ class VectorSegmentation(_VectorLabelDataset):
         bands=(),
         classes=("background", "feature"),
         splits=("all", "train", "val", "test"),
-        folder="",
+        folder="vector_segmentation",
         layout="any raster + vector label file pairs; vectors are rasterised on the raster's grid",
-        license="n/a (generic reader)",
-        tags=frozenset({"pixelwise"}),
-        split_policy="'all', or a seeded (seed 0) 70/15/15 split over image paths",
+        license="n/a (generic reader; the data's own licence applies)",
+        citation="n/a (generic reader)",
+        size="any",
+        homepage="https://github.com/eokit/eokit",
+        tags=frozenset({"gsd<10", "multispectral", "pixelwise"}),
+        split_policy="'all', or a seeded (seed 0) 70/10/20 split over image paths",
     )
 
     def __init__(
@@ -332,7 +332,7 @@ def _spacenet_spec(name: str, what: str, layout: str, citation: str, gsd: float)
         size="SpaceNet AOI tarballs on s3://spacenet-dataset (requester-pays), several GB each",
         tags=frozenset({"gsd<10", "multispectral", "pixelwise"}),
         gsd=gsd,
-        split_policy="public test labels are withheld: a seeded (seed 0) 70/15/15 split over image ids",
+        split_policy="public test labels are withheld: a seeded (seed 0) 70/10/20 split over image ids",
         homepage="https://spacenet.ai/datasets/",
     )
 
@@ -351,7 +351,7 @@ class _SpaceNet(_VectorLabelDataset):
     def _pairs(self) -> list[tuple[Path, Path]]:
         out = []
         for vec in sorted(self.root.glob(f"*/{self.label_dir}/*.geojson")):
-            aoi_dir = vec.parent.parent
+            aoi_dir = vec.parents[len(Path(self.label_dir).parts)]
             name = vec.name.replace(self.label_token, self.product).replace(".geojson", ".tif")
             img = aoi_dir / self.product / name
             if not img.exists():
