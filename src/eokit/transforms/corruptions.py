@@ -350,7 +350,7 @@ def _resolve_scale(x: np.ndarray, info: list[BandInfo], sensor: str | None, scal
     optical = [i for i, b in enumerate(info) if b.kind == "optical"]
     if not optical:
         return 1.0, 0.0
-    p99 = float(np.percentile(x[optical], 99))
+    p99 = float(np.percentile(x[..., optical, :, :], 99))
     if p99 <= DN_THRESHOLD:
         return 1.0, 0.0
     if sensor is not None:
