@@ -214,8 +214,10 @@ class ResultsStore:
                     con.execute("ROLLBACK")
                     return False
                 if recs:
-                    marks = ", ".join("?" * len(COLUMNS))
-                    con.executemany(f"INSERT INTO results VALUES ({marks})", [r.values() for r in recs])
+                    batch = pd.DataFrame([r.values() for r in recs], columns=list(COLUMNS))
+                    con.register("_eokit_rows", batch)
+                    con.execute(f"INSERT INTO results SELECT {', '.join(COLUMNS)} FROM _eokit_rows")
+                    con.unregister("_eokit_rows")
                 con.execute("INSERT INTO jobs VALUES (?, ?, ?)", [job_key, len(recs), _utcnow()])
                 con.execute("COMMIT")
             except BaseException:
