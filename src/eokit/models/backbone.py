@@ -1,0 +1,163 @@
+"""The backbone contract every architecture implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from eokit.errors import BandError, CheckpointMismatchError
+from eokit.models.band_adapter import BandLike, adapt_conv_weight, map_bands, resolve_bands
+from eokit.models.normalize import Normalize
+from eokit.models.weights import WeightSpec
+from eokit.sensors import Band, Sensor, get_sensor
+from eokit.sensors.bands import _key
+
+
+@dataclass
+class Features:
+    """What a backbone returns: a pooled vector and multi-scale maps (finest first)."""
+
+    pooled: torch.Tensor  # (B, D)
+    maps: list[torch.Tensor]  # [(B, C_i, H_i, W_i)], strides as in feature_info
+
+
+class Backbone(nn.Module):
+    """Base class: ``forward(image, bands) -> Features``.
+
+    Subclasses set ``num_features`` and ``feature_info`` (a list of
+    ``dict(channels=, stride=)``, one per map) and implement
+    ``forward_features(x)`` for an image already in the backbone's band order.
+    """
+
+    arch: str = "backbone"
+    band_flexible: bool = False  # True: any band set works at forward time (e.g. DOFA)
+
+    def __init__(self, bands: Sequence[BandLike], sensor: str | Sensor | None, spec: WeightSpec) -> None:
+        super().__init__()
+        if not bands:
+            raise BandError(f"{self.arch}: bands must be a non-empty sequence of band names")
+        self.spec = spec
+        fallback = get_sensor(spec.sensor) if spec.sensor else None
+        self._bands: tuple[Band, ...] = resolve_bands(list(bands), sensor, fallback=fallback)
+        self.sensor_name: str | None = get_sensor(sensor).name if sensor is not None else spec.sensor
+        self.num_features: int = 0
+        self.feature_info: list[dict[str, int]] = []
+        self.band_mapping: Any = None  # BandMapping once weights were adapted
+        self.first_conv_keys: list[str] = []  # state-dict keys of band-dependent kernels (O, C, kh, kw)
+        self.new_band_init: str = "mean"
+
+    # -- band contract --------------------------------------------------------
+    @property
+    def bands(self) -> tuple[str, ...]:
+        return tuple(b.name for b in self._bands)
+
+    @property
+    def band_objects(self) -> tuple[Band, ...]:
+        return self._bands
+
+    @property
+    def in_chans(self) -> int:
+        return len(self._bands)
+
+    @property
+    def wavelengths(self) -> tuple[float, ...]:
+        return tuple(b.center_nm for b in self._bands)
+
+    @property
+    def data_config(self) -> dict[str, Any]:
+        mean, std = self.spec.stats(self._bands)
+        return {
+            "weights": self.spec.name,
+            "bands": list(self.bands),
+            "sensor": self.sensor_name,
+            "mean": mean,
+            "std": std,
+            "gsd": self.spec.gsd,
+            "input_size": self.spec.input_size,
+        }
+
+    def transforms(self) -> Normalize:
+        """Input normalisation for this backbone's bands (derived from its WeightSpec)."""
+        return self.spec.transforms(self._bands)
+
+    def band_index(self, bands: Sequence[str]) -> list[int] | None:
+        """Positions of this backbone's bands in ``bands`` (None when identical)."""
+        given = [_key(b.name if isinstance(b, Band) else b) for b in bands]
+        if given == [_key(b) for b in self.bands]:
+            return None
+        index = []
+        missing = []
+        for b in self._bands:
+            keys = {_key(n) for n in b.names()}
+            pos = next((i for i, g in enumerate(given) if g in keys), None)
+            (missing.append(b.name) if pos is None else index.append(pos))
+        if missing:
+            raise BandError(
+                f"{self.arch} was built for bands {list(self.bands)}; the input bands {list(bands)} "
+                f"lack {missing}. Build the backbone with bands={list(bands)!r} (weights are adapted by name)"
+            )
+        return index
+
+    def select_bands(self, image: torch.Tensor, bands: Sequence[str] | None) -> torch.Tensor:
+        if bands is not None and len(bands) != image.shape[-3]:
+            raise BandError(f"{self.arch}: image has {image.shape[-3]} channels but bands lists {len(bands)}: {list(bands)}")
+        if bands is not None:
+            index = self.band_index(bands)
+            if index is not None:
+                image = image[..., index, :, :]
+        if image.shape[-3] != self.in_chans:
+            raise BandError(
+                f"{self.arch}: expected {self.in_chans} channels {list(self.bands)}, got {image.shape[-3]}; "
+                "pass bands= with the image's band names"
+            )
+        return image
+
+    # -- forward ----------------------------------------------------------------
+    def forward(self, image: torch.Tensor, bands: Sequence[str] | None = None) -> Features:
+        if image.ndim != 4:
+            raise BandError(f"{self.arch}: expected an image batch (B, C, H, W), got shape {tuple(image.shape)}")
+        return self.forward_features(self.select_bands(image, bands))
+
+    def forward_features(self, x: torch.Tensor) -> Features:
+        raise NotImplementedError
+
+    def forward_intermediates(self, image: torch.Tensor, bands: Sequence[str] | None = None) -> list[torch.Tensor]:
+        """The multi-scale feature maps only."""
+        return self.forward(image, bands).maps
+
+    # -- weights ------------------------------------------------------------------
+    def load_checkpoint(self, state_dict: dict[str, torch.Tensor], ckpt_bands: tuple[Band, ...]) -> None:
+        """Load a state dict trained on ``ckpt_bands``; band-dependent kernels are adapted by band name."""
+        sd = dict(state_dict)
+        for key in self.first_conv_keys:
+            if key not in sd:
+                raise CheckpointMismatchError(f"{self.arch}: checkpoint lacks the first-layer kernel {key!r}")
+            mapping = map_bands(self.band_objects, ckpt_bands, self.new_band_init)
+            sd[key] = adapt_conv_weight(sd[key], mapping, owner=f"{self.arch}.{self.spec.tag}")
+            self.band_mapping = mapping
+        own = self.state_dict()
+        missing = sorted(set(own) - set(sd))
+        unexpected = sorted(set(sd) - set(own))
+        shape = sorted(k for k in set(own) & set(sd) if own[k].shape != sd[k].shape)
+        if missing or unexpected or shape:
+            raise CheckpointMismatchError(
+                f"{self.arch}: checkpoint does not fit: missing keys {missing[:10]}, unexpected keys "
+                f"{unexpected[:10]}, shape mismatches "
+                f"{[(k, tuple(sd[k].shape), tuple(own[k].shape)) for k in shape[:10]]}"
+            )
+        self.load_state_dict(sd)
+
+    @property
+    def channels(self) -> list[int]:
+        return [f["channels"] for f in self.feature_info]
+
+    @property
+    def strides(self) -> list[int]:
+        return [f["stride"] for f in self.feature_info]
+
+    def extra_repr(self) -> str:
+        return f"weights={self.spec.name!r}, bands={list(self.bands)}"

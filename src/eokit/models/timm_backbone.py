@@ -1,0 +1,121 @@
+"""timm architectures behind the eokit backbone contract, with band adaptation by name."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import timm
+import torch
+
+from eokit.errors import CheckpointMismatchError, ModelError
+from eokit.models.backbone import Backbone, Features
+from eokit.models.band_adapter import BandLike, adapt_conv_weight, map_bands
+from eokit.models.weights import WeightSpec
+from eokit.sensors import Band, Sensor
+
+# which intermediate blocks a plain ViT exposes as feature maps (4 evenly spaced)
+VIT_LIKE = ("vit_",)
+
+
+class TimmBackbone(Backbone):
+    """Any timm model with ``forward_intermediates``: maps from its stages, pooled from its own head pooling."""
+
+    def __init__(
+        self,
+        arch: str,
+        bands: Sequence[BandLike],
+        sensor: str | Sensor | None,
+        spec: WeightSpec,
+        *,
+        img_size: int | None = None,
+        new_band_init: str = "mean",
+        **timm_kwargs: Any,
+    ) -> None:
+        self.arch = arch
+        super().__init__(bands, sensor, spec)
+        self.new_band_init = new_band_init
+        kwargs = dict(timm_kwargs)
+        is_vit = arch.startswith(VIT_LIKE)
+        if is_vit or arch.startswith("swin"):
+            kwargs["img_size"] = img_size or spec.input_size
+            if is_vit:
+                kwargs.setdefault("dynamic_img_size", True)
+            else:
+                kwargs.setdefault("strict_img_size", False)
+        self.img_size = kwargs.get("img_size")
+        self.model = timm.create_model(arch, pretrained=False, num_classes=0, in_chans=self.in_chans, **kwargs)
+        info = self.model.feature_info
+        if is_vit:
+            n = len(info)
+            self._indices: list[int] | None = sorted({round(n * k / 4) - 1 for k in (1, 2, 3, 4)})
+            info = [info[i] for i in self._indices]
+        else:
+            self._indices = None
+        self.feature_info = [{"channels": int(f["num_chs"]), "stride": int(f["reduction"])} for f in info]
+        self.num_features = int(self.model.num_features)
+        first = self.model.pretrained_cfg.get("first_conv") or "conv1"
+        self.first_conv_keys = [f"{first}.weight"] if isinstance(first, str) else [f"{k}.weight" for k in first]
+
+    def forward_features(self, x: torch.Tensor) -> Features:
+        final, maps = self.model.forward_intermediates(x, indices=self._indices)
+        pooled = self.model.forward_head(final)
+        if pooled.ndim > 2:
+            pooled = pooled.flatten(1)
+        return Features(pooled=pooled, maps=list(maps))
+
+    # -- weights -----------------------------------------------------------------
+    def load_checkpoint(self, state_dict: dict[str, torch.Tensor], ckpt_bands: tuple[Band, ...]) -> None:
+        """Load a timm-format state dict trained on ``ckpt_bands``, adapting the first layer by band name."""
+        sd = {k: v for k, v in state_dict.items() if not k.startswith(("fc.", "head.fc.", "classifier.", "head.weight", "head.bias"))}
+        sd = {k.removeprefix("model."): v for k, v in sd.items()}
+        filt = getattr(sys.modules[type(self.model).__module__], "checkpoint_filter_fn", None)
+        for key in self.first_conv_keys:
+            if key not in sd:
+                raise CheckpointMismatchError(
+                    f"{self.arch}: checkpoint has no first-layer kernel {key!r} (it has e.g. {sorted(sd)[:5]}); "
+                    "is it a checkpoint of this architecture?"
+                )
+            mapping = map_bands(self.band_objects, ckpt_bands, self.new_band_init)
+            sd[key] = adapt_conv_weight(sd[key], mapping, owner=f"{self.arch}.{self.spec.tag}")
+            self.band_mapping = mapping
+        if filt is not None:
+            try:
+                sd = filt(sd, self.model)
+            except Exception as exc:
+                raise CheckpointMismatchError(f"{self.arch}: timm could not convert the checkpoint: {exc}") from exc
+        result = self.model.load_state_dict(sd, strict=False)
+        missing = [k for k in result.missing_keys if not k.startswith(("head", "fc", "classifier"))]
+        if missing or result.unexpected_keys:
+            raise CheckpointMismatchError(
+                f"{self.arch}: checkpoint does not fit; missing keys {missing[:10]}"
+                f"{'...' if len(missing) > 10 else ''}, unexpected keys {result.unexpected_keys[:10]}"
+            )
+
+    def checkpoint_from_timm(self) -> dict[str, torch.Tensor]:
+        """Fetch the spec's timm weights through timm's own pretrained machinery (hub or ``spec.file``)."""
+        spec = self.spec
+        overlay = {"file": spec.file} if spec.file else None
+        kwargs: dict[str, Any] = {}
+        if self.img_size is not None:
+            kwargs["img_size"] = spec.input_size
+        try:
+            src = timm.create_model(
+                spec.timm_name or self.arch, pretrained=True, num_classes=0,
+                in_chans=len(spec.bands), pretrained_cfg_overlay=overlay, **kwargs,
+            )
+        except Exception as exc:
+            raise ModelError(
+                f"cannot load timm weights {spec.timm_name!r} for {spec.name!r}: {exc}. Offline? Download the "
+                "checkpoint once and pass weights=PATH (a .safetensors file)"
+            ) from exc
+        return src.state_dict()
+
+
+def build_timm(arch: str, **defaults: Any):
+    def builder(bands: Sequence[BandLike], sensor: str | Sensor | None, spec: WeightSpec, **kw: Any) -> TimmBackbone:
+        return TimmBackbone(arch, bands, sensor, spec, **{**defaults, **kw})
+
+    builder.__doc__ = f"timm {arch}"
+    return builder

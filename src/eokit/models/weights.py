@@ -1,0 +1,169 @@
+"""WeightSpec: one set of weights plus its data contract, and how to fetch/load it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from eokit.env import cache_dir
+from eokit.errors import ChecksumError, DownloadError, ModelError
+from eokit.models.normalize import Normalize
+from eokit.sensors import Band, get_sensor
+
+SOURCES = ("random", "timm", "url", "file")
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """A named set of weights (``arch.tag``) and the data it expects.
+
+    ``bands`` are the checkpoint's input bands (names of ``sensor``), in
+    channel order; empty for random init (any bands). ``mean``/``std`` are per
+    band, in ``sensor`` reflectance units (ImageNet RGB: 0-1 pixel values).
+    """
+
+    arch: str
+    tag: str
+    source: str = "random"
+    bands: tuple[str, ...] = ()
+    sensor: str | None = None
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    gsd: float | None = None
+    input_size: int = 224
+    url: str | None = None
+    sha256: str | None = None
+    file: str | None = None
+    timm_name: str | None = None
+    license: str = "n/a"
+    citation: str = ""
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ModelError(f"weights {self.name!r}: source {self.source!r} is not one of {SOURCES}")
+        if self.bands and self.mean and not (len(self.mean) == len(self.std) == len(self.bands)):
+            raise ModelError(
+                f"weights {self.name!r}: {len(self.bands)} bands but {len(self.mean)} means and "
+                f"{len(self.std)} stds; give one mean and std per band"
+            )
+
+    @property
+    def name(self) -> str:
+        return f"{self.arch}.{self.tag}"
+
+    @property
+    def pretrained(self) -> bool:
+        return self.source != "random"
+
+    def band_objects(self) -> tuple[Band, ...]:
+        if not self.bands:
+            return ()
+        sensor = get_sensor(self.sensor or "rgb")
+        return tuple(sensor.band(b) for b in self.bands)
+
+    def stats(self, bands: tuple[Band, ...]) -> tuple[list[float], list[float]]:
+        """Per-band mean/std for ``bands``: the checkpoint's own for bands of its sensor, else the sensor default.
+
+        Normalisation is by band name: a Sentinel-2 red band fed to an ImageNet
+        RGB model is standardised with Sentinel-2 statistics, not ImageNet's.
+        """
+        own = dict(zip(self.band_objects(), zip(self.mean, self.std, strict=True), strict=False)) \
+            if self.mean else {}
+        mean, std = [], []
+        for b in bands:
+            m, s = own.get(b, (b.mean, b.std))
+            mean.append(float(m))
+            std.append(float(s))
+        return mean, std
+
+    def transforms(self, bands: tuple[Band, ...] | None = None) -> Normalize:
+        """The input normalisation for ``bands`` (default: the checkpoint's bands)."""
+        bands = bands or self.band_objects()
+        if not bands:
+            raise ModelError(f"weights {self.name!r} accept any bands; pass bands= to transforms()")
+        mean, std = self.stats(bands)
+        return Normalize([b.name for b in bands], mean, std)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["name"] = self.name
+        return d
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fetch(url: str, sha256: str | None, filename: str | None = None, root: Path | None = None) -> Path:
+    """Download ``url`` into the weights cache (atomically), verifying ``sha256``; cached files are re-verified."""
+    from eokit.io import atomic_path
+
+    root = root or cache_dir() / "weights"
+    name = filename or url.rstrip("/").rsplit("/", 1)[-1] or "weights.safetensors"
+    dest = root / (sha256[:12] if sha256 else "unverified") / name
+    if dest.exists() and (sha256 is None or sha256_file(dest) == sha256):
+        return dest
+    h = hashlib.sha256()
+    try:
+        with atomic_path(dest) as tmp, urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as out:
+            for chunk in iter(lambda: resp.read(1 << 20), b""):
+                h.update(chunk)
+                out.write(chunk)
+            if sha256 is not None and h.hexdigest() != sha256:
+                raise ChecksumError(
+                    f"weights from {url}: sha256 {h.hexdigest()} does not match the published {sha256}; "
+                    "the file was not kept. Retry, or report the URL if it persists"
+                )
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, DownloadError):
+            raise
+        raise DownloadError(
+            f"cannot download weights from {url}: {exc}. Download the file yourself and pass weights=PATH"
+        ) from exc
+    return dest
+
+
+def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and string metadata of a safetensors file (no pickle involved)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"weights file {str(path)!r} does not exist; pass an existing .safetensors path")
+    if path.suffix in (".pt", ".pth", ".ckpt", ".bin"):
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+        sd = sd.get("state_dict", sd) if isinstance(sd, dict) else sd
+        return dict(sd), {}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no __iter__
+    except Exception as exc:  # safetensors raises its own error types
+        raise ModelError(f"cannot read weights file {str(path)!r} as safetensors: {exc}") from exc
+    return tensors, meta
+
+
+def save_backbone_weights(path: str | Path, state_dict: dict[str, torch.Tensor], *, arch: str,
+                          bands: tuple[str, ...], sensor: str | None) -> Path:
+    """Write backbone weights as safetensors with the band contract in the metadata (atomically)."""
+    from safetensors.torch import save_file
+
+    from eokit.io import atomic_path
+
+    path = Path(path)
+    meta = {"eokit_arch": arch, "bands": json.dumps(list(bands)), "sensor": sensor or ""}
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in state_dict.items()}, str(tmp), metadata=meta)
+    return path

@@ -1,0 +1,81 @@
+"""The built-in architectures, weights and heads (imported lazily by the registry)."""
+
+from __future__ import annotations
+
+from eokit.models.cnn import MobileCNN, UNetEncoder, build
+from eokit.models.detection import Detector
+from eokit.models.dofa import build_dofa
+from eokit.models.heads import (
+    FCNHead,
+    LinearHead,
+    MLPHead,
+    SuperResolutionHead,
+    UNetHead,
+    UPerNetHead,
+)
+from eokit.models.registry import (
+    ARCHS,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ArchSpec,
+    HeadSpec,
+    register_arch,
+    register_head,
+    register_weights,
+)
+from eokit.models.timm_backbone import build_timm
+from eokit.models.weights import WeightSpec
+
+IMAGENET_LICENSE = "Apache-2.0 (timm weights; ImageNet-1k terms apply)"
+
+# name, family, description, tiny test kwargs, timm ImageNet tag
+_TIMM = [
+    ("resnet18", "resnet", "ResNet-18 (He et al., 2016)", {}, "resnet18.a1_in1k"),
+    ("resnet50", "resnet", "ResNet-50 (He et al., 2016)", {}, "resnet50.a1_in1k"),
+    ("convnext_tiny", "convnext", "ConvNeXt-T (Liu et al., 2022)", {}, "convnext_tiny.fb_in1k"),
+    ("vit_small_patch16_224", "vit", "ViT-S/16 (Dosovitskiy et al., 2021)", {"img_size": 32},
+     "vit_small_patch16_224.augreg_in21k_ft_in1k"),
+    ("swin_tiny_patch4_window7_224", "swin", "Swin-T (Liu et al., 2021)", {"img_size": 64},
+     "swin_tiny_patch4_window7_224.ms_in1k"),
+    ("efficientnet_b0", "efficientnet", "EfficientNet-B0 (Tan & Le, 2019)", {}, "efficientnet_b0.ra_in1k"),
+]
+
+for _name, _family, _desc, _test, _timm in _TIMM:
+    if _name in ARCHS:
+        continue
+    register_arch(ArchSpec(_name, build_timm(_name), _family, f"timm {_desc}", {"dense": "upernet"}, _test))
+    register_weights(WeightSpec(
+        _name, "imagenet", source="timm", timm_name=_timm, bands=("R", "G", "B"), sensor="rgb",
+        mean=IMAGENET_MEAN, std=IMAGENET_STD, gsd=None, input_size=224, license=IMAGENET_LICENSE,
+        description=f"ImageNet-1k weights from timm ({_timm}); RGB, 0-1 pixel values",
+        url=f"https://huggingface.co/timm/{_timm}",
+    ))
+
+if "dofa_tiny" not in ARCHS:
+    register_arch(ArchSpec("dofa_tiny", build_dofa("dofa_tiny"), "dofa",
+                           "DOFA-style wavelength-conditioned ViT, 192-d, 6 blocks, patch 16 (any bands)",
+                           {"dense": "upernet"}, {"img_size": 32}))
+    register_arch(ArchSpec("dofa_small", build_dofa("dofa_small"), "dofa",
+                           "DOFA-style wavelength-conditioned ViT, 384-d, 12 blocks, patch 16 (any bands)",
+                           {"dense": "upernet"}, {"img_size": 32}))
+    register_arch(ArchSpec("unet", build(UNetEncoder), "unet",
+                           "U-Net encoder (Ronneberger et al., 2015), from scratch; pair with the unet head",
+                           {"dense": "unet"}, {"base_channels": 8, "depth": 3}))
+    register_arch(ArchSpec("mobilecnn", build(MobileCNN), "cnn",
+                           "small efficient CNN (MobileNetV2-style inverted residuals), from scratch",
+                           {"dense": "unet"}, {"width": 0.5}))
+
+    for _h in (
+        HeadSpec("linear", LinearHead, "image", "dropout + linear layer on pooled features"),
+        HeadSpec("mlp", MLPHead, "image", "2-layer MLP on pooled features"),
+        HeadSpec("fcn", FCNHead, "dense", "FCN: conv block on the deepest map, bilinear upsampling"),
+        HeadSpec("upernet", UPerNetHead, "dense", "UPerNet: pyramid pooling + FPN fusion"),
+        HeadSpec("unet", UNetHead, "dense", "U-Net decoder with skip connections"),
+        HeadSpec("sr", SuperResolutionHead, "super_resolution", "pixel-shuffle super-resolution (x2/x3/x4/x8)"),
+    ):
+        register_head(_h)
+    for _det in ("faster_rcnn", "retinanet", "fcos"):
+        register_head(HeadSpec(
+            _det, (lambda d: lambda bb, k, **kw: Detector(bb, k, d, **kw))(_det), "detection",
+            f"torchvision {_det} on the backbone + FPN",
+        ))
