@@ -1,0 +1,173 @@
+"""eokit checkpoints: ``model.safetensors`` + ``config.json`` in one folder.
+
+The JSON says how to rebuild the model and feed it:
+
+- ``model``: the model's own config (``model.config``; ``model_from_config`` rebuilds it)
+- ``task``: task type and options (``num_classes``, ``class_names``, ``ignore_index``...)
+- ``bands`` / ``sensor``: the input bands, in channel order
+- ``normalization``: ``NormalizeBands.to_dict()`` (per-band mean/std, DN scale) or None
+- ``classes``: class names (or None)
+- ``eokit_version``, ``git_sha``, ``created``, ``weights_sha256``, ``epoch``, ``metrics``, ``train_config``
+
+Both files are written atomically (weights first; the JSON, which carries the
+weights' sha256, last), so a folder with a ``config.json`` is complete.
+No pickle is involved anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from eokit import __version__
+from eokit.errors import CheckpointMismatchError, ModelError
+from eokit.io import atomic_path
+
+FORMAT = "eokit-checkpoint/1"
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+
+
+def git_sha() -> str | None:
+    """The source tree's commit (None outside a git checkout)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _resolve(path: str | Path) -> Path:
+    """The checkpoint folder for a folder, its ``config.json`` or its ``model.safetensors``."""
+    p = Path(path)
+    if p.is_file() and p.name in (WEIGHTS, CONFIG):
+        p = p.parent
+    if p.is_file() and p.suffix == ".ckpt":
+        raise ModelError(
+            f"{str(p)!r} is a Lightning resume checkpoint; pass the exported eokit checkpoint folder "
+            f"(the one holding {WEIGHTS} and {CONFIG}, e.g. <output_dir>/checkpoint)"
+        )
+    if not (p / CONFIG).is_file() or not (p / WEIGHTS).is_file():
+        raise ModelError(f"{str(p)!r} is not an eokit checkpoint: it needs {WEIGHTS} and {CONFIG}")
+    return p
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, meta: Mapping[str, Any]) -> Path:
+    """Write ``model``'s weights and ``meta`` (see the module doc) into folder ``path``; return it."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    with atomic_path(folder / WEIGHTS) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": FORMAT})
+    config = {
+        "format": FORMAT,
+        "eokit_version": __version__,
+        "git_sha": git_sha(),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        **dict(meta),
+        "weights_sha256": _sha256(folder / WEIGHTS),
+    }
+    with atomic_path(folder / CONFIG) as tmp:
+        tmp.write_text(json.dumps(config, indent=2, default=str))
+    return folder
+
+
+def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
+    """The JSON config of a checkpoint folder (no weights loaded)."""
+    folder = _resolve(path)
+    try:
+        return json.loads((folder / CONFIG).read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{str(folder / CONFIG)!r} is not valid JSON: {exc}") from None
+
+
+def mismatches(model: nn.Module, tensors: Mapping[str, torch.Tensor]) -> list[str]:
+    """Human-readable differences between ``model``'s state dict and ``tensors``."""
+    own = model.state_dict()
+    out = [f"missing in checkpoint: {k} {tuple(own[k].shape)}" for k in own if k not in tensors]
+    out += [f"unexpected in checkpoint: {k} {tuple(tensors[k].shape)}" for k in tensors if k not in own]
+    out += [
+        f"shape differs: {k} checkpoint {tuple(tensors[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own if k in tensors and tuple(own[k].shape) != tuple(tensors[k].shape)
+    ]
+    return out
+
+
+def load_weights(model: nn.Module, path: str | Path, bands: tuple[str, ...] | None = None) -> nn.Module:
+    """Load a checkpoint's weights into ``model`` (strict).
+
+    Raises CheckpointMismatchError listing every mismatching key (missing,
+    unexpected, other shape) when the checkpoint is from another
+    architecture, head or class count, and the two band lists when ``bands``
+    (the model's input bands) differ from the checkpoint's.
+    """
+    folder = _resolve(path)
+    cfg = read_checkpoint_config(folder)
+    if bands is not None and cfg.get("bands") is not None and tuple(cfg["bands"]) != tuple(bands):
+        raise CheckpointMismatchError(
+            f"checkpoint {str(folder)!r} was trained on bands {cfg['bands']} but the model takes "
+            f"{list(bands)}; build the model with the checkpoint's bands (load_checkpoint does)"
+        )
+    tensors = load_file(str(folder / WEIGHTS))
+    bad = mismatches(model, tensors)
+    if bad:
+        shown = "\n  ".join(bad[:40]) + (f"\n  ... and {len(bad) - 40} more" if len(bad) > 40 else "")
+        raise CheckpointMismatchError(
+            f"checkpoint {str(folder)!r} (model {cfg.get('model', {}).get('backbone', '?')!r}) does not fit "
+            f"this model: {len(bad)} mismatching keys:\n  {shown}"
+        )
+    model.load_state_dict(tensors, strict=True)
+    return model
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a trained model from an eokit checkpoint: ``(model, config)``.
+
+    ``path``: the checkpoint folder (``<output_dir>/checkpoint``) or one of its
+    two files. The model is rebuilt with ``eokit.models.model_from_config(config["model"])``,
+    its weights loaded strictly, moved to ``map_location`` and put in eval mode.
+
+    ``config`` (a dict, see the module doc) gives what inference needs:
+
+    - ``config["bands"]``: input band names in channel order (feed exactly these)
+    - ``config["normalization"]``: None, or kwargs for
+      ``eokit.transforms.NormalizeBands(**config["normalization"])`` — apply
+      it to raw Sample values before ``model(image)``
+    - ``config["task"]["name"]``: task type; ``eokit.tasks.get_task(**...)``
+      rebuilds the task, whose ``predict(output)`` turns logits into labels/probabilities
+    - ``config["classes"]``: class names (index = class id), or None
+    - ``config["sensor"]``, ``config["eokit_version"]``, ``config["git_sha"]``, ``config["metrics"]``
+    """
+    from eokit.models import model_from_config
+
+    folder = _resolve(path)
+    cfg = read_checkpoint_config(folder)
+    if cfg.get("format") != FORMAT:
+        raise ModelError(f"{str(folder)!r} has format {cfg.get('format')!r}; this eokit reads {FORMAT!r}")
+    mcfg = cfg.get("model")
+    if not isinstance(mcfg, dict):
+        raise ModelError(f"{str(folder / CONFIG)!r} has no 'model' section to rebuild the model from")
+    if cfg.get("weights_sha256") and cfg["weights_sha256"] != _sha256(folder / WEIGHTS):
+        raise ModelError(f"{str(folder / WEIGHTS)!r} does not match the sha256 in {CONFIG}; the checkpoint "
+                         "folder is inconsistent (re-export it)")
+    model = model_from_config(mcfg)
+    load_weights(model, folder)
+    return model.to(map_location).eval(), cfg

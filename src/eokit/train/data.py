@@ -1,0 +1,233 @@
+"""Datasets -> DataLoaders for training: split, subset, select bands, augment, normalise, collate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from eokit.data.sample import Sample, collate_samples
+from eokit.errors import BandError, ConfigError, DatasetError
+from eokit.sensors import get_sensor
+from eokit.sensors.bands import _key
+from eokit.train.config import DataConfig
+from eokit.transforms import (
+    CenterCrop,
+    Compose,
+    NormalizeBands,
+    RandomCrop,
+    RandomFlip,
+    RandomRot90,
+)
+
+Transform = Callable[[Sample], Sample]
+
+
+class SelectBands:
+    """Keep (and reorder) the channels of ``image``/``image2`` named ``bands`` (aliases allowed)."""
+
+    def __init__(self, bands: Sequence[str], sensor: str | None = None) -> None:
+        self.bands, self.sensor = tuple(bands), sensor
+
+    def _canon(self, name: str) -> str:
+        if self.sensor:
+            s = get_sensor(self.sensor)
+            if s.has(name):
+                return _key(s.band(name).name)
+        return _key(name)
+
+    def __call__(self, sample: Sample) -> Sample:
+        have = [self._canon(b) for b in sample["bands"]]
+        idx = []
+        for b in self.bands:
+            k = self._canon(b)
+            if k not in have:
+                raise BandError(f"band {b!r} is not in the sample (bands {list(sample['bands'])}); "
+                                f"choose data.bands among those")
+            idx.append(have.index(k))
+        if idx == list(range(len(have))):
+            return sample
+        out = dict(sample)
+        for k in ("image", "image2"):
+            if isinstance(out.get(k), torch.Tensor):
+                out[k] = out[k][..., idx, :, :]
+        out["bands"] = tuple(sample["bands"][i] for i in idx)
+        return out
+
+
+class Mapped(Dataset):
+    """A dataset (or subset) with a transform applied on ``__getitem__``."""
+
+    def __init__(self, base: Dataset, indices: Sequence[int] | None, transform: Transform | None) -> None:
+        self.base, self.indices, self.transform = base, list(indices) if indices is not None else None, transform
+
+    def __len__(self) -> int:
+        return len(self.indices) if self.indices is not None else len(self.base)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> Sample:
+        s = self.base[self.indices[i] if self.indices is not None else i]
+        return self.transform(s) if self.transform else s
+
+
+def collate(samples: Sequence[Sample]) -> Sample:
+    """``collate_samples``; images of different sizes (detection) stay a list."""
+    shapes = {tuple(s["image"].shape) for s in samples}
+    if len(shapes) == 1:
+        return collate_samples(samples)
+    if "boxes" not in samples[0]:
+        raise DatasetError(f"cannot batch images of different sizes {sorted(shapes)}; set data.crop_size")
+    images = [s["image"] for s in samples]
+    batch = collate_samples([{**s, "image": torch.zeros(0)} for s in samples])
+    batch["image"] = images
+    return batch
+
+
+def _subset(n: int, k: int | None, seed: int) -> list[int] | None:
+    if k is None or k >= n:
+        return None
+    g = torch.Generator().manual_seed(seed)
+    return sorted(torch.randperm(n, generator=g)[:k].tolist())
+
+
+def dataset_stats(ds: Dataset, bands: Sequence[str], n: int = 256, seed: int = 0) -> NormalizeBands:
+    """Per-band mean/std over up to ``n`` samples of ``ds`` (raw values) as a NormalizeBands."""
+    idx = _subset(len(ds), n, seed) or list(range(len(ds)))
+    s = torch.zeros(len(bands), dtype=torch.float64)
+    s2 = torch.zeros(len(bands), dtype=torch.float64)
+    count = 0
+    for i in idx:
+        x = ds[i]["image"].double()
+        x = x.reshape(-1, x.shape[-3], x.shape[-2] * x.shape[-1]).transpose(0, 1).reshape(x.shape[-3], -1)
+        x = x[:, torch.isfinite(x).all(0)]
+        s += x.sum(1)
+        s2 += (x * x).sum(1)
+        count += x.shape[1]
+    if count == 0:
+        raise DatasetError("cannot compute normalisation statistics: no finite pixels in the sampled images")
+    mean = s / count
+    std = (s2 / count - mean**2).clamp(min=1e-12).sqrt()
+    return NormalizeBands.from_lists(list(bands), mean.tolist(), [max(v, 1e-6) for v in std.tolist()])
+
+
+class EODataModule(L.LightningDataModule):
+    """Builds train/val/test loaders from a :class:`DataConfig` (registered datasets via ``get_dataset``)."""
+
+    def __init__(self, cfg: DataConfig, seed: int = 0, task: str | None = None) -> None:
+        super().__init__()
+        self.cfg, self.seed, self.task = cfg, seed, task
+        self.normalizer: NormalizeBands | None = None
+        self._built = False
+
+    # -- datasets -------------------------------------------------------------
+    def _raw(self, split: str) -> Dataset:
+        from eokit.datasets.base import get_dataset
+
+        kw = dict(self.cfg.options)
+        if self.cfg.root is not None:
+            kw["root"] = self.cfg.root
+        return get_dataset(self.cfg.dataset, split=split, **kw)
+
+    def build(self) -> None:
+        """Open the splits, pick bands and normalisation (called once, before the model is built)."""
+        if self._built:
+            return
+        cfg = self.cfg
+        train = self._raw(cfg.train_split)
+        self.spec = getattr(train, "spec", None)
+        val_idx = train_idx = None
+        splits = tuple(getattr(self.spec, "splits", ()))
+        if cfg.val_split and (cfg.val_split in splits or not splits):
+            try:
+                val = self._raw(cfg.val_split)
+            except DatasetError:
+                val = None
+        else:
+            val = None
+        if val is None or len(val) == 0:  # carve a seeded validation part out of train
+            n = len(train)
+            perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed)).tolist()
+            k = max(1, round(n * cfg.val_fraction))
+            val, val_idx, train_idx = train, sorted(perm[:k]), sorted(perm[k:])
+        test = None
+        if cfg.test_split and (cfg.test_split in splits or not splits):
+            try:
+                test = self._raw(cfg.test_split)
+            except DatasetError:
+                test = None
+        if len(train) == 0:
+            raise DatasetError(f"dataset {cfg.dataset!r} split {cfg.train_split!r} is empty")
+        first = train[0]
+        self.sensor = first.get("sensor") or getattr(self.spec, "sensor", None)
+        self.bands = tuple(cfg.bands) if cfg.bands else tuple(first["bands"])
+        self.classes = tuple(getattr(train, "classes", None) or getattr(self.spec, "classes", ()) or ()) or None
+        select = SelectBands(self.bands, self.sensor) if cfg.bands else None
+        self.normalizer = self._normalizer(train, select)
+
+        def pipeline(train_mode: bool) -> Transform:
+            ts: list[Transform] = [select] if select else []
+            if cfg.crop_size:
+                ts.append(RandomCrop(cfg.crop_size) if train_mode else CenterCrop(cfg.crop_size))
+            if train_mode and "flip" in cfg.augment:
+                ts.append(RandomFlip())
+            if train_mode and "rot90" in cfg.augment:
+                ts.append(RandomRot90())
+            if self.normalizer is not None:
+                ts.append(self.normalizer)
+            return Compose(ts)
+
+        def sized(ds: Dataset, idx: list[int] | None, split: str) -> list[int] | None:
+            k = cfg.max_samples.get(split)
+            base = idx if idx is not None else list(range(len(ds)))
+            pick = _subset(len(base), k, self.seed)
+            return [base[i] for i in pick] if pick is not None else idx
+
+        self.train_ds = Mapped(train, sized(train, train_idx, "train"), pipeline(True))
+        self.val_ds = Mapped(val, sized(val, val_idx, "val"), pipeline(False))
+        self.test_ds = Mapped(test, sized(test, None, "test"), pipeline(False)) if test is not None else None
+        self._built = True
+
+    def _normalizer(self, train: Dataset, select: SelectBands | None) -> NormalizeBands | None:
+        mode = self.cfg.normalize
+        if mode == "none":
+            return None
+        if mode in ("auto", "sensor") and self.sensor:
+            s = get_sensor(self.sensor)
+            if all(s.has(b) for b in self.bands):
+                return NormalizeBands.from_sensor(s.name, self.bands)
+            if mode == "sensor":
+                missing = [b for b in self.bands if not s.has(b)]
+                raise ConfigError(f"data.normalize='sensor': sensor {s.name!r} has no statistics for bands "
+                                  f"{missing}; use normalize: dataset")
+        if mode == "sensor":
+            raise ConfigError("data.normalize='sensor' but the dataset names no sensor; use normalize: dataset")
+        return dataset_stats(Mapped(train, None, select), self.bands, seed=self.seed)
+
+    # -- Lightning hooks --------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        self.build()
+
+    def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            ds, batch_size=self.cfg.batch_size, shuffle=shuffle, num_workers=self.cfg.num_workers,
+            collate_fn=collate, persistent_workers=self.cfg.num_workers > 0, drop_last=False,
+            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_ds, True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_ds, False)
+
+    def test_dataloader(self) -> DataLoader:
+        if self.test_ds is None:
+            raise ConfigError(f"dataset {self.cfg.dataset!r} has no test split {self.cfg.test_split!r}")
+        return self._loader(self.test_ds, False)
+
+    def describe(self) -> dict[str, Any]:
+        return {"dataset": self.cfg.dataset, "bands": list(self.bands), "sensor": self.sensor,
+                "train": len(self.train_ds), "val": len(self.val_ds),
+                "test": len(self.test_ds) if self.test_ds is not None else 0}
