@@ -270,7 +270,7 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
         df[c] = pd.to_numeric(df[c], errors="coerce").fillna(0).astype("int64")
     for c in ("suite", "dataset", "model", "protocol", "corruption", "metric", "job_key", "config_hash",
               "eokit_version", "git_sha"):
-        df[c] = df[c].fillna("").astype(str)
+        df[c] = df[c].astype(object).where(df[c].notna(), "").astype(str)
     df["corruption"] = df["corruption"].replace("", "none")
     df["time"] = pd.to_datetime(df["time"], errors="coerce")
     return df.reset_index(drop=True)
