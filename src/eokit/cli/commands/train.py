@@ -1,0 +1,37 @@
+"""``eokit train CONFIG.yaml``: fit a model on a task from a YAML config."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command("train")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config value, e.g. --set trainer.max_epochs=3 (repeatable).")
+@click.option("--output-dir", default=None, help="Where to write the run (overrides output_dir).")
+@click.option("--no-resume", is_flag=True, help="Start afresh even if the output folder has a resume checkpoint.")
+@click.option("--check", is_flag=True, help="Only validate the config and print it.")
+def command(config: str, overrides: tuple[str, ...], output_dir: str | None, no_resume: bool, check: bool) -> None:
+    """Train a model as CONFIG.yaml says (task, model, data, optimiser, trainer)."""
+    from eokit.train import load_config, train
+
+    extra = list(overrides)
+    if output_dir:
+        extra.append(f"output_dir={output_dir}")
+    if no_resume:
+        extra.append("resume=false")
+    cfg = load_config(config, extra)
+    if check:
+        click.echo(json.dumps(cfg.model_dump(), indent=2))
+        return
+    result = train(cfg)
+    click.echo(json.dumps({"checkpoint": str(result.checkpoint), "epochs": result.epochs,
+                           "resumed_from_epoch": result.resumed_from_epoch,
+                           "val": _scalars(result.best_val), "test": _scalars(result.test)}))
+
+
+def _scalars(d: dict) -> dict:
+    return {k: round(v, 6) for k, v in d.items() if isinstance(v, float)}
