@@ -1,0 +1,417 @@
+"""Satellite image time series: eo-learn EOPatches, PASTIS patches, multi-date raster stacks.
+
+Samples hold ``image`` (T, C, H, W) float32 and ``dates`` (one ISO string per
+time step); ``time`` is the first date.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from rasterio.transform import from_bounds
+
+from eokit.data.sample import Sample
+from eokit.datasets.base import DatasetSpec, EODataset, register
+from eokit.datasets.catalog._util import (
+    IGNORE_INDEX,
+    check_same_grid,
+    geo_meta,
+    image_tensor,
+    mask_tensor,
+    split_ids,
+)
+from eokit.errors import DatasetError
+from eokit.io import GridSpec, open_raster
+from eokit.sensors import get_sensor
+
+S2_L1C = get_sensor("sentinel2_l1c").band_names
+LULC_CLASSES = (
+    "no data", "cultivated land", "forest", "grassland", "shrubland", "water", "wetland", "tundra",
+    "artificial surface", "bareland", "snow and ice",
+)
+
+
+def load_npy(path: Path) -> np.ndarray:
+    """A ``.npy`` or ``.npy.gz`` array; object arrays (pickles) are refused."""
+    try:
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "rb") as fh:
+                return np.load(fh, allow_pickle=False)
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise DatasetError(f"{str(path)!r}: {exc} (eokit never loads pickled object arrays)") from exc
+    except (OSError, EOFError) as exc:
+        raise DatasetError(f"{str(path)!r} is not a readable .npy array: {exc}") from exc
+
+
+def _windows(h: int, w: int, size: int | None) -> list[tuple[int, int, int, int]]:
+    if size is None:
+        return [(0, 0, w, h)]
+    return [(x, y, size, size) for y in range(0, h - size + 1, size) for x in range(0, w - size + 1, size)]
+
+
+def _split_items(name: str, items: list[Any], split: str, key: Any) -> list[Any]:
+    if split == "all":
+        return items
+    ids = [key(it) for it in items]
+    keep = set(split_ids(name, ids, split))
+    return [it for it, i in zip(items, ids, strict=True) if i in keep]
+
+
+# --------------------------------------------------------------------------- eo-learn EOPatch
+@register
+class EOPatchSeries(EODataset):
+    """eo-learn EOPatch folders: ``data/<FEATURE>.npy`` (T, H, W, C) stacked to (T, C, H, W).
+
+    ``root`` is one EOPatch (a folder with ``timestamps.json``) or a folder of
+    them. ``features`` picks the ``data/`` features (default: all, sorted);
+    a 13-channel ``BANDS*`` feature is named with Sentinel-2 L1C bands, a
+    single-channel feature by its own name, others ``<FEATURE>_<i>``.
+    ``mask_feature`` (default ``LULC`` in ``mask_timeless/``) gives the (H, W)
+    mask (eo-learn LULC codes, 0 = no data). ``chip_size`` tiles each patch.
+    Arrays are read with ``allow_pickle=False``; the legacy ``timestamp.pkl``
+    is not read.
+    """
+
+    spec = DatasetSpec(
+        name="eopatch",
+        task="timeseries_segmentation",
+        sensor="sentinel2_l1c",
+        bands=S2_L1C,
+        classes=LULC_CLASSES,
+        splits=("all", "train", "val", "test"),
+        folder="eopatch",
+        layout="<patch>/data/<FEATURE>.npy[.gz] (T,H,W,C), <patch>/mask_timeless/LULC.npy (H,W,1), "
+        "<patch>/timestamps.json, <patch>/bbox.geojson",
+        downloads=(),
+        license="MIT (eo-learn example data); Copernicus Sentinel data",
+        citation="Sinergise, eo-learn: Earth observation processing framework for machine learning "
+        "in Python, https://github.com/sentinel-hub/eo-learn",
+        size="any number of EOPatches (the Slovenia example: 101x100 px, 68 dates)",
+        tags=frozenset({"gsd>=10", "multispectral", "temporal", "pixelwise"}),
+        gsd=10.0,
+        split_policy="'all', or a seeded (seed 0) 70/10/20 split over patch/chip ids",
+        homepage="https://eo-learn.readthedocs.io/",
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        features: Sequence[str] | None = None,
+        mask_feature: str | None = "LULC",
+        chip_size: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.features = tuple(features) if features else None
+        self.mask_feature = mask_feature
+        self.chip_size = chip_size
+        super().__init__(*args, **kwargs)
+
+    def _patches(self) -> list[Path]:
+        if (self.root / "timestamps.json").exists() or (self.root / "data").is_dir():
+            return [self.root]
+        out = sorted(p for p in self.root.iterdir() if p.is_dir() and (p / "data").is_dir())
+        if not out:
+            raise DatasetError(f"eopatch: {str(self.root)!r} is neither an EOPatch nor a folder of EOPatches")
+        return out
+
+    def _index(self) -> list[tuple[Path, tuple[int, int, int, int]]]:
+        items = []
+        for patch in self._patches():
+            arrays = self._feature_files(patch)
+            first = np.load(arrays[0][1], mmap_mode="r") if arrays[0][1].suffix == ".npy" else load_npy(arrays[0][1])
+            if first.ndim != 4:
+                raise DatasetError(f"{str(arrays[0][1])!r} has shape {first.shape}, not (T, H, W, C)")
+            h, w = first.shape[1:3]
+            items += [(patch, win) for win in _windows(h, w, self.chip_size)]
+        return _split_items(self.spec.name, items, self.split, lambda it: f"{it[0].name}:{it[1]}")
+
+    def _feature_files(self, patch: Path) -> list[tuple[str, Path]]:
+        files = {re.sub(r"\.npy(\.gz)?$", "", p.name): p for p in sorted((patch / "data").glob("*.npy*"))}
+        names = self.features or tuple(sorted(files))
+        missing = [n for n in names if n not in files]
+        if missing or not names:
+            raise DatasetError(
+                f"eopatch: {str(patch / 'data')!r} lacks features {missing or 'any'}; it has {sorted(files)}"
+            )
+        return [(n, files[n]) for n in names]
+
+    def describe(self, item: Any) -> str:
+        return f"{str(item[0])!r} window {item[1]}"
+
+    def _load(self, item: tuple[Path, tuple[int, int, int, int]]) -> Sample:
+        patch, (x, y, w, h) = item
+        layers, bands = [], []
+        t = None
+        for name, path in self._feature_files(patch):
+            a = load_npy(path)
+            if a.ndim != 4 or (t is not None and a.shape[0] != t):
+                raise DatasetError(f"{str(path)!r} has shape {a.shape}; expected (T={t or 'T'}, H, W, C)")
+            t = a.shape[0]
+            c = a.shape[3]
+            layers.append(np.moveaxis(a[:, y : y + h, x : x + w, :], -1, 1))
+            if c == 13 and name.upper().startswith("BANDS"):
+                bands += list(S2_L1C)
+            elif c == 1:
+                bands.append(name)
+            else:
+                bands += [f"{name}_{i}" for i in range(c)]
+        image = np.concatenate(layers, axis=1)
+        full_h, full_w = a.shape[1:3]
+        dates = self._dates(patch, image.shape[0])
+        sample: Sample = {
+            "image": image_tensor(image),
+            "bands": tuple(bands),
+            "sensor": "sentinel2_l1c" if all(b in S2_L1C for b in bands) else None,
+            **geo_meta(self._grid(patch, (full_h, full_w), (x, y, w, h))),
+            "time": dates[0] if dates else None,
+            "dates": dates,
+            "id": f"{patch.name}:{x},{y}",
+            "path": str(patch),
+        }
+        if self.mask_feature:
+            mpath = next(iter(sorted((patch / "mask_timeless").glob(f"{self.mask_feature}.npy*"))), None)
+            if mpath is None:
+                raise DatasetError(f"eopatch: {str(patch)!r} has no mask_timeless/{self.mask_feature}.npy")
+            m = load_npy(mpath)
+            if m.shape[:2] != (full_h, full_w):
+                raise DatasetError(
+                    f"{str(mpath)!r} is {m.shape[:2]} but the data features are {(full_h, full_w)}; "
+                    "labels must share the image grid"
+                )
+            sample["mask"] = mask_tensor(m[y : y + h, x : x + w, 0] if m.ndim == 3 else m[y : y + h, x : x + w])
+        return sample
+
+    @staticmethod
+    def _dates(patch: Path, t: int) -> list[str]:
+        path = patch / "timestamps.json"
+        if not path.exists():
+            return []
+        dates = json.loads(path.read_text())
+        if len(dates) != t:
+            raise DatasetError(f"{str(path)!r} lists {len(dates)} dates but the data has {t} time steps")
+        return [str(d) for d in dates]
+
+    @staticmethod
+    def _grid(patch: Path, full: tuple[int, int], window: tuple[int, int, int, int]) -> GridSpec | None:
+        """The chip's grid from ``bbox.geojson`` (bbox + CRS) and the full array size."""
+        from rasterio.windows import Window
+
+        path = patch / "bbox.geojson"
+        if not path.exists():
+            return None
+        geo = json.loads(path.read_text())
+        m = re.search(r"EPSG::?(\d+)", geo.get("crs", {}).get("properties", {}).get("name", ""))
+        if not m:
+            return None
+        xs = [p[0] for p in geo["coordinates"][0]]
+        ys = [p[1] for p in geo["coordinates"][0]]
+        hh, ww = full
+        grid = GridSpec(f"EPSG:{m.group(1)}", from_bounds(min(xs), min(ys), max(xs), max(ys), ww, hh), hh, ww)
+        return grid.window_grid(Window(*window))
+
+
+# --------------------------------------------------------------------------- PASTIS
+PASTIS_BANDS = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
+PASTIS_CLASSES = (
+    "background", "meadow", "soft winter wheat", "corn", "winter barley", "winter rapeseed",
+    "spring barley", "sunflower", "grapevine", "beet", "winter triticale", "winter durum wheat",
+    "fruits, vegetables, flowers", "potatoes", "leguminous fodder", "soybeans", "orchard",
+    "mixed cereal", "sorghum",
+)
+PASTIS_VOID = 19
+
+
+@register
+class Pastis(EODataset):
+    """PASTIS: Sentinel-2 time series (T, 10, 128, 128) of French parcels, 18 crop classes.
+
+    Reads ``DATA_S2/S2_<id>.npy``, ``ANNOTATIONS/TARGET_<id>.npy`` (channel 0 =
+    semantic class; 19 = void -> ``ignore_index`` -1) and ``metadata.geojson``
+    (``ID_PATCH``, ``Fold``, ``dates-S2`` as YYYYMMDD). Folds follow the
+    benchmark: train 1-3, val 4, test 5 (``folds=`` overrides).
+    """
+
+    ignore_index = IGNORE_INDEX
+    spec = DatasetSpec(
+        name="pastis",
+        task="timeseries_segmentation",
+        sensor="sentinel2_l2a",
+        bands=PASTIS_BANDS,
+        classes=PASTIS_CLASSES,
+        splits=("train", "val", "test"),
+        folder="pastis",
+        layout="metadata.geojson, DATA_S2/S2_<id>.npy (T,10,128,128 int16), "
+        "ANNOTATIONS/TARGET_<id>.npy (3,128,128 uint8; [0] = class, 19 void), NORM_S2_patch.json",
+        downloads=(),
+        license="CC BY 4.0",
+        citation="Sainte Fare Garnot & Landrieu, Panoptic Segmentation of Satellite Image Time "
+        "Series with Convolutional Temporal Attention Networks, ICCV 2021",
+        size="2,433 patches of 128x128 px, 38-61 dates, ~29 GB",
+        tags=frozenset({"gsd>=10", "multispectral", "temporal", "pixelwise"}),
+        gsd=10.0,
+        split_policy="official 5 folds from metadata.geojson: train folds 1-3, val 4, test 5",
+        homepage="https://github.com/VSainteuf/pastis-benchmark",
+    )
+    default_folds: ClassVar[dict[str, tuple[int, ...]]] = {"train": (1, 2, 3), "val": (4,), "test": (5,)}
+
+    def __init__(self, *args: Any, folds: Sequence[int] | None = None, **kwargs: Any) -> None:
+        self.folds = tuple(folds) if folds else None
+        super().__init__(*args, **kwargs)
+
+    def _index(self) -> list[dict[str, Any]]:
+        meta = self.root / "metadata.geojson"
+        if not meta.exists():
+            raise DatasetError(f"pastis: {str(meta)!r} is missing")
+        folds = self.folds or self.default_folds[self.split]
+        feats = json.loads(meta.read_text()).get("features", [])
+        return [f for f in feats if int(f["properties"]["Fold"]) in folds]
+
+    def describe(self, item: dict[str, Any]) -> str:
+        return f"patch {item['properties'].get('ID_PATCH')} in {str(self.root)!r}"
+
+    def _load(self, feat: dict[str, Any]) -> Sample:
+        props = feat["properties"]
+        pid = props["ID_PATCH"]
+        img_path = self.root / "DATA_S2" / f"S2_{pid}.npy"
+        tgt_path = self.root / "ANNOTATIONS" / f"TARGET_{pid}.npy"
+        image = load_npy(img_path)
+        target = load_npy(tgt_path)
+        if image.ndim != 4 or image.shape[1] != len(PASTIS_BANDS):
+            raise DatasetError(f"{str(img_path)!r} has shape {image.shape}, expected (T, 10, H, W)")
+        if target.shape[-2:] != image.shape[-2:]:
+            raise DatasetError(
+                f"{str(tgt_path)!r} is {target.shape[-2:]} but {str(img_path)!r} is {image.shape[-2:]}; "
+                "labels must share the image grid"
+            )
+        mask = (target[0] if target.ndim == 3 else target).astype(np.int64)
+        mask[mask == PASTIS_VOID] = IGNORE_INDEX
+        raw = props.get("dates-S2", {})
+        raw = json.loads(raw) if isinstance(raw, str) else raw
+        dates = [_yyyymmdd(raw[k]) for k in sorted(raw, key=int)]
+        if dates and len(dates) != image.shape[0]:
+            raise DatasetError(f"pastis: patch {pid} has {image.shape[0]} images but {len(dates)} dates")
+        grid = None
+        coords = (feat.get("geometry") or {}).get("coordinates")
+        if coords:
+            xs = [p[0] for p in coords[0]]
+            ys = [p[1] for p in coords[0]]
+            h, w = image.shape[-2:]
+            grid = GridSpec("EPSG:2154", from_bounds(min(xs), min(ys), max(xs), max(ys), w, h), h, w)
+        return {
+            "image": image_tensor(image),
+            "mask": mask_tensor(mask),
+            "bands": PASTIS_BANDS,
+            "sensor": "sentinel2_l2a",
+            **geo_meta(grid),
+            "time": dates[0] if dates else None,
+            "dates": dates,
+            "id": str(pid),
+            "path": str(img_path),
+        }
+
+
+def _yyyymmdd(v: Any) -> str:
+    s = str(int(v))
+    return date(int(s[:4]), int(s[4:6]), int(s[6:8])).isoformat()
+
+
+# --------------------------------------------------------------------------- multi-date stacks
+DATE_TOKEN = re.compile(r"(?<!\d)(\d{4})(?:[-_]?(\d{2})[-_]?(\d{2}))?(?!\d)")
+
+
+@register
+class MultiDateStack(EODataset):
+    """Generic reader: one raster per date on a common grid -> (T, C, H, W) chips.
+
+    Dates come from a year or date token in each file name (``1985.tif``,
+    ``S2_2021-06-01.tif``); files are ordered by date. ``mask`` names an optional
+    label raster on the same grid (-> ``mask``). ``chip_size`` tiles the stack;
+    ``split="all"`` keeps every chip, train/val/test are a seeded 70/10/20 split.
+    """
+
+    spec = DatasetSpec(
+        name="multidate_stack",
+        task="timeseries_segmentation",
+        sensor=None,
+        bands=(),
+        classes=("background", "foreground"),
+        splits=("all", "train", "val", "test"),
+        folder="multidate_stack",
+        layout="<folder>/<date or year>.tif (same grid and bands), optional label raster",
+        license="n/a (generic reader; the data's own licence applies)",
+        citation="n/a (generic reader)",
+        size="any",
+        tags=frozenset({"gsd>=10", "multispectral", "temporal", "pixelwise"}),
+        split_policy="'all', or a seeded (seed 0) 70/10/20 split over chip ids",
+        homepage="https://github.com/eokit/eokit",
+    )
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "all",
+        *,
+        pattern: str = "*.tif",
+        band_names: Sequence[str] | None = None,
+        sensor: str | None = None,
+        mask: str | Path | None = None,
+        chip_size: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.pattern = pattern
+        self.band_names = tuple(band_names) if band_names else None
+        self.sensor = sensor
+        self.mask_path = Path(root) / mask if mask is not None else None
+        self.chip_size = chip_size
+        super().__init__(root, split, **kwargs)
+
+    def _index(self) -> list[tuple[int, int, int, int]]:
+        dated = []
+        for p in sorted(self.root.glob(self.pattern)):
+            if self.mask_path is not None and p.resolve() == self.mask_path.resolve():
+                continue
+            m = DATE_TOKEN.search(p.stem)
+            if m:
+                dated.append((date(int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 1)).isoformat(), p))
+        if len(dated) < 2:
+            raise DatasetError(
+                f"multidate_stack: need at least 2 dated rasters matching {self.pattern!r} in {str(self.root)!r}, "
+                f"found {[str(p) for _, p in dated]}"
+            )
+        dated.sort()
+        self.files = dated
+        ref = open_raster(dated[0][1])
+        for _, p in dated[1:]:
+            check_same_grid(ref.grid, open_raster(p).grid, dated[0][1], p)
+        if self.mask_path is not None:
+            check_same_grid(ref.grid, open_raster(self.mask_path).grid, dated[0][1], self.mask_path)
+        items = _windows(ref.grid.height, ref.grid.width, self.chip_size)
+        return _split_items(self.spec.name, items, self.split, lambda w: f"{self.root.name}:{w}")
+
+    def _load(self, window: tuple[int, int, int, int]) -> Sample:
+        frames, grid, bands = [], None, None
+        for _, p in self.files:
+            chip = open_raster(p, band_names=self.band_names, sensor=self.sensor).read(window)
+            frames.append(np.where(chip.valid[None], chip.array, 0.0))
+            grid, bands = grid or chip.grid, bands or chip.bands
+        sample: Sample = {
+            "image": image_tensor(np.stack(frames)),
+            "bands": bands,
+            "sensor": self.sensor,
+            **geo_meta(grid),
+            "time": self.files[0][0],
+            "dates": [d for d, _ in self.files],
+            "id": f"{self.root.name}:{window[0]},{window[1]}",
+            "path": str(self.root),
+        }
+        if self.mask_path is not None:
+            sample["mask"] = mask_tensor(open_raster(self.mask_path).read(window, dtype=None).array[0])
+        return sample
