@@ -26,7 +26,7 @@ from eokit.models.registry import (
 from eokit.models.timm_backbone import build_timm
 from eokit.models.weights import WeightSpec
 
-IMAGENET_LICENSE = "Apache-2.0 (timm weights; ImageNet-1k terms apply)"
+IMAGENET_LICENSE = "Apache-2.0"
 
 # name, family, description, tiny test kwargs, timm ImageNet tag
 _TIMM = [
@@ -47,7 +47,7 @@ for _name, _family, _desc, _test, _timm in _TIMM:
     register_weights(WeightSpec(
         _name, "imagenet", source="timm", timm_name=_timm, bands=("R", "G", "B"), sensor="rgb",
         mean=IMAGENET_MEAN, std=IMAGENET_STD, gsd=None, input_size=224, license=IMAGENET_LICENSE,
-        description=f"ImageNet-1k weights from timm ({_timm}); RGB, 0-1 pixel values",
+        description=f"ImageNet-1k weights from timm ({_timm}; ImageNet terms apply); RGB, 0-1 pixel values",
         url=f"https://huggingface.co/timm/{_timm}",
     ))
 
