@@ -265,10 +265,31 @@ def is_archive(path: Path) -> bool:
     return zipfile.is_zipfile(path) or tarfile.is_tarfile(path)
 
 
+def _unpack_zst(archive: Path, into: Path) -> None:
+    """``.tar.zst`` (BigEarthNet v2): decompress to a temporary tar with ``zstandard``, then extract safely."""
+    try:
+        import zstandard
+    except ImportError as exc:
+        raise DownloadError(
+            f"{str(archive)!r} is zstd-compressed: `pip install zstandard`, or unpack it yourself with "
+            f"`tar --zstd -xf '{archive}' -C '{into}'`"
+        ) from exc
+    with tempfile.NamedTemporaryFile(suffix=".tar", dir=into.parent, delete=False) as tmp:
+        try:
+            with open(archive, "rb") as src:
+                zstandard.ZstdDecompressor().copy_stream(src, tmp)
+            tmp.close()
+            _extract_tar(Path(tmp.name), into)
+        finally:
+            Path(tmp.name).unlink(missing_ok=True)
+
+
 def unpack_into(archive: str | os.PathLike[str], into: str | os.PathLike[str]) -> None:
     """Unpack a zip or tar (any compression tarfile reads) into an existing folder, safely."""
     archive, into = Path(archive), Path(into)
-    if zipfile.is_zipfile(archive):
+    if archive.suffix == ".zst":
+        _unpack_zst(archive, into)
+    elif zipfile.is_zipfile(archive):
         _extract_zip(archive, into)
     elif tarfile.is_tarfile(archive):
         _extract_tar(archive, into)
