@@ -15,6 +15,7 @@ from eokit.models.normalize import Normalize
 from eokit.models.weights import WeightSpec
 from eokit.sensors import Band, Sensor, get_sensor
 from eokit.sensors.bands import _key
+from eokit.transforms import NormalizeBands
 
 
 @dataclass
@@ -70,19 +71,27 @@ class Backbone(nn.Module):
     @property
     def data_config(self) -> dict[str, Any]:
         mean, std = self.spec.stats(self._bands)
+        sensor = get_sensor(self.sensor_name) if self.sensor_name else None
         return {
             "weights": self.spec.name,
             "bands": list(self.bands),
             "sensor": self.sensor_name,
             "mean": mean,
             "std": std,
+            "scale": sensor.scale if sensor else 1.0,  # raw value * scale + offset = units of mean/std
+            "offset": sensor.offset if sensor else 0.0,
             "gsd": self.spec.gsd,
             "input_size": self.spec.input_size,
         }
 
-    def transforms(self) -> Normalize:
-        """Input normalisation for this backbone's bands (derived from its WeightSpec)."""
-        return self.spec.transforms(self._bands)
+    def transforms(self) -> NormalizeBands:
+        """Sample transform normalising this backbone's bands by name (derived from its WeightSpec)."""
+        return self.spec.transforms(self._bands, self.sensor_name)
+
+    def normalizer(self) -> Normalize:
+        """The same normalisation as an nn.Module on tensors (for use inside a model)."""
+        c = self.data_config
+        return Normalize(self.bands, c["mean"], c["std"], c["scale"], c["offset"])
 
     def band_index(self, bands: Sequence[str]) -> list[int] | None:
         """Positions of this backbone's bands in ``bands`` (None when identical)."""

@@ -49,7 +49,7 @@ class EOModel(nn.Module):
         self.task = task
         self.temporal = temporal
         self.config = config
-        self.normalizer = backbone.transforms() if normalize else None
+        self.normalizer = backbone.normalizer() if normalize else None
         self.fusion = config.get("fusion") or "diff"
         self.squeeze = task == "regression" and config["num_classes"] == 1
 
@@ -61,7 +61,8 @@ class EOModel(nn.Module):
     def data_config(self) -> dict[str, Any]:
         return self.backbone.data_config
 
-    def transforms(self) -> nn.Module:
+    def transforms(self) -> Any:
+        """Sample transform (``eokit.transforms.NormalizeBands``) for this model's bands."""
         return self.backbone.transforms()
 
     # -- encoding -------------------------------------------------------------------
@@ -73,7 +74,7 @@ class EOModel(nn.Module):
                 from eokit.sensors import get_sensor
 
                 fb = get_sensor(bb.sensor_name) if bb.sensor_name else None
-                x = bb.spec.transforms(resolve_bands(list(bands), None, fallback=fb)).to(x.device)(x)
+                x = bb.spec.transforms(resolve_bands(list(bands), None, fallback=fb), bb.sensor_name).apply(x, bands)
             return x, bands
         x = bb.select_bands(x, bands)
         if self.normalizer is not None:
@@ -140,7 +141,8 @@ class DetectionModel(nn.Module):
     def data_config(self) -> dict[str, Any]:
         return self.backbone.data_config
 
-    def transforms(self) -> nn.Module:
+    def transforms(self) -> Any:
+        """Sample transform (``eokit.transforms.NormalizeBands``) for this model's bands."""
         return self.backbone.transforms()
 
     def forward(self, images: Any, targets: list[dict[str, torch.Tensor]] | None = None) -> Any:
@@ -212,7 +214,7 @@ def create_model(
         "scale": scale if task == "super_resolution" else None,
         "temporal": temporal,
         "normalize": normalize,
-        "normalization": {"bands": list(bb.bands), "mean": bb.data_config["mean"], "std": bb.data_config["std"]},
+        "normalization": bb.transforms().to_dict(),  # NormalizeBands(**this) rebuilds it
         "backbone_kwargs": dict(backbone_kwargs),
         "head_kwargs": dict(head_kwargs or {}),
     }

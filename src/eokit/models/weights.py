@@ -7,14 +7,16 @@ import json
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from eokit.env import cache_dir
 from eokit.errors import ChecksumError, DownloadError, ModelError
-from eokit.models.normalize import Normalize
 from eokit.sensors import Band, get_sensor
+
+if TYPE_CHECKING:
+    from eokit.transforms import NormalizeBands
 
 SOURCES = ("random", "timm", "url", "file")
 
@@ -84,13 +86,23 @@ class WeightSpec:
             std.append(float(s))
         return mean, std
 
-    def transforms(self, bands: tuple[Band, ...] | None = None) -> Normalize:
-        """The input normalisation for ``bands`` (default: the checkpoint's bands)."""
+    def transforms(self, bands: tuple[Band, ...] | None = None, sensor: str | None = None) -> NormalizeBands:
+        """The input normalisation for ``bands`` (default: the checkpoint's) as an ``eokit.transforms.NormalizeBands``.
+
+        It takes raw sensor values: ``sensor``'s (default: the weights')
+        scale/offset convert them to the reflectance units of the statistics.
+        """
+        from eokit.transforms import NormalizeBands
+
         bands = bands or self.band_objects()
         if not bands:
             raise ModelError(f"weights {self.name!r} accept any bands; pass bands= to transforms()")
         mean, std = self.stats(bands)
-        return Normalize([b.name for b in bands], mean, std)
+        s = get_sensor(sensor or self.sensor) if (sensor or self.sensor) else None
+        return NormalizeBands.from_lists(
+            [b.name for b in bands], mean, std, scale=s.scale if s else 1.0, offset=s.offset if s else 0.0,
+            sensor=s.name if s else None,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
