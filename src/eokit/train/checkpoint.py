@@ -168,6 +168,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if cfg.get("weights_sha256") and cfg["weights_sha256"] != _sha256(folder / WEIGHTS):
         raise ModelError(f"{str(folder / WEIGHTS)!r} does not match the sha256 in {CONFIG}; the checkpoint "
                          "folder is inconsistent (re-export it)")
-    model = model_from_config(mcfg)
+    from eokit.train.fit import model_bands
+
+    model = model_from_config({**mcfg, "bands": model_bands(tuple(mcfg.get("bands") or ()), mcfg.get("sensor"))})
     load_weights(model, folder)
     return model.to(map_location).eval(), cfg

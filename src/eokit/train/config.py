@@ -60,7 +60,9 @@ class DataConfig(_Section):
     num_workers: int = Field(0, ge=0)
     crop_size: int | None = Field(None, ge=8)
     augment: list[Literal["flip", "rot90"]] = Field(default_factory=lambda: ["flip"])
-    normalize: Literal["auto", "sensor", "dataset", "none"] = "auto"
+    # auto: sensor statistics when the sensor knows every band, else statistics of the training data;
+    # reflectance: only the sensor's DN -> reflectance scale, applied to a raster target too (super-resolution)
+    normalize: Literal["auto", "sensor", "dataset", "reflectance", "none"] = "auto"
 
     @field_validator("dataset")
     @classmethod

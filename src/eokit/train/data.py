@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ from eokit.transforms import (
 )
 
 Transform = Callable[[Sample], Sample]
+log = logging.getLogger(__name__)
 
 
 class SelectBands:
@@ -150,7 +152,12 @@ class EODataModule(L.LightningDataModule):
             n = len(train)
             perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed)).tolist()
             k = max(1, round(n * cfg.val_fraction))
-            val, val_idx, train_idx = train, sorted(perm[:k]), sorted(perm[k:])
+            if n < 2:  # a one-sample dataset (a demo chip): validate on the training sample itself
+                log.warning("dataset %r has %d training sample(s) and no validation split; validating on "
+                            "the training data", cfg.dataset, n)
+                val, val_idx, train_idx = train, perm, None
+            else:
+                val, val_idx, train_idx = train, sorted(perm[:k]), sorted(perm[k:])
         test = None
         if cfg.test_split and (cfg.test_split in splits or not splits):
             try:
@@ -193,6 +200,10 @@ class EODataModule(L.LightningDataModule):
         mode = self.cfg.normalize
         if mode == "none":
             return None
+        if mode == "reflectance":
+            if not self.sensor:
+                raise ConfigError("data.normalize='reflectance' needs a dataset with a sensor (for its DN scale)")
+            return NormalizeBands.reflectance(self.sensor, self.bands)
         if mode in ("auto", "sensor") and self.sensor:
             s = get_sensor(self.sensor)
             if all(s.has(b) for b in self.bands):

@@ -81,6 +81,16 @@ class ExportBest(Callback):
         self.best, self.best_epoch = state.get("best"), state.get("best_epoch")
 
 
+class StartEpoch(Callback):
+    """Records the epoch training (re)starts at: 0 for a fresh run, > 0 after a resume."""
+
+    def __init__(self) -> None:
+        self.epoch: int | None = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.epoch = trainer.current_epoch
+
+
 @dataclass
 class TrainResult:
     output_dir: Path
@@ -88,7 +98,8 @@ class TrainResult:
     best_val: dict[str, Any]
     test: dict[str, Any]
     epochs: int
-    resumed_from_epoch: int | None
+    start_epoch: int | None
+    resumed: bool
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -103,6 +114,19 @@ def build_task(cfg: TrainConfig, classes: tuple[str, ...] | None) -> Task:
         raise ConfigError(f"task.options for {cfg.task.type!r}: {exc}") from None
 
 
+def model_bands(bands: tuple[str, ...], sensor: str | None) -> tuple[Any, ...]:
+    """Band names, or non-spectral Band objects (0 nm) for layers no sensor knows (a DSM, a label raster).
+
+    Only a from-scratch model can take such layers; a pretrained backbone then
+    fails in ``create_model`` with a message naming them.
+    """
+    from eokit.sensors import Band, list_sensors
+
+    if sensor is not None or any(all(s.has(b) for b in bands) for s in list_sensors()):
+        return bands
+    return tuple(Band(b, 0.0, 0.0, 0.0) for b in bands)
+
+
 def build_model(cfg: TrainConfig, task: Task, bands: tuple[str, ...], sensor: str | None) -> nn.Module:
     """``eokit.models.create_model`` for the config's backbone/head and the data's bands."""
     from eokit.models import create_model
@@ -115,7 +139,8 @@ def build_model(cfg: TrainConfig, task: Task, bands: tuple[str, ...], sensor: st
     if sensor is not None:
         kw.setdefault("sensor", sensor)
     num = task.num_classes if task.num_classes is not None else 1
-    model = create_model(backbone=cfg.model.backbone, task=task.name, bands=bands, num_classes=num, **kw)
+    model = create_model(backbone=cfg.model.backbone, task=task.name, bands=model_bands(bands, sensor),
+                         num_classes=num, **kw)
     if not isinstance(getattr(model, "config", None), dict):
         raise ModelError(f"model {cfg.model.backbone!r} has no JSON .config; it cannot be checkpointed")
     return model
@@ -174,7 +199,9 @@ def train(cfg: TrainConfig) -> TrainResult:
         "train_config": cfg.model_dump(),
     }
     export = ExportBest(out / "checkpoint", monitor, mode, meta)
+    start = StartEpoch()
     callbacks: list[Callback] = [
+        start,
         ModelCheckpoint(dirpath=str(out / "lightning"), filename="best", monitor=monitor, mode=mode,
                         save_top_k=1, save_last=True, enable_version_counter=False),
         export,
@@ -186,12 +213,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     trainer = _trainer(cfg, callbacks, out)
     resume = out / "lightning" / RESUME_FILE
     ckpt_path = str(resume) if cfg.resume and resume.exists() else None
-    resumed_epoch = None
     if ckpt_path:
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        resumed_epoch = int(state.get("epoch", 0))
-        log.info("resuming from %s (epoch %d)", ckpt_path, resumed_epoch)
-        del state
+        log.info("resuming from %s", ckpt_path)
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
 
     if export.best is None and trainer.is_global_zero:  # never validated (or metric absent): keep the final model
@@ -205,11 +228,11 @@ def train(cfg: TrainConfig) -> TrainResult:
     best_val = {}
     if (out / "checkpoint" / "config.json").exists():
         best_val = json.loads((out / "checkpoint" / "config.json").read_text()).get("metrics", {})
-    result = TrainResult(out, out / "checkpoint", best_val, test, trainer.current_epoch, resumed_epoch,
-                         dm.describe())
+    result = TrainResult(out, out / "checkpoint", best_val, test, trainer.current_epoch, start.epoch,
+                         ckpt_path is not None, dm.describe())
     if trainer.is_global_zero:
         report = {"name": cfg.name, "seed": cfg.seed, "epochs": trainer.current_epoch,
-                  "resumed_from_epoch": resumed_epoch, "best_epoch": export.best_epoch, "monitor": monitor,
+                  "start_epoch": start.epoch, "resumed": ckpt_path is not None, "best_epoch": export.best_epoch, "monitor": monitor,
                   "val": best_val, "test": test, "data": dm.describe(), "checkpoint": str(result.checkpoint)}
         with atomic_path(out / "metrics.json") as tmp:
             tmp.write_text(json.dumps(report, indent=2, default=str))

@@ -21,6 +21,8 @@ class NormalizeBands:
     bands come in another order is still normalised correctly, and a band
     without statistics raises a BandError naming it. ``scale``/``offset``
     convert stored values (e.g. Sentinel-2 DN) to the units of the statistics.
+    ``target=True`` also converts a raster ``target`` (super-resolution) with
+    ``scale``/``offset`` only, so input and target share units.
     """
 
     def __init__(
@@ -29,6 +31,7 @@ class NormalizeBands:
         scale: float = 1.0,
         offset: float = 0.0,
         sensor: str | None = None,
+        target: bool = False,
     ) -> None:
         if not stats:
             raise BandError("NormalizeBands needs statistics for at least one band")
@@ -36,7 +39,7 @@ class NormalizeBands:
         if bad:
             raise BandError(f"NormalizeBands: std must be > 0; got {bad}")
         self.stats = {b: (float(m), float(s)) for b, (m, s) in stats.items()}
-        self.scale, self.offset, self.sensor = float(scale), float(offset), sensor
+        self.scale, self.offset, self.sensor, self.target = float(scale), float(offset), sensor, bool(target)
         self._lookup = {self._canon(b): v for b, v in self.stats.items()}
         self._cache: dict[tuple[str, ...], tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -56,10 +59,17 @@ class NormalizeBands:
         mean, std = s.stats(names)
         return cls.from_lists(names, mean, std, scale=s.scale, offset=s.offset, sensor=s.name)
 
+    @classmethod
+    def reflectance(cls, sensor: str, bands: Sequence[str] | None = None, target: bool = True) -> NormalizeBands:
+        """Only ``sensor``'s DN -> reflectance conversion (mean 0, std 1), on the target too (super-resolution)."""
+        s = get_sensor(sensor)
+        names = s.resolve(bands) if bands else s.band_names
+        return cls({n: (0.0, 1.0) for n in names}, scale=s.scale, offset=s.offset, sensor=s.name, target=target)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form (stored in checkpoints); ``NormalizeBands(**d)`` rebuilds it."""
         return {"stats": {b: list(v) for b, v in self.stats.items()}, "scale": self.scale,
-                "offset": self.offset, "sensor": self.sensor}
+                "offset": self.offset, "sensor": self.sensor, "target": self.target}
 
     # -- application ----------------------------------------------------------
     def _canon(self, name: str) -> str:
@@ -101,6 +111,9 @@ class NormalizeBands:
         for k in ("image", "image2"):
             if isinstance(out.get(k), torch.Tensor):
                 out[k] = self.apply(out[k], bands)
+        t = out.get("target")
+        if self.target and isinstance(t, torch.Tensor) and t.ndim >= 2:
+            out["target"] = t.float() * self.scale + self.offset
         return out
 
     def __repr__(self) -> str:

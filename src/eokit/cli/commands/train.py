@@ -29,7 +29,7 @@ def command(config: str, overrides: tuple[str, ...], output_dir: str | None, no_
         return
     result = train(cfg)
     click.echo(json.dumps({"checkpoint": str(result.checkpoint), "epochs": result.epochs,
-                           "resumed_from_epoch": result.resumed_from_epoch,
+                           "start_epoch": result.start_epoch, "resumed": result.resumed,
                            "val": _scalars(result.best_val), "test": _scalars(result.test)}))
 
 
