@@ -163,6 +163,9 @@ class GeoBenchTask(EODataset):
         raw = json.loads((self.root / "band_stats.json").read_text())
         return {_band_name(k, self.spec.name, self.s2_keys): v for k, v in raw.items()}
 
+    def describe(self, item: str) -> str:
+        return repr(str(self.root / f"{item}.hdf5"))
+
     def _load(self, name: str) -> Sample:
         path = self.root / f"{name}.hdf5"
         if not path.exists():
