@@ -70,7 +70,7 @@ class ModelCfg(_Strict):
 
 
 class SplitCfg(_Strict):
-    split: str = "train"
+    split: str | list[str] = Field("train", description="split name, or several splits read as one")
     max_items: int | None = Field(None, ge=1, description="seeded, class-balanced subset size")
 
 
@@ -90,6 +90,7 @@ class DatasetCfg(_Strict):
     tile: int | None = Field(None, ge=8, description="cut dense samples into tiles of this size")
     size: int | None = Field(None, ge=8, description="resize images to size x size")
     download: bool = False
+    spec: str | None = Field(None, description="registered dataset whose DatasetSpec (tags, GSD) describes this data")
 
     @property
     def loader_name(self) -> str:

@@ -127,17 +127,30 @@ def _read(path: Path, key: str) -> SplitArrays:
 
 # -- building --------------------------------------------------------------------------------------
 
-def open_dataset(cfg: DatasetCfg, split: str) -> Any:
-    """Instantiate the eokit dataset of ``cfg`` for ``split`` ('root' is relative to EOKIT_DATA)."""
-    from eokit.datasets import get_dataset
+def _expand(value: Any) -> Any:
+    """``$EOKIT_DATA/...`` in a string kwarg -> a path under the data root."""
+    if isinstance(value, str) and value.startswith("$EOKIT_DATA"):
+        return data_root() / value.removeprefix("$EOKIT_DATA").lstrip("/")
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    return value
 
-    kwargs = dict(cfg.kwargs)
+
+def open_dataset(cfg: DatasetCfg, split: str) -> Any:
+    """Instantiate the eokit dataset of ``cfg`` for ``split``.
+
+    ``root`` is relative to EOKIT_DATA; other string kwargs may start with ``$EOKIT_DATA/``.
+    """
+    import eokit.datasets.catalog  # noqa: F401 - registers the built-in loaders
+    from eokit.datasets.base import DATASETS
+
+    kwargs = {k: _expand(v) for k, v in cfg.kwargs.items()}
     if "root" in kwargs:
         root = Path(str(kwargs["root"])).expanduser()
         kwargs["root"] = root if root.is_absolute() else data_root() / root
     if cfg.download:
         kwargs.setdefault("download", True)
-    return get_dataset(cfg.loader_name, split=split, **kwargs)
+    return DATASETS.get(cfg.loader_name)(split=split, **kwargs)
 
 
 def dataset_task(cfg: DatasetCfg, ds: Any) -> str:
@@ -206,19 +219,21 @@ def stratified_holdout(labels: np.ndarray | None, n: int, test_fraction: float, 
 
 def _build(cfg: DatasetCfg, part: str) -> SplitArrays:
     split_cfg = cfg.train if (part == "train" or cfg.holdout) else cfg.test
-    ds = open_dataset(cfg, split_cfg.split)
+    names = [split_cfg.split] if isinstance(split_cfg.split, str) else list(split_cfg.split)
+    parts = [open_dataset(cfg, name) for name in names]
+    ds = parts[0] if len(parts) == 1 else _Joined(parts)
     task = dataset_task(cfg, ds)
     n = len(ds)
     if n == 0:
         raise DatasetError(f"dataset {cfg.name!r} split {split_cfg.split!r} has no items (root {getattr(ds, 'root', '?')})")
     labels = item_labels(ds) if task == "classification" else None
     idx = np.arange(n)
-    if cfg.holdout and not cfg.tile:
-        if labels is None and task in ("classification", "multilabel"):
+    split_items = bool(cfg.holdout) and n >= 2  # hold out whole items; a single item is split by tiles
+    if split_items:
+        if labels is None and task == "classification":
             labels = [_label_of(ds[i]) for i in range(n)]
-        tr, te = stratified_holdout(
-            np.asarray(labels) if task == "classification" and labels is not None else None, n, cfg.holdout, cfg.split_seed
-        )
+        tr, te = stratified_holdout(np.asarray(labels) if labels is not None else None, n, float(cfg.holdout or 0),
+                                    cfg.split_seed)
         idx = tr if part == "train" else te
     max_items = (cfg.train if part == "train" else cfg.test).max_items
     if max_items and len(idx) > max_items and not cfg.tile:
@@ -228,7 +243,7 @@ def _build(cfg: DatasetCfg, part: str) -> SplitArrays:
     arrays = _stack(cfg, task, samples, ds)
     if cfg.tile:
         arrays = _tile(arrays, cfg.tile)
-        if cfg.holdout:
+        if cfg.holdout and not split_items:
             tr, te = stratified_holdout(None, len(arrays), cfg.holdout, cfg.split_seed)
             arrays = arrays.subset(tr if part == "train" else te)
         if max_items and len(arrays) > max_items:
@@ -236,6 +251,24 @@ def _build(cfg: DatasetCfg, part: str) -> SplitArrays:
             arrays = arrays.subset(keep)
     arrays.extra["source_items"] = len(idx)
     return arrays
+
+
+class _Joined:
+    """Several splits of one dataset read as one sequence (e.g. to hold out from all of them)."""
+
+    def __init__(self, parts: list[Any]) -> None:
+        self.parts = parts
+        self.spec = parts[0].spec
+        self.root = parts[0].root
+        self.items = [it for p in parts for it in p.items]
+        self._where = [(i, j) for i, p in enumerate(parts) for j in range(len(p))]
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __getitem__(self, k: int) -> dict[str, Any]:
+        i, j = self._where[k]
+        return self.parts[i][j]
 
 
 def _label_of(sample: dict[str, Any]) -> Any:

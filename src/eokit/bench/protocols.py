@@ -26,6 +26,8 @@ from eokit.bench import metrics as M
 from eokit.errors import ConfigError
 
 Cond = tuple[str, int]  # (corruption, severity); ('none', 0) is clean
+LINEAR_PROBE = {"solver": "lbfgs", "max_iter": 500, "C": 1.0}
+"""scikit-learn LogisticRegression settings of the linear probe (standardised features)."""
 
 
 def _scores(task: str, y: np.ndarray, pred: np.ndarray, num_classes: int) -> dict[str, float]:
@@ -56,10 +58,14 @@ def fit_pooled(protocol: str, task: str, x: np.ndarray, y: np.ndarray, seed: int
     Predictions are class ids (classification), per-label scores in [0, 1]
     (multi-label) or values (regression).
     """
+    import warnings
+
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
     scale = _standardise(x)
     xs = scale(x)
     n = len(xs)
@@ -81,9 +87,9 @@ def fit_pooled(protocol: str, task: str, x: np.ndarray, y: np.ndarray, seed: int
             if len(np.unique(y)) == 1:
                 const = y[0]
                 return lambda z: np.full(len(z), const)
-            m = LogisticRegression(solver="lbfgs", max_iter=1000, C=1.0, random_state=seed).fit(xs, y)
+            m = LogisticRegression(**LINEAR_PROBE, random_state=seed).fit(xs, y)
             return lambda z: m.predict(scale(z))
-        return _per_label(lambda: LogisticRegression(solver="lbfgs", max_iter=1000, C=1.0, random_state=seed), xs, y, scale)
+        return _per_label(lambda: LogisticRegression(**LINEAR_PROBE, random_state=seed), xs, y, scale)
     if protocol == "random_forest":
         if task == "regression":
             m = RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1).fit(xs, y)

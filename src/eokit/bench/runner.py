@@ -1,22 +1,25 @@
 """Run a suite: plan the job grid, execute it (in-process or on Dask), store rows as jobs finish.
 
-The unit stored in the results store is a *cell*: (dataset, model, protocol,
-fraction, seed, corruption, severity), with a ``job_key`` hashing everything
-that determines its value. The unit of computation is a *task*:
+The unit of computation is a *task*:
 
 - ``features`` — per (model, dataset): extract and cache every split and
-  corruption the cells need (``eokit.bench.features``); returns nothing stored;
+  corruption the tasks need (``eokit.bench.features``); stores nothing itself;
 - ``eval`` — per (model, dataset, protocol, fraction, seed): fit once on the
   cached train features, score the clean test features and each corrupted
-  copy; one store job per cell;
+  copy;
 - ``finetune`` — per (model, dataset, fraction, seed);
 - ``efficiency`` — per (model, dataset): params, GFLOPs, throughput, peak
   memory, measured on the driver after the grid (so workers do not disturb
   the timing).
 
-The driver asks the store which cells are done, submits only the rest, and
-writes each task's rows as soon as its future completes (``as_completed``),
-so a run killed at any point and restarted recomputes nothing it stored.
+A task stores its rows as one or two store *jobs*: the clean rows, and the
+rows under corruption (when the task is part of the robustness grid). A job's
+``job_key`` hashes everything that determines its values (suite name, model
+and dataset configs, protocol settings, fraction, seed, conditions), so adding
+a seed, a protocol or a model adds jobs without touching stored ones. The
+driver asks the store which jobs are done, submits only the rest, and writes
+each task's jobs as soon as its future completes (``as_completed``), so a run
+killed at any point and restarted recomputes nothing it stored.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ Progress = Callable[[int, int, str], None]
 
 @dataclass(frozen=True)
 class Task:
-    """One unit of computation; ``cells`` = ((corruption, severity), job_key) it produces rows for."""
+    """One unit of computation; ``jobs`` = ((job_key, conditions), ...) it stores rows for."""
 
     kind: str  # 'eval' | 'finetune' | 'efficiency'
     model: str
@@ -55,7 +58,11 @@ class Task:
     protocol: str
     fraction: float = 1.0
     seed: int = 0
-    cells: tuple[tuple[tuple[str, int], str], ...] = ()
+    jobs: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
+
+    @property
+    def conditions(self) -> list[tuple[str, int]]:
+        return [c for _, conds in self.jobs for c in conds]
 
     @property
     def label(self) -> str:
@@ -72,14 +79,14 @@ class Plan:
     info: dict[str, dict[str, Any]] = field(default_factory=dict)  # dataset -> task, bands, sizes
 
     @property
-    def cells(self) -> list[str]:
-        return [k for t in self.tasks for _, k in t.cells]
+    def job_keys(self) -> list[str]:
+        return [k for t in self.tasks for k, _ in t.jobs]
 
 
 @dataclass
 class RunSummary:
     out: Path
-    total_cells: int
+    total_jobs: int
     done_before: int
     computed: int
     rows: int
@@ -92,7 +99,7 @@ class RunSummary:
 # -- planning -------------------------------------------------------------------------------------
 
 def _job_key(suite: SuiteConfig, model: str, dataset: str, proto: ProtocolCfg | str, fraction: float, seed: int,
-             cond: tuple[str, int]) -> str:
+             conds: Iterable[tuple[str, int]]) -> str:
     m = next(x for x in suite.models if x.name == model)
     d = next(x for x in suite.datasets if x.name == dataset)
     p = proto.model_dump(mode="json", exclude={"fractions", "seeds"}) if isinstance(proto, ProtocolCfg) else {"name": proto}
@@ -100,7 +107,7 @@ def _job_key(suite: SuiteConfig, model: str, dataset: str, proto: ProtocolCfg | 
         "v": RUNNER_VERSION, "suite": suite.name,
         "model": m.model_dump(mode="json", exclude={"role", "protocols"}),
         "dataset": d.model_dump(mode="json"), "protocol": p, "fraction": fraction, "seed": seed,
-        "corruption": cond[0], "severity": cond[1],
+        "conditions": sorted([list(c) for c in conds]),
     }, n=24)
 
 
@@ -152,13 +159,14 @@ def plan(suite: SuiteConfig) -> Plan:
                     for seed in p.seeds or []:
                         robust = rob is not None and p.name in rob.protocols and frac in rob.fractions and (
                             rob.seeds is None or seed in rob.seeds)
-                        use = conds if robust else [CLEAN]
-                        cells = tuple((c, _job_key(suite, m.name, d.name, p, frac, seed, c)) for c in use)
+                        jobs = [(_job_key(suite, m.name, d.name, p, frac, seed, [CLEAN]), (CLEAN,))]
+                        if robust and len(conds) > 1:
+                            jobs.append((_job_key(suite, m.name, d.name, p, frac, seed, conds[1:]), tuple(conds[1:])))
                         tasks.append(Task("finetune" if p.name == "finetune" else "eval", m.name, d.name, p.name,
-                                          frac, seed, cells))
+                                          frac, seed, tuple(jobs)))
             if suite.efficiency.enabled:
-                key = _job_key(suite, m.name, d.name, "efficiency", 1.0, 0, CLEAN)
-                tasks.append(Task("efficiency", m.name, d.name, "efficiency", 1.0, 0, ((CLEAN, key),)))
+                key = _job_key(suite, m.name, d.name, "efficiency", 1.0, 0, [CLEAN])
+                tasks.append(Task("efficiency", m.name, d.name, "efficiency", 1.0, 0, ((key, (CLEAN,)),)))
     return Plan(suite, tasks, skipped, info)
 
 
@@ -182,7 +190,7 @@ def _worker_threads() -> None:
 
 
 def _needed_conditions(tasks: Iterable[Task]) -> list[tuple[str, int]]:
-    conds = {c for t in tasks for c, _ in t.cells}
+    conds = {c for t in tasks for c in t.conditions}
     return sorted(conds, key=lambda c: (c != CLEAN, c))
 
 
@@ -219,7 +227,7 @@ def eval_task(suite_json: dict[str, Any], t: Task, paths: dict[str, str] | None 
     _worker_threads()
     suite = _suite(suite_json)
     d = next(x for x in suite.datasets if x.name == t.dataset)
-    conds = [c for c, _ in t.cells]
+    conds = t.conditions
     if paths is None or not all(Path(p).exists() for p in paths.values()):
         paths = features_task(suite_json, t.model, t.dataset, conds)  # e.g. a worker without the shared cache
     train, test = load_split(d, "train"), load_split(d, "test")
@@ -240,7 +248,7 @@ def eval_task(suite_json: dict[str, Any], t: Task, paths: dict[str, str] | None 
         tests = {c: (load_features(paths[f"test:{c[0]}:{c[1]}"]).pooled, test.target()) for c in conds}
         results = P.run_pooled(t.protocol, train.task, ftrain.pooled[idx], y_train[idx], tests, t.seed,
                                max(train.num_classes, test.num_classes))
-    return {key: [_row(suite, t, c, key, k, v) for k, v in results[c].items()] for c, key in t.cells}
+    return {key: [_row(suite, t, c, key, k, v) for c in cs for k, v in results[c].items()] for key, cs in t.jobs}
 
 
 def _dense_inputs(task: str, f: Any) -> list[np.ndarray]:
@@ -267,7 +275,7 @@ def finetune_task(suite_json: dict[str, Any], t: Task) -> dict[str, list[dict[st
     res = P.run_finetune(train.task, ex.model, ex.pooled, ex.num_features, train.image[idx], train.target()[idx],
                          test.image, test.target(), t.seed, max(train.num_classes, test.num_classes),
                          epochs=pcfg.epochs or 3, lr=pcfg.lr or 1e-3, batch_size=pcfg.batch_size or 32)
-    (cond, key), = t.cells
+    (key, (cond,)), = t.jobs
     return {key: [_row(suite, t, cond, key, k, v) for k, v in res.items()]}
 
 
@@ -282,7 +290,7 @@ def efficiency_task(suite_json: dict[str, Any], t: Task) -> dict[str, list[dict[
     test = load_split(d, "test")
     ex = make_extractor(m, test)
     res = measure(ex, test.image[: suite.efficiency.batch_size], repeats=suite.efficiency.repeats)
-    (cond, key), = t.cells
+    (key, (cond,)), = t.jobs
     return {key: [_row(suite, t, cond, key, k, v) for k, v in res.items()]}
 
 
@@ -333,17 +341,17 @@ def run_suite(
     p = plan(cfg)
     suite_json = p.suite.model_dump(mode="json")
     done = store.done_jobs()
-    pending = [dataclasses.replace(t, cells=tuple(c for c in t.cells if c[1] not in done))
-               for t in p.tasks if any(k not in done for _, k in t.cells)]
+    pending = [dataclasses.replace(t, jobs=tuple(j for j in t.jobs if j[0] not in done))
+               for t in p.tasks if any(k not in done for k, _ in t.jobs)]
     grid = [t for t in pending if t.kind != "efficiency"]
     eff = [t for t in pending if t.kind == "efficiency"]
     total = len(p.tasks)
     finished = total - len(pending)
-    n_cells = len(p.cells)
-    done_before = sum(k in done for k in p.cells)
-    log.info("suite %s: %d cells, %d stored, %d tasks to run", cfg.name, n_cells, done_before, len(pending))
+    n_jobs = len(p.job_keys)
+    done_before = sum(k in done for k in p.job_keys)
+    log.info("suite %s: %d jobs, %d stored, %d tasks to run", cfg.name, n_jobs, done_before, len(pending))
     if progress:
-        progress(finished, total, f"{done_before}/{n_cells} cells stored")
+        progress(finished, total, f"{done_before}/{n_jobs} jobs stored")
     computed = 0
 
     def store_result(t: Task, result: dict[str, list[dict[str, Any]]]) -> None:
@@ -393,7 +401,7 @@ def run_suite(
     for t in eff:  # on the driver, after the grid: timings undisturbed by busy workers
         store_result(t, run_task(suite_json, t))
     exports = store.export(out)
-    summary = RunSummary(out, n_cells, done_before, computed, len(store), p.skipped, exports=tuple(exports),
+    summary = RunSummary(out, n_jobs, done_before, computed, len(store), p.skipped, exports=tuple(exports),
                          feature_tasks=len(feature_groups))
     if report:
         summary.report = write_bench_report(store, out, p)
@@ -425,7 +433,13 @@ def dataset_specs(p: Plan) -> dict[str, Any]:
     specs = {}
     for d in p.suite.datasets:
         try:
-            ds_cls_spec = open_dataset(d, d.train.split).spec
+            if d.spec:
+                import eokit.datasets.catalog  # noqa: F401 - registers the built-in loaders
+                from eokit.datasets.base import DATASETS
+
+                ds_cls_spec = DATASETS.get(d.spec).spec
+            else:
+                ds_cls_spec = open_dataset(d, d.train.split).spec
         except Exception as exc:
             log.warning("no DatasetSpec for %s: %s", d.name, exc)
             continue

@@ -1,0 +1,53 @@
+"""``eokit bench``: run a benchmark suite -> results store, leaderboard, report.html."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+@click.command("bench")
+@click.option("--suite", default="quick", show_default=True,
+              help="Built-in suite ('quick', 'full') or a suite YAML file.")
+@click.option("--out", "out", default="outputs/bench", show_default=True, type=click.Path(file_okay=False),
+              help="Output folder: results.duckdb, results.parquet/.csv, report.html.")
+@click.option("--scheduler", default=None, metavar="ADDR",
+              help="Address of an existing Dask scheduler (tcp://HOST:PORT); default: a loopback LocalCluster.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=0),
+              help="LocalCluster worker processes (one thread each); 0 runs in this process.")
+@click.option("--no-report", is_flag=True, help="Skip writing report.html.")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+def command(suite: str, out: str, scheduler: str | None, workers: int, no_report: bool, verbose: bool) -> None:
+    """Run a benchmark suite: models x datasets x protocols x fractions x seeds (x corruptions)."""
+    from eokit.bench.runner import run_suite
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    console = Console(stderr=True)
+    with Progress(TextColumn("[bold]bench[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console, transient=False) as bar:
+        task = bar.add_task("planning (loading data)", total=None)
+
+        def progress(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=label)
+
+        summary = run_suite(suite, out, scheduler=scheduler, workers=workers, progress=progress,
+                            report=not no_report)
+    out_console = Console()
+    try:
+        from eokit.bench.store import ResultsStore
+        from eokit.report import print_leaderboard
+
+        print_leaderboard(ResultsStore(summary.out / "results.duckdb").frame(), console=out_console)
+    except ImportError as exc:  # the report module is optional for running the grid
+        console.print(f"[yellow]leaderboard unavailable: {exc}[/]")
+    for model, dataset, why in summary.skipped:
+        console.print(f"[dim]skipped {model} on {dataset}: {why}[/]")
+    console.print(
+        f"{summary.total_jobs} jobs: {summary.done_before} already stored, {summary.computed} computed; "
+        f"{summary.rows} rows in {summary.out / 'results.duckdb'}"
+    )
+    if summary.report:
+        console.print(f"report: {summary.report}")
