@@ -1,5 +1,29 @@
 """Scenes, samplers and the torch Dataset path that yields Samples."""
 
+from eokit.data.collection import Scene, SceneCollection
+from eokit.data.dataset import GeoDataset, SceneDataset
+from eokit.data.labels import RasterLabels, VectorLabels
 from eokit.data.sample import Sample, collate_samples
+from eokit.data.samplers import (
+    GridWindowSampler,
+    RandomWindowSampler,
+    VectorWindowSampler,
+    WindowSpec,
+    grid_offsets,
+)
 
-__all__ = ["Sample", "collate_samples"]
+__all__ = [
+    "GeoDataset",
+    "GridWindowSampler",
+    "RandomWindowSampler",
+    "RasterLabels",
+    "Sample",
+    "Scene",
+    "SceneCollection",
+    "SceneDataset",
+    "VectorLabels",
+    "VectorWindowSampler",
+    "WindowSpec",
+    "collate_samples",
+    "grid_offsets",
+]
