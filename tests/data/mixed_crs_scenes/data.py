@@ -87,5 +87,5 @@ def make(tmp: Path) -> dict:
     return {
         "root": tmp, "a": a, "b": b, "tagged": c, "label": tmp / "label_32631.tif",
         "label_far": tmp / "label_far.tif", "points": tmp / "points.geojson", "polygons": tmp / "polygons.gpkg",
-        "a_centre": (cx, cy), "overlap": overlap, "b_origin": b_origin,
+        "a_centre": (cx, cy), "overlap": overlap, "b_origin": b_origin, "label_split_x": LABEL_SPLIT_X,
     }
