@@ -37,6 +37,10 @@ lint: $(STAMP)
 
 # Optional: peers measured side by side in benchmarks/ (TorchGeo, TerraTorch).
 bench-deps: $(STAMP)
+	# TorchGeo 0.8.1 for benchmarks/sampling.py without changing any pinned version: the package alone,
+	# plus only the pure-Python modules torchgeo.datasets/samplers import that are not installed.
+	$(BIN)/pip install -q --no-deps torchgeo==0.8.1 einops==0.8.2 requests==2.34.2 charset-normalizer==3.5.3
+	$(BIN)/python -c "import torchgeo.datasets, torchgeo.samplers, torch, timm, lightning"
 	$(BIN)/pip install -q -c requirements.lock -e ".[compare]"
 
 clean:
