@@ -56,8 +56,22 @@ PAVIA_U_WL = np.linspace(430.0, 860.0, 103).round(1).tolist()
 PAVIA_C_WL = np.linspace(430.0, 860.0, 102).round(1).tolist()
 
 
-@lru_cache(maxsize=4)
+def _stamp(path: str) -> tuple[str, int, int]:
+    """Cache key that changes when the file does (path, mtime, size)."""
+    try:
+        st = Path(path).stat()
+    except OSError as exc:
+        raise DatasetError(f"cannot read {path!r}: {exc}") from exc
+    return (path, st.st_mtime_ns, st.st_size)
+
+
 def _cube(path: str, key: str | None) -> np.ndarray:
+    return _cube_cached(_stamp(path), key)
+
+
+@lru_cache(maxsize=4)
+def _cube_cached(stamp: tuple[str, int, int], key: str | None) -> np.ndarray:
+    path = stamp[0]
     arrays = read_mat(Path(path))
     if key is None:
         if len(arrays) != 1:
@@ -360,7 +374,7 @@ class EnviHyperspectral(_Scene):
         return [(self.cube_name, None)]
 
     def _read(self, source: Any) -> tuple[np.ndarray, np.ndarray]:
-        return _envi(str(self.root / self.cube_name), str(self.root / self.gt_name))
+        return _envi(_stamp(str(self.root / self.cube_name)), _stamp(str(self.root / self.gt_name)))
 
     def _load(self, item: Any) -> Sample:
         sample = super()._load(item)
@@ -369,11 +383,11 @@ class EnviHyperspectral(_Scene):
 
 
 @lru_cache(maxsize=2)
-def _envi(cube: str, gt: str) -> tuple[np.ndarray, np.ndarray]:
+def _envi(cube: tuple[str, int, int], gt: tuple[str, int, int]) -> tuple[np.ndarray, np.ndarray]:
     from eokit.io import open_raster
 
-    c = open_raster(cube).read(dtype=None).array
-    g = open_raster(gt).read(dtype=None).array[0]
+    c = open_raster(cube[0]).read(dtype=None).array
+    g = open_raster(gt[0]).read(dtype=None).array[0]
     return np.moveaxis(c, 0, -1), g
 
 

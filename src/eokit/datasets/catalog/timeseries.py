@@ -51,6 +51,22 @@ def load_npy(path: Path) -> np.ndarray:
         raise DatasetError(f"{str(path)!r} is not a readable .npy array: {exc}") from exc
 
 
+def npy_shape(path: Path) -> tuple[int, ...]:
+    """Shape of a ``.npy``/``.npy.gz`` array, read from the header where possible."""
+    if path.suffix != ".npy":
+        return load_npy(path).shape
+    try:
+        with path.open("rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(fh)
+    except (ValueError, OSError) as exc:
+        raise DatasetError(f"{str(path)!r} is not a readable .npy array: {exc}") from exc
+    if dtype.hasobject:
+        raise DatasetError(f"{str(path)!r} holds Python objects (a pickle); eokit never loads those")
+    return tuple(shape)
+
+
 def _windows(h: int, w: int, size: int | None) -> list[tuple[int, int, int, int]]:
     if size is None:
         return [(0, 0, w, h)]
@@ -126,10 +142,10 @@ class EOPatchSeries(EODataset):
         items = []
         for patch in self._patches():
             arrays = self._feature_files(patch)
-            first = np.load(arrays[0][1], mmap_mode="r") if arrays[0][1].suffix == ".npy" else load_npy(arrays[0][1])
-            if first.ndim != 4:
-                raise DatasetError(f"{str(arrays[0][1])!r} has shape {first.shape}, not (T, H, W, C)")
-            h, w = first.shape[1:3]
+            shape = npy_shape(arrays[0][1])
+            if len(shape) != 4:
+                raise DatasetError(f"{str(arrays[0][1])!r} has shape {shape}, not (T, H, W, C)")
+            h, w = shape[1:3]
             items += [(patch, win) for win in _windows(h, w, self.chip_size)]
         return _split_items(self.spec.name, items, self.split, lambda it: f"{it[0].name}:{it[1]}")
 
@@ -400,7 +416,7 @@ class MultiDateStack(EODataset):
         frames, grid, bands = [], None, None
         for _, p in self.files:
             chip = open_raster(p, band_names=self.band_names, sensor=self.sensor).read(window)
-            frames.append(np.where(chip.valid[None], chip.array, 0.0))
+            frames.append(chip.array)
             grid, bands = grid or chip.grid, bands or chip.bands
         sample: Sample = {
             "image": image_tensor(np.stack(frames)),
