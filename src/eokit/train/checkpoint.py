@@ -129,10 +129,15 @@ def load_weights(model: nn.Module, path: str | Path, bands: tuple[str, ...] | No
     tensors = load_file(str(folder / WEIGHTS))
     bad = mismatches(model, tensors)
     if bad:
-        shown = "\n  ".join(bad[:40]) + (f"\n  ... and {len(bad) - 40} more" if len(bad) > 40 else "")
+        lines, counts = [], []
+        for kind in ("missing in checkpoint", "unexpected in checkpoint", "shape differs"):
+            group = [b for b in bad if b.startswith(kind)]
+            if group:
+                counts.append(f"{len(group)} {kind}")
+                lines += group[:15] + ([f"... and {len(group) - 15} more {kind}"] if len(group) > 15 else [])
         raise CheckpointMismatchError(
             f"checkpoint {str(folder)!r} (model {cfg.get('model', {}).get('backbone', '?')!r}) does not fit "
-            f"this model: {len(bad)} mismatching keys:\n  {shown}"
+            f"this model: {len(bad)} mismatching keys ({', '.join(counts)}):\n  " + "\n  ".join(lines)
         )
     model.load_state_dict(tensors, strict=True)
     return model
