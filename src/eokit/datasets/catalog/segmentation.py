@@ -59,7 +59,7 @@ class LandCoverAI(EODataset):
             Download(
                 url="https://landcover.ai.linuxpolska.com/download/landcover.ai.v1.zip",
                 filename="landcover.ai.v1.zip",
-                md5="3268c89070e8734b4e91d531c0617e03",
+                sha256="dd448287ff3a76291f2b159084b8a265f2ba4559bb80b0551fc8c6c0eb149a4b",
                 extract=True,
             ),
         ),
