@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import pickle
+import shutil
 from pathlib import Path
 from types import ModuleType
 
@@ -120,3 +121,13 @@ def test_partitions_and_bad_input(tmp_path: Path) -> None:
         f.create_dataset("label", data=np.zeros((8, 8), np.int64))
     with pytest.raises(DatasetError, match="must share the image grid"):
         get_dataset("m_nz_cattle", root=seg)[0]
+
+
+def test_default_root_falls_back_to_v091_folder_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = gen().write_task(tmp_path / "staging", "m-cashew-plant")
+    bench = tmp_path / "data" / "geobench" / "segmentation_v0.9.1"
+    bench.mkdir(parents=True)
+    shutil.move(folder, bench / "m-cashew-plantation")  # the v0.9.1 Zenodo release's folder name
+    monkeypatch.setenv("EOKIT_DATA", str(tmp_path / "data"))
+    ds = get_dataset("m_cashew_plant")
+    assert ds.root == bench / "m-cashew-plantation" and len(ds) == 3

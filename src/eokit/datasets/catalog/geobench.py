@@ -120,7 +120,24 @@ class GeoBenchTask(EODataset):
     def __init__(self, root: str | Path | None = None, split: str = "train", *,
                  partition: str = "default", **kwargs: Any) -> None:
         self.partition = partition
+        if root is None:
+            root = self._default_root()
         super().__init__(root, split, **kwargs)
+
+    @classmethod
+    def _default_root(cls) -> Path | None:
+        """``$EOKIT_DATA/geobench/<benchmark>_v1.0/<task>``, else the v0.9.1 release's folder names."""
+        from eokit.env import data_root
+
+        primary = cls.spec.path()
+        if primary.exists():
+            return primary
+        bench = primary.parent.name.replace("_v1.0", "_v0.9.1")
+        for name in (cls.task_name, *cls.aliases):
+            candidate = data_root() / "geobench" / bench / name
+            if candidate.exists():
+                return candidate
+        return None
 
     def _index(self) -> list[str]:
         part = self.root / f"{self.partition}_partition.json"
@@ -298,6 +315,8 @@ def _task(
             "spec": spec,
             "kind": kind,
             "task_name": name,
+            "aliases": {"m-chesapeake-landcover": ("m-chesapeake-lancover",),
+                        "m-cashew-plant": ("m-cashew-plantation",)}.get(name, ()),
             "s2_keys": (sensor or "").startswith("sentinel2") or name in ("m-brick-kiln", "m-so2sat"),
             "__doc__": f"GEO-Bench v1.0 {name} ({kind}).",
         },
