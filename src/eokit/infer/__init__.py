@@ -1,0 +1,27 @@
+"""Scene-scale inference: tile, batch, blend and stream a scene through a model into a COG."""
+
+from eokit.infer.blend import BlendWindows, window_1d
+from eokit.infer.contract import ModelContract
+from eokit.infer.ensemble import Predictor, tta_transforms
+from eokit.infer.output import OutputSpec, output_spec
+from eokit.infer.plan import TilePlan, axis_offsets
+from eokit.infer.predict import PredictResult, as_predictor, plan_scene, predict_scene
+from eokit.infer.source import match_bands, open_scene
+
+__all__ = [
+    "BlendWindows",
+    "ModelContract",
+    "OutputSpec",
+    "PredictResult",
+    "Predictor",
+    "TilePlan",
+    "as_predictor",
+    "axis_offsets",
+    "match_bands",
+    "open_scene",
+    "output_spec",
+    "plan_scene",
+    "predict_scene",
+    "tta_transforms",
+    "window_1d",
+]

@@ -1,0 +1,177 @@
+"""Models in, blended-ready outputs out: normalisation, ensembles and test-time augmentation.
+
+A :class:`Predictor` maps a batch of raw tiles (B, C, h, w) plus their validity
+masks to (B, K + E, h, w) float32: K probabilities (classifiers) or values
+(regressors), plus E = 1 extra channel when there are several members (models x
+TTA views): the fraction of members agreeing with the ensemble's class, or the
+standard deviation of the members' values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from eokit.errors import ConfigError, ModelError
+from eokit.infer.contract import ModelContract
+
+Transform = tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
+
+
+def _rot(k: int) -> Transform:
+    return (lambda t: torch.rot90(t, k, (-2, -1)), lambda t: torch.rot90(t, -k, (-2, -1)))
+
+
+def _flip(dims: tuple[int, ...]) -> Transform:
+    return (lambda t: torch.flip(t, dims), lambda t: torch.flip(t, dims))
+
+
+def _identity() -> Transform:
+    return (lambda t: t, lambda t: t)
+
+
+def _compose(a: Transform, b: Transform) -> Transform:
+    return (lambda t: b[0](a[0](t)), lambda t: a[1](b[1](t)))
+
+
+TTA_MODES = ("none", "flips", "rot90", "d4")
+
+
+def tta_transforms(mode: str | bool | None) -> list[Transform]:
+    """Forward/inverse pairs: 'flips' (4 views), 'rot90' (4 rotations), 'd4' (all 8)."""
+    if mode in (None, False, "none"):
+        return [_identity()]
+    if mode is True:
+        mode = "d4"
+    if mode == "flips":
+        return [_identity(), _flip((-1,)), _flip((-2,)), _flip((-2, -1))]
+    if mode == "rot90":
+        return [_identity(), _rot(1), _rot(2), _rot(3)]
+    if mode == "d4":
+        rots = [_identity(), _rot(1), _rot(2), _rot(3)]
+        return rots + [_compose(_flip((-1,)), r) for r in rots]
+    raise ConfigError(f"unknown test-time augmentation {mode!r}; choose one of {list(TTA_MODES)}")
+
+
+class Predictor:
+    """One model or an ensemble, with its contract, TTA and device."""
+
+    def __init__(
+        self,
+        models: nn.Module | Sequence[nn.Module],
+        contract: ModelContract | Sequence[ModelContract],
+        *,
+        tta: str | bool | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.models = [models] if isinstance(models, nn.Module) else list(models)
+        if not self.models:
+            raise ModelError("no model given")
+        contracts = [contract] * len(self.models) if isinstance(contract, ModelContract) else list(contract)
+        if len(contracts) != len(self.models):
+            raise ModelError(f"{len(contracts)} contracts for {len(self.models)} models")
+        first = contracts[0]
+        for c in contracts[1:]:
+            if tuple(c.bands) != tuple(first.bands) or c.activation != first.activation:
+                raise ModelError(
+                    f"ensemble members disagree: bands {list(first.bands)} / {first.activation} vs "
+                    f"{list(c.bands)} / {c.activation}; ensemble models trained on the same bands and task"
+                )
+            if c.n_outputs and first.n_outputs and c.n_outputs != first.n_outputs:
+                raise ModelError(f"ensemble members have {first.n_outputs} and {c.n_outputs} outputs")
+        self.contracts = contracts
+        self.contract = first
+        self.device = torch.device(device)
+        self.tta = tta_transforms(tta)
+        for m in self.models:
+            m.eval().to(self.device)
+        self._norm = [self._norm_tensors(c) for c in contracts]
+        self.n_outputs: int | None = first.n_outputs
+
+    def _norm_tensors(self, c: ModelContract) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Per-band (a, b) so that normalised = raw * a + b."""
+        n = len(c.bands)
+        mean = torch.tensor(c.mean if c.mean is not None else [0.0] * n, dtype=torch.float32)
+        std = torch.tensor(c.std if c.std is not None else [1.0] * n, dtype=torch.float32)
+        a = c.scale / std
+        b = (c.offset - mean) / std
+        if torch.all(a == 1) and torch.all(b == 0):
+            return None
+        return a.view(1, n, 1, 1).to(self.device), b.view(1, n, 1, 1).to(self.device)
+
+    @property
+    def members(self) -> int:
+        return len(self.models) * len(self.tta)
+
+    @property
+    def extra_channels(self) -> int:
+        return 1 if self.members > 1 else 0
+
+    def extra_name(self) -> str:
+        return "agreement" if self.contract.is_classifier else "std"
+
+    def infer_outputs(self, channels: int, size: int = 32) -> int:
+        """K, from the contract or one tiny forward pass."""
+        if self.n_outputs:
+            return self.n_outputs
+        x = torch.zeros(1, channels, size, size, device=self.device)
+        with torch.inference_mode():
+            self.n_outputs = int(self._forward(self.models[0], x).shape[1])
+        return self.n_outputs
+
+    def _forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        y = model(x)
+        if isinstance(y, dict):
+            y = y.get("out", next(iter(y.values())))
+        if isinstance(y, (tuple, list)):
+            y = y[0]
+        if y.ndim != 4 or y.shape[-2:] != x.shape[-2:]:
+            raise ModelError(
+                f"model returned shape {tuple(y.shape)} for input {tuple(x.shape)}; scene inference needs a "
+                "dense model mapping (B, C, H, W) to (B, K, H, W)"
+            )
+        act = self.contract.activation
+        if act == "softmax":
+            y = torch.softmax(y, dim=1)
+        elif act == "sigmoid":
+            y = torch.sigmoid(y)
+        return y.float()
+
+    @torch.inference_mode()
+    def __call__(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Raw tiles (B,C,h,w) float32 + validity (B,h,w) bool -> (B, K+E, h, w) float32."""
+        x = x.to(self.device, non_blocking=True)
+        invalid = ~valid.to(self.device).unsqueeze(1)
+        total: torch.Tensor | None = None
+        sq: torch.Tensor | None = None
+        votes: list[torch.Tensor] = []
+        for model, norm in zip(self.models, self._norm, strict=True):
+            xm = x * norm[0] + norm[1] if norm is not None else x.clone()
+            xm.masked_fill_(invalid, 0.0)
+            for fwd, inv in self.tta:
+                y = inv(self._forward(model, fwd(xm)))
+                total = y if total is None else total + y
+                if self.members > 1:
+                    if self.contract.is_classifier:
+                        votes.append(_classes(y))
+                    else:
+                        sq = y * y if sq is None else sq + y * y
+        assert total is not None
+        if self.members == 1:
+            return total
+        mean = total / self.members
+        if self.contract.is_classifier:
+            winner = _classes(mean)
+            agree = torch.stack([v == winner for v in votes]).float().mean(0, keepdim=False)
+            extra = agree.unsqueeze(1)
+        else:
+            var = (sq / self.members - mean * mean).clamp_min(0)
+            extra = var.sqrt().mean(1, keepdim=True)
+        return torch.cat([mean, extra], dim=1)
+
+
+def _classes(p: torch.Tensor) -> torch.Tensor:
+    """Class per pixel: argmax for K > 1, p >= 0.5 for a single sigmoid channel."""
+    return (p[:, 0] >= 0.5).to(torch.int64) if p.shape[1] == 1 else p.argmax(1)

@@ -1,0 +1,288 @@
+"""Stream a whole scene through a model into a Cloud-Optimized GeoTIFF.
+
+The scene is processed one *tile row* (a horizontal band of overlapping crops)
+at a time, and within a row in groups of tiles read with one windowed read
+each (the whole row when it fits ``read_budget_mb``). Crops are batched
+across groups, their outputs weighted by a blending window and added into a
+per-group accumulator. A group is finished when its tiles are done: the rows
+no later tile touches are divided by the summed weights, encoded and written;
+the rows the next tile row overlaps are carried over (only ``overlap`` rows,
+full width), and the columns the next group overlaps are handed to it. Peak
+memory is bounded by the batch, one or two groups and the carried overlap,
+never by the scene's height.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rasterio.windows import Window
+
+from eokit.env import gdal_env
+from eokit.errors import ConfigError
+from eokit.infer.blend import BlendWindows
+from eokit.infer.contract import ModelContract
+from eokit.infer.ensemble import Predictor
+from eokit.infer.output import OutputSpec, output_spec
+from eokit.infer.plan import TilePlan
+from eokit.infer.source import Scene, match_bands, open_scene
+from eokit.io import CogWriter, GridSpec
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class PredictResult:
+    """What ``predict_scene`` wrote and how long it took."""
+
+    path: Path
+    plan: TilePlan
+    output: OutputSpec
+    tiles: int
+    skipped: int
+    seconds: float
+    grid: GridSpec
+    bands: list[str] = field(default_factory=list)
+
+    @property
+    def mpix_per_s(self) -> float:
+        return self.grid.height * self.grid.width / 1e6 / max(self.seconds, 1e-9)
+
+    @property
+    def tiles_per_s(self) -> float:
+        return self.tiles / max(self.seconds, 1e-9)
+
+
+@dataclass
+class _Group:
+    """Consecutive tiles of one tile row, read with one windowed read."""
+
+    row: int  # tile-row index
+    j0: int
+    j1: int  # inclusive tile-column indexes
+    x0: int
+    x1: int  # pixel columns [x0, x1) read (x1 may pass the scene edge)
+    array: np.ndarray  # (C, crop, x1 - x0) float32
+    valid: np.ndarray  # (crop, x1 - x0) bool
+    acc: np.ndarray | None = None  # (A, crop, x1 - x0) float32; allocated on first output
+    pending: int = 0  # tiles queued but not yet run
+    queued: bool = False  # every tile of the group has been queued (or skipped)
+
+
+def as_predictor(
+    model: Any, contract: ModelContract | Sequence[ModelContract] | None = None, *, tta: str | bool | None = None,
+    device: str = "cpu",
+) -> Predictor:
+    """A Predictor from a module, a list of modules, checkpoint path(s) or a Predictor."""
+    if isinstance(model, Predictor):
+        return model
+    from eokit.infer.checkpoint import load_for_inference
+
+    items = list(model) if isinstance(model, (list, tuple)) else [model]
+    modules, contracts = [], []
+    for item in items:
+        if isinstance(item, (str, os.PathLike)):
+            m, c = load_for_inference(item)
+            modules.append(m)
+            contracts.append(c)
+        elif isinstance(item, torch.nn.Module):
+            modules.append(item)
+        else:
+            raise ConfigError(f"cannot use {type(item).__name__} as a model: pass an nn.Module or a checkpoint path")
+    if len(contracts) != len(modules):
+        if contract is None:
+            raise ConfigError("a plain nn.Module needs a ModelContract (bands, mean/std, classes): pass contract=")
+        contracts = contract if not isinstance(contract, ModelContract) else [contract] * len(modules)
+    return Predictor(modules, contracts, tta=tta, device=device)
+
+
+def plan_scene(
+    scene: Scene, *, crop: int = 256, stride: int = 224, align: str = "even", sensor: str | None = None,
+    resampling: str | None = None,
+) -> TilePlan:
+    """The tiling plan for ``scene`` (for dry runs)."""
+    src = open_scene(scene, sensor=sensor, resampling=resampling)
+    return TilePlan.build(src.grid.height, src.grid.width, crop, stride, align)
+
+
+def predict_scene(
+    model: Any,
+    scene: Scene,
+    out: str | os.PathLike[str],
+    *,
+    contract: ModelContract | None = None,
+    crop: int = 256,
+    stride: int = 224,
+    batch_size: int = 16,
+    output: str | None = None,
+    window: str = "hann",
+    margin: int | None = None,
+    floor: float = 1e-3,
+    align: str = "even",
+    tta: str | bool | None = None,
+    prob_dtype: str = "uint8",
+    nodata: float | None = None,
+    sensor: str | None = None,
+    band_names: Sequence[str] | None = None,
+    resampling: str | None = None,
+    device: str = "cpu",
+    read_budget_mb: float = 64.0,
+    gdal_cache_mb: int = 64,
+    progress: Progress | None = None,
+) -> PredictResult:
+    """Map ``scene`` with ``model`` and write a COG at ``out`` (atomically).
+
+    ``model``: an ``nn.Module`` (+ ``contract``), a list of them (an ensemble,
+    averaged on probabilities, with an agreement band), a checkpoint path or
+    a list of paths. ``output``: 'classes' (uint8 class + confidence %),
+    'probabilities' (one band per class, scaled to ``prob_dtype``) or
+    'values' (float32, regressors). Input nodata is set to 0 after
+    normalisation and written as ``nodata`` in the map. ``margin``: pixels at
+    each tile side inside the scene that get no weight (default: a quarter of
+    the overlap, at most 8), so zero-padding effects of a CNN never reach the map.
+    """
+    t0 = time.perf_counter()
+    pred = as_predictor(model, contract, tta=tta, device=device)
+    src = open_scene(scene, sensor=sensor or pred.contract.sensor, band_names=band_names, resampling=resampling)
+    names = match_bands(src, pred.contract.bands)
+    grid = src.grid
+    plan = TilePlan.build(grid.height, grid.width, crop, stride, align)
+    if margin is None:  # drop a few border pixels of each tile (CNN padding effects) where overlap allows
+        margin = min(8, plan.min_overlap // 4)
+    if margin and 2 * margin > plan.min_overlap and plan.n_tiles > 1:
+        raise ConfigError(
+            f"margin {margin} px needs an overlap of at least {2 * margin} px; this plan overlaps by "
+            f"{plan.min_overlap} (crop {crop}, stride {stride}): lower margin or stride"
+        )
+    k = pred.infer_outputs(len(names))
+    extra = pred.extra_name() if pred.extra_channels else None
+    spec = output_spec(output, classifier=pred.contract.is_classifier, names=pred.contract.output_names(k),
+                       extra=extra, prob_dtype=prob_dtype, nodata=nodata)
+    windows = BlendWindows(crop, window, margin=margin, floor=floor, ramp=max(plan.min_overlap, 1))
+    tags = spec.tags(pred.contract.output_names(k))
+    resample = "nearest" if spec.kind == "classes" else "average"
+    with gdal_env(GDAL_CACHEMAX=int(gdal_cache_mb)):
+        with CogWriter(out, grid, spec.count, spec.dtype, nodata=spec.nodata, band_names=list(spec.band_names),
+                       overview_resampling=resample, tags=tags) as writer:
+            stream = _Stream(pred, src, names, plan, windows, spec, writer, batch_size, read_budget_mb,
+                             k + pred.extra_channels, progress)
+            stream.run()
+    return PredictResult(Path(out), plan, spec, stream.done, stream.skipped, time.perf_counter() - t0, grid, names)
+
+
+class _Stream:
+    """The streaming loop of one scene (see the module docstring)."""
+
+    def __init__(self, pred: Predictor, src: Any, names: list[str], plan: TilePlan, windows: BlendWindows,
+                 spec: OutputSpec, writer: CogWriter, batch_size: int, read_budget_mb: float, channels: int,
+                 progress: Progress | None) -> None:
+        self.pred, self.src, self.names, self.plan = pred, src, names, plan
+        self.windows, self.spec, self.writer = windows, spec, writer
+        self.batch_size = max(1, batch_size)
+        self.channels = channels  # K + extra; the accumulator adds one weight channel
+        self.progress = progress
+        self.per_group = plan.tiles_per_group(len(names), read_budget_mb, batch_size)
+        self.groups: deque[_Group] = deque()
+        self.queue: list[tuple[_Group, int]] = []
+        self.carry: np.ndarray | None = None  # (A, rows, W): overlap into the current tile row
+        self.next_carry: np.ndarray | None = None
+        self.edge: np.ndarray | None = None  # (A, crop, w): columns overlapping the next group
+        self.done = 0
+        self.skipped = 0
+
+    # -- reading -----------------------------------------------------------
+    def _read(self, row: int, j0: int, j1: int) -> _Group:
+        p, c = self.plan, self.plan.crop
+        y0, x0, x1 = p.rows[row], p.cols[j0], p.cols[j1] + c
+        boundless = y0 + c > p.height or x1 > p.width
+        chip = self.src.read(Window(x0, y0, x1 - x0, c), bands=self.names, boundless=boundless, dtype="float32")
+        return _Group(row, j0, j1, x0, x1, chip.array, chip.valid)
+
+    def run(self) -> None:
+        p = self.plan
+        for i in range(len(p.rows)):
+            for j0 in range(0, len(p.cols), self.per_group):
+                j1 = min(j0 + self.per_group, len(p.cols)) - 1
+                g = self._read(i, j0, j1)
+                self.groups.append(g)
+                for j in range(j0, j1 + 1):
+                    col = p.cols[j] - g.x0
+                    if not g.valid[:, col:col + p.crop].any():
+                        self.skipped += 1  # all nodata: its pixels are written as nodata anyway
+                        continue
+                    g.pending += 1
+                    self.queue.append((g, col))
+                    if len(self.queue) >= self.batch_size:
+                        self._run_batch()
+                g.queued = True
+                self._finish_ready()
+        if self.queue:
+            self._run_batch()
+        self._finish_ready()
+
+    # -- model -------------------------------------------------------------
+    def _run_batch(self) -> None:
+        c = self.plan.crop
+        x = torch.from_numpy(np.stack([g.array[:, :, col:col + c] for g, col in self.queue]))
+        v = torch.from_numpy(np.stack([g.valid[:, col:col + c] for g, col in self.queue]))
+        y = self.pred(x, v).cpu().numpy()
+        p = self.plan
+        for b, (g, col) in enumerate(self.queue):
+            if g.acc is None:
+                g.acc = np.zeros((self.channels + 1, c, g.x1 - g.x0), np.float32)
+            w = self.windows.for_tile(p.rows[g.row], g.x0 + col, p.height, p.width)
+            acc = g.acc[:, :, col:col + c]
+            acc[:-1] += y[b] * w
+            acc[-1] += w
+            g.pending -= 1
+        n = len(self.queue)
+        self.done += n
+        self.queue.clear()
+        if self.progress is not None:
+            self.progress(n)
+        self._finish_ready()
+
+    # -- finishing ---------------------------------------------------------
+    def _finish_ready(self) -> None:
+        while self.groups and self.groups[0].queued and self.groups[0].pending == 0:
+            self._finish(self.groups.popleft())
+
+    def _finish(self, g: _Group) -> None:
+        p, c = self.plan, self.plan.crop
+        H, W = p.height, p.width
+        a = self.channels + 1
+        gw = g.x1 - g.x0
+        acc = g.acc if g.acc is not None else np.zeros((a, c, gw), np.float32)
+        y0 = p.rows[g.row]
+        last_row = g.row == len(p.rows) - 1
+        fr = min(c, H - y0) if last_row else p.rows[g.row + 1] - y0  # rows finished by this tile row
+        inside = min(g.x1, W) - g.x0  # columns of this group inside the scene
+        if g.j0 == 0:  # first group of a tile row: rotate the carried overlap
+            self.carry, self.next_carry = self.next_carry, None
+            if not last_row:
+                self.next_carry = np.zeros((a, y0 + c - p.rows[g.row + 1], W), np.float32)
+        ew = 0
+        if self.edge is not None and g.j0 > 0:  # the previous group's overlap (already holds its carry)
+            ew = self.edge.shape[2]
+            acc[:, :, :ew] += self.edge
+        if self.carry is not None:
+            ch = self.carry.shape[1]
+            acc[:, :ch, ew:inside] += self.carry[:, :, g.x0 + ew:g.x0 + inside]
+        last_group = g.j1 == len(p.cols) - 1
+        fin = (W if last_group else p.cols[g.j1 + 1]) - g.x0  # columns finished by this group
+        self.edge = None if last_group else acc[:, :, fin:].copy()
+        if self.next_carry is not None:
+            self.next_carry[:, :, g.x0:g.x0 + fin] = acc[:, fr:, :fin]
+        block = acc[:, :fr, :fin]
+        weight = block[-1]
+        values = block[:-1] / np.where(weight > 0, weight, 1.0)[None]
+        valid = g.valid[:fr, :fin] & (weight > 0)
+        self.writer.write(self.spec.encode(values, valid), Window(g.x0, y0, fin, fr))
