@@ -144,6 +144,9 @@ class EODataset(Dataset):
 
     def __getitem__(self, i: int) -> Sample:
         n = len(self.items)
+        if not -n <= i < n:
+            raise IndexError(f"index {i} out of range for {self.spec.name} {self.split!r} ({n} items)")
+        i %= n
         for step in range(n if self.skip_invalid else 1):
             item = self.items[(i + step) % n]
             try:

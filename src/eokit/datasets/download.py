@@ -69,10 +69,11 @@ def verify_checksum(path: Path, sha256: str | None = None, md5: str | None = Non
 
 
 # -- HTTP with resume -----------------------------------------------------------
-def _offline_error(url: str, dest: Path, reason: object) -> DownloadError:
+def _offline_error(url: str, dest: Path, reason: object, expected: str | None = None) -> DownloadError:
+    what = f"{expected}; the file itself belongs at {str(dest)!r}" if expected else f"the file at {str(dest)!r}"
     return DownloadError(
-        f"cannot download {url}: {reason}. The host is unreachable (offline?). eokit expected the file at "
-        f"{str(dest)!r} under EOKIT_DATA={str(data_root())!r}; download it by other means and place it there "
+        f"cannot download {url}: {reason}. The host is unreachable (offline?). eokit expected {what} "
+        f"(EOKIT_DATA={str(data_root())!r}); download it by other means and place it there "
         "(or set EOKIT_DATA to a folder that has it), then run again"
     )
 
@@ -136,6 +137,7 @@ def fetch(
     timeout: float = 60.0,
     backoff: float = 0.5,
     progress: Progress | None = None,
+    expected: str | None = None,
 ) -> Path:
     """Download ``url`` to ``dest`` with resume and checksum verification; return ``dest``.
 
@@ -157,9 +159,9 @@ def fetch(
         except DownloadError:
             raise
         except urllib.error.URLError as exc:
-            raise _offline_error(url, dest, exc.reason) from exc
+            raise _offline_error(url, dest, exc.reason, expected) from exc
         except (ConnectionRefusedError, socket.gaierror) as exc:
-            raise _offline_error(url, dest, exc) from exc
+            raise _offline_error(url, dest, exc, expected) from exc
         except _TRANSIENT as exc:
             attempt += 1
             got = part.stat().st_size if part.exists() else 0
@@ -346,7 +348,8 @@ def download_dataset(
     files = []
     for d in spec.downloads:
         cb = (lambda n, t, d=d: progress(d, n, t)) if progress is not None else None
-        files.append((d, fetch(d.url, staging / d.filename, sha256=d.sha256, md5=d.md5, progress=cb)))
+        where = f"dataset {spec.name!r} at {str(root)!r}"
+        files.append((d, fetch(d.url, staging / d.filename, sha256=d.sha256, md5=d.md5, progress=cb, expected=where)))
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.extract-", dir=root.parent))
     try:

@@ -1,0 +1,134 @@
+"""``eokit datasets list|info|download``: the benchmark dataset catalogue."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from eokit.datasets.base import DATASETS, DatasetSpec, list_datasets
+from eokit.env import data_root
+
+
+def _spec(name: str) -> DatasetSpec:
+    import eokit.datasets.catalog  # noqa: F401 - registers the built-ins
+
+    return DATASETS.get(name).spec
+
+
+def _present(spec: DatasetSpec) -> bool:
+    return spec.path().exists()
+
+
+def _as_dict(spec: DatasetSpec) -> dict:
+    return {
+        "name": spec.name,
+        "task": spec.task,
+        "sensor": spec.sensor,
+        "bands": list(spec.bands),
+        "classes": list(spec.classes),
+        "splits": list(spec.splits),
+        "split_policy": spec.split_policy,
+        "folder": spec.folder,
+        "path": str(spec.path()),
+        "present": _present(spec),
+        "layout": spec.layout,
+        "downloads": [
+            {"url": d.url, "filename": d.filename, "sha256": d.sha256, "md5": d.md5, "extract": d.extract}
+            for d in spec.downloads
+        ],
+        "license": spec.license,
+        "citation": spec.citation,
+        "size": spec.size,
+        "gsd": spec.gsd,
+        "tags": sorted(spec.tags),
+        "homepage": spec.homepage,
+        "description": spec.description,
+    }
+
+
+@click.group("datasets")
+def command() -> None:
+    """Benchmark datasets: list them, describe one, download one into $EOKIT_DATA."""
+
+
+@command.command("list")
+@click.option("--task", default=None, help="Only datasets of this task (e.g. segmentation).")
+@click.option("--tag", "tags", multiple=True, help="Only datasets with this capability tag (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_cmd(task: str | None, tags: tuple[str, ...], as_json: bool) -> None:
+    """List the registered datasets (name, task, sensor, size, licence, present locally)."""
+    specs = [s for s in list_datasets() if (task is None or s.task == task) and set(tags) <= set(s.tags)]
+    specs.sort(key=lambda s: (s.task, s.name))
+    if as_json:
+        click.echo(json.dumps([_as_dict(s) for s in specs], indent=2))
+        return
+    table = Table(title=f"{len(specs)} datasets (EOKIT_DATA={data_root()})")
+    for col in ("name", "task", "sensor", "bands"):
+        table.add_column(col, no_wrap=True)
+    for col in ("size", "licence"):
+        table.add_column(col, no_wrap=True, max_width=30, overflow="ellipsis")
+    table.add_column("tags", no_wrap=True)
+    table.add_column("local", no_wrap=True, min_width=5)
+    for s in specs:
+        table.add_row(
+            s.name,
+            s.task,
+            s.sensor or "-",
+            str(len(s.bands)) if s.bands else "any",
+            s.size,
+            s.license,
+            ",".join(sorted(s.tags)),
+            "yes" if _present(s) else "no",
+        )
+    Console(width=max(Console().width, 200)).print(table)
+
+
+@command.command("info")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def info_cmd(name: str, as_json: bool) -> None:
+    """Describe one dataset: layout, splits, downloads, licence, citation."""
+    d = _as_dict(_spec(name))
+    if as_json:
+        click.echo(json.dumps(d, indent=2))
+        return
+    table = Table(title=name, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in d.items():
+        if key == "downloads":
+            value = "\n".join(
+                f"{x['url']} -> {x['filename']} ({'sha256 ' + x['sha256'] if x['sha256'] else 'md5 ' + x['md5'] if x['md5'] else 'no published checksum'})"
+                for x in value
+            ) or "none (manual download, see homepage)"
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value))
+        table.add_row(key, str(value))
+    Console(width=160).print(table)
+
+
+@command.command("download")
+@click.argument("name")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Target folder (default: $EOKIT_DATA/<folder>).")
+@click.option("--keep-archives", is_flag=True, help="Keep the downloaded archives beside the dataset.")
+def download_cmd(name: str, root: Path | None, keep_archives: bool) -> None:
+    """Download NAME with resume and checksum verification, and unpack it atomically."""
+    from eokit.datasets.download import download_dataset
+
+    spec = _spec(name)
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(d, done: int, total: int | None) -> None:
+            if d.filename not in tasks:
+                tasks[d.filename] = bar.add_task(d.filename, total=total)
+            bar.update(tasks[d.filename], completed=done, total=total)
+
+        path = download_dataset(spec, root, keep_archives=keep_archives, progress=progress)
+    click.echo(f"{name}: ready at {path}")
