@@ -116,7 +116,7 @@ def test_spacenet_buildings_rasterises_real_footprints(tmp_path: Path, mirror: P
     labels = gpd.read_file(mirror / "segmentation" / "spacenet_solaris_samples" / "buildings" / "geotiff_labels.geojson")
     expected_px = labels.union_all().area / 0.25  # 0.5 m pixels
     assert s["mask"].sum().item() == pytest.approx(expected_px, rel=0.03)
-    assert s["image"].shape == (1, 900, 900) and s["crs"] == "EPSG:32616"
+    assert s["image"].shape == (1, 900, 900) and s["crs"] == "EPSG:32616" and s["bands"] == ("PAN",)
 
 
 def test_spacenet_buildings_all_images_and_empty_labels(tmp_path: Path, mirror: Path) -> None:
@@ -134,6 +134,7 @@ def test_spacenet_roads_buffered_in_metres(tmp_path: Path) -> None:
     root = gen("spacenet_roads").write(tmp_path / "roads")
     ds = get_dataset("spacenet_roads", root=root, split="train", buffer_m=2.0)
     s = ds[0]
+    assert s["bands"] == ("R", "G", "B")
     rows = np.flatnonzero(s["mask"].numpy().any(axis=1))
     width_m = len(rows) * 2.7e-6 * 111_320 * 0.9996  # degrees latitude -> metres
     assert 3.0 < width_m < 5.5  # 2 m each side of the centre-line

@@ -220,6 +220,9 @@ class _VectorLabelDataset(EODataset):
     buffer_m: float = 0.0
     ignore_index = None
 
+    def _band_names(self, count: int) -> tuple[str, ...] | None:
+        return None
+
     def _pairs(self) -> list[tuple[Path, Path]]:
         raise NotImplementedError
 
@@ -233,7 +236,8 @@ class _VectorLabelDataset(EODataset):
 
     def _load(self, item: tuple[Path, Path]) -> Sample:
         img_path, vec_path = item
-        src = open_raster(img_path, sensor=self.spec.sensor if self.spec.sensor else None)
+        count = len(open_raster(img_path).bands)
+        src = open_raster(img_path, band_names=self._band_names(count), sensor=self.spec.sensor)
         chip = src.read()
         mask = rasterize_vectors(vec_path, src.grid, buffer_m=self.buffer_m)
         return {
@@ -337,10 +341,24 @@ def _spacenet_spec(name: str, what: str, layout: str, citation: str, gsd: float)
     )
 
 
+WV3_MS = ("coastal", "blue", "green", "yellow", "red", "rededge", "nir1", "nir2")
+
+
 class _SpaceNet(_VectorLabelDataset):
+    """SpaceNet AOI folders; band names follow the product (WorldView-3 MS order for 8 bands)."""
+
     label_dir: str
     label_token: str
     products: tuple[str, ...]
+
+    def _band_names(self, count: int) -> tuple[str, ...] | None:
+        if count == 1:
+            return ("PAN",)
+        if count == 3:
+            return ("R", "G", "B")
+        if count == 8:
+            return WV3_MS
+        return None
 
     def __init__(self, *args: Any, product: str | None = None, **kwargs: Any) -> None:
         self.product = product or self.products[0]
