@@ -26,6 +26,21 @@ class Features:
     maps: list[torch.Tensor]  # [(B, C_i, H_i, W_i)], strides as in feature_info
 
 
+def check_state_dict(module: nn.Module, sd: dict[str, torch.Tensor], arch: str) -> None:
+    """Raise CheckpointMismatchError listing missing/unexpected keys and shape mismatches."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(sd))
+    unexpected = sorted(set(sd) - set(own))
+    shape = sorted(k for k in set(own) & set(sd) if own[k].shape != sd[k].shape)
+    if missing or unexpected or shape:
+        raise CheckpointMismatchError(
+            f"{arch}: checkpoint does not fit ({len(missing)} missing keys {missing[:8]}, {len(unexpected)} "
+            f"unexpected keys {unexpected[:8]}, {len(shape)} shape mismatches "
+            f"{[(k, tuple(sd[k].shape), tuple(own[k].shape)) for k in shape[:8]]}); is it a checkpoint of "
+            "another architecture?"
+        )
+
+
 class Backbone(nn.Module):
     """Base class: ``forward(image, bands) -> Features``.
 
@@ -148,16 +163,7 @@ class Backbone(nn.Module):
             mapping = map_bands(self.band_objects, ckpt_bands, self.new_band_init)
             sd[key] = adapt_conv_weight(sd[key], mapping, owner=f"{self.arch}.{self.spec.tag}")
             self.band_mapping = mapping
-        own = self.state_dict()
-        missing = sorted(set(own) - set(sd))
-        unexpected = sorted(set(sd) - set(own))
-        shape = sorted(k for k in set(own) & set(sd) if own[k].shape != sd[k].shape)
-        if missing or unexpected or shape:
-            raise CheckpointMismatchError(
-                f"{self.arch}: checkpoint does not fit: missing keys {missing[:10]}, unexpected keys "
-                f"{unexpected[:10]}, shape mismatches "
-                f"{[(k, tuple(sd[k].shape), tuple(own[k].shape)) for k in shape[:10]]}"
-            )
+        check_state_dict(self, sd, self.arch)
         self.load_state_dict(sd)
 
     @property

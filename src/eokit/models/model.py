@@ -224,7 +224,8 @@ def create_model(
         det = hspec.builder(bb, k, **(head_kwargs or {}))
         return DetectionModel(det, config)
     h = hspec.builder(**_head_kwargs(task, kind, bb, k or 0, fusion, scale), **(head_kwargs or {}))
-    agg = TemporalAggregator(temporal, bb.num_features, bb.channels) if temporal else None
+    agg = TemporalAggregator(temporal, bb.num_features if kind == "image" else None,
+                             bb.channels if kind != "image" else None) if temporal else None
     return EOModel(bb, h, task, config, agg, normalize)
 
 

@@ -65,12 +65,18 @@ def _ensure_builtins() -> None:
 
 def get_arch(name: str) -> ArchSpec:
     _ensure_builtins()
-    return ARCHS.get(name)
+    try:
+        return ARCHS.get(name)
+    except RegistryError as exc:
+        raise ModelError(str(exc)) from None
 
 
 def get_head(name: str) -> HeadSpec:
     _ensure_builtins()
-    return HEADS.get(name)
+    try:
+        return HEADS.get(name)
+    except RegistryError as exc:
+        raise ModelError(str(exc)) from None
 
 
 def split_name(name: str) -> tuple[str, str | None]:
@@ -81,8 +87,11 @@ def split_name(name: str) -> tuple[str, str | None]:
     arch, _, tag = name.rpartition(".")
     if arch and arch in ARCHS:
         return arch, tag
-    ARCHS.get(name)  # raises with suggestions
-    raise AssertionError("unreachable")
+    try:
+        ARCHS.get(name)
+    except RegistryError as exc:
+        raise ModelError(f"{exc} (weights are named arch.tag, e.g. 'resnet50.imagenet')") from None
+    raise ModelError(f"unknown model {name!r}")
 
 
 def get_weight_spec(name: str, tag: str | None = None) -> WeightSpec:

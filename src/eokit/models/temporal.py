@@ -55,19 +55,24 @@ class LTAE(nn.Module):
 
 
 class TemporalAggregator(nn.Module):
-    """Collapses T for the pooled vector and each feature map level."""
+    """Collapses T for the pooled vector and each feature map level.
 
-    def __init__(self, mode: str, num_features: int, channels: list[int]) -> None:
+    With ``ltae``, attention modules exist only for what the head uses:
+    ``num_features`` (pooled, image heads) and/or ``channels`` (maps, dense
+    heads); the other part falls back to the temporal mean, so no parameter
+    is left without gradient (which DDP would reject).
+    """
+
+    def __init__(self, mode: str, num_features: int | None, channels: list[int] | None) -> None:
         super().__init__()
         if mode not in TEMPORAL:
             raise ModelError(f"temporal={mode!r} is not one of {TEMPORAL}")
         self.mode = mode
-        if mode == "ltae":
-            self.pooled = LTAE(num_features)
-            self.maps = nn.ModuleList(LTAE(c) for c in channels)
+        self.pooled = LTAE(num_features) if mode == "ltae" and num_features else None
+        self.maps = nn.ModuleList(LTAE(c) for c in channels) if mode == "ltae" and channels else None
 
     def _reduce(self, x: torch.Tensor, module: nn.Module | None, dates: torch.Tensor | None) -> torch.Tensor:
-        if self.mode == "mean":
+        if self.mode == "mean" or (self.mode == "ltae" and module is None):
             return x.mean(dim=1)
         if self.mode == "max":
             return x.amax(dim=1)
@@ -80,6 +85,6 @@ class TemporalAggregator(nn.Module):
 
     def forward(self, pooled: torch.Tensor, maps: list[torch.Tensor], dates: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        mods = self.maps if self.mode == "ltae" else [None] * len(maps)
-        p = self._reduce(pooled, self.pooled if self.mode == "ltae" else None, dates)
+        mods = self.maps if self.maps is not None else [None] * len(maps)
+        p = self._reduce(pooled, self.pooled, dates)
         return p, [self._reduce(m, mod, dates) for m, mod in zip(maps, mods, strict=True)]

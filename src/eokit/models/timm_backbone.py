@@ -10,7 +10,7 @@ import timm
 import torch
 
 from eokit.errors import CheckpointMismatchError, ModelError
-from eokit.models.backbone import Backbone, Features
+from eokit.models.backbone import Backbone, Features, check_state_dict
 from eokit.models.band_adapter import BandLike, adapt_conv_weight, map_bands
 from eokit.models.weights import WeightSpec
 from eokit.sensors import Band, Sensor
@@ -85,13 +85,8 @@ class TimmBackbone(Backbone):
                 sd = filt(sd, self.model)
             except Exception as exc:
                 raise CheckpointMismatchError(f"{self.arch}: timm could not convert the checkpoint: {exc}") from exc
-        result = self.model.load_state_dict(sd, strict=False)
-        missing = [k for k in result.missing_keys if not k.startswith(("head", "fc", "classifier"))]
-        if missing or result.unexpected_keys:
-            raise CheckpointMismatchError(
-                f"{self.arch}: checkpoint does not fit; missing keys {missing[:10]}"
-                f"{'...' if len(missing) > 10 else ''}, unexpected keys {result.unexpected_keys[:10]}"
-            )
+        check_state_dict(self.model, sd, self.arch)
+        self.model.load_state_dict(sd)
 
     def checkpoint_from_timm(self) -> dict[str, torch.Tensor]:
         """Fetch the spec's timm weights through timm's own pretrained machinery (hub or ``spec.file``)."""
