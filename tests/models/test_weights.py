@@ -13,7 +13,13 @@ import timm
 import torch
 from safetensors.torch import save_file
 
-from eokit.errors import BandError, CheckpointMismatchError, ChecksumError, DownloadError, ModelError
+from eokit.errors import (
+    BandError,
+    CheckpointMismatchError,
+    ChecksumError,
+    DownloadError,
+    ModelError,
+)
 from eokit.models import (
     WeightSpec,
     create_backbone,
