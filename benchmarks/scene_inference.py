@@ -226,7 +226,7 @@ class _Stop(Exception):
     pass
 
 
-def run_eokit(size: int, path: str, out: str, max_rows: int = 0) -> dict:
+def run_eokit(size: int, path: str, out: str, max_rows: int = 0, forward_batch: int = BATCH) -> dict:
     import torch
 
     from eokit.infer import TilePlan, predict_scene
@@ -249,7 +249,7 @@ def run_eokit(size: int, path: str, out: str, max_rows: int = 0) -> dict:
     stopped = False
     try:
         predict_scene(model, path, out, contract=contract(), crop=CROP, stride=STRIDE, batch_size=BATCH,
-                      progress=progress)
+                      forward_batch=forward_batch, progress=progress)
     except _Stop:
         stopped = True
     seconds = time.perf_counter() - t
@@ -270,13 +270,14 @@ def worker(args: argparse.Namespace) -> None:
     elif args.worker == "terratorch":
         res = run_terratorch(args.size, args.scene)
     else:
-        res = run_eokit(args.size, args.scene, args.out, args.max_rows)
+        res = run_eokit(args.size, args.scene, args.out, args.max_rows, args.forward_batch)
     print("RESULT " + json.dumps(res))
 
 
-def spawn(kind: str, size: int, scene: Path | None, out: Path, threads: int, max_rows: int = 0) -> dict:
+def spawn(kind: str, size: int, scene: Path | None, out: Path, threads: int, max_rows: int = 0,
+          forward_batch: int = BATCH) -> dict:
     cmd = [sys.executable, __file__, "--worker", kind, "--size", str(size), "--out", str(out),
-           "--threads", str(threads), "--max-rows", str(max_rows)]
+           "--threads", str(threads), "--max-rows", str(max_rows), "--forward-batch", str(forward_batch)]
     if scene is not None:
         cmd += ["--scene", str(scene)]
     env = {**os.environ, **MALLOC_ENV}
@@ -296,6 +297,8 @@ def main() -> None:
     ap.add_argument("--skip-large", action="store_true")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0, help="torch threads in every contender (0: default)")
+    ap.add_argument("--forward-batch", type=int, default=BATCH,
+                    help="eokit: tiles per forward pass within each batch of 16 (bounds activation memory)")
     ap.add_argument("--worker", choices=["floor", "terratorch", "eokit"], help=argparse.SUPPRESS)
     ap.add_argument("--scene", help=argparse.SUPPRESS)
     ap.add_argument("--out", default="", help=argparse.SUPPRESS)
@@ -319,7 +322,7 @@ def main() -> None:
         for kind in ("floor", "terratorch", "eokit"):
             if kind == "terratorch" and tt_error:
                 continue
-            res = spawn(kind, args.size, small if kind != "floor" else None, out, args.threads)
+            res = spawn(kind, args.size, small if kind != "floor" else None, out, args.threads, 0, args.forward_batch)
             if "error" in res:
                 if kind == "terratorch":
                     tt_error = res["error"]
@@ -341,7 +344,7 @@ def main() -> None:
         large = make_scene(args.large_size)
         print(f"scene {large} ready ({time.perf_counter() - t:.0f} s)", flush=True)
         res = spawn("eokit", args.large_size, large, work / "scene_inference_map_large.tif", args.threads,
-                    args.large_rows)
+                    args.large_rows, args.forward_batch)
         if "error" in res:
             raise SystemExit(f"large eokit run failed: {res['error']}")
         rss_large = res["peak_mb"]
@@ -358,6 +361,7 @@ def main() -> None:
     print(f"{'eokit predict_scene (GeoTIFF->COG)':<34}{rates['eokit']:>9.3f}{rss_small:>10.0f}")
     print(f"eokit {args.size}^2: peak +{rss_small:.0f} MiB; {args.large_size}^2: "
           f"{f'+{rss_large:.0f} MiB' if rss_large is not None else 'n/a'} ({large_note})")
+    print(f"batch {BATCH} tiles of {CROP} px, stride {STRIDE}; eokit forward passes of {args.forward_batch} tiles")
     print(f"allocator: {' '.join(f'{k}={v}' for k, v in MALLOC_ENV.items())} in every contender's subprocess; "
           f"times: best of {args.repeat}; spread eokit "
           f"{statistics.pstdev([x['seconds'] for x in runs['eokit']]):.1f} s")

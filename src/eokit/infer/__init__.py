@@ -2,6 +2,7 @@
 
 from eokit.infer.blend import BlendWindows, window_1d
 from eokit.infer.contract import ModelContract
+from eokit.infer.distributed import predict_scenes
 from eokit.infer.ensemble import Predictor, tta_transforms
 from eokit.infer.output import OutputSpec, output_spec
 from eokit.infer.plan import TilePlan, axis_offsets
@@ -22,6 +23,7 @@ __all__ = [
     "output_spec",
     "plan_scene",
     "predict_scene",
+    "predict_scenes",
     "tta_transforms",
     "window_1d",
 ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eokit.errors import ConfigError, ModelError
+from eokit.sensors.bands import _key
 
 ACTIVATIONS = ("softmax", "sigmoid", "none")
 _TASK_ACTIVATION = {
@@ -82,12 +83,24 @@ class ModelContract:
             raise ModelError(f"checkpoint config has no 'bands'; keys are {sorted(cfg)}")
         norm = cfg.get("normalisation") or cfg.get("normalization") or {}
         mean, std = cfg.get("mean", norm.get("mean")), cfg.get("std", norm.get("std"))
+        if isinstance(norm.get("stats"), Mapping):  # eokit.transforms.NormalizeBands.to_dict()
+            stats = {_key(b): v for b, v in norm["stats"].items()}
+            lacking = [b for b in bands if _key(b) not in stats]
+            if lacking:
+                raise ModelError(f"checkpoint normalisation has no statistics for bands {lacking}")
+            mean = [stats[_key(b)][0] for b in bands]
+            std = [stats[_key(b)][1] for b in bands]
         if isinstance(mean, Mapping):
             mean = [mean[b] for b in bands]
         if isinstance(std, Mapping):
             std = [std[b] for b in bands]
-        task = str(cfg.get("task", "segmentation")).lower()
-        classes = cfg.get("classes")
+        task_cfg = cfg.get("task", "segmentation")
+        if isinstance(task_cfg, Mapping):
+            task = str(task_cfg.get("name", "segmentation")).lower()
+            classes = cfg.get("classes") or task_cfg.get("class_names") or task_cfg.get("num_classes")
+        else:
+            task = str(task_cfg).lower()
+            classes = cfg.get("classes")
         if isinstance(classes, int):
             classes = [str(i) for i in range(classes)]
         activation = cfg.get("activation") or _TASK_ACTIVATION.get(task, "softmax")
@@ -101,7 +114,7 @@ class ModelContract:
             activation=activation,
             scale=float(cfg.get("scale", norm.get("scale", 1.0)) or 1.0),
             offset=float(cfg.get("offset", norm.get("offset", 0.0)) or 0.0),
-            sensor=cfg.get("sensor"),
+            sensor=cfg.get("sensor") or norm.get("sensor"),
             targets=tuple(targets) if targets else None,
         )
 

@@ -140,15 +140,21 @@ class Predictor:
         return y.float()
 
     @torch.inference_mode()
-    def __call__(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """Raw tiles (B,C,h,w) float32 + validity (B,h,w) bool -> (B, K+E, h, w) float32."""
+    def __call__(self, x: torch.Tensor, valid: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+        """Raw tiles (B,C,h,w) float32 + validity (B,h,w) bool -> (B, K+E, h, w) float32.
+
+        ``inplace=True`` lets a single model normalise ``x`` in place (no copy).
+        """
         x = x.to(self.device, non_blocking=True)
         invalid = ~valid.to(self.device).unsqueeze(1)
         total: torch.Tensor | None = None
         sq: torch.Tensor | None = None
         votes: list[torch.Tensor] = []
         for model, norm in zip(self.models, self._norm, strict=True):
-            xm = x * norm[0] + norm[1] if norm is not None else x.clone()
+            if inplace and len(self.models) == 1 and x.dtype == torch.float32:
+                xm = x.mul_(norm[0]).add_(norm[1]) if norm is not None else x
+            else:
+                xm = x * norm[0] + norm[1] if norm is not None else x.clone()
             xm.masked_fill_(invalid, 0.0)
             for fwd, inv in self.tta:
                 y = inv(self._forward(model, fwd(xm)))

@@ -73,14 +73,15 @@ class TilePlan:
         """Every (row, col) offset, row by row."""
         return [(r, c) for r in self.rows for c in self.cols]
 
-    def tiles_per_group(self, channels: int, read_budget_mb: float, batch_size: int) -> int:
+    def tiles_per_group(self, channels: int, read_budget_mb: float, batch_size: int, acc_channels: int = 0) -> int:
         """How many tiles of one tile row are read at once: bounded by ``read_budget_mb``.
 
         One windowed read per band of tiles when the whole row fits the budget,
         else a few reads per row; never fewer tiles than one batch.
         """
         n = len(self.cols)
-        per_col = channels * self.crop * 6  # native (<= 2 bytes) + float32 copy, per pixel column
+        # per pixel column: the read (<= 2 bytes native) and the float32 accumulator (outputs + weight)
+        per_col = channels * self.crop * 2 + acc_channels * self.crop * 4
         budget_cols = int(read_budget_mb * 2**20 / per_col)
         step = self.crop - self.min_overlap if n > 1 else self.crop
         fit = max(1, (budget_cols - self.crop) // max(step, 1) + 1)
@@ -92,27 +93,28 @@ class TilePlan:
         out_channels: int,
         batch_size: int,
         *,
-        read_budget_mb: float = 64.0,
+        read_budget_mb: float = 48.0,
         out_bands: int = 1,
         out_itemsize: int = 1,
         gdal_cache_mb: float = 64.0,
+        forward_batch: int | None = None,
     ) -> dict[str, float]:
         """Bytes (as MiB) of eokit's own buffers while streaming; model activations excluded."""
         mib = 2**20
         c = self.crop
         acc = out_channels + 1  # accumulated outputs + weight
-        group = self.tiles_per_group(channels, read_budget_mb, batch_size)
+        group = self.tiles_per_group(channels, read_budget_mb, batch_size, acc)
         group_w = min(self.cols[-1] + c, self.cols[min(group, len(self.cols)) - 1] + c)
-        read = channels * c * group_w * 6
-        group_acc = acc * c * group_w * 4 * 2  # current group + the one finishing
+        read = channels * c * group_w * 2 * 2  # current group + the one finishing
+        group_acc = acc * c * group_w * 4 * 2
         carry = acc * max(self.max_overlap, 0) * self.width * 4 * 2
-        batch = batch_size * (channels + out_channels) * c * c * 4
+        batch = batch_size * channels * c * c * 4 + min(forward_batch or batch_size, batch_size) * out_channels * c * c * 8
         out = out_bands * out_itemsize * c * self.width
         parts = {
             "input read (per group of tiles)": read / mib,
             "tile accumulators": group_acc / mib,
             "overlap carried to next tile row": carry / mib,
-            "batch tensors (input + output)": batch / mib,
+            "batch tensors (tiles in, outputs of one forward)": batch / mib,
             "finished output rows": out / mib,
             "GDAL block cache (cap)": gdal_cache_mb,
         }

@@ -70,7 +70,7 @@ class _Group:
     j1: int  # inclusive tile-column indexes
     x0: int
     x1: int  # pixel columns [x0, x1) read (x1 may pass the scene edge)
-    array: np.ndarray  # (C, crop, x1 - x0) float32
+    array: np.ndarray  # (C, crop, x1 - x0), the raster's own dtype (cast per batch)
     valid: np.ndarray  # (crop, x1 - x0) bool
     acc: np.ndarray | None = None  # (A, crop, x1 - x0) float32; allocated on first output
     pending: int = 0  # tiles queued but not yet run
@@ -122,6 +122,7 @@ def predict_scene(
     crop: int = 256,
     stride: int = 224,
     batch_size: int = 16,
+    forward_batch: int | None = None,
     output: str | None = None,
     window: str = "hann",
     margin: int | None = None,
@@ -134,7 +135,7 @@ def predict_scene(
     band_names: Sequence[str] | None = None,
     resampling: str | None = None,
     device: str = "cpu",
-    read_budget_mb: float = 64.0,
+    read_budget_mb: float = 48.0,
     gdal_cache_mb: int = 64,
     progress: Progress | None = None,
 ) -> PredictResult:
@@ -144,7 +145,9 @@ def predict_scene(
     averaged on probabilities, with an agreement band), a checkpoint path or
     a list of paths. ``output``: 'classes' (uint8 class + confidence %),
     'probabilities' (one band per class, scaled to ``prob_dtype``) or
-    'values' (float32, regressors). Input nodata is set to 0 after
+    'values' (float32, regressors). ``forward_batch`` splits each batch of
+    ``batch_size`` tiles into forward passes of at most that many tiles (it
+    bounds the model's activation memory). Input nodata is set to 0 after
     normalisation and written as ``nodata`` in the map. ``margin``: pixels at
     each tile side inside the scene that get no weight (default: a quarter of
     the overlap, at most 8), so zero-padding effects of a CNN never reach the map.
@@ -173,7 +176,7 @@ def predict_scene(
         with CogWriter(out, grid, spec.count, spec.dtype, nodata=spec.nodata, band_names=list(spec.band_names),
                        overview_resampling=resample, tags=tags) as writer:
             stream = _Stream(pred, src, names, plan, windows, spec, writer, batch_size, read_budget_mb,
-                             k + pred.extra_channels, progress)
+                             k + pred.extra_channels, progress, forward_batch)
             stream.run()
     return PredictResult(Path(out), plan, spec, stream.done, stream.skipped, time.perf_counter() - t0, grid, names)
 
@@ -183,13 +186,13 @@ class _Stream:
 
     def __init__(self, pred: Predictor, src: Any, names: list[str], plan: TilePlan, windows: BlendWindows,
                  spec: OutputSpec, writer: CogWriter, batch_size: int, read_budget_mb: float, channels: int,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, forward_batch: int | None = None) -> None:
         self.pred, self.src, self.names, self.plan = pred, src, names, plan
         self.windows, self.spec, self.writer = windows, spec, writer
         self.batch_size = max(1, batch_size)
         self.channels = channels  # K + extra; the accumulator adds one weight channel
         self.progress = progress
-        self.per_group = plan.tiles_per_group(len(names), read_budget_mb, batch_size)
+        self.per_group = plan.tiles_per_group(len(names), read_budget_mb, batch_size, channels + 1)
         self.groups: deque[_Group] = deque()
         self.queue: list[tuple[_Group, int]] = []
         self.carry: np.ndarray | None = None  # (A, rows, W): overlap into the current tile row
@@ -197,13 +200,16 @@ class _Stream:
         self.edge: np.ndarray | None = None  # (A, crop, w): columns overlapping the next group
         self.done = 0
         self.skipped = 0
+        self.forward_batch = max(1, min(forward_batch or self.batch_size, self.batch_size))
+        self._x: np.ndarray | None = None
+        self._v: np.ndarray | None = None
 
     # -- reading -----------------------------------------------------------
     def _read(self, row: int, j0: int, j1: int) -> _Group:
         p, c = self.plan, self.plan.crop
         y0, x0, x1 = p.rows[row], p.cols[j0], p.cols[j1] + c
         boundless = y0 + c > p.height or x1 > p.width
-        chip = self.src.read(Window(x0, y0, x1 - x0, c), bands=self.names, boundless=boundless, dtype="float32")
+        chip = self.src.read(Window(x0, y0, x1 - x0, c), bands=self.names, boundless=boundless, dtype=None)
         return _Group(row, j0, j1, x0, x1, chip.array, chip.valid)
 
     def run(self) -> None:
@@ -230,20 +236,30 @@ class _Stream:
 
     # -- model -------------------------------------------------------------
     def _run_batch(self) -> None:
-        c = self.plan.crop
-        x = torch.from_numpy(np.stack([g.array[:, :, col:col + c] for g, col in self.queue]))
-        v = torch.from_numpy(np.stack([g.valid[:, col:col + c] for g, col in self.queue]))
-        y = self.pred(x, v).cpu().numpy()
-        p = self.plan
-        for b, (g, col) in enumerate(self.queue):
-            if g.acc is None:
-                g.acc = np.zeros((self.channels + 1, c, g.x1 - g.x0), np.float32)
-            w = self.windows.for_tile(p.rows[g.row], g.x0 + col, p.height, p.width)
-            acc = g.acc[:, :, col:col + c]
-            acc[:-1] += y[b] * w
-            acc[-1] += w
-            g.pending -= 1
+        c, p = self.plan.crop, self.plan
         n = len(self.queue)
+        if self._x is None:  # one reusable float32 batch buffer (no allocator churn per batch)
+            self._x = np.empty((self.batch_size, len(self.names), c, c), np.float32)
+            self._v = np.empty((self.batch_size, c, c), bool)
+        for b, (g, col) in enumerate(self.queue):
+            np.copyto(self._x[b], g.array[:, :, col:col + c], casting="unsafe")
+            self._v[b] = g.valid[:, col:col + c]
+        for s in range(0, n, self.forward_batch):
+            e = min(n, s + self.forward_batch)
+            x = torch.from_numpy(self._x[s:e])
+            y = self.pred(x, torch.from_numpy(self._v[s:e]), inplace=True).cpu().numpy()
+            for b in range(s, e):
+                g, col = self.queue[b]
+                if g.acc is None:
+                    g.acc = np.zeros((self.channels + 1, c, g.x1 - g.x0), np.float32)
+                w = self.windows.for_tile(p.rows[g.row], g.x0 + col, p.height, p.width)
+                acc = g.acc[:, :, col:col + c]
+                yb = y[b - s]
+                yb *= w
+                acc[:-1] += yb
+                acc[-1] += w
+                g.pending -= 1
+            del x, y
         self.done += n
         self.queue.clear()
         if self.progress is not None:
@@ -283,6 +299,7 @@ class _Stream:
             self.next_carry[:, :, g.x0:g.x0 + fin] = acc[:, fr:, :fin]
         block = acc[:, :fr, :fin]
         weight = block[-1]
-        values = block[:-1] / np.where(weight > 0, weight, 1.0)[None]
         valid = g.valid[:fr, :fin] & (weight > 0)
+        values = block[:-1]
+        values /= np.where(weight > 0, weight, 1.0)[None]  # in place: acc is done with
         self.writer.write(self.spec.encode(values, valid), Window(g.x0, y0, fin, fr))
