@@ -266,3 +266,19 @@ def test_golden_tensor_seeded_model() -> None:
 
 
 GOLDEN = [[-0.51768, 0.1565, 0.59924, 0.7055], [-0.22518, 0.02951, 0.60907, 0.84756]]
+
+
+@pytest.mark.parametrize("name", [w.name for w in list_models()])
+def test_weight_spec_data_contract(name: str) -> None:
+    """Every registered weight states a consistent data contract; its transforms derive from it."""
+    spec = next(w for w in list_models() if w.name == name)
+    assert spec.license and spec.input_size > 0
+    if not spec.pretrained:
+        assert spec.bands == () and spec.url is None
+        return
+    assert spec.bands and len(spec.mean) == len(spec.std) == len(spec.bands)
+    assert spec.url or spec.file or spec.timm_name
+    bands = spec.band_objects()  # every band resolves through the spec's sensor
+    norm = spec.transforms()
+    assert list(norm.stats) == [b.name for b in bands]
+    assert [m for m, _ in norm.stats.values()] == list(spec.mean)

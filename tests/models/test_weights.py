@@ -205,3 +205,15 @@ def test_band_resolution_and_matching() -> None:
     m = map_bands(get_sensor("sentinel1_grd_db").bands, s2.bands)
     assert m.source == [None, None]
     assert l8.band("nir").name == "B5"
+
+
+def test_non_spectral_layers_as_band_objects(resnet18_ckpt) -> None:
+    """Layers no sensor knows (a DSM) come as Band objects: from scratch they just work; with weights they are new."""
+    from eokit.sensors import Band
+
+    dsm = Band("DSM", 0.0, 0.0, 0.0)
+    bb = create_backbone("resnet18", bands=("B04", dsm), sensor="sentinel2_l1c")
+    assert bb.bands == ("B04", "DSM") and bb(torch.randn(2, 2, 32, 32)).pooled.shape == (2, 512)
+    path, _ = resnet18_ckpt
+    with pytest.warns(UserWarning, match=r"\['DSM'\]"):
+        create_backbone("resnet18", bands=("B04", dsm), sensor="sentinel2_l1c", weights=path)
