@@ -1,0 +1,260 @@
+"""A static, self-contained HTML report (inline CSS, charts as embedded PNGs): viewable offline."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from eokit.report.plots import all_charts
+from eokit.report.summary import EFFICIENCY_COLUMNS, OVERALL, Summary, summarise
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1400px;color:#222;
+padding:0 1em}
+h1{margin-bottom:.2em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em} th,td{padding:.3em .7em;border-bottom:1px solid #e3e3e3;white-space:nowrap;
+text-align:right} th{white-space:normal;background:#f4f6f8;position:sticky;top:0} td.l,th.l{text-align:left;white-space:nowrap}
+tr:hover td{background:#fafbfd} .meta{color:#555;font-size:.9em} .meta code{background:#f3f3f3;padding:0 .3em}
+.err{color:#888;font-size:.85em} .wrap{overflow-x:auto} td.score{white-space:nowrap;font-weight:600} .na{color:#aaa} img.chart{max-width:100%;display:block;margin:.8em 0;
+border:1px solid #eee} .notes li{color:#8a5300} .best{font-weight:bold}
+"""
+
+METRIC_LABELS = {"params": "params (M)", "gflops": "GFLOPs", "throughput_ips": "img/s", "peak_mem_mb": "peak MB"}
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _num(v: Any, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return '<span class="na">–</span>'
+    if isinstance(v, int | np.integer):
+        return str(int(v))
+    return f"{float(v):.{digits}f}"
+
+
+def _pm(score: Any, err: Any, digits: int = 3) -> str:
+    if score is None or not np.isfinite(score):
+        return '<span class="na">–</span>'
+    e = f' <span class="err">± {err:.{digits}f}</span>' if err is not None and np.isfinite(err) else ""
+    return f"{score:.{digits}f}{e}"
+
+
+def _eff(col: str, v: Any) -> str:
+    if v is None or not np.isfinite(v):
+        return '<span class="na">–</span>'
+    if col == "params":
+        return f"{v / 1e6:.1f}"
+    if col == "gflops":
+        return f"{v:.2f}"
+    return f"{v:.0f}"
+
+
+def _leaderboard_html(s: Summary) -> str:
+    lb = s.leaderboard
+    if lb.empty:
+        return "<p>No clean results to rank yet.</p>"
+    groups = [c for c in lb.columns if c.startswith("group:")]
+    effs = [c for c in EFFICIENCY_COLUMNS if c in lb.columns]
+    head = ['<th>#</th><th class="l">model</th><th class="l">protocol</th><th>fraction</th>',
+            f'<th>{OVERALL} score ± err</th><th title="datasets in the entry\'s scope">n</th>']
+    head += [f"<th>{_e(c[6:])}</th>" for c in groups]
+    if "robustness_drop" in lb.columns:
+        head.append('<th title="mean drop of the ranked metric under corruption">robust. drop</th>')
+    head += [f"<th>{_e(METRIC_LABELS[c])}</th>" for c in effs]
+    out = ['<div class="wrap"><table id="leaderboard"><thead><tr>', "".join(head), "</tr></thead><tbody>"]
+    for r in lb.to_dict("records"):
+        title = f' title="{_e(r["reason"])}"' if r.get("reason") else ""
+        cells = [f"<td>{r['rank']}</td>", f'<td class="l">{_e(r["model"])}</td>',
+                 f'<td class="l">{_e(r["protocol"])}</td>', f"<td>{r['fraction']:g}</td>",
+                 f'<td class="score"{title}>{_pm(r["score"], r["error"])}</td>', f"<td>{r['n_datasets']}</td>"]
+        cells += [f"<td>{_num(r[c])}</td>" for c in groups]
+        if "robustness_drop" in lb.columns:
+            cells.append(f"<td>{_num(r['robustness_drop'])}</td>")
+        cells += [f"<td>{_eff(c, r[c])}</td>" for c in effs]
+        out.append(f'<tr class="lb-row" data-model="{_e(r["model"])}">{"".join(cells)}</tr>')
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+def _capability_table(s: Summary) -> str:
+    cap = s.capability
+    if cap.empty:
+        return ""
+    out = ['<div class="wrap"><table id="capability"><thead><tr><th class="l">entry</th>']
+    groups = [g for g in s.groups if g in set(cap["group"])]
+    out += [f"<th>{_e(g)}</th>" for g in groups] + ["</tr></thead><tbody>"]
+    for (m, p, f), sub in cap.groupby(["model", "protocol", "fraction"], sort=True):
+        sub = sub.set_index("group")
+        cells = []
+        for g in groups:
+            if g not in sub.index:
+                cells.append('<td><span class="na">n/a</span></td>')
+            else:
+                r = sub.loc[g]
+                title = f' title="{_e(r["reason"])}"' if r["reason"] else ""
+                cells.append(f"<td{title}>{_pm(r['score'], r['error'])}</td>")
+        out.append(f'<tr><td class="l">{_e(m)} · {_e(p)} · {f:g}</td>{"".join(cells)}</tr>')
+    out.append("</tbody></table></div>")
+    members = "".join(f"<li><b>{_e(g)}</b>: {_e(', '.join(v))}</li>" for g, v in s.groups.items())
+    return "".join(out) + f'<details><summary>group members</summary><ul>{members}</ul></details>'
+
+
+def _dataset_tables(s: Summary) -> str:
+    if s.datasets.empty:
+        return "<p>No per-dataset results.</p>"
+    parts = []
+    other = s.rows[(s.rows["corruption"] == "none") & (s.rows["protocol"] != "efficiency")]
+    for d, sub in s.datasets.groupby("dataset", sort=True):
+        metric = s.metrics.get(str(d), "")
+        ref = s.references.get(str(d), {}).get(metric)
+        extra = sorted(set(other.loc[other["dataset"] == d, "metric"]) - {metric})
+        ref_txt = f" · normalised with min {ref[0]:.3f}, max {ref[1]:.3f}" if ref else ""
+        rows = [f'<h3 id="ds-{_e(d)}">{_e(d)}</h3><p class="meta">ranked on <code>{_e(metric)}</code>'
+                f"{ref_txt}</p>",
+                f'<div class="wrap"><table class="dataset" data-dataset="{_e(d)}"><thead><tr><th class="l">model</th>'
+                f'<th class="l">protocol</th><th>fraction</th><th>{_e(metric)} (IQM ± trimmed SE)</th>'
+                f"<th>normalised</th><th>seeds</th>" + "".join(f"<th>{_e(m)}</th>" for m in extra)
+                + "</tr></thead><tbody>"]
+        sub = sub.sort_values(["fraction", "score"], ascending=[False, False])
+        for r in sub.to_dict("records"):
+            sel = other[(other["dataset"] == d) & (other["model"] == r["model"])
+                        & (other["protocol"] == r["protocol"]) & (other["fraction"] == r["fraction"])]
+            means = sel.groupby("metric")["value"].mean()
+            rows.append(
+                f'<tr><td class="l">{_e(r["model"])}</td><td class="l">{_e(r["protocol"])}</td>'
+                f"<td>{r['fraction']:g}</td><td>{_pm(r['value'], r['value_error'])}</td>"
+                f"<td>{_pm(r['score'], r['error'])}</td><td>{r['n_seeds']}</td>"
+                + "".join(f"<td>{_num(means.get(m))}</td>" for m in extra) + "</tr>")
+        rows.append("</tbody></table></div>")
+        parts.append("".join(rows))
+    return "".join(parts)
+
+
+def _robustness_tables(s: Summary) -> str:
+    rob = s.robustness
+    if rob.empty:
+        return ""
+    parts = []
+    for d, sub in rob.groupby("dataset", sort=True):
+        piv = sub.groupby(["model", "protocol", "fraction", "corruption"])["drop"].mean().unstack("corruption")
+        piv["mean"] = piv.mean(axis=1)
+        cols = list(piv.columns)
+        head = "".join(f"<th>{_e(c)}</th>" for c in cols)
+        body = "".join(
+            f'<tr><td class="l">{_e(m)} · {_e(p)} · {f:g}</td>'
+            + "".join(f"<td>{_num(v)}</td>" for v in row) + "</tr>"
+            for (m, p, f), row in zip(piv.index, piv.to_numpy(), strict=True)
+        )
+        parts.append(f'<p class="meta">{_e(d)}: drop from clean of the ranked metric, mean over severities</p>'
+                     f'<div class="wrap"><table class="robustness" data-dataset="{_e(d)}"><thead><tr>'
+                     f'<th class="l">entry</th>{head}</tr></thead><tbody>{body}</tbody></table></div>')
+    return "".join(parts)
+
+
+def _img(cid: str, b64: str, alt: str) -> str:
+    return f'<img class="chart" id="chart-{_e(cid)}" alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
+
+
+def render_html(s: Summary, meta: Mapping[str, Any] | None = None) -> str:
+    """The report page as a string."""
+    meta = dict(meta or {})
+    charts = all_charts(s)
+    title = meta.pop("title", None) or f"eokit benchmark report{' — ' + str(meta['suite']) if 'suite' in meta else ''}"
+    rows = s.rows
+    facts = {
+        "generated": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "rows": len(rows),
+        "models": rows["model"].nunique(),
+        "datasets": rows["dataset"].nunique(),
+    }
+    for col in ("eokit_version", "git_sha", "config_hash"):
+        if col in rows.columns:
+            vals = sorted({v for v in rows[col].astype(str) if v})
+            if vals:
+                facts[col] = ", ".join(v[:12] for v in vals[:3]) + (" …" if len(vals) > 3 else "")
+    facts.update({k: v for k, v in meta.items() if isinstance(v, str | int | float)})
+    meta_html = " · ".join(f"{_e(k)}: <code>{_e(v)}</code>" for k, v in facts.items())
+    notes = "".join(f"<li>{_e(n)}</li>" for n in s.notes)
+    body = [
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="meta" id="meta">{meta_html}</p>',
+        "<h2 id=\"leaderboard-title\">Leaderboard</h2>",
+        '<p class="meta">Score: per dataset, the ranked metric is min–max normalised against the reference '
+        "models; the per-dataset score is the interquartile mean over seeds. The overall and capability scores "
+        "are the mean of stratified bootstrap resamples (seeds resampled within each dataset, IQM across the "
+        "group); ± is the bootstrap standard deviation (GEO-Bench-2). Entries at each protocol's largest label "
+        "fraction.</p>",
+        _leaderboard_html(s),
+    ]
+    if notes:
+        body.append(f'<ul class="notes" id="notes">{notes}</ul>')
+    body.append('<h2 id="capabilities">Capability groups</h2>')
+    if "capability" in charts:
+        body.append(_img("capability", charts["capability"], "capability group scores"))
+    body.append(_capability_table(s))
+    rob_charts = [k for k in charts if k.startswith("robustness-")]
+    if rob_charts or not s.robustness.empty:
+        body.append('<h2 id="robustness">Robustness</h2><p class="meta">REOBench corruptions at severities '
+                    "1–5 (0 = clean), ranked metric averaged over seeds; last panel: mean over corruptions.</p>")
+        body += [_img(k, charts[k], k.replace("-", " ")) for k in rob_charts]
+        body.append(_robustness_tables(s))
+    if "efficiency" in charts:
+        body.append('<h2 id="efficiency">Efficiency</h2>')
+        body.append(_img("efficiency", charts["efficiency"], "efficiency vs score"))
+    if "fractions" in charts:
+        body.append('<h2 id="fractions">Label fractions</h2>')
+        body.append(_img("fractions", charts["fractions"], "score vs label fraction"))
+    body.append('<h2 id="datasets">Per-dataset results</h2>')
+    body.append(_dataset_tables(s))
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>"
+        + "\n".join(body) + "</body></html>\n"
+    )
+
+
+def _frame(results: Any) -> pd.DataFrame:
+    from eokit.bench.store import ResultsStore, load_results
+
+    if isinstance(results, pd.DataFrame):
+        from eokit.bench.store import _typed
+
+        return _typed(results.copy())
+    if isinstance(results, ResultsStore):
+        return results.frame()
+    return load_results(results)
+
+
+def write_report(
+    results: pd.DataFrame | Any,
+    out_html: str | os.PathLike[str],
+    *,
+    meta: Mapping[str, Any] | None = None,
+    references: Mapping[str, Any] | None = None,
+    reference_models: Sequence[str] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    summary: Summary | None = None,
+) -> Path:
+    """Write the HTML report for ``results`` (DataFrame, ResultsStore, or path) atomically; returns its path."""
+    from eokit.io import atomic_path
+
+    meta = dict(meta or {})
+    refs = references if references is not None else meta.pop("references", None)
+    s = summary or summarise(_frame(results), references=refs, reference_models=reference_models,
+                             n_boot=n_boot, seed=seed)
+    page = render_html(s, meta)
+    out = Path(out_html)
+    with atomic_path(out) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return out

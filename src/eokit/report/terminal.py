@@ -1,0 +1,83 @@
+"""The leaderboard as a rich table in the terminal."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from eokit.report.summary import EFFICIENCY_COLUMNS, OVERALL, Summary, summarise
+
+SHORT = {"Core": "Core", "Multi-Spectral-Dependent": "MS", "Multi-Temporal": "MT", "Pixel-wise": "Pix",
+         "Classification": "Cls", "Detection": "Det", "<10 m": "<10m", ">=10 m": ">=10m", "RGB/NIR": "RGBN"}
+EFF_LABELS = {"params": "params M", "gflops": "GFLOPs", "throughput_ips": "img/s", "peak_mem_mb": "peak MB"}
+
+
+def _f(v: Any, digits: int = 3) -> str:
+    ok = isinstance(v, int | float) and math.isfinite(v)
+    return f"{v:.{digits}f}" if ok else "–"
+
+
+def _eff(col: str) -> Callable[[Any], str]:
+    def fmt(v: Any) -> str:
+        if not (isinstance(v, int | float) and math.isfinite(v)):
+            return "–"
+        return f"{v / 1e6:.1f}" if col == "params" else f"{v:.2f}" if col == "gflops" else f"{v:.0f}"
+    return fmt
+
+
+def leaderboard_table(s: Summary, *, title: str = "eokit leaderboard", width: int = 80) -> Table:
+    """A rich Table of the leaderboard: the overall score ± error always; then, as far as ``width``
+    allows, the robustness drop, efficiency and the capability-group scores."""
+    lb = s.leaderboard
+    recs = lb.to_dict("records")
+    base: list[tuple[str, str, Callable[[dict], str]]] = [
+        ("#", "right", lambda r: str(r["rank"])),
+        ("model", "left", lambda r: str(r["model"])),
+        ("protocol", "left", lambda r: str(r["protocol"])),
+        ("frac", "right", lambda r: f"{r['fraction']:g}"),
+        (f"{OVERALL} ± err", "right",
+         lambda r: "–" if not math.isfinite(r["score"]) else f"{r['score']:.3f} ± {_f(r['error'])}"),
+    ]
+    optional: list[tuple[str, str, Callable[[dict], str]]] = []
+    if "robustness_drop" in lb.columns:
+        optional.append(("rob. drop", "right", lambda r: _f(r["robustness_drop"])))
+    for c in EFFICIENCY_COLUMNS:
+        if c in lb.columns:
+            optional.append((EFF_LABELS[c], "right", lambda r, c=c: _eff(c)(r[c])))
+    for g in (c for c in lb.columns if c.startswith("group:")):
+        optional.append((SHORT.get(g[6:], g[6:]), "right", lambda r, g=g: _f(r[g])))
+
+    def col_width(col: tuple[str, str, Callable[[dict], str]]) -> int:
+        return max([len(col[0])] + [len(col[2](r)) for r in recs]) + 3
+
+    used = sum(col_width(c) for c in base) + 1
+    cols = list(base)
+    for c in optional:
+        w = col_width(c)
+        if used + w <= width:
+            cols.append(c)
+            used += w
+    table = Table(title=title, header_style="bold")
+    for name, just, _ in cols:
+        table.add_column(name, justify=just, no_wrap=True)
+    for r in recs:
+        table.add_row(*(fn(r) for _, _, fn in cols))
+    table.caption = None if len(cols) == len(base) + len(optional) else \
+        "more columns (capability groups, efficiency) in the HTML report"
+    return table
+
+
+def print_leaderboard(results: pd.DataFrame | Summary, *, console: Console | None = None,
+                      title: str = "eokit leaderboard", **kwargs: Any) -> Summary:
+    """Print the leaderboard of ``results`` (result rows or a Summary); returns the Summary."""
+    s = results if isinstance(results, Summary) else summarise(results, **kwargs)
+    con = console or Console()
+    con.print(leaderboard_table(s, title=title, width=con.width))
+    for note in s.notes:
+        con.print(f"[yellow]note:[/yellow] {note}")
+    return s

@@ -1,0 +1,130 @@
+"""Report content, atomic writing, the rich leaderboard and the `eokit report` CLI."""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from eokit.bench.store import ResultsStore, load_results
+from eokit.cli.main import main
+from eokit.report import Summary, print_leaderboard, summarise, write_report
+from eokit.report import html as report_html
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def summary(bench_dir: Path) -> Summary:
+    return summarise(load_results(bench_dir), n_boot=200)
+
+
+def test_summary_ranks_and_explains(summary: Summary) -> None:
+    lb = summary.leaderboard
+    assert list(lb["rank"]) == list(range(1, len(lb) + 1))
+    scored = lb.dropna(subset=["score"])
+    assert scored["score"].is_monotonic_decreasing
+    assert (lb.iloc[0]["model"], lb.iloc[0]["protocol"]) == ("resnet50_ssl4eo", "linear")
+    # baselines are in the table, below the pretrained backbones
+    pos = {(m, p): i for i, (m, p) in enumerate(zip(lb["model"], lb["protocol"], strict=True))}
+    assert pos[("raw_pixels", "linear")] > pos[("vit_small_dino", "linear")]
+    # the entry lacking oscd has no overall score and the reason names the dataset
+    vit_dec = lb[(lb["model"] == "vit_small_dino") & (lb["protocol"] == "decoder")].iloc[0]
+    assert math.isnan(vit_dec["score"]) and "oscd" in vit_dec["reason"]
+    assert any("vit_small_dino" in n and "oscd" in n for n in summary.notes)
+    # efficiency columns come from rows with protocol 'efficiency'
+    r50 = lb[lb["model"] == "resnet50_ssl4eo"].iloc[0]
+    assert r50["params"] == 23.5e6 and r50["throughput_ips"] == 95.0
+    # robustness: only entries run under corruption have a drop
+    assert lb.loc[lb["protocol"] == "linear", "robustness_drop"].notna().all()
+    assert lb.loc[lb["protocol"] == "knn5", "robustness_drop"].isna().all()
+
+
+def _images(page: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
+
+
+def test_report_page(cli_report: tuple[Path, str]) -> None:
+    out, stdout = cli_report
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert page.count('class="lb-row"') == 11
+    imgs = _images(page)
+    assert len(imgs) == 4 and all(i.startswith(PNG_MAGIC) and len(i) > 5000 for i in imgs)
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched from the network
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report.html", "results.parquet"]  # no temp file
+    assert "eokit leaderboard" in stdout and "resnet50_ssl4eo" in stdout and f"report written to {out}" in stdout
+
+
+def test_report_reads_every_source(bench_dir: Path) -> None:
+    ref = report_html._frame(load_results(bench_dir)).drop(columns="time")
+    for src in (ResultsStore(bench_dir), bench_dir, bench_dir / "results.duckdb", bench_dir / "results.parquet",
+                bench_dir / "results.csv"):
+        got = report_html._frame(src).drop(columns="time")
+        pd.testing.assert_frame_equal(got, ref, check_dtype=False)
+
+
+def test_report_without_robustness_or_efficiency(tmp_path: Path) -> None:
+    rows = [{"suite": "s", "dataset": "eurosat_rgb", "model": m, "protocol": "linear", "fraction": 1.0,
+             "seed": s, "corruption": "none", "severity": 0, "metric": "accuracy", "value": v + s / 100}
+            for m, v in (("a", 0.8), ("b", 0.6)) for s in range(3)]
+    out = write_report(pd.DataFrame(rows), tmp_path / "small.html", n_boot=100)
+    page = out.read_text()
+    assert page.count('class="lb-row"') == 2 and 'id="robustness"' not in page and 'id="efficiency"' not in page
+    assert len(_images(page)) == 1  # the capability chart
+
+
+def test_write_is_atomic(bench_dir: Path, summary: Summary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "report.html"
+    out.write_text("previous report")
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(report_html, "render_html", boom)
+    with pytest.raises(RuntimeError):
+        write_report(bench_dir, out, summary=summary)
+    assert out.read_text() == "previous report" and list(tmp_path.iterdir()) == [out]
+
+
+def test_rich_leaderboard(summary: Summary) -> None:
+    wide = Console(record=True, width=220)
+    print_leaderboard(summary, console=wide)
+    text = wide.export_text()
+    for name in ("resnet50_ssl4eo", "vit_small_dino", "raw_pixels", "spectral_indices", "Overall ± err",
+                 "Core", "params M", "rob. drop"):
+        assert name in text
+    assert "no score for Overall" in text and "oscd" in text
+    narrow = Console(record=True, width=80)
+    print_leaderboard(summary, console=narrow)
+    text = narrow.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "1.002 ± 0.006" in text and "resnet50_ssl4eo" in text
+
+
+def test_cli_report(bench_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pq = bench_dir / "results.parquet"
+    assert main(["report", str(tmp_path / "nope"), "-o", str(tmp_path / "x.html")]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert main(["report", str(pq), "--suite", "full", "-o", str(tmp_path / "y.html")]) == 2
+    assert "suites are ['quick']" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    ResultsStore(empty)
+    assert main(["report", str(empty)]) == 2
+    assert "no result rows" in capsys.readouterr().err
+    bad = tmp_path / "refs.json"
+    bad.write_text("{not json")
+    assert main(["report", str(pq), "--references", str(bad), "-o", str(tmp_path / "z.html")]) == 2
+    assert "refs.json" in capsys.readouterr().err
+    small = tmp_path / "small.csv"
+    load_results(pq).query("dataset == 'eurosat_rgb' and corruption == 'none'").to_csv(small, index=False)
+    refs = tmp_path / "refs.yaml"
+    refs.write_text("eurosat_rgb: {accuracy: [0.0, 1.0]}\n")
+    out = tmp_path / "w.html"
+    assert main(["report", str(small), "--references", str(refs), "-o", str(out), "--quiet", "--n-boot", "100"]) == 0
+    assert "normalised with min 0.000, max 1.000" in out.read_text()
