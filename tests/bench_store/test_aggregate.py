@@ -222,3 +222,15 @@ def test_every_registered_dataset_gets_groups() -> None:
     for s in specs:
         assert dataset_groups(s), f"{s.name} joins no capability group"
     assert sum(len(v) for v in groups.values()) >= len(specs)
+
+
+def test_group_scope_is_per_protocol() -> None:
+    """A 'decoder' entry is judged on the dense datasets decoders ran on, not on classification ones."""
+    df = pd.DataFrame(
+        rows("A", "cls", [0.8, 0.8, 0.8]) + rows("B", "cls", [0.6, 0.6, 0.6])
+        + rows("A", "seg", [0.5, 0.5, 0.5], protocol="decoder", metric="miou")
+        + rows("B", "seg", [0.4, 0.4, 0.4], protocol="decoder", metric="miou")
+    )
+    cap = capability_scores(df, {"Core": ["cls", "seg"]}, n_boot=100).set_index(["model", "protocol"])
+    assert cap.loc[("A", "linear"), "score"] == pytest.approx(0.8) and cap.loc[("A", "linear"), "n_datasets"] == 1
+    assert cap.loc[("B", "decoder"), "score"] == pytest.approx(0.4) and cap.loc[("B", "decoder"), "reason"] == ""

@@ -199,7 +199,9 @@ def capability_scores(
     """Per (entry, group): stratified-bootstrap IQM score and error, or NaN with a ``reason``.
 
     Columns: entry keys, ``group``, ``score``, ``error``, ``n_datasets``,
-    ``reason`` ('' when scored). Each (entry, group) draws from a fresh
+    ``reason`` ('' when scored). A group's datasets are those of its members
+    that any entry with the same non-model keys (e.g. protocol and fraction)
+    was run on. Each (entry, group) draws from a fresh
     ``numpy.random.default_rng(seed)``: replicate b draws, for each dataset in
     sorted order, ``n_d`` seed indices with ``rng.integers(0, n_d, (n_boot, n_d))``.
     """
@@ -210,11 +212,17 @@ def capability_scores(
     cols = [*by, "group", "score", "error", "n_datasets", "reason"]
     if rows.empty:
         return pd.DataFrame(columns=cols)
-    present = set(rows["dataset"])
+    scope = [k for k in by if k != "model"]
     per_seed = rows.groupby([*by, "dataset", "seed"], dropna=False)[col].mean().reset_index()
     records: list[dict[str, Any]] = []
     for key, sub in per_seed.groupby(list(by), dropna=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
+        # the datasets any entry of the same scope (e.g. protocol and fraction) was run on
+        same = np.ones(len(rows), dtype=bool)
+        for k in scope:
+            v = dict(zip(by, key, strict=True))[k]
+            same &= (rows[k] == v).to_numpy() | (rows[k].isna().to_numpy() & pd.isna(v))
+        present = set(rows.loc[same, "dataset"])
         by_ds = {d: g[col].to_numpy(float) for d, g in sub.groupby("dataset")}
         for group, members in groups.items():
             datasets = sorted(d for d in members if d in present)

@@ -204,25 +204,43 @@ class ResultsStore:
     # -- writing ------------------------------------------------------------
     def add_rows(self, job_key: str, rows: Iterable[ResultRow | Mapping[str, Any]]) -> bool:
         """Store a job's rows in one transaction; False (and nothing written) if the job is already stored."""
-        if not job_key or not isinstance(job_key, str):
-            raise ConfigError(f"job_key must be a non-empty string, got {job_key!r}")
-        recs = [ResultRow.coerce(r, job_key) for r in rows]
+        return job_key in self.add_jobs({job_key: rows})
+
+    def add_jobs(self, jobs: Mapping[str, Iterable[ResultRow | Mapping[str, Any]]]) -> set[str]:
+        """Store several jobs through one connection, one transaction per job; returns the keys newly stored.
+
+        Faster than one ``add_rows`` per job (a connection costs ~0.1 s); every
+        job is still all-or-nothing and durable once its transaction commits.
+        """
+        prepared = {}
+        for job_key, rows in jobs.items():
+            if not job_key or not isinstance(job_key, str):
+                raise ConfigError(f"job_key must be a non-empty string, got {job_key!r}")
+            prepared[job_key] = [ResultRow.coerce(r, job_key) for r in rows]
+        written: set[str] = set()
         with self._connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                if con.execute("SELECT 1 FROM jobs WHERE job_key = ?", [job_key]).fetchone():
-                    con.execute("ROLLBACK")
-                    return False
-                if recs:
-                    batch = pd.DataFrame([r.values() for r in recs], columns=list(COLUMNS))
-                    con.register("_eokit_rows", batch)
-                    con.execute(f"INSERT INTO results SELECT {', '.join(COLUMNS)} FROM _eokit_rows")
-                    con.unregister("_eokit_rows")
-                con.execute("INSERT INTO jobs VALUES (?, ?, ?)", [job_key, len(recs), _utcnow()])
-                con.execute("COMMIT")
-            except BaseException:
+            for job_key, recs in prepared.items():
+                if self._insert_job(con, job_key, recs):
+                    written.add(job_key)
+        return written
+
+    @staticmethod
+    def _insert_job(con: Any, job_key: str, recs: list[ResultRow]) -> bool:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if con.execute("SELECT 1 FROM jobs WHERE job_key = ?", [job_key]).fetchone():
                 con.execute("ROLLBACK")
-                raise
+                return False
+            if recs:
+                batch = pd.DataFrame([r.values() for r in recs], columns=list(COLUMNS))
+                con.register("_eokit_rows", batch)
+                con.execute(f"INSERT INTO results SELECT {', '.join(COLUMNS)} FROM _eokit_rows")
+                con.unregister("_eokit_rows")
+            con.execute("INSERT INTO jobs VALUES (?, ?, ?)", [job_key, len(recs), _utcnow()])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
         return True
 
     # -- reading ------------------------------------------------------------

@@ -1,0 +1,68 @@
+"""``eokit report RESULTS -o report.html``: leaderboard, capability groups, robustness, efficiency."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from eokit.errors import ConfigError
+
+
+def _load_references(path: str | None) -> dict | None:
+    if path is None:
+        return None
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read references file {path!r}: {exc}") from exc
+    import yaml
+
+    try:
+        data = yaml.safe_load(text) if p.suffix.lower() in (".yaml", ".yml") else json.loads(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"references file {path!r} is not valid {p.suffix or 'JSON'}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"references file {path!r} must map dataset -> {{metric: [min, max]}}")
+    return data
+
+
+@click.command("report")
+@click.argument("results", type=click.Path(exists=False))
+@click.option("-o", "--output", "output", default=None, type=click.Path(dir_okay=False),
+              help="HTML file to write (default: RESULTS folder/report.html).")
+@click.option("--references", default=None, type=click.Path(dir_okay=False),
+              help="JSON/YAML {dataset: {metric: [min, max]}} for normalisation (default: min/max over models).")
+@click.option("--reference-models", default=None, help="Comma-separated models whose min/max normalise scores.")
+@click.option("--n-boot", default=1000, show_default=True, type=click.IntRange(min=100),
+              help="Bootstrap resamples for capability scores.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
+@click.option("--suite", default=None, help="Only rows of this suite.")
+@click.option("--quiet", is_flag=True, help="Do not print the leaderboard table.")
+def command(results: str, output: str | None, references: str | None, reference_models: str | None,
+            n_boot: int, seed: int, suite: str | None, quiet: bool) -> None:
+    """Build a self-contained HTML report from RESULTS (results folder, .duckdb, .parquet or .csv)."""
+    from eokit.bench.store import load_results
+    from eokit.report import print_leaderboard, summarise, write_report
+
+    df = load_results(results)
+    if suite is not None:
+        suites = sorted(set(df["suite"]))
+        df = df[df["suite"] == suite]
+        if df.empty:
+            raise ConfigError(f"no rows of suite {suite!r} in {results!r}; its suites are {suites}")
+    if df.empty:
+        raise ConfigError(f"{results!r} holds no result rows yet")
+    models = [m.strip() for m in reference_models.split(",")] if reference_models else None
+    s = summarise(df, references=_load_references(references), reference_models=models, n_boot=n_boot, seed=seed)
+    src = Path(results)
+    out = Path(output) if output else (src if src.is_dir() else src.parent) / "report.html"
+    meta = {"results": str(src)}
+    if suite or df["suite"].nunique() == 1:
+        meta["suite"] = suite or str(df["suite"].iloc[0])
+    path = write_report(df, out, meta=meta, summary=s)
+    if not quiet:
+        print_leaderboard(s)
+    click.echo(f"report written to {path}")
