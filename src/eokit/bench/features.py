@@ -151,9 +151,9 @@ class BackboneExtractor(Extractor):
         self.model = _create_backbone(cfg.arch or "", bands=self.bands, sensor=sensor, weights=cfg.weights, **cfg.options)
         self.model.eval()
         self.num_features = int(self.model.num_features)
-        norm = self.model.transforms()
-        self.mean = norm.mean.clone()
-        self.std = norm.std.clone()
+        contract = self.model.data_config  # the weights' own statistics, per band, in reflectance units
+        self.mean = torch.tensor(contract["mean"], dtype=torch.float32).view(-1, 1, 1)
+        self.std = torch.tensor(contract["std"], dtype=torch.float32).view(-1, 1, 1)
         self.fingerprint = stable_hash({"kind": "backbone", "cfg": cfg.model_dump(mode="json", exclude={"name", "role", "protocols"}),
                                         "bands": self.bands, "sensor": sensor, "scale": scale,
                                         "weights": weights_digest(self.model)})

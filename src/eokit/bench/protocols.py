@@ -117,9 +117,16 @@ def _per_label(make: Callable[[], Any], xs: np.ndarray, y: np.ndarray, scale: Ca
 
 def run_pooled(protocol: str, task: str, train_x: np.ndarray, train_y: np.ndarray,
                tests: Mapping[Cond, tuple[np.ndarray, np.ndarray]], seed: int, num_classes: int) -> dict[Cond, dict[str, float]]:
-    """Fit once, score every condition: ``{cond: {metric: value}}``."""
-    predict = fit_pooled(protocol, task, train_x, train_y, seed)
-    return {cond: _scores(task, ty, predict(tx), num_classes) for cond, (tx, ty) in tests.items()}
+    """Fit once, score every condition: ``{cond: {metric: value}}``.
+
+    BLAS runs single-threaded here: these small fits are ~10x slower with
+    OpenBLAS threads competing on a busy CPU (and workers already run in parallel).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        predict = fit_pooled(protocol, task, train_x, train_y, seed)
+        return {cond: _scores(task, ty, predict(tx), num_classes) for cond, (tx, ty) in tests.items()}
 
 
 # -- dense: light decoder on frozen maps -------------------------------------------------------------

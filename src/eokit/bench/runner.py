@@ -94,6 +94,8 @@ class RunSummary:
     report: Path | None = None
     exports: tuple[Path, ...] = ()
     feature_tasks: int = 0
+    summary: Any = None  # eokit.report.Summary of the stored rows
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (task, error) of tasks that raised
 
 
 # -- planning -------------------------------------------------------------------------------------
@@ -354,19 +356,33 @@ def run_suite(
         progress(finished, total, f"{done_before}/{n_jobs} jobs stored")
     computed = 0
 
-    def store_result(t: Task, result: dict[str, list[dict[str, Any]]]) -> None:
+    def store_results(batch: list[tuple[Task, dict[str, list[dict[str, Any]]]]]) -> None:
+        """Store the jobs of finished tasks (one connection, one transaction per job)."""
         nonlocal computed, finished
-        for key, rows in result.items():
-            if key in done:
-                continue
-            store.add_rows(key, rows)
+        jobs = {k: rows for _, result in batch for k, rows in result.items() if k not in done}
+        if jobs:
+            store.add_jobs(jobs)
+        for key, rows in jobs.items():
             done.add(key)
             computed += 1
             if on_stored:
                 on_stored(key, len(rows))
+        finished += len(batch)
+        if progress and batch:
+            progress(finished, total, batch[-1][0].label)
+
+    def store_result(t: Task, result: dict[str, list[dict[str, Any]]]) -> None:
+        store_results([(t, result)])
+
+    failed: list[tuple[str, str]] = []
+
+    def fail(t: Task, exc: BaseException) -> None:
+        nonlocal finished
+        log.error("task %s failed: %s: %s", t.label, type(exc).__name__, exc)
+        failed.append((t.label, f"{type(exc).__name__}: {exc}"))
         finished += 1
         if progress:
-            progress(finished, total, t.label)
+            progress(finished, total, f"FAILED {t.label}")
 
     feature_groups: dict[tuple[str, str], list[Task]] = {}
     for t in grid:
@@ -385,8 +401,16 @@ def run_suite(
                 dep = feats.get((t.model, t.dataset)) if t.kind == "eval" else None
                 fut = client.submit(run_task, suite_json, t, dep, pure=False)
                 futures[fut] = t
-            for fut in as_completed(list(futures)):
-                store_result(futures[fut], fut.result())
+            for finished_batch in as_completed(list(futures)).batches():
+                ok = []
+                for fut in finished_batch:
+                    try:
+                        ok.append((futures[fut], fut.result()))
+                    except Exception as exc:  # a failed task is reported; the others still run and store
+                        fail(futures[fut], exc)
+                store_results(ok)
+                for fut in finished_batch:
+                    del futures[fut]  # drop the result from the cluster
         finally:
             client.close()
             if cluster is not None:
@@ -394,36 +418,56 @@ def run_suite(
     else:
         paths: dict[tuple[str, str], dict[str, str]] = {}
         for t in grid:
-            if t.kind == "eval" and (t.model, t.dataset) not in paths:
-                paths[(t.model, t.dataset)] = features_task(suite_json, t.model, t.dataset,
-                                                            _needed_conditions(feature_groups[(t.model, t.dataset)]))
-            store_result(t, run_task(suite_json, t, paths.get((t.model, t.dataset))))
+            try:
+                if t.kind == "eval" and (t.model, t.dataset) not in paths:
+                    paths[(t.model, t.dataset)] = features_task(
+                        suite_json, t.model, t.dataset, _needed_conditions(feature_groups[(t.model, t.dataset)]))
+                result = run_task(suite_json, t, paths.get((t.model, t.dataset)))
+            except Exception as exc:
+                fail(t, exc)
+                continue
+            store_result(t, result)
     for t in eff:  # on the driver, after the grid: timings undisturbed by busy workers
-        store_result(t, run_task(suite_json, t))
+        try:
+            result = run_task(suite_json, t)
+        except Exception as exc:
+            fail(t, exc)
+            continue
+        store_result(t, result)
     exports = store.export(out)
     summary = RunSummary(out, n_jobs, done_before, computed, len(store), p.skipped, exports=tuple(exports),
-                         feature_tasks=len(feature_groups))
+                         feature_tasks=len(feature_groups), failed=failed)
     if report:
-        summary.report = write_bench_report(store, out, p)
+        summary.report, summary.summary = write_bench_report(store, out, p)
     return summary
 
 
-def references_for(df: Any, p: Plan) -> dict[str, dict[str, tuple[float, float]]]:
-    from eokit.bench.references import compute_references
-
-    return compute_references(df, p.suite)
-
-
-def write_bench_report(store: Any, out: Path, p: Plan) -> Path | None:
-    """Write OUT/report.html with part A's report writer (None if no rows)."""
-    from eokit.report import write_report
+def summarise_run(store: Any, p: Plan, out: Path | None = None) -> Any:
+    """Part A's report Summary of the stored rows, with this suite's references and capability groups."""
+    from eokit.bench.groups import capability_groups
+    from eokit.bench.references import compute_references, write_references
+    from eokit.report import summarise
 
     df = store.frame()
     if df.empty:
         return None
-    path = out / "report.html"
-    write_report(df, path, references=references_for(df, p), dataset_specs=dataset_specs(p))
-    return path
+    refs = compute_references(df, p.suite)
+    if out is not None:
+        write_references(refs, out / "references.json")
+    names = sorted(set(df["dataset"]))
+    groups = capability_groups(names, dataset_specs(p))
+    return summarise(df, references=refs, groups=groups)
+
+
+def write_bench_report(store: Any, out: Path, p: Plan) -> tuple[Path | None, Any]:
+    """Write OUT/report.html with part A's report writer; returns (path, Summary)."""
+    from eokit.report import write_report
+
+    summary = summarise_run(store, p, out)
+    if summary is None:
+        return None, None
+    meta = {"suite": p.suite.name, "description": p.suite.description, "config_hash": p.suite.config_hash()}
+    return write_report(store.frame(), out / "report.html", meta=meta, summary=summary), summary
 
 
 def dataset_specs(p: Plan) -> dict[str, Any]:

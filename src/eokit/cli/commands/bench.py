@@ -25,6 +25,7 @@ def command(suite: str, out: str, scheduler: str | None, workers: int, no_report
     from eokit.bench.runner import run_suite
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     console = Console(stderr=True)
     with Progress(TextColumn("[bold]bench[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=console, transient=False) as bar:
@@ -36,13 +37,10 @@ def command(suite: str, out: str, scheduler: str | None, workers: int, no_report
         summary = run_suite(suite, out, scheduler=scheduler, workers=workers, progress=progress,
                             report=not no_report)
     out_console = Console()
-    try:
-        from eokit.bench.store import ResultsStore
-        from eokit.report import print_leaderboard
+    from eokit.report import print_leaderboard
 
-        print_leaderboard(ResultsStore(summary.out / "results.duckdb").frame(), console=out_console)
-    except ImportError as exc:  # the report module is optional for running the grid
-        console.print(f"[yellow]leaderboard unavailable: {exc}[/]")
+    if summary.summary is not None:
+        print_leaderboard(summary.summary, console=out_console)
     for model, dataset, why in summary.skipped:
         console.print(f"[dim]skipped {model} on {dataset}: {why}[/]")
     console.print(
@@ -51,3 +49,7 @@ def command(suite: str, out: str, scheduler: str | None, workers: int, no_report
     )
     if summary.report:
         console.print(f"report: {summary.report}")
+    if summary.failed:
+        for label, err in summary.failed[:20]:
+            console.print(f"[red]failed[/] {label}: {err}")
+        raise click.ClickException(f"{len(summary.failed)} benchmark tasks failed (rerun to retry only those)")
