@@ -58,6 +58,17 @@ def test_add_is_idempotent_per_job(tmp_path: Path) -> None:
     assert len(store.frame(suite="quick")) == 4 and store.frame(suite="other").empty
 
 
+def test_add_jobs_batch(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path)
+    store.add_rows("a", [row(seed=0)])
+    written = store.add_jobs({"a": [row(seed=9)], "b": [row(seed=1), row(seed=2)], "c": []})
+    assert written == {"b", "c"} and store.done_jobs() == {"a", "b", "c"}
+    assert sorted(store.frame()["seed"]) == [0, 1, 2]  # job 'a' kept its first rows
+    with pytest.raises(ConfigError):
+        store.add_jobs({"d": [row()], "e": [row(value=None)]})
+    assert not store.has("d")  # rows are validated before anything is written
+
+
 def test_bad_rows_rejected_whole_job(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path / "s.duckdb")
     with pytest.raises(ConfigError, match="lacks \\['value'\\]"):

@@ -128,3 +128,23 @@ def test_cli_report(bench_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     out = tmp_path / "w.html"
     assert main(["report", str(small), "--references", str(refs), "-o", str(out), "--quiet", "--n-boot", "100"]) == 0
     assert "normalised with min 0.000, max 1.000" in out.read_text()
+
+
+def test_cli_uses_bench_sidecars(bench_dir: Path, tmp_path: Path) -> None:
+    """references.json / groups.json beside the results (as `eokit bench` writes them) drive the report."""
+    import json
+
+    from eokit.bench.groups import read_groups, write_groups
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    load_results(bench_dir).query("dataset == 'eurosat_rgb' and corruption == 'none'").to_csv(
+        folder / "results.csv", index=False)
+    (folder / "references.json").write_text(json.dumps({"eurosat_rgb": {"accuracy": [0.1, 0.9]}}))
+    write_groups({"My-Group": ["eurosat_rgb"]}, folder / "groups.json")
+    assert read_groups(folder / "groups.json") == {"My-Group": ["eurosat_rgb"]}
+    assert main(["report", str(folder / "results.csv"), "--quiet", "--n-boot", "100"]) == 0
+    page = (folder / "report.html").read_text()
+    assert "normalised with min 0.100, max 0.900" in page and "My-Group" in page and ">Core<" not in page
+    (folder / "groups.json").write_text("[1, 2]")
+    assert main(["report", str(folder), "--quiet"]) == 2

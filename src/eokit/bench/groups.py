@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 
 from eokit.datasets.base import DatasetSpec
 from eokit.errors import SensorError
@@ -118,3 +119,33 @@ def capability_groups(
             if spec.name not in groups[g]:
                 groups[g].append(spec.name)
     return {g: sorted(v) for g, v in groups.items() if v}
+
+
+GROUPS_FILENAME = "groups.json"
+
+
+def write_groups(groups: Mapping[str, list[str]], path: str | Path) -> Path:
+    """Write ``{group: [datasets]}`` as JSON (atomically), e.g. beside a results store for `eokit report`."""
+    import json
+
+    from eokit.io import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps({g: list(v) for g, v in groups.items()}, indent=2))
+    return path
+
+
+def read_groups(path: str | Path) -> dict[str, list[str]]:
+    """Read a ``groups.json`` written by :func:`write_groups`."""
+    import json
+
+    from eokit.errors import ConfigError
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read capability groups from {str(path)!r}: {exc}") from exc
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise ConfigError(f"{str(path)!r} must map group name -> list of dataset names")
+    return {str(g): [str(d) for d in v] for g, v in data.items()}

@@ -34,7 +34,8 @@ def _load_references(path: str | None) -> dict | None:
 @click.option("-o", "--output", "output", default=None, type=click.Path(dir_okay=False),
               help="HTML file to write (default: RESULTS folder/report.html).")
 @click.option("--references", default=None, type=click.Path(dir_okay=False),
-              help="JSON/YAML {dataset: {metric: [min, max]}} for normalisation (default: min/max over models).")
+              help="JSON/YAML {dataset: {metric: [min, max]}} for normalisation (default: references.json beside "
+                   "RESULTS, else min/max over models).")
 @click.option("--reference-models", default=None, help="Comma-separated models whose min/max normalise scores.")
 @click.option("--n-boot", default=1000, show_default=True, type=click.IntRange(min=100),
               help="Bootstrap resamples for capability scores.")
@@ -44,6 +45,7 @@ def _load_references(path: str | None) -> dict | None:
 def command(results: str, output: str | None, references: str | None, reference_models: str | None,
             n_boot: int, seed: int, suite: str | None, quiet: bool) -> None:
     """Build a self-contained HTML report from RESULTS (results folder, .duckdb, .parquet or .csv)."""
+    from eokit.bench.groups import GROUPS_FILENAME, read_groups
     from eokit.bench.store import load_results
     from eokit.report import print_leaderboard, summarise, write_report
 
@@ -56,9 +58,16 @@ def command(results: str, output: str | None, references: str | None, reference_
     if df.empty:
         raise ConfigError(f"{results!r} holds no result rows yet")
     models = [m.strip() for m in reference_models.split(",")] if reference_models else None
-    s = summarise(df, references=_load_references(references), reference_models=models, n_boot=n_boot, seed=seed)
     src = Path(results)
-    out = Path(output) if output else (src if src.is_dir() else src.parent) / "report.html"
+    here = src if src.is_dir() else src.parent
+    # sidecars `eokit bench` writes beside its store: the suite's references and capability groups
+    if references is None and models is None and (here / "references.json").exists():
+        references = str(here / "references.json")
+        click.echo(f"normalising with {references}")
+    groups = read_groups(here / GROUPS_FILENAME) if (here / GROUPS_FILENAME).exists() else None
+    s = summarise(df, references=_load_references(references), reference_models=models, groups=groups,
+                  n_boot=n_boot, seed=seed)
+    out = Path(output) if output else here / "report.html"
     meta = {"results": str(src)}
     if suite or df["suite"].nunique() == 1:
         meta["suite"] = suite or str(df["suite"].iloc[0])
