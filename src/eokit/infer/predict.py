@@ -106,10 +106,10 @@ def as_predictor(
 
 def plan_scene(
     scene: Scene, *, crop: int = 256, stride: int = 224, align: str = "even", sensor: str | None = None,
-    resampling: str | None = None,
+    resampling: str | None = None, reference: int | str = 0,
 ) -> TilePlan:
     """The tiling plan for ``scene`` (for dry runs)."""
-    src = open_scene(scene, sensor=sensor, resampling=resampling)
+    src = open_scene(scene, sensor=sensor, resampling=resampling, reference=reference)
     return TilePlan.build(src.grid.height, src.grid.width, crop, stride, align)
 
 
@@ -134,6 +134,7 @@ def predict_scene(
     sensor: str | None = None,
     band_names: Sequence[str] | None = None,
     resampling: str | None = None,
+    reference: int | str = 0,
     device: str = "cpu",
     read_budget_mb: float = 48.0,
     gdal_cache_mb: int = 64,
@@ -154,7 +155,8 @@ def predict_scene(
     """
     t0 = time.perf_counter()
     pred = as_predictor(model, contract, tta=tta, device=device)
-    src = open_scene(scene, sensor=sensor or pred.contract.sensor, band_names=band_names, resampling=resampling)
+    src = open_scene(scene, sensor=sensor or pred.contract.sensor, band_names=band_names, resampling=resampling,
+                     reference=reference)
     names = match_bands(src, pred.contract.bands)
     grid = src.grid
     plan = TilePlan.build(grid.height, grid.width, crop, stride, align)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,8 @@ def scene_name(scene: Scene) -> str:
     """A short name for messages and output files."""
     if isinstance(scene, (str, os.PathLike)):
         p = Path(scene)
+        if isinstance(scene, str) and any(ch in scene for ch in "*?[") and not p.exists():
+            return p.parent.name
         return p.stem if p.is_file() else p.name
     if isinstance(scene, (RasterSource,)):
         return Path(scene.path).stem
@@ -40,12 +43,17 @@ def open_scene(
     resampling: str | None = None,
     reference: int | str = 0,
 ) -> RasterSource | BandStack:
-    """A raster path, a folder of one-file-per-band rasters, a list of band files, a STAC item
-    (path to JSON, dict or pystac.Item), or an already open RasterSource/BandStack."""
+    """A raster path, a folder of one-file-per-band rasters, a glob of band files (``'dir/l8_B[1-7].tif'``),
+    a list of band files, a STAC item (path to JSON, dict or pystac.Item), or an open RasterSource/BandStack."""
     if isinstance(scene, (RasterSource, BandStack)):
         return scene
     if isinstance(scene, dict) or hasattr(scene, "to_dict"):
         return open_stac_item(scene, sensor=sensor, resampling=resampling, reference=reference)
+    if isinstance(scene, str) and any(ch in scene for ch in "*?[") and not Path(scene).exists():
+        files = sorted(glob.glob(scene))
+        if not files:
+            raise RasterError(f"the pattern {scene!r} matches no files")
+        return open_band_files(files, sensor=sensor, resampling=resampling, reference=reference)
     if isinstance(scene, (str, os.PathLike)):
         p = Path(scene)
         if p.suffix.lower() == ".json":

@@ -49,6 +49,7 @@ def _contract_of(model: str):
 @click.option("--sensor", default=None, help="Sensor whose band names/aliases apply (e.g. landsat8).")
 @click.option("--bands", default=None, help="Comma-separated band names of a single-file scene, in file order.")
 @click.option("--resampling", default=None, help="Resample band files of other resolutions (e.g. bilinear).")
+@click.option("--reference", default=None, help="Band whose grid a multi-file scene is read on (e.g. B05).")
 @click.option("--nodata", type=float, default=None, help="Nodata value of the map (default: 255 / NaN).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster on loopback).")
@@ -57,8 +58,13 @@ def _contract_of(model: str):
 def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[str, ...], output: str | None,
             prob_dtype: str, crop: int, stride: int, batch_size: int, forward_batch: int | None, window: str,
             margin: int | None, tta: str, sensor: str | None, bands: str | None, resampling: str | None,
-            nodata: float | None, device: str, scheduler: str | None, workers: int, dry_run: bool) -> None:
-    """Map SCENES (raster files, folders of band files or STAC item JSONs) with the checkpoint MODEL."""
+            reference: str | None, nodata: float | None, device: str, scheduler: str | None, workers: int, dry_run: bool) -> None:
+    """Map SCENES with the checkpoint MODEL (an `eokit train` checkpoint folder).
+
+    Each SCENE is a raster file, a folder of one-file-per-band rasters, a quoted glob of band
+    files ('scene/l8_B[1-7].tif') or a STAC item JSON. One scene writes OUT; several write
+    OUT/<scene>.tif, spread over Dask workers.
+    """
     from eokit.infer import plan_scene, predict_scene, predict_scenes
     from eokit.infer.distributed import output_paths
 
@@ -67,13 +73,14 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
     kwargs = dict(crop=crop, stride=stride, batch_size=batch_size, forward_batch=forward_batch, output=output,
                   window=window, margin=margin, tta=None if tta == "none" else tta, prob_dtype=prob_dtype,
                   nodata=nodata, sensor=sensor, resampling=resampling, device=device,
-                  band_names=bands.split(",") if bands else None)
+                  band_names=bands.split(",") if bands else None, reference=reference or 0)
     paths = output_paths(list(scenes), out)
     if dry_run:
         contract = _contract_of(model)
         k = contract.n_outputs or 1
         for scene, path in zip(scenes, paths, strict=True):
-            plan = plan_scene(scene, crop=crop, stride=stride, sensor=sensor or contract.sensor, resampling=resampling)
+            plan = plan_scene(scene, crop=crop, stride=stride, sensor=sensor or contract.sensor,
+                              resampling=resampling, reference=reference or 0)
             click.echo(f"{scene} -> {path}")
             click.echo(f"  {plan.describe()}")
             est = plan.memory_estimate(len(contract.bands), k + (1 if len(models) > 1 or tta != "none" else 0),
@@ -89,7 +96,8 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
                    TextColumn("{task.fields[rate]} tiles/s"), TimeElapsedColumn(), TimeRemainingColumn())
         with Progress(*columns, console=console, transient=False) as bar:
             task = bar.add_task(f"predict {Path(scenes[0]).name}", total=plan_scene(
-                scenes[0], crop=crop, stride=stride, sensor=sensor, resampling=resampling).n_tiles, rate="-")
+                scenes[0], crop=crop, stride=stride, sensor=sensor or _contract_of(model).sensor,
+                resampling=resampling, reference=reference or 0).n_tiles, rate="-")
             t0 = time.perf_counter()
 
             def progress(n: int) -> None:
