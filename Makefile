@@ -41,7 +41,10 @@ bench-deps: $(STAMP)
 	# plus only the pure-Python modules torchgeo.datasets/samplers import that are not installed.
 	$(BIN)/pip install -q --no-deps torchgeo==0.8.1 einops==0.8.2 requests==2.34.2 charset-normalizer==3.5.3
 	$(BIN)/python -c "import torchgeo.datasets, torchgeo.samplers, torch, timm, lightning"
-	$(BIN)/pip install -q -c requirements.lock -e ".[compare]"
+	# TerraTorch 1.2.13 for benchmarks/scene_inference.py: the package alone; the benchmark loads
+	# terratorch/tasks/tiled_inference.py (+ models/utils.py) directly, which need only torch, torchvision, tqdm.
+	$(BIN)/pip install -q --no-deps terratorch==1.2.13
+	$(BIN)/pip install -q --no-deps -c requirements.lock -e ".[compare]"
 
 clean:
 	rm -rf $(VENV) $(OUT)
