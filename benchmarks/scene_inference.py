@@ -94,8 +94,12 @@ def scene_path(size: int) -> Path:
     return cache_dir() / "bench" / f"scene_inference_13x{size}x{size}.tif"
 
 
-def make_scene(size: int) -> Path:
-    """A 13-band uint16 DEFLATE GeoTIFF (512 px tiles), written block row by block row."""
+def make_scene(size: int, compress: str = "deflate") -> Path:
+    """A 13-band uint16 tiled GeoTIFF (512 px tiles), written block row by block row.
+
+    The timed scene is DEFLATE-compressed; the large memory-only scene uses ZSTD level 1
+    (much faster to generate on a shared CPU; reading it is not timed against anything).
+    """
     import rasterio
     from rasterio.transform import from_origin
     from rasterio.windows import Window
@@ -109,17 +113,19 @@ def make_scene(size: int) -> Path:
     noise = rng.integers(0, 200, size=(BANDS, 512, 512), dtype=np.uint16)
     prof = dict(driver="GTiff", width=size, height=size, count=BANDS, dtype="uint16", crs="EPSG:32632",
                 transform=from_origin(300000, 5100000, 10, 10), tiled=True, blockxsize=512, blockysize=512,
-                compress="deflate", BIGTIFF="IF_SAFER")
-    xs = np.arange(size)
+                compress=compress, BIGTIFF="IF_SAFER")
+    if compress.lower() == "zstd":
+        prof["zstd_level"] = 1
+    xs = np.arange(size, dtype=np.float32)
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **prof) as ds:
         for i, name in enumerate(BAND_NAMES, start=1):
             ds.set_band_description(i, name)
         for y0 in range(0, size, 512):
             h = min(512, size - y0)
-            ys = np.arange(y0, y0 + h)[:, None]
+            ys = np.arange(y0, y0 + h, dtype=np.float32)[:, None]
             block = np.empty((BANDS, h, size), np.uint16)
             for b in range(BANDS):
-                f = 1500 + 700 * np.sin(ys / (97 + 7 * b)) * np.cos(xs[None, :] / (131 + 5 * b)) + 60 * b
+                f = np.sin(ys / (97 + 7 * b)) * (700 * np.cos(xs[None, :] / (131 + 5 * b))) + (1500 + 60 * b)
                 block[b] = f.astype(np.uint16) + np.tile(noise[b, :h], (1, size // 512 + 1))[:, :size]
             ds.write(block, window=Window(0, y0, size, h))
     return path
@@ -299,6 +305,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads in every contender (0: default)")
     ap.add_argument("--forward-batch", type=int, default=BATCH,
                     help="eokit: tiles per forward pass within each batch of 16 (bounds activation memory)")
+    ap.add_argument("--make-scene", type=int, default=0, help="only generate the N x N scene (zstd) and exit")
     ap.add_argument("--worker", choices=["floor", "terratorch", "eokit"], help=argparse.SUPPRESS)
     ap.add_argument("--scene", help=argparse.SUPPRESS)
     ap.add_argument("--out", default="", help=argparse.SUPPRESS)
@@ -306,6 +313,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.worker:
         worker(args)
+        return
+    if args.make_scene:
+        print(make_scene(args.make_scene, compress="zstd"))
         return
 
     from eokit.env import cache_dir
@@ -341,7 +351,7 @@ def main() -> None:
     rss_large, large_note = None, "skipped"
     if not args.skip_large:
         t = time.perf_counter()
-        large = make_scene(args.large_size)
+        large = make_scene(args.large_size, compress="zstd")
         print(f"scene {large} ready ({time.perf_counter() - t:.0f} s)", flush=True)
         res = spawn("eokit", args.large_size, large, work / "scene_inference_map_large.tif", args.threads,
                     args.large_rows, args.forward_batch)
