@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import noisy_scene, write_scene
+from infer_helpers import noisy_scene, write_scene
 
 from eokit.cli.main import main
 from eokit.infer import predict_scenes
@@ -100,7 +100,7 @@ def test_kill_9_leaves_no_file(tmp_path) -> None:
     code = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from conftest import ConvNet, contract
+        from infer_helpers import ConvNet, contract
         from eokit.infer import predict_scene
 
         class Slow(ConvNet):

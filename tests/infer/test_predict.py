@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from conftest import BANDS, CRS, TRANSFORM, ConvNet, contract, noisy_scene, smooth_scene, whole_forward, write_scene
+from infer_helpers import (
+    BANDS,
+    CRS,
+    TRANSFORM,
+    ConvNet,
+    contract,
+    noisy_scene,
+    smooth_scene,
+    whole_forward,
+    write_scene,
+)
 from torch import nn
 
 from eokit.errors import BandError, ConfigError

@@ -1,11 +1,10 @@
-"""Tiny scenes and models for scene-inference tests."""
+"""Tiny scenes and models for scene-inference tests (imported by the tests, not a conftest)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import pytest
 import rasterio
 import torch
 from rasterio.transform import from_origin
@@ -93,8 +92,3 @@ def whole_forward(model: nn.Module, arr: np.ndarray, ctr: ModelContract, valid: 
         if ctr.activation == "softmax":
             y = torch.softmax(y, 0)
     return y.numpy()
-
-
-@pytest.fixture
-def tiny_model() -> ConvNet:
-    return ConvNet()
