@@ -1,0 +1,59 @@
+"""The grid on a Dask LocalCluster of 2 worker processes gives the same rows as in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from bench_tiny import tiny_suite_dict
+
+from eokit.bench.config import parse_suite
+from eokit.bench.runner import run_suite
+from eokit.bench.store import ResultsStore
+
+CELL = ["dataset", "model", "protocol", "fraction", "seed", "corruption", "severity", "metric"]
+
+
+def _rows(out: Path) -> pd.DataFrame:
+    df = ResultsStore(out).frame()
+    df = df[df["protocol"] != "efficiency"]  # timings differ run to run
+    return df[[*CELL, "value", "job_key"]].sort_values(CELL).reset_index(drop=True)
+
+
+@pytest.mark.slow
+def test_local_cluster_matches_in_process(tmp_path: Path, mirror: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = tiny_suite_dict(seeds=(0, 1))
+    d["robustness"]["corruptions"] = ["haze"]
+    d["robustness"]["severities"] = [3]
+    d["efficiency"] = {"enabled": False}
+    suite = parse_suite(d)
+    monkeypatch.setenv("EOKIT_CACHE", str(tmp_path / "cache_a"))
+    a = run_suite(suite, tmp_path / "inproc", workers=0, report=False)
+    # a fresh cache: the workers extract the features themselves
+    monkeypatch.setenv("EOKIT_CACHE", str(tmp_path / "cache_b"))
+    b = run_suite(suite, tmp_path / "dask", workers=2, report=False)
+    assert a.failed == [] and b.failed == []
+    assert b.computed == a.computed == a.total_jobs
+    assert b.feature_tasks == a.feature_tasks == 4
+    assert any((tmp_path / "cache_b" / "bench" / "features").iterdir())
+    pd.testing.assert_frame_equal(_rows(tmp_path / "inproc"), _rows(tmp_path / "dask"))
+
+
+def test_existing_scheduler_address(tmp_path: Path, mirror: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``scheduler='tcp://...'`` uses a running cluster (here a loopback LocalCluster started by the test)."""
+    from distributed import LocalCluster
+
+    d = tiny_suite_dict(seeds=(0,), robustness=False)
+    d["protocols"] = ["linear"]
+    d["fractions"] = [1.0]
+    d["models"] = []
+    d["baselines"] = True
+    d["efficiency"] = {"enabled": False}
+    monkeypatch.setenv("EOKIT_CACHE", str(tmp_path / "cache"))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        s = run_suite(parse_suite(d), tmp_path / "out", scheduler=cluster.scheduler_address, report=False)
+    assert s.failed == [] and s.computed == s.total_jobs == 2  # raw_pixels + spectral_indices
+    assert set(ResultsStore(tmp_path / "out").frame()["model"]) == {"raw_pixels", "spectral_indices"}
