@@ -76,7 +76,7 @@ def predict_scenes(
         client, cluster = Client(scheduler), None
     else:
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None)
+                               dashboard_address="127.0.0.1:0")  # any free port, loopback only
         client = Client(cluster)
     try:
         fut_model = [str(m) for m in model] if isinstance(model, (list, tuple)) and _is_paths(model) else (
