@@ -203,7 +203,7 @@ class Crops(torch.utils.data.IterableDataset):
             yield collate_samples(out)
 
 
-def whole(samples: list[dict]) -> list[dict]:
+def whole(samples: list[dict]) -> torch.utils.data.DataLoader:
     """Each sample as its own batch (full-size evaluation; sizes may differ), cropped to a multiple of 16."""
     from eokit.data.sample import collate_samples
     from eokit.transforms import crop
@@ -213,7 +213,7 @@ def whole(samples: list[dict]) -> list[dict]:
         h, w = s["image"].shape[-2:]
         s = crop({k: s[k] for k in ("image", "image2", "mask", "bands") if k in s}, 0, 0, h // 16 * 16, w // 16 * 16)
         out.append(collate_samples([s]))
-    return out
+    return torch.utils.data.DataLoader(out, batch_size=None)
 
 
 def section_unet(args: argparse.Namespace, root: Path) -> dict:
@@ -272,7 +272,7 @@ SECTIONS = {"rgb": section_rgb, "ms": section_ms, "unet": section_unet, "oscd": 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--section", choices=[*SECTIONS, "all"], default="rgb")
+    ap.add_argument("--section", default="rgb", help=f"one of {[*SECTIONS, 'all']} or a comma list (ms,unet)")
     ap.add_argument("--epochs", type=int, default=30, help="EuroSAT RGB epochs")
     ap.add_argument("--ms-epochs", type=int, default=40)
     ap.add_argument("--seg-epochs", type=int, default=30)
@@ -301,7 +301,10 @@ def main() -> None:
         from eokit.env import cache_dir
 
         args.cache = str(cache_dir() / "bench_eurosat")
-    names = list(SECTIONS) if args.section == "all" else [args.section]
+    names = list(SECTIONS) if args.section == "all" else args.section.split(",")
+    bad = [n for n in names if n not in SECTIONS]
+    if bad:
+        ap.error(f"unknown section(s) {bad}; choose from {[*SECTIONS, 'all']}")
     results = {}
     for n in names:
         log(f"section {n}")
