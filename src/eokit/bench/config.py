@@ -101,6 +101,7 @@ class ProtocolCfg(_Strict):
     name: Protocol
     fractions: list[float] | None = None
     seeds: list[int] | None = None
+    datasets: list[str] | None = Field(None, description="restrict this protocol to these datasets")
     epochs: int | None = Field(None, ge=1)
     lr: float | None = Field(None, gt=0)
     batch_size: int | None = Field(None, ge=1)
@@ -167,6 +168,12 @@ class SuiteConfig(_Strict):
             dup = sorted({n for n in names if names.count(n) > 1})
             if dup:
                 raise ValueError(f"duplicate {kind} names {dup}; names must be unique")
+        known_ds = [d.name for d in self.datasets]
+        for p in self.protocols:
+            for d in (p.datasets or []) if isinstance(p, ProtocolCfg) else []:
+                if d not in known_ds:
+                    raise ValueError(f"protocol {p.name!r}: dataset {d!r} is not a dataset of the suite ({known_ds})."
+                                     f"{suggest(d, known_ds)}")
         if self.robustness and self.robustness.datasets:
             known = [d.name for d in self.datasets]
             for d in self.robustness.datasets:

@@ -263,11 +263,31 @@ def corrupt_batch(x: np.ndarray, data: SplitArrays, corruption: str, severity: i
                              seed=(start + i) * 2 + seed_offset) for i, img in enumerate(x)])
 
 
+def corrupted_images(images: np.ndarray, data: SplitArrays, corruption: str, severity: int, seed_offset: int) -> np.ndarray:
+    """The whole split under a corruption, cached on disk (shared by every model of the suite)."""
+    if corruption == "none":
+        return images
+    path = cache_dir() / "bench" / "corrupted" / (
+        stable_hash({"data": data.key, "c": corruption, "s": severity, "o": seed_offset}) + ".npy")
+    if path.exists():
+        try:
+            arr = np.load(path, allow_pickle=False)
+            if arr.shape == images.shape:
+                return arr
+        except (OSError, ValueError) as exc:
+            log.warning("recomputing damaged corrupted-image cache %s: %s", path, exc)
+    arr = corrupt_batch(images, data, corruption, severity, 0, seed_offset).astype(np.float32)
+    with atomic_path(path, suffix=".npy") as tmp, open(tmp, "wb") as fh:
+        np.save(fh, arr, allow_pickle=False)
+    return arr
+
+
 def _run(extractor: Extractor, images: np.ndarray, data: SplitArrays, corruption: str, severity: int,
          batch_size: int, dense: bool, seed_offset: int) -> tuple[np.ndarray, list[np.ndarray]]:
     pooled, maps = [], []
+    images = corrupted_images(images, data, corruption, severity, seed_offset)
     for i in range(0, len(images), batch_size):
-        x = corrupt_batch(images[i:i + batch_size], data, corruption, severity, i, seed_offset)
+        x = images[i:i + batch_size]
         p, m = extractor.extract(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
         pooled.append(p.float().numpy())
         if dense:

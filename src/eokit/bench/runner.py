@@ -155,6 +155,8 @@ def plan(suite: SuiteConfig) -> Plan:
                     continue
                 if m.protocols is not None and p.name not in m.protocols:
                     continue
+                if p.datasets is not None and d.name not in p.datasets:
+                    continue
                 if p.name == "finetune" and m.kind != "backbone":
                     continue
                 for frac in p.fractions or []:

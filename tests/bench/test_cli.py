@@ -1,0 +1,42 @@
+"""`eokit bench` from the command line: leaderboard, report.html, exports; bad suites exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from bench_tiny import tiny_suite_dict
+
+from eokit.cli.main import main
+
+
+@pytest.mark.slow
+def test_bench_cli_writes_report_and_leaderboard(tmp_path: Path, mirror: Path, cache: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    d = tiny_suite_dict(seeds=(0, 1, 2))
+    d["robustness"]["corruptions"] = ["clouds"]
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(yaml.safe_dump(d))
+    out = tmp_path / "out"
+    assert main(["bench", "--suite", str(suite), "--out", str(out), "--workers", "0"]) == 0
+    cap = capsys.readouterr()
+    assert "leaderboard" in cap.out and "raw_pixels" in cap.out and "cnn" in cap.out
+    assert "computed" in cap.err
+    for name in ("results.duckdb", "results.parquet", "results.csv", "report.html", "references.json"):
+        assert (out / name).is_file(), name
+    html = (out / "report.html").read_text()
+    assert "raw_pixels" in html and "<img" in html
+    # a second run finds everything stored and still writes the report
+    assert main(["bench", "--suite", str(suite), "--out", str(out), "--workers", "0"]) == 0
+    assert "0 computed" in capsys.readouterr().err
+
+
+def test_bench_cli_bad_suite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"name": "x", "models": [], "datasets": [], "protocols": ["knn7"]}))
+    assert main(["bench", "--suite", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "protocols.0" in err and "'knn5'" in err
+    assert main(["bench", "--suite", "quik", "--out", str(tmp_path / "o")]) == 2
+    assert "Did you mean 'quick'" in capsys.readouterr().err
