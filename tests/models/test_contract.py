@@ -119,6 +119,27 @@ def test_band_contract(arch: str) -> None:
 
 
 @pytest.mark.parametrize("arch", ARCHS)
+def test_prune_pooling_leaves_no_unused_parameter(arch: str) -> None:
+    """Dense models drop pooled-only layers: maps unchanged, every parameter gets a gradient from the maps."""
+    bb = default_backbone(arch).eval()
+    _CACHE.pop(arch)  # consumed: the backbone is modified below
+    s = size_for(arch)
+    x = torch.randn(2, len(BANDS), s, s)
+    with torch.no_grad():
+        before = bb(x).maps
+    bb.prune_pooling()
+    with torch.no_grad():
+        f = bb(x)  # still eval mode: BatchNorm running statistics untouched
+    after = f.maps
+    assert bb.num_features == bb.feature_info[-1]["channels"] == f.pooled.shape[1]
+    for a, b in zip(before, after, strict=True):
+        torch.testing.assert_close(a, b)
+    bb.zero_grad(set_to_none=True)
+    sum(m.pow(2).mean() for m in bb.train()(x).maps).backward()
+    assert not [n for n, p in bb.named_parameters() if p.grad is None]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
 def test_unknown_bands_warn_and_known_bands_keep_kernels(arch: str, tmp_path) -> None:
     """Weights trained on RGB, loaded for S2 B04,B03,B02,B11,B12: SWIR bands are new and named in a warning."""
     src = build(arch, bands=("R", "G", "B"), sensor="rgb")
@@ -186,6 +207,8 @@ def test_head_forward_backward(head: str, task: str, kw: dict, backbone: str) ->
         losses = model(x, targets)
         assert isinstance(losses, dict) and all(torch.isfinite(v) for v in losses.values())
         sum(losses.values()).backward()
+        no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+        assert not no_grad, no_grad[:5]
         model.eval()
         with torch.no_grad():
             out = model(x)
@@ -203,9 +226,8 @@ def test_head_forward_backward(head: str, task: str, kw: dict, backbone: str) ->
     }[task]
     assert tuple(y.shape) == expected
     y.float().pow(2).mean().backward()
-    no_grad = [n for n, p in model.head.named_parameters() if p.grad is None]
-    assert not no_grad, no_grad[:5]
-    assert any(p.grad is not None for p in model.backbone.parameters())
+    no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not no_grad, f"parameters without gradient (DDP would fail): {no_grad[:5]}"
 
 
 @pytest.mark.parametrize("head", [h.name for h in HEADS])

@@ -65,6 +65,7 @@ class Backbone(nn.Module):
         self.band_mapping: Any = None  # BandMapping once weights were adapted
         self.first_conv_keys: list[str] = []  # state-dict keys of band-dependent kernels (O, C, kh, kw)
         self.new_band_init: str = "mean"
+        self.pooling_pruned = False  # True: pooled = mean of the deepest map (see prune_pooling)
 
     # -- band contract --------------------------------------------------------
     @property
@@ -148,6 +149,20 @@ class Backbone(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> Features:
         raise NotImplementedError
+
+    def prune_pooling(self) -> None:
+        """Remove layers that only serve the pooled vector (final norm, conv head).
+
+        Dense, super-resolution and detection models call this, so that every
+        parameter receives a gradient (DDP requires it). ``pooled`` then
+        becomes the global mean of the deepest map.
+        """
+        self._prune_pooling()
+        self.pooling_pruned = True
+        self.num_features = self.feature_info[-1]["channels"]
+
+    def _prune_pooling(self) -> None:
+        """Subclasses drop their pooled-only layers here."""
 
     def forward_intermediates(self, image: torch.Tensor, bands: Sequence[str] | None = None) -> list[torch.Tensor]:
         """The multi-scale feature maps only."""

@@ -108,11 +108,15 @@ class MobileCNN(Backbone):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")
 
+    def _prune_pooling(self) -> None:
+        self.head = None
+
     def forward_features(self, x: torch.Tensor) -> Features:
         maps = [self.stem(x)]
         for stage in self.stages:
             maps.append(stage(maps[-1]))
-        return Features(pooled=self.head(maps[-1]).mean(dim=(2, 3)), maps=maps)
+        pooled = maps[-1] if self.head is None else self.head(maps[-1])
+        return Features(pooled=pooled.mean(dim=(2, 3)), maps=maps)
 
 
 def build(cls: type[Backbone]):

@@ -174,8 +174,12 @@ class DofaBackbone(Backbone):
             tokens = blk(tokens)
             if i in self.out_indices:
                 maps.append(tokens[:, 1:].transpose(1, 2).reshape(b, -1, gh, gw))
-        tokens = self.norm(tokens)
+        if self.norm is not None:
+            tokens = self.norm(tokens)
         return Features(pooled=tokens[:, 1:].mean(dim=1), maps=maps)
+
+    def _prune_pooling(self) -> None:
+        self.norm = None
 
     def load_checkpoint(self, state_dict: dict[str, torch.Tensor], ckpt_bands: tuple[Band, ...]) -> None:
         """Band-independent weights: loaded as is (pos_embed resampled to this image size)."""

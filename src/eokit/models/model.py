@@ -202,6 +202,8 @@ def create_model(
     if k is None and task != "super_resolution":
         raise ModelError(f"task {task!r} needs num_classes=")
     bb = create_backbone(backbone, bands, sensor, weights, **backbone_kwargs)
+    if kind != "image":
+        bb.prune_pooling()  # no parameter without gradient (DDP); pooled = mean of the deepest map
     config: dict[str, Any] = {
         "backbone": arch,
         "weights": bb.spec.name if bb.spec.source != "file" else f"file:{bb.spec.file}",

@@ -58,7 +58,14 @@ class TimmBackbone(Backbone):
         first = self.model.pretrained_cfg.get("first_conv") or "conv1"
         self.first_conv_keys = [f"{first}.weight"] if isinstance(first, str) else [f"{k}.weight" for k in first]
 
+    def _prune_pooling(self) -> None:
+        self._indices = self._indices or list(range(len(self.model.feature_info)))
+        self.model.prune_intermediate_layers(self._indices, prune_norm=True, prune_head=True)
+
     def forward_features(self, x: torch.Tensor) -> Features:
+        if self.pooling_pruned:
+            maps = self.model.forward_intermediates(x, indices=self._indices, intermediates_only=True)
+            return Features(pooled=maps[-1].mean(dim=(2, 3)), maps=list(maps))
         final, maps = self.model.forward_intermediates(x, indices=self._indices)
         pooled = self.model.forward_head(final)
         if pooled.ndim > 2:
