@@ -13,6 +13,8 @@ EuroSAT-MS subset of the mirror, preloaded and normalised once).
 
 Each is timed ``--rounds`` times, interleaved (the CPU is shared), skipping
 ``--warmup`` steps; the median is reported. Needs torchgeo (``make bench-deps``).
+OpenMP threads wait passively (``OMP_WAIT_POLICY=PASSIVE`` unless set): on a shared,
+oversubscribed CPU, spinning OpenMP threads made every loop ~10x slower, the same for all three.
 
     python benchmarks/train_throughput.py [--steps 30] [--warmup 3] [--rounds 3]
 """
@@ -22,6 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts its OpenMP pool
 import statistics
 import sys
 import time

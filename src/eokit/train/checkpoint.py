@@ -143,6 +143,19 @@ def load_weights(model: nn.Module, path: str | Path, bands: tuple[str, ...] | No
     return model
 
 
+def model_bands(bands: tuple[str, ...], sensor: str | None) -> tuple[Any, ...]:
+    """Band names, or non-spectral Band objects (0 nm) for layers no sensor knows (a DSM, a label raster).
+
+    Only a from-scratch model can take such layers; a pretrained backbone then
+    fails in ``create_model`` with a message naming them.
+    """
+    from eokit.sensors import Band, list_sensors
+
+    if sensor is not None or any(all(s.has(b) for b in bands) for s in list_sensors()):
+        return bands
+    return tuple(Band(b, 0.0, 0.0, 0.0) for b in bands)
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild a trained model from an eokit checkpoint: ``(model, config)``.
 
@@ -173,8 +186,6 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if cfg.get("weights_sha256") and cfg["weights_sha256"] != _sha256(folder / WEIGHTS):
         raise ModelError(f"{str(folder / WEIGHTS)!r} does not match the sha256 in {CONFIG}; the checkpoint "
                          "folder is inconsistent (re-export it)")
-    from eokit.train.fit import model_bands
-
     model = model_from_config({**mcfg, "bands": model_bands(tuple(mcfg.get("bands") or ()), mcfg.get("sensor"))})
     load_weights(model, folder)
     return model.to(map_location).eval(), cfg

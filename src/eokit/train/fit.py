@@ -19,7 +19,7 @@ from torch import nn
 from eokit.errors import ConfigError, ModelError
 from eokit.io import atomic_path
 from eokit.tasks import Task, get_task
-from eokit.train.checkpoint import load_weights, save_checkpoint
+from eokit.train.checkpoint import load_weights, model_bands, save_checkpoint
 from eokit.train.config import TrainConfig
 from eokit.train.data import EODataModule
 from eokit.train.module import EOTaskModule
@@ -112,19 +112,6 @@ def build_task(cfg: TrainConfig, classes: tuple[str, ...] | None) -> Task:
         return get_task(cfg.task.type, num_classes=k, class_names=names, **cfg.task.options)
     except TypeError as exc:
         raise ConfigError(f"task.options for {cfg.task.type!r}: {exc}") from None
-
-
-def model_bands(bands: tuple[str, ...], sensor: str | None) -> tuple[Any, ...]:
-    """Band names, or non-spectral Band objects (0 nm) for layers no sensor knows (a DSM, a label raster).
-
-    Only a from-scratch model can take such layers; a pretrained backbone then
-    fails in ``create_model`` with a message naming them.
-    """
-    from eokit.sensors import Band, list_sensors
-
-    if sensor is not None or any(all(s.has(b) for b in bands) for s in list_sensors()):
-        return bands
-    return tuple(Band(b, 0.0, 0.0, 0.0) for b in bands)
 
 
 def build_model(cfg: TrainConfig, task: Task, bands: tuple[str, ...], sensor: str | None) -> nn.Module:
