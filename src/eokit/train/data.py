@@ -144,7 +144,9 @@ class EODataModule(L.LightningDataModule):
         if cfg.val_split and (cfg.val_split in splits or not splits):
             try:
                 val = self._raw(cfg.val_split)
-            except DatasetError:
+            except DatasetError as exc:
+                log.warning("no usable %r split (%s); carving a validation part out of %r",
+                            cfg.val_split, exc, cfg.train_split)
                 val = None
         else:
             val = None
@@ -162,7 +164,8 @@ class EODataModule(L.LightningDataModule):
         if cfg.test_split and (cfg.test_split in splits or not splits):
             try:
                 test = self._raw(cfg.test_split)
-            except DatasetError:
+            except DatasetError as exc:
+                log.warning("no usable %r split (%s); no test pass", cfg.test_split, exc)
                 test = None
         if len(train) == 0:
             raise DatasetError(f"dataset {cfg.dataset!r} split {cfg.train_split!r} is empty")
