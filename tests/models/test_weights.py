@@ -161,7 +161,10 @@ def test_url_weights_download_with_sha256(http_root, resnet18_ckpt, tmp_path: Pa
         (root / "r18.safetensors").unlink()  # served from the verified cache now
         create_backbone("resnet18", weights="test_http", bands=("R",), sensor="rgb")
         (root / "r18.safetensors").write_bytes(path.read_bytes())
-        with pytest.raises(ChecksumError, match="does not match"):
+        cached[0].write_bytes(b"corrupted cache entry")  # a stale cache entry is fetched again
+        create_backbone("resnet18.test_http", bands=("R",), sensor="rgb")
+        assert hashlib.sha256(cached[0].read_bytes()).hexdigest() == digest
+        with pytest.raises(ChecksumError, match="sha256 mismatch"):
             create_backbone("resnet18.test_http_bad", bands=("R",), sensor="rgb")
         assert not list((tmp_path / "cache" / "weights" / ("0" * 12)).glob("*")), "no half/mismatched file kept"
         with pytest.raises(DownloadError, match="404"):

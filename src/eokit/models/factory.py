@@ -80,7 +80,7 @@ def create_backbone(
     elif spec.source == "url":
         if not spec.url:
             raise ModelError(f"weights {spec.name!r} have source 'url' but no url")
-        tensors, _ = read_safetensors(fetch(spec.url, spec.sha256))
+        tensors, _ = read_safetensors(fetch(spec.url, spec.sha256, name=spec.name))
     elif spec.source == "file":
         tensors, _ = read_safetensors(spec.file or "")
     if bands is None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from eokit.env import cache_dir
-from eokit.errors import ChecksumError, DownloadError, ModelError
+from eokit.errors import ModelError
 from eokit.sensors import Band, get_sensor
 
 if TYPE_CHECKING:
@@ -110,41 +108,23 @@ class WeightSpec:
         return d
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def fetch(url: str, sha256: str | None, filename: str | None = None, root: Path | None = None,
+          name: str | None = None) -> Path:
+    """Download weights into ``$EOKIT_CACHE/weights/<sha256[:12]>/`` with eokit's verified downloader.
 
-
-def fetch(url: str, sha256: str | None, filename: str | None = None, root: Path | None = None) -> Path:
-    """Download ``url`` into the weights cache (atomically), verifying ``sha256``; cached files are re-verified."""
-    from eokit.io import atomic_path
+    ``eokit.datasets.download.fetch`` streams to a ``.part`` file (resuming
+    dropped connections), checks the sha256 and only then renames it; a cached
+    file that no longer matches is fetched again.
+    """
+    from eokit.datasets.download import fetch as download
+    from eokit.datasets.download import file_digest
 
     root = root or cache_dir() / "weights"
-    name = filename or url.rstrip("/").rsplit("/", 1)[-1] or "weights.safetensors"
-    dest = root / (sha256[:12] if sha256 else "unverified") / name
-    if dest.exists() and (sha256 is None or sha256_file(dest) == sha256):
-        return dest
-    h = hashlib.sha256()
-    try:
-        with atomic_path(dest) as tmp, urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as out:
-            for chunk in iter(lambda: resp.read(1 << 20), b""):
-                h.update(chunk)
-                out.write(chunk)
-            if sha256 is not None and h.hexdigest() != sha256:
-                raise ChecksumError(
-                    f"weights from {url}: sha256 {h.hexdigest()} does not match the published {sha256}; "
-                    "the file was not kept. Retry, or report the URL if it persists"
-                )
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, DownloadError):
-            raise
-        raise DownloadError(
-            f"cannot download weights from {url}: {exc}. Download the file yourself and pass weights=PATH"
-        ) from exc
-    return dest
+    fname = filename or url.rstrip("/").rsplit("/", 1)[-1] or "weights.safetensors"
+    dest = root / (sha256[:12] if sha256 else "unverified") / fname
+    if dest.exists() and sha256 is not None and file_digest(dest) != sha256:
+        dest.unlink()
+    return download(url, dest, sha256=sha256, expected=f"the weights {name or fname}")
 
 
 def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
