@@ -27,6 +27,8 @@ def test_local_cluster_matches_in_process(tmp_path: Path, mirror: Path, monkeypa
     d["robustness"]["corruptions"] = ["haze"]
     d["robustness"]["severities"] = [3]
     d["efficiency"] = {"enabled": False}
+    d["baselines"] = False
+    d["models"].append({"name": "raw_pixels", "kind": "raw_pixels"})
     suite = parse_suite(d)
     monkeypatch.setenv("EOKIT_CACHE", str(tmp_path / "cache_a"))
     a = run_suite(suite, tmp_path / "inproc", workers=0, report=False)
@@ -35,7 +37,7 @@ def test_local_cluster_matches_in_process(tmp_path: Path, mirror: Path, monkeypa
     b = run_suite(suite, tmp_path / "dask", workers=2, report=False)
     assert a.failed == [] and b.failed == []
     assert b.computed == a.computed == a.total_jobs
-    assert b.feature_tasks == a.feature_tasks == 4
+    assert b.feature_tasks == a.feature_tasks == 2
     assert any((tmp_path / "cache_b" / "bench" / "features").iterdir())
     pd.testing.assert_frame_equal(_rows(tmp_path / "inproc"), _rows(tmp_path / "dask"))
 

@@ -28,7 +28,8 @@ def _cmd(suite: Path, out: Path) -> list[str]:
 def test_kill_and_resume(tmp_path: Path, mirror: Path) -> None:
     d = tiny_suite_dict(seeds=(0, 1, 2, 3), robustness=False)
     d["efficiency"] = {"enabled": False}
-    d["protocols"] = ["knn5", "knn20", "linear"]
+    d["baselines"] = False
+    d["models"].append({"name": "raw_pixels", "kind": "raw_pixels"})
     suite = tmp_path / "suite.yaml"
     suite.write_text(yaml.safe_dump(d))
     out = tmp_path / "out"
