@@ -50,6 +50,8 @@ def register_arch(spec: ArchSpec, *, random_weights: bool = True) -> ArchSpec:
 
 
 def register_weights(spec: WeightSpec) -> WeightSpec:
+    """Register weights for a registered architecture under ``arch.tag``."""
+    _ensure_builtins()
     if spec.arch not in ARCHS:
         raise ModelError(f"weights {spec.name!r}: architecture {spec.arch!r} is not registered")
     return WEIGHTS.register(spec.name, spec)
