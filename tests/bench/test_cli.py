@@ -40,3 +40,13 @@ def test_bench_cli_bad_suite(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "error:" in err and "protocols.0" in err and "'knn5'" in err
     assert main(["bench", "--suite", "quik", "--out", str(tmp_path / "o")]) == 2
     assert "Did you mean 'quick'" in capsys.readouterr().err
+
+
+def test_bench_cli_missing_data(tmp_path: Path, mirror: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = tiny_suite_dict(robustness=False)
+    d["datasets"][0]["kwargs"]["root"] = "classification/not_here"
+    suite = tmp_path / "s.yaml"
+    suite.write_text(yaml.safe_dump(d))
+    assert main(["bench", "--suite", str(suite), "--out", str(tmp_path / "o"), "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "no dataset could be loaded" in err and "not_here" in err

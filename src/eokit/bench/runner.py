@@ -37,7 +37,8 @@ import numpy as np
 
 from eokit.bench.baselines import with_baselines
 from eokit.bench.config import POOLED_PROTOCOLS, ProtocolCfg, SuiteConfig, load_suite, stable_hash
-from eokit.errors import ConfigError
+from eokit.env import data_root
+from eokit.errors import ConfigError, DatasetError, DatasetNotFoundError, DownloadError
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +136,13 @@ def plan(suite: SuiteConfig) -> Plan:
     rob = suite.robustness
     rob_datasets = set(rob.datasets) if rob and rob.datasets is not None else None
     for d in suite.datasets:
-        train = load_split(d, "train")
-        test = load_split(d, "test")
+        try:
+            train = load_split(d, "train")
+            test = load_split(d, "test")
+        except (DatasetNotFoundError, DownloadError, DatasetError) as exc:  # the rest of the suite still runs
+            log.warning("dataset %s skipped: %s", d.name, exc)
+            skipped.append(("*", d.name, str(exc)))
+            continue
         info[d.name] = {"task": train.task, "bands": list(train.bands), "sensor": train.sensor,
                         "n_train": len(train), "n_test": len(test), "shape": list(train.image.shape[1:])}
         conds: list[tuple[str, int]] = [CLEAN]
@@ -171,6 +177,11 @@ def plan(suite: SuiteConfig) -> Plan:
             if suite.efficiency.enabled:
                 key = _job_key(suite, m.name, d.name, "efficiency", 1.0, 0, [CLEAN])
                 tasks.append(Task("efficiency", m.name, d.name, "efficiency", 1.0, 0, ((key, (CLEAN,)),)))
+    if not info:
+        raise DatasetNotFoundError(
+            f"suite {suite.name!r}: no dataset could be loaded (EOKIT_DATA={str(data_root())!r}):\n"
+            + "\n".join(f"  {d}: {why}" for _, d, why in skipped)
+        )
     return Plan(suite, tasks, skipped, info)
 
 
@@ -485,7 +496,8 @@ def dataset_specs(p: Plan) -> dict[str, Any]:
 
                 ds_cls_spec = DATASETS.get(d.spec).spec
             else:
-                ds_cls_spec = open_dataset(d, d.train.split).spec
+                split = d.train.split if isinstance(d.train.split, str) else d.train.split[0]
+                ds_cls_spec = open_dataset(d, split).spec
         except Exception as exc:
             log.warning("no DatasetSpec for %s: %s", d.name, exc)
             continue

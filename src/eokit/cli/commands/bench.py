@@ -6,6 +6,7 @@ import logging
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
@@ -42,7 +43,9 @@ def command(suite: str, out: str, scheduler: str | None, workers: int, no_report
     if summary.summary is not None:
         print_leaderboard(summary.summary, console=out_console)
     for model, dataset, why in summary.skipped:
-        console.print(f"[dim]skipped {model} on {dataset}: {why}[/]")
+        why = escape(why)
+        console.print(f"[dim]skipped {model} on {dataset}: {why}[/]" if model != "*"
+                      else f"[yellow]skipped dataset {dataset}: {why}[/]")
     console.print(
         f"{summary.total_jobs} jobs: {summary.done_before} already stored, {summary.computed} computed; "
         f"{summary.rows} rows in {summary.out / 'results.duckdb'}"
@@ -51,5 +54,5 @@ def command(suite: str, out: str, scheduler: str | None, workers: int, no_report
         console.print(f"report: {summary.report}")
     if summary.failed:
         for label, err in summary.failed[:20]:
-            console.print(f"[red]failed[/] {label}: {err}")
+            console.print(f"[red]failed[/] {escape(label)}: {escape(err)}")
         raise click.ClickException(f"{len(summary.failed)} benchmark tasks failed (rerun to retry only those)")
