@@ -114,6 +114,9 @@ def test_band_contract(arch: str) -> None:
             bb(x[:, :3], bands=("B02", "B03", "B04"))
     with pytest.raises(BandError):
         bb(x, bands=("B02", "B03"))  # 4 channels, 2 names
+    if bb.arch.startswith(("vit", "dofa")):
+        with pytest.raises(ModelError, match="multiple of the patch size"):
+            bb(torch.randn(1, len(BANDS), s + 8, s + 8))
     sample = bb.transforms()({"image": torch.ones(len(BANDS), s, s) * 1000, "bands": BANDS})
     assert sample["image"].shape == (len(BANDS), s, s) and torch.isfinite(sample["image"]).all()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from eokit.errors import BandError
+from eokit.errors import BandError, ModelError
 from eokit.models import create_backbone, create_model
 from eokit.sensors import get_sensor, hyperspectral
 
@@ -61,7 +61,7 @@ def test_wavelengths_argument_and_errors(dofa) -> None:
     assert dofa(x, wavelengths=[490.0, 560.0, 665.0]).pooled.shape == (1, 192)
     with pytest.raises(BandError, match="3 channels but 2"):
         dofa(x, wavelengths=[490.0, 560.0])
-    with pytest.raises(BandError, match="multiple of the patch size"):
+    with pytest.raises(ModelError, match="multiple of the patch size"):
         dofa(torch.randn(1, 13, 30, 30))
     with pytest.raises(BandError, match="sensor="):
         dofa(x, bands=("B02", "B03", "nonsense"))

@@ -20,7 +20,7 @@ from timm.layers import resample_abs_pos_embed
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from eokit.errors import BandError
+from eokit.errors import BandError, ModelError
 from eokit.models.backbone import Backbone, Features
 from eokit.models.band_adapter import BandLike, is_sar, resolve_bands
 from eokit.models.weights import WeightSpec
@@ -164,7 +164,8 @@ class DofaBackbone(Backbone):
         b, _, h, w = x.shape
         p = self.patch_size
         if h % p or w % p:
-            raise BandError(f"{self.arch}: image size {h}x{w} is not a multiple of the patch size {p}")
+            raise ModelError(f"{self.arch}: image size {h}x{w} is not a multiple of the patch size {p}; crop or "
+                             "pad the input (e.g. eokit.transforms.CenterCrop)")
         tokens = self.patch_embed(x, wv).flatten(2).transpose(1, 2)  # B, N, D
         gh, gw = h // p, w // p
         pos = resample_abs_pos_embed(self.pos_embed, (gh, gw), num_prefix_tokens=1)

@@ -63,6 +63,14 @@ class TimmBackbone(Backbone):
         self.model.prune_intermediate_layers(self._indices, prune_norm=True, prune_head=True)
 
     def forward_features(self, x: torch.Tensor) -> Features:
+        pe = getattr(self.model, "patch_embed", None)
+        if self.arch.startswith(VIT_LIKE) and pe is not None:
+            p = pe.patch_size
+            if x.shape[-2] % p[0] or x.shape[-1] % p[1]:
+                raise ModelError(
+                    f"{self.arch}: image size {tuple(x.shape[-2:])} is not a multiple of the patch size "
+                    f"{tuple(p)}; crop or pad the input (e.g. eokit.transforms.CenterCrop)"
+                )
         if self.pooling_pruned:
             maps = self.model.forward_intermediates(x, indices=self._indices, intermediates_only=True)
             return Features(pooled=maps[-1].mean(dim=(2, 3)), maps=list(maps))
