@@ -310,3 +310,22 @@ def test_weight_spec_data_contract(name: str) -> None:
     norm = spec.transforms()
     assert list(norm.stats) == [b.name for b in bands]
     assert [m for m, _ in norm.stats.values()] == list(spec.mean)
+
+
+def test_create_model_errors_name_the_fix() -> None:
+    kw = {"bands": BANDS, "sensor": S2, "width": 0.5}
+    with pytest.raises(ModelError, match="is not one of"):
+        create_model("mobilecnn", task="panoptic", num_classes=2, **kw)
+    with pytest.raises(ModelError, match="fusion"):
+        create_model("mobilecnn", task="change_detection", fusion="sum", **kw)
+    with pytest.raises(ModelError, match="num_classes="):
+        create_model("mobilecnn", task="segmentation", **kw)
+    with pytest.raises(ModelError, match="mlp"):
+        create_model("mobilecnn", task="classification", num_classes=2, head="mpl", **kw)
+    x = torch.randn(2, len(BANDS), 32, 32)
+    with pytest.raises(ModelError, match="two images"):
+        create_model("mobilecnn", task="change_detection", **kw)(x)
+    with pytest.raises(ModelError, match="only for change_detection"):
+        create_model("mobilecnn", task="segmentation", num_classes=2, **kw)(x, x)
+    with pytest.raises(ModelError, match="scale"):
+        create_model("mobilecnn", task="super_resolution", scale=5, **kw)

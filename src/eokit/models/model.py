@@ -105,15 +105,15 @@ class EOModel(nn.Module):
     def forward(self, image: torch.Tensor, image2: torch.Tensor | None = None, *,
                 bands: Sequence[str] | None = None, dates: torch.Tensor | None = None) -> torch.Tensor:
         out_size = image.shape[-2:]
+        if self.task == "change_detection" and image2 is None:
+            raise ModelError("change detection needs two images: model(image, image2)")
+        if self.task != "change_detection" and image2 is not None:
+            raise ModelError(f"task {self.task!r} takes one image; image2 is only for change_detection")
         feats, x = self.encode(image, bands, dates)
         if self.task == "change_detection":
-            if image2 is None:
-                raise ModelError("change detection needs two images: model(image, image2)")
             f2, _ = self.encode(image2, bands, dates)
             maps = [siamese_fuse(a, b, self.fusion) for a, b in zip(feats.maps, f2.maps, strict=True)]
             return self.head(maps, out_size)
-        if image2 is not None:
-            raise ModelError(f"task {self.task!r} takes one image; image2 is only for change_detection")
         kind = HEAD_KIND[self.task]
         if kind == "image":
             y = self.head(feats.pooled)
