@@ -31,10 +31,10 @@ def test_local_cluster_matches_in_process(tmp_path: Path, mirror: Path, monkeypa
     d["models"].append({"name": "raw_pixels", "kind": "raw_pixels"})
     suite = parse_suite(d)
     monkeypatch.setenv("EOKIT_CACHE", str(tmp_path / "cache_a"))
-    a = run_suite(suite, tmp_path / "inproc", workers=0, report=False)
+    a = run_suite(suite, tmp_path / "inproc", workers=0)
     # a fresh cache: the workers extract the features themselves
     monkeypatch.setenv("EOKIT_CACHE", str(tmp_path / "cache_b"))
-    b = run_suite(suite, tmp_path / "dask", workers=2, report=False)
+    b = run_suite(suite, tmp_path / "dask", workers=2)
     assert a.failed == [] and b.failed == []
     assert b.computed == a.computed == a.total_jobs
     assert b.feature_tasks == a.feature_tasks == 2
@@ -56,6 +56,6 @@ def test_existing_scheduler_address(tmp_path: Path, mirror: Path, monkeypatch: p
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
                       dashboard_address="127.0.0.1:0") as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
-        s = run_suite(parse_suite(d), tmp_path / "out", scheduler=cluster.scheduler_address, report=False)
+        s = run_suite(parse_suite(d), tmp_path / "out", scheduler=cluster.scheduler_address)
     assert s.failed == [] and s.computed == s.total_jobs == 2  # raw_pixels + spectral_indices
     assert set(ResultsStore(tmp_path / "out").frame()["model"]) == {"raw_pixels", "spectral_indices"}

@@ -28,7 +28,7 @@ def first(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> Iterator[di
     try:
         calls0 = F.STATS["backbone_calls"]
         suite = parse_suite(tiny_suite_dict())
-        summary = run_suite(suite, root / "out", workers=0, report=False)
+        summary = run_suite(suite, root / "out", workers=0)
         yield {"root": root, "suite": suite, "summary": summary, "calls": F.STATS["backbone_calls"] - calls0,
                "df": ResultsStore(root / "out").frame()}
     finally:
@@ -83,7 +83,7 @@ def test_second_run_reuses_cached_features(first: dict[str, Any], monkeypatch: p
     monkeypatch.setenv("EOKIT_CACHE", str(first["root"] / "cache"))
     monkeypatch.setattr(F, "_forward", _no_backbone)
     no_eff = first["suite"].model_copy(update={"efficiency": first["suite"].efficiency.model_copy(update={"enabled": False})})
-    summary = run_suite(no_eff, first["root"] / "out2", workers=0, report=False)
+    summary = run_suite(no_eff, first["root"] / "out2", workers=0)
     assert summary.failed == [] and summary.computed == first["summary"].total_jobs - 4  # 4 efficiency jobs
     a = first["df"][first["df"]["protocol"] != "efficiency"].set_index(CELL)["value"].sort_index()
     df2 = ResultsStore(first["root"] / "out2").frame()
@@ -101,9 +101,9 @@ def test_adding_a_seed_and_a_protocol_computes_only_new_jobs(first: dict[str, An
     small = tiny_suite_dict()
     small["efficiency"] = {"enabled": False}
     out = first["root"] / "out3"
-    run_suite(parse_suite(small), out, workers=0, report=False)
+    run_suite(parse_suite(small), out, workers=0)
     before = ResultsStore(out).frame()
-    summary = run_suite(bigger, out, workers=0, report=False)
+    summary = run_suite(bigger, out, workers=0)
     assert summary.done_before == first["summary"].total_jobs - 4
     # new: knn20 for all 3 seeds x 2 fractions, knn5/linear for seed 2, per model (4)
     assert summary.computed == 4 * (3 * 2 + 2 * 2)

@@ -92,10 +92,9 @@ class RunSummary:
     computed: int
     rows: int
     skipped: list[tuple[str, str, str]]
-    report: Path | None = None
     exports: tuple[Path, ...] = ()
     feature_tasks: int = 0
-    summary: Any = None  # eokit.report.Summary of the stored rows
+    plan: Plan | None = None
     failed: list[tuple[str, str]] = field(default_factory=list)  # (task, error) of tasks that raised
 
 
@@ -338,10 +337,9 @@ def run_suite(
     scheduler: str | None = None,
     workers: int = 2,
     progress: Progress | None = None,
-    report: bool = True,
     on_stored: Callable[[str, int], None] | None = None,
 ) -> RunSummary:
-    """Run ``suite`` into ``out`` (results.duckdb + Parquet/CSV exports + report.html).
+    """Run ``suite`` into ``out`` (results.duckdb + Parquet/CSV exports; the CLI adds report.html).
 
     ``workers=0`` runs every task in this process; otherwise a loopback
     LocalCluster of ``workers`` processes (one thread each) is started, or the
@@ -449,38 +447,24 @@ def run_suite(
         store_result(t, result)
     exports = store.export(out)
     summary = RunSummary(out, n_jobs, done_before, computed, len(store), p.skipped, exports=tuple(exports),
-                         feature_tasks=len(feature_groups), failed=failed)
-    if report:
-        summary.report, summary.summary = write_bench_report(store, out, p)
+                         feature_tasks=len(feature_groups), failed=failed, plan=p)
     return summary
 
 
-def summarise_run(store: Any, p: Plan, out: Path | None = None) -> Any:
-    """Part A's report Summary of the stored rows, with this suite's references and capability groups."""
+def report_context(df: Any, p: Plan, out: Path | None = None) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """(references, capability groups) of a run's rows, for ``eokit.report.summarise``.
+
+    Writes ``OUT/references.json`` when ``out`` is given. (bench does not import
+    report — it is the layer above — so the CLI combines the two.)
+    """
     from eokit.bench.groups import capability_groups
     from eokit.bench.references import compute_references, write_references
-    from eokit.report import summarise
 
-    df = store.frame()
-    if df.empty:
-        return None
     refs = compute_references(df, p.suite)
     if out is not None:
         write_references(refs, out / "references.json")
-    names = sorted(set(df["dataset"]))
-    groups = capability_groups(names, dataset_specs(p))
-    return summarise(df, references=refs, groups=groups)
-
-
-def write_bench_report(store: Any, out: Path, p: Plan) -> tuple[Path | None, Any]:
-    """Write OUT/report.html with part A's report writer; returns (path, Summary)."""
-    from eokit.report import write_report
-
-    summary = summarise_run(store, p, out)
-    if summary is None:
-        return None, None
-    meta = {"suite": p.suite.name, "description": p.suite.description, "config_hash": p.suite.config_hash()}
-    return write_report(store.frame(), out / "report.html", meta=meta, summary=summary), summary
+    groups = capability_groups(sorted(set(df["dataset"])), dataset_specs(p))
+    return refs, groups
 
 
 def dataset_specs(p: Plan) -> dict[str, Any]:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from eokit.bench.runner import RunSummary
 
 
 @click.command("bench")
@@ -35,13 +40,8 @@ def command(suite: str, out: str, scheduler: str | None, workers: int, no_report
         def progress(done: int, total: int, label: str) -> None:
             bar.update(task, completed=done, total=total, description=label)
 
-        summary = run_suite(suite, out, scheduler=scheduler, workers=workers, progress=progress,
-                            report=not no_report)
-    out_console = Console()
-    from eokit.report import print_leaderboard
-
-    if summary.summary is not None:
-        print_leaderboard(summary.summary, console=out_console)
+        summary = run_suite(suite, out, scheduler=scheduler, workers=workers, progress=progress)
+    report = _report(summary, write=not no_report, console=Console())
     for model, dataset, why in summary.skipped:
         why = escape(why)
         console.print(f"[dim]skipped {model} on {dataset}: {why}[/]" if model != "*"
@@ -50,9 +50,28 @@ def command(suite: str, out: str, scheduler: str | None, workers: int, no_report
         f"{summary.total_jobs} jobs: {summary.done_before} already stored, {summary.computed} computed; "
         f"{summary.rows} rows in {summary.out / 'results.duckdb'}"
     )
-    if summary.report:
-        console.print(f"report: {summary.report}")
+    if report:
+        console.print(f"report: {report}")
     if summary.failed:
         for label, err in summary.failed[:20]:
             console.print(f"[red]failed[/] {escape(label)}: {escape(err)}")
         raise click.ClickException(f"{len(summary.failed)} benchmark tasks failed (rerun to retry only those)")
+
+
+def _report(summary: RunSummary, *, write: bool, console: Console) -> Path | None:
+    """Leaderboard in the terminal and OUT/report.html, from every row in the store."""
+    from eokit.bench.runner import report_context
+    from eokit.bench.store import ResultsStore
+    from eokit.report import print_leaderboard, summarise, write_report
+
+    df = ResultsStore(summary.out / "results.duckdb").frame()
+    if df.empty or summary.plan is None:
+        return None
+    refs, groups = report_context(df, summary.plan, summary.out)
+    s = summarise(df, references=refs, groups=groups)
+    print_leaderboard(s, console=console)
+    if not write:
+        return None
+    suite = summary.plan.suite
+    meta = {"suite": suite.name, "description": suite.description, "config_hash": suite.config_hash()}
+    return write_report(df, summary.out / "report.html", meta=meta, summary=s)
