@@ -54,10 +54,10 @@ class SplitArrays:
 
     @property
     def num_classes(self) -> int:
+        if self.mask is not None:  # a mask value beyond the class list still needs an output channel
+            return max(len(self.classes), int(self.mask.max()) + 1)
         if self.classes:
             return len(self.classes)
-        if self.mask is not None:
-            return int(self.mask.max()) + 1
         if self.label is not None and self.label.ndim == 2:
             return int(self.label.shape[1])
         return int(self.label.max()) + 1 if self.label is not None else 0
