@@ -12,8 +12,9 @@ The unit of computation is a *task*:
   memory, measured on the driver after the grid (so workers do not disturb
   the timing).
 
-A task stores its rows as one or two store *jobs*: the clean rows, and the
-rows under corruption (when the task is part of the robustness grid). A job's
+A task stores its rows as one store *job* per condition: the clean rows, and
+the rows under each (corruption, severity) when the task is part of the
+robustness grid. A job's
 ``job_key`` hashes everything that determines its values (suite name, model
 and dataset configs, protocol settings, fraction, seed, conditions), so adding
 a seed, a protocol or a model adds jobs without touching stored ones. The
@@ -166,11 +167,11 @@ def plan(suite: SuiteConfig) -> Plan:
                     continue
                 for frac in p.fractions or []:
                     for seed in p.seeds or []:
-                        robust = rob is not None and p.name in rob.protocols and frac in rob.fractions and (
-                            rob.seeds is None or seed in rob.seeds)
-                        jobs = [(_job_key(suite, m.name, d.name, p, frac, seed, [CLEAN]), (CLEAN,))]
-                        if robust and len(conds) > 1:
-                            jobs.append((_job_key(suite, m.name, d.name, p, frac, seed, conds[1:]), tuple(conds[1:])))
+                        robust = (rob is not None and p.name in rob.protocols and p.name in POOLED_PROTOCOLS
+                                  and frac in rob.fractions and (rob.seeds is None or seed in rob.seeds))
+                        # one store job per condition: adding a corruption later adds jobs, never duplicates
+                        jobs = [(_job_key(suite, m.name, d.name, p, frac, seed, [c]), (c,))
+                                for c in (conds if robust else [CLEAN])]
                         tasks.append(Task("finetune" if p.name == "finetune" else "eval", m.name, d.name, p.name,
                                           frac, seed, tuple(jobs)))
             if suite.efficiency.enabled:
