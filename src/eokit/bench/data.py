@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,20 +89,35 @@ def _cache_file(key: str) -> Path:
     return cache_dir() / "bench" / "data" / f"{key}.npz"
 
 
+_MEMO: OrderedDict[str, SplitArrays] = OrderedDict()
+MEMO_SIZE = 4  # splits kept in memory per process (a Dask worker runs many tasks on the same data)
+
+
 def load_split(cfg: DatasetCfg, part: str) -> SplitArrays:
-    """The 'train' or 'test' arrays of ``cfg`` (from the cache when present)."""
+    """The 'train' or 'test' arrays of ``cfg`` (from memory or the disk cache when present).
+
+    Callers must treat the arrays as read-only (``subset`` copies).
+    """
     if part not in ("train", "test"):
         raise ConfigError(f"dataset part must be 'train' or 'test', got {part!r}")
     key = data_key(cfg, part)
     path = _cache_file(key)
+    if key in _MEMO and path.exists():
+        _MEMO.move_to_end(key)
+        return _MEMO[key]
+    arrays = None
     if path.exists():
         try:
-            return _read(path, key)
+            arrays = _read(path, key)
         except (OSError, ValueError, KeyError) as exc:  # a damaged cache entry is rebuilt
             log.warning("rebuilding damaged bench data cache %s: %s", path, exc)
-    arrays = _build(cfg, part)
-    arrays.key = key
-    _write(path, arrays)
+    if arrays is None:
+        arrays = _build(cfg, part)
+        arrays.key = key
+        _write(path, arrays)
+    _MEMO[key] = arrays
+    while len(_MEMO) > MEMO_SIZE:
+        _MEMO.popitem(last=False)
     return arrays
 
 
