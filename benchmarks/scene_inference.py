@@ -150,6 +150,14 @@ def peak_above(start: float) -> float:
     return _status("VmHWM") - start
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process, all threads (robust to a shared CPU, unlike wall time)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 # -- contenders (each runs in its own subprocess) -------------------------------------------------
 def load_tiled_inference():
     """TerraTorch's tiled_inference, imported from its module file.
@@ -196,12 +204,13 @@ def run_floor(size: int) -> dict:
         model(batch[:2])  # warm-up
         start = start_peak()
         busy = 0.0
+        cpu0 = cpu_seconds()
         for i in range(0, n, BATCH):
             x = batch[: min(BATCH, n - i)]
             t = time.perf_counter()
             model(x)
             busy += time.perf_counter() - t
-    return {"seconds": busy, "tiles": n, "peak_mb": peak_above(start)}
+    return {"seconds": busy, "tiles": n, "peak_mb": peak_above(start), "cpu_s": cpu_seconds() - cpu0}
 
 
 def run_terratorch(size: int, path: str) -> dict:
@@ -220,12 +229,13 @@ def run_terratorch(size: int, path: str) -> dict:
     with torch.inference_mode():
         model(x[:, :, :64, :64])
         start = start_peak()
+        cpu0 = cpu_seconds()
         t = time.perf_counter()
         out = tiled_inference(model, x, out_channels=CLASSES, crop=CROP, stride=STRIDE, batch_size=BATCH,
                               verbose=False)
         seconds = time.perf_counter() - t
     assert out.shape[-2:] == (size, size), out.shape
-    return {"seconds": seconds, "peak_mb": peak_above(start)}
+    return {"seconds": seconds, "peak_mb": peak_above(start), "cpu_s": cpu_seconds() - cpu0}
 
 
 class _Stop(Exception):
@@ -251,6 +261,7 @@ def run_eokit(size: int, path: str, out: str, max_rows: int = 0, forward_batch: 
             raise _Stop
 
     start = start_peak()
+    cpu0 = cpu_seconds()
     t = time.perf_counter()
     stopped = False
     try:
@@ -263,7 +274,8 @@ def run_eokit(size: int, path: str, out: str, max_rows: int = 0, forward_batch: 
     ok = None
     if not stopped:
         ok = is_cog(out)[0]
-    return {"seconds": seconds, "peak_mb": peak, "tiles": seen[0], "stopped": stopped, "cog": ok}
+    return {"seconds": seconds, "peak_mb": peak, "tiles": seen[0], "stopped": stopped, "cog": ok,
+            "cpu_s": cpu_seconds() - cpu0}
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -340,7 +352,8 @@ def main() -> None:
                     continue
                 raise SystemExit(f"{kind} failed: {res['error']}")
             runs[kind].append(res)
-            print(f"run {r + 1} {kind:10s} {res['seconds']:8.1f} s  peak +{res['peak_mb']:.0f} MiB", flush=True)
+            print(f"run {r + 1} {kind:10s} {res['seconds']:8.1f} s  ({res.get('cpu_s', float('nan')):.0f} CPU-s)  "
+                  f"peak +{res['peak_mb']:.0f} MiB", flush=True)
     mpix = args.size * args.size / 1e6
 
     def best(kind: str) -> float | None:
@@ -371,6 +384,11 @@ def main() -> None:
     print(f"{'eokit predict_scene (GeoTIFF->COG)':<34}{rates['eokit']:>9.3f}{rss_small:>10.0f}")
     print(f"eokit {args.size}^2: peak +{rss_small:.0f} MiB; {args.large_size}^2: "
           f"{f'+{rss_large:.0f} MiB' if rss_large is not None else 'n/a'} ({large_note})")
+    cpu = {k: min(x.get("cpu_s", float("nan")) for x in v) for k, v in runs.items() if v}
+    print("CPU-seconds (best run; all threads; less sensitive to a shared CPU): "
+          + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items())
+          + (f"; eokit/terratorch CPU ratio {cpu['terratorch'] / cpu['eokit']:.2f}" if "terratorch" in cpu else "")
+          + f"; eokit vs floor {cpu['floor'] / cpu['eokit']:.2f}")
     print(f"batch {BATCH} tiles of {CROP} px, stride {STRIDE}; eokit forward passes of {args.forward_batch} tiles")
     print(f"allocator: {' '.join(f'{k}={v}' for k, v in MALLOC_ENV.items())} in every contender's subprocess; "
           f"times: best of {args.repeat}; spread eokit "
