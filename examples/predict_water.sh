@@ -24,9 +24,11 @@ data:
   bands: [B8A, B11, B12]
   val_split: null
   test_split: null
-  batch_size: 4
+  batch_size: 8
   crop_size: 128
-trainer: {max_epochs: ${EPOCHS:-15}, progress_bar: false, log_every_n_steps: 1, threads: 2}
+  augment: [flip, rot90]
+optim: {lr: 0.003}
+trainer: {max_epochs: ${EPOCHS:-40}, progress_bar: false, log_every_n_steps: 10, threads: 2}
 output_dir: $OUT/run
 YAML
 
@@ -38,5 +40,5 @@ SCENE="$DATA/scenes/sentinel2_18SVG_20160112/s2_B*.tif"
 "$EOKIT" info "$OUT/s2_water.tif"
 "$EOKIT" quicklook "$DATA/scenes/sentinel2_18SVG_20160112/s2_B12.tif" \
   "$DATA/scenes/sentinel2_18SVG_20160112/s2_B11.tif" "$DATA/scenes/sentinel2_18SVG_20160112/s2_B8A.tif" \
-  --sensor sentinel2_l1c --bands B12,B11,B8A --map "$OUT/s2_water.tif" --cmap Blues_r -o "$OUT/s2_water.png"
+  --sensor sentinel2_l1c --bands B12,B11,B8A --map "$OUT/s2_water.tif" --cmap Blues -o "$OUT/s2_water.png" --max-size 600
 echo "map: $OUT/s2_water.tif  quicklook: $OUT/s2_water.png"
