@@ -29,6 +29,8 @@ import hashlib
 import json
 import logging
 import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads stall on a shared CPU
 import sys
 import time
 import warnings
@@ -136,8 +138,9 @@ def section_rgb(args: argparse.Namespace, root: Path) -> dict:
     cache = Path(args.cache) if args.cache else None
     xtr, ytr = preload(train_ds, cache)
     xte, yte = preload(test_ds, cache)
-    if args.limit:
-        xtr, ytr = xtr[: args.limit], ytr[: args.limit]
+    if args.limit:  # a seeded random subset (the preloaded arrays are ordered by class)
+        keep = torch.randperm(len(xtr), generator=torch.Generator().manual_seed(args.seed))[: args.limit]
+        xtr, ytr = xtr[keep], ytr[keep]
     bands = ("R", "G", "B")
     norm = NormalizeBands.from_sensor("rgb", bands)
     torch.manual_seed(args.seed)
