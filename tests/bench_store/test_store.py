@@ -199,7 +199,9 @@ def test_kill_9_and_resume_loses_nothing(tmp_path: Path) -> None:
         # every commit the writer reported survived the kill
         assert {f"job-{k:04d}" for k in committed} <= stored
     assert computed_twice == [], f"stored jobs were recomputed after restart: {computed_twice}"
-    assert committed == set(range(n_jobs))
+    # every job is stored in the end (a kill between the commit and its report line leaves a
+    # stored job the writer never announced: the restart skips it instead of recomputing it)
+    assert _check_integrity(path, n_rows) == {f"job-{k:04d}" for k in range(n_jobs)}
     df = ResultsStore(path).frame()
     assert len(df) == n_jobs * n_rows
     assert not df.duplicated(["job_key", "seed"]).any()

@@ -27,11 +27,12 @@ def main() -> None:
     for k in order:
         key = f"job-{k:04d}"
         if key in done:
-            print("skip", k, flush=True)
+            print(f"skip {k}", flush=True)  # one write: a kill never splits a line
             continue
-        print("compute", k, flush=True)
+        print(f"compute {k}", flush=True)
         rows = rows_for(k, n_rows)
-        print("committed" if store.add_rows(key, rows) else "exists", k, flush=True)
+        event = "committed" if store.add_rows(key, rows) else "exists"
+        print(f"{event} {k}", flush=True)
 
 
 if __name__ == "__main__":
