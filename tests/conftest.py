@@ -33,7 +33,7 @@ def _no_external_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests may only talk to loopback."""
     real_connect = socket.socket.connect
 
-    def guarded(self, address):  # noqa: ANN001, ANN202
+    def guarded(self, address):
         host = address[0] if isinstance(address, tuple) else address
         if isinstance(host, str) and not (
             host.startswith("127.") or host in ("localhost", "::1") or self.family == socket.AF_UNIX
