@@ -11,7 +11,7 @@ EOKIT_DATA ?= $(if $(wildcard ../shared/data/MANIFEST.md),$(abspath ../shared/da
 export EOKIT_DATA
 OUT ?= outputs
 
-.PHONY: install run test lint bench-deps clean
+.PHONY: install run demo test lint bench-deps clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,13 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
-L8 := $(EOKIT_DATA)/scenes/landsat8_LC80200392015216
+# The main job: the quick benchmark suite on the real data mirror -> leaderboard + OUT/bench/report.html
 run: $(STAMP)
+	$(BIN)/eokit bench --suite quick --out $(OUT)/bench
+
+# A first look at a real scene: raster info, an NDVI COG and a PNG quicklook of Landsat 8.
+L8 := $(EOKIT_DATA)/scenes/landsat8_LC80200392015216
+demo: $(STAMP)
 	@mkdir -p $(OUT)
 	$(BIN)/eokit info $(L8)/l8_B4.tif
 	$(BIN)/eokit index NDVI $(L8)/l8_B4.tif $(L8)/l8_B5.tif --sensor landsat8 -o $(OUT)/landsat8_ndvi.tif
@@ -40,6 +45,8 @@ bench-deps: $(STAMP)
 	# TorchGeo 0.8.1 for benchmarks/sampling.py without changing any pinned version: the package alone,
 	# plus only the pure-Python modules torchgeo.datasets/samplers import that are not installed.
 	$(BIN)/pip install -q --no-deps torchgeo==0.8.1 einops==0.8.2 requests==2.34.2 charset-normalizer==3.5.3
+	# ... and what torchgeo.trainers imports, for benchmarks/train_throughput.py
+	$(BIN)/pip install -q --no-deps kornia==0.9.0 kornia-rs==0.2.0 segmentation-models-pytorch==0.6.0 lightly==1.6.0
 	$(BIN)/python -c "import torchgeo.datasets, torchgeo.samplers, torch, timm, lightning"
 	# TerraTorch 1.2.13 for benchmarks/scene_inference.py: the package alone; the benchmark loads
 	# terratorch/tasks/tiled_inference.py (+ models/utils.py) directly, which need only torch, torchvision, tqdm.
