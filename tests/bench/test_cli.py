@@ -23,7 +23,7 @@ def test_bench_cli_writes_report_and_leaderboard(tmp_path: Path, mirror: Path, c
     cap = capsys.readouterr()
     assert "leaderboard" in cap.out and "raw_pixels" in cap.out and "cnn" in cap.out
     assert "computed" in cap.err
-    for name in ("results.duckdb", "results.parquet", "results.csv", "report.html", "references.json"):
+    for name in ("results.duckdb", "results.parquet", "results.csv", "report.html", "references.json", "groups.json"):
         assert (out / name).is_file(), name
     html = (out / "report.html").read_text()
     assert "raw_pixels" in html and "<img" in html

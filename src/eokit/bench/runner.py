@@ -455,16 +455,18 @@ def run_suite(
 def report_context(df: Any, p: Plan, out: Path | None = None) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """(references, capability groups) of a run's rows, for ``eokit.report.summarise``.
 
-    Writes ``OUT/references.json`` when ``out`` is given. (bench does not import
-    report — it is the layer above — so the CLI combines the two.)
+    Writes ``OUT/references.json`` and ``OUT/groups.json`` when ``out`` is given, so a
+    later ``eokit report OUT`` scores the same way. (bench does not import report —
+    it is the layer above — so the CLI combines the two.)
     """
-    from eokit.bench.groups import capability_groups
+    from eokit.bench.groups import capability_groups, write_groups
     from eokit.bench.references import compute_references, write_references
 
     refs = compute_references(df, p.suite)
+    groups = capability_groups(sorted(set(df["dataset"])), dataset_specs(p))
     if out is not None:
         write_references(refs, out / "references.json")
-    groups = capability_groups(sorted(set(df["dataset"])), dataset_specs(p))
+        write_groups(groups, out / "groups.json")
     return refs, groups
 
 
