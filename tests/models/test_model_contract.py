@@ -278,6 +278,29 @@ def test_config_roundtrip(task: str) -> None:
     assert cfg["bands"] == list(BANDS) and cfg["normalization"]["stats"].keys() == set(BANDS)
 
 
+def test_super_resolution_out_chans_ms_to_pan() -> None:
+    """3+ MS bands in, 1 pan band out: the base is the bicubic band mean, the model keeps out_chans in its config."""
+    import json
+
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    model = create_model("mobilecnn", task="super_resolution", bands=BANDS, sensor=S2, scale=2,
+                         head_kwargs={"out_chans": 1}, width=0.5).eval()
+    x = torch.rand(2, len(BANDS), 32, 32)
+    with torch.no_grad():
+        y = model(x)
+        assert y.shape == (2, 1, 64, 64)
+        model.head.out.weight.zero_()
+        model.head.out.bias.zero_()
+        base = F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False).mean(1, keepdim=True)
+        torch.testing.assert_close(model(x), base)
+    again = model_from_config(json.loads(json.dumps(model.config)))
+    again.load_state_dict(model.state_dict(), strict=True)
+    with pytest.raises(ModelError, match="out_chans"):
+        create_model("mobilecnn", task="super_resolution", bands=BANDS, sensor=S2, head_kwargs={"out_chans": 0})
+
+
 def test_golden_tensor_seeded_model() -> None:
     """A seeded dofa_tiny classifier gives the recorded logits (catches numeric drift in init or forward).
 

@@ -85,7 +85,7 @@ CASES = {
         "task": {"type": "super_resolution", "options": {"data_range": 1.0}},
         "model": {"backbone": "unet", "head": "sr", "options": TINY_UNET},
         "data": {"dataset": "landsat8_pansharpen", "root": f"{M}/scenes/landsat8_LC80200392015216",
-                 "options": {"chip_size": 32, "ms_bands": ["B4"]}, "normalize": "reflectance", "batch_size": 4,
+                 "options": {"chip_size": 32, "ms_bands": ["B2", "B3", "B4"]}, "normalize": "reflectance", "batch_size": 4,
                  "max_samples": {"val": 4, "test": 4}},
         "expect": ["psnr", "ssim", "rmse"],
     },
@@ -125,6 +125,10 @@ def test_eokit_train_end_to_end(case: str, mirror: Path, tmp_path: Path, capsys:
     for key in spec["expect"]:
         assert key in report["val"], f"{key} missing from {sorted(report['val'])}"
     assert all(isinstance(v, float) for v in summary["val"].values())
+    if case == "superres-landsat":  # 3 MS bands in, the 1-band pan target sizes the head's output
+        ckpt = json.loads((tmp_path / "run" / "checkpoint" / "config.json").read_text())
+        model_cfg = ckpt.get("model", ckpt)
+        assert model_cfg["head_kwargs"] == {"out_chans": 1} and len(model_cfg["bands"]) == 3
     assert not math.isnan(report["val"][spec["expect"][0]])
 
     model, ck = load_checkpoint(summary["checkpoint"])

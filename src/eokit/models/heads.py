@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from eokit.errors import ModelError
 from eokit.models.cnn import DoubleConv, conv_bn_act
 
 FeatureInfo = Sequence[dict[str, int]]
@@ -145,15 +146,20 @@ class SuperResolutionHead(nn.Module):
     """U-Net decoder at input resolution + the input, conv to C*s², pixel shuffle (×s), plus bicubic residual.
 
     ESPCN-style sub-pixel upsampling (Shi et al., 2016); the network learns the
-    residual over bicubic interpolation. ×4 is two ×2 shuffles.
+    residual over bicubic interpolation. ×4 is two ×2 shuffles. ``out_chans``
+    (default: ``in_chans``) sets the output bands, e.g. 3-band MS -> 1-band pan;
+    when it differs, the bicubic base goes through a 1×1 convolution initialised
+    to the mean of the input bands (learned, so it can fit the target's response).
     """
 
-    def __init__(self, feature_info: FeatureInfo, in_chans: int, scale: int = 2, channels: int = 64) -> None:
+    def __init__(self, feature_info: FeatureInfo, in_chans: int, scale: int = 2, channels: int = 64,
+                 out_chans: int | None = None) -> None:
         super().__init__()
         if scale not in (2, 3, 4, 8):
-            from eokit.errors import ModelError
-
             raise ModelError(f"super-resolution scale {scale} is not supported; use 2, 3, 4 or 8")
+        out_chans = in_chans if out_chans is None else int(out_chans)
+        if out_chans < 1:
+            raise ModelError(f"super-resolution out_chans must be >= 1, got {out_chans}")
         self.scale = scale
         self.decoder = UNetDecoder(feature_info, channels)
         self.mix = conv_bn_act(channels + in_chans, channels)
@@ -162,10 +168,15 @@ class SuperResolutionHead(nn.Module):
         for s in steps:
             ups += [nn.Conv2d(channels, channels * s * s, 3, padding=1), nn.PixelShuffle(s), nn.ReLU(inplace=True)]
         self.up = nn.Sequential(*ups)
-        self.out = nn.Conv2d(channels, in_chans, 3, padding=1)
+        self.out = nn.Conv2d(channels, out_chans, 3, padding=1)
+        self.base: nn.Module = nn.Identity()
+        if out_chans != in_chans:
+            self.base = nn.Conv2d(in_chans, out_chans, 1)
+            nn.init.constant_(self.base.weight, 1.0 / in_chans)
+            nn.init.zeros_(self.base.bias)
 
     def forward(self, maps: Sequence[torch.Tensor], image: torch.Tensor) -> torch.Tensor:
         size = image.shape[-2:]
         x = self.mix(torch.cat([self.decoder(maps, size), image], dim=1))
         base = F.interpolate(image, scale_factor=self.scale, mode="bicubic", align_corners=False)
-        return base + self.out(self.up(x))
+        return self.base(base) + self.out(self.up(x))

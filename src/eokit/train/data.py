@@ -173,6 +173,8 @@ class EODataModule(L.LightningDataModule):
         self.sensor = first.get("sensor") or getattr(self.spec, "sensor", None)
         self.bands = tuple(cfg.bands) if cfg.bands else tuple(first["bands"])
         self.classes = tuple(getattr(train, "classes", None) or getattr(self.spec, "classes", ()) or ()) or None
+        t = first.get("target")  # a raster target (super-resolution): its band count sizes the output
+        self.target_channels = int(t.shape[-3]) if isinstance(t, torch.Tensor) and t.ndim >= 3 else None
         select = SelectBands(self.bands, self.sensor) if cfg.bands else None
         self.normalizer = self._normalizer(train, select)
 

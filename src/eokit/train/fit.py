@@ -114,11 +114,18 @@ def build_task(cfg: TrainConfig, classes: tuple[str, ...] | None) -> Task:
         raise ConfigError(f"task.options for {cfg.task.type!r}: {exc}") from None
 
 
-def build_model(cfg: TrainConfig, task: Task, bands: tuple[str, ...], sensor: str | None) -> nn.Module:
-    """``eokit.models.create_model`` for the config's backbone/head and the data's bands."""
+def build_model(cfg: TrainConfig, task: Task, bands: tuple[str, ...], sensor: str | None,
+                target_channels: int | None = None) -> nn.Module:
+    """``eokit.models.create_model`` for the config's backbone/head and the data's bands.
+
+    For super-resolution the head outputs ``target_channels`` bands (the data's
+    target, e.g. 1 pan band from 3 MS bands) unless ``model.options.head_kwargs`` says otherwise.
+    """
     from eokit.models import create_model
 
     kw: dict[str, Any] = dict(cfg.model.options)
+    if task.name == "super_resolution" and target_channels is not None:
+        kw["head_kwargs"] = {"out_chans": target_channels, **(kw.get("head_kwargs") or {})}
     if cfg.model.head is not None:
         kw["head"] = cfg.model.head
     if cfg.model.weights is not None:
@@ -169,7 +176,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     dm = EODataModule(cfg.data, seed=cfg.seed, task=cfg.task.type)
     dm.build()
     task = build_task(cfg, dm.classes)
-    model = build_model(cfg, task, dm.bands, dm.sensor)
+    model = build_model(cfg, task, dm.bands, dm.sensor, dm.target_channels)
     module = EOTaskModule(model, task, cfg.optim)
 
     monitor = f"val/{cfg.trainer.monitor or task.monitor}"
