@@ -87,6 +87,33 @@ def test_pixel_regression_dsm_to_height_above_ground(mirror: Path) -> None:
     assert ds[0]["bands"] == ("DSM",) and ds[0]["crs"] == "EPSG:26918"
 
 
+@pytest.mark.parametrize("reduce", ["mean", "max", "fraction_above:2"])
+def test_pixel_regression_reduce_gives_image_level_targets(mirror: Path, reduce: str) -> None:
+    """reduce= turns each 64 px chip's height-above-ground into one value, equal to numpy over its valid pixels."""
+    root = mirror / "regression" / "lidar_elevation_dsm_dtm_hag"
+    ds = get_dataset("pixel_regression", root=root, pairs=[("dsm.tif", "hag.tif")], chip_size=64,
+                     image_bands=("DSM",), reduce=reduce, min_valid=0.5)
+    with rasterio.open(root / "hag.tif") as d:
+        hag = d.read(1)
+    kept = 0
+    for y in range(0, hag.shape[0], 64):
+        for x in range(0, hag.shape[1], 64):
+            part = hag[y : y + 64, x : x + 64]
+            v = part[part != -9999]
+            if v.size < 0.5 * 64 * 64:  # an edge chip mostly outside the raster: left out
+                assert all(it[2][:2] != (x, y) for it in ds.items)
+                continue
+            i = next(i for i, it in enumerate(ds.items) if it[2][:2] == (x, y))
+            want = {"mean": v.mean(), "max": v.max(), "fraction_above:2": (v > 2).mean()}[reduce]
+            s = ds[i]
+            assert s["target"].ndim == 0 and "valid" not in s
+            assert float(s["target"]) == pytest.approx(float(want), rel=1e-5)
+            kept += 1
+    assert kept == len(ds) == 16  # 4 x 4 full chips of the 259 x 283 raster
+    with pytest.raises(DatasetError, match="fraction_above"):
+        get_dataset("pixel_regression", root=root, pairs=[("dsm.tif", "hag.tif")], reduce="average")
+
+
 def test_pixel_regression_grid_mismatch(tmp_path: Path, mirror: Path) -> None:
     src = mirror / "regression" / "lidar_elevation_dsm_dtm_hag" / "hag.tif"
     with rasterio.open(src) as d:

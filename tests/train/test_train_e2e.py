@@ -89,6 +89,15 @@ CASES = {
                  "max_samples": {"val": 4, "test": 4}},
         "expect": ["psnr", "ssim", "rmse"],
     },
+    "image-regression-lidar": {  # one value per chip: mean height above ground of 32 px DSM chips
+        "task": {"type": "regression"},
+        "model": {"backbone": "unet", "options": TINY_UNET},
+        "data": {"dataset": "pixel_regression", "root": f"{M}/regression/lidar_elevation_dsm_dtm_hag",
+                 "options": {"pairs": [["dsm.tif", "hag.tif"]], "chip_size": 32, "image_bands": ["DSM"],
+                             "reduce": "mean"},
+                 "batch_size": 8, "max_samples": {"val": 4, "test": 4}},
+        "expect": ["rmse", "mae", "r2"],
+    },
     "pixel-regression-lidar": {
         "task": {"type": "pixel_regression"},
         "model": {"backbone": "unet", "head": "unet", "options": TINY_UNET},

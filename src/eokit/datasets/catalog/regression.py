@@ -167,6 +167,12 @@ class PixelRegression(EODataset):
     the target holds 0 there. ``image_bands``/``sensor`` name the image bands.
     ``split="all"`` keeps every chip; train/val/test are a seeded 70/10/20 split
     of chip ids.
+
+    ``reduce`` (``mean``, ``median``, ``max``, ``sum``, ``std``, or ``fraction_above:<v>``)
+    turns each chip's target raster into one value over its valid pixels, for
+    image-level regression (mean canopy height or built-up fraction per chip, the
+    way GEDI footprints or census counts label a chip); chips with fewer than
+    ``min_valid`` valid target pixels (a fraction) are left out.
     """
 
     spec = DatasetSpec(
@@ -196,10 +202,17 @@ class PixelRegression(EODataset):
         image_bands: Sequence[str] | None = None,
         sensor: str | None = None,
         target_nodata: float | None = None,
+        reduce: str | None = None,
+        min_valid: float = 0.5,
         **kwargs: Any,
     ) -> None:
         if not pairs:
             raise DatasetError("pixel_regression: pass pairs=[(image, target), ...]")
+        self.reduce = _reducer(reduce) if reduce is not None else None
+        self.reduce_name = reduce
+        if not 0.0 <= min_valid <= 1.0:
+            raise DatasetError(f"pixel_regression: min_valid must be a fraction in [0, 1], got {min_valid}")
+        self.min_valid = min_valid
         self.pairs = [(Path(root) / a, Path(root) / b) for a, b in pairs]
         self.chip_size = chip_size
         self.image_bands = tuple(image_bands) if image_bands else None
@@ -222,6 +235,8 @@ class PixelRegression(EODataset):
                 items.append((img_path, tgt_path, (0, 0, w, h)))
             else:
                 items += [(img_path, tgt_path, (x, y, c, c)) for y in range(0, h, c) for x in range(0, w, c)]
+        if self.reduce is not None:  # image-level targets: drop chips whose target is mostly nodata
+            items = [it for it in items if self._target(it)[1].mean() >= max(self.min_valid, 1e-9)]
         if self.split == "all":
             return items
         ids = [self._id(it) for it in items]
@@ -236,19 +251,26 @@ class PixelRegression(EODataset):
     def describe(self, item: tuple[Path, Path, tuple[int, int, int, int]]) -> str:
         return f"{str(item[0])!r} + {str(item[1])!r} window {item[2]}"
 
+    def _target(self, item: tuple[Path, Path, tuple[int, int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        """The chip's target values and where they are valid (nodata and non-finite masked)."""
+        t = open_raster(item[1], nodata=self.target_nodata).read(item[2], boundless=True)
+        return t.array[0], t.valid & np.isfinite(t.array[0])
+
     def _load(self, item: tuple[Path, Path, tuple[int, int, int, int]]) -> Sample:
-        img_path, tgt_path, window = item
+        img_path, _, window = item
         img = open_raster(img_path, band_names=self.image_bands, sensor=self.sensor)
-        tgt = open_raster(tgt_path, nodata=self.target_nodata)
         chip = img.read(window, boundless=True)
-        t = tgt.read(window, boundless=True)
-        valid = chip.valid & t.valid & np.isfinite(t.array[0])
-        target = np.where(valid, t.array[0], 0.0).astype(np.float32)
+        values, t_valid = self._target(item)
         image = np.where(chip.valid[None], chip.array, 0.0)
+        out: dict[str, Any] = {"image": image_tensor(image)}
+        if self.reduce is not None:
+            out["target"] = torch.tensor(self.reduce(values[t_valid]), dtype=torch.float32)
+        else:
+            valid = chip.valid & t_valid
+            out["target"] = torch.from_numpy(np.where(valid, values, 0.0).astype(np.float32))
+            out["valid"] = torch.from_numpy(valid)
         return {
-            "image": image_tensor(image),
-            "target": torch.from_numpy(target),
-            "valid": torch.from_numpy(valid),
+            **out,
             "bands": chip.bands,
             "sensor": self.sensor,
             **geo_meta(chip.grid),
@@ -256,3 +278,22 @@ class PixelRegression(EODataset):
             "id": self._id(item),
             "path": str(img_path),
         }
+
+
+_REDUCERS = {"mean": np.mean, "median": np.median, "max": np.max, "sum": np.sum, "std": np.std}
+
+
+def _reducer(name: str) -> Any:
+    """A function of the valid target values of a chip -> one float (``reduce=`` of pixel_regression)."""
+    if name in _REDUCERS:
+        fn = _REDUCERS[name]
+        return lambda v: float(fn(v))
+    if name.startswith("fraction_above:"):
+        try:
+            thr = float(name.split(":", 1)[1])
+        except ValueError:
+            thr = None
+        if thr is not None:
+            return lambda v: float((v > thr).mean())
+    raise DatasetError(f"pixel_regression: reduce={name!r} is not one of {sorted(_REDUCERS)} or "
+                       "'fraction_above:<value>' (e.g. 'fraction_above:2' for the share of pixels above 2 m)")
