@@ -27,6 +27,33 @@ def cache_dir() -> Path:
     return Path(value).expanduser() if value else Path.home() / ".cache" / "eokit-work"
 
 
+def cache_bytes(value: object) -> int:
+    """A GDAL_CACHEMAX value as bytes, read the way GDAL reads the option.
+
+    GDAL takes numbers below 100,000 as megabytes, larger ones as bytes, and
+    ``"512MB"``/``"2GB"``/``"10%"`` strings. ``rasterio.Env`` passes an integer
+    straight to ``GDALSetCacheMax64`` (bytes), so ``Env(GDAL_CACHEMAX=64)`` would
+    give a 64-*byte* cache; eokit converts first.
+    """
+    from eokit.errors import ConfigError
+
+    text = str(value).strip().upper()
+    try:
+        if text.endswith("%"):
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            return int(total * float(text[:-1]) / 100)
+        for suffix, unit in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+            if text.endswith(suffix):
+                return int(float(text[: -len(suffix)]) * unit)
+        number = float(text)
+    except ValueError:
+        raise ConfigError(f"GDAL_CACHEMAX={value!r} is not a size; use megabytes (64), bytes, '512MB' or "
+                          "'10%'") from None
+    if number <= 0:
+        raise ConfigError(f"GDAL_CACHEMAX={value!r} must be positive")
+    return int(number * 2**20) if number < 100_000 else int(number)
+
+
 @contextmanager
 def gdal_env(**options: object) -> Iterator[rasterio.Env]:
     """Scope GDAL configuration options; previous options are restored on exit.
@@ -35,5 +62,7 @@ def gdal_env(**options: object) -> Iterator[rasterio.Env]:
     ...     ...
     """
     merged = {**DEFAULT_GDAL_OPTIONS, **options}
+    if "GDAL_CACHEMAX" in merged:
+        merged["GDAL_CACHEMAX"] = cache_bytes(merged["GDAL_CACHEMAX"])
     with rasterio.Env(**merged) as env:
         yield env

@@ -34,7 +34,8 @@ def _run_one(model: Any, scene: Any, out: str, kwargs: dict[str, Any], threads: 
     if _is_paths(model):
         key = repr(model)
         if key not in _MODEL_CACHE:
-            _MODEL_CACHE[key] = as_predictor(model, tta=kwargs.get("tta"), device=kwargs.get("device", "cpu"))
+            _MODEL_CACHE[key] = as_predictor(model, tta=kwargs.get("tta"), device=kwargs.get("device", "cpu"),
+                                               optimize=kwargs.get("optimize", True))
         model = _MODEL_CACHE[key]
     res = predict_scene(model, scene, out, **kwargs)
     return {"scene": str(scene), "path": str(res.path), "tiles": res.tiles, "seconds": res.seconds,

@@ -16,6 +16,7 @@ from torch import nn
 
 from eokit.errors import ConfigError, ModelError
 from eokit.infer.contract import ModelContract
+from eokit.infer.optimize import OptimizeReport, optimize_for_inference
 
 Transform = tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
 
@@ -65,8 +66,12 @@ class Predictor:
         *,
         tta: str | bool | None = None,
         device: str | torch.device = "cpu",
+        optimize: bool = True,
     ) -> None:
         self.models = [models] if isinstance(models, nn.Module) else list(models)
+        self.optimize = optimize
+        self.channels_last: list[bool] = [False] * len(self.models)
+        self.optimized: list[OptimizeReport] = []
         if not self.models:
             raise ModelError("no model given")
         contracts = [contract] * len(self.models) if isinstance(contract, ModelContract) else list(contract)
@@ -100,6 +105,21 @@ class Predictor:
         if torch.all(a == 1) and torch.all(b == 0):
             return None
         return a.view(1, n, 1, 1).to(self.device), b.view(1, n, 1, 1).to(self.device)
+
+    def prepare(self, channels: int, size: int) -> None:
+        """Optimise each model for inference (BN folding, channels-last; see ``eokit.infer.optimize``).
+
+        Checked on a seeded random (1, ``channels``, ``size``, ``size``) sample; a model
+        whose optimised copy differs is kept as it is. Called once, before the first batch.
+        """
+        if not self.optimize or self.optimized:
+            return
+        g = torch.Generator().manual_seed(0)
+        sample = torch.randn(1, channels, size, size, generator=g).to(self.device)
+        for i, m in enumerate(self.models):
+            fast, report = optimize_for_inference(m, sample)
+            self.models[i], self.channels_last[i] = fast, report.channels_last and not report.kept_original
+            self.optimized.append(report)
 
     @property
     def members(self) -> int:
@@ -137,7 +157,7 @@ class Predictor:
             y = torch.softmax(y, dim=1)
         elif act == "sigmoid":
             y = torch.sigmoid(y)
-        return y.float()
+        return y.float().contiguous()  # channels-last models: back to (B, K, h, w) rows for blending
 
     @torch.inference_mode()
     def __call__(self, x: torch.Tensor, valid: torch.Tensor, inplace: bool = False) -> torch.Tensor:
@@ -150,12 +170,14 @@ class Predictor:
         total: torch.Tensor | None = None
         sq: torch.Tensor | None = None
         votes: list[torch.Tensor] = []
-        for model, norm in zip(self.models, self._norm, strict=True):
+        for model, norm, cl in zip(self.models, self._norm, self.channels_last, strict=True):
             if inplace and len(self.models) == 1 and x.dtype == torch.float32:
                 xm = x.mul_(norm[0]).add_(norm[1]) if norm is not None else x
             else:
                 xm = x * norm[0] + norm[1] if norm is not None else x.clone()
             xm.masked_fill_(invalid, 0.0)
+            if cl:
+                xm = xm.contiguous(memory_format=torch.channels_last)
             for fwd, inv in self.tta:
                 y = inv(self._forward(model, fwd(xm)))
                 total = y if total is None else total + y

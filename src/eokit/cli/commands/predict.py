@@ -52,13 +52,16 @@ def _contract_of(model: str):
 @click.option("--reference", default=None, help="Band whose grid a multi-file scene is read on (e.g. B05).")
 @click.option("--nodata", type=float, default=None, help="Nodata value of the map (default: 255 / NaN).")
 @click.option("--device", default="cpu", show_default=True)
+@click.option("--no-optimize", is_flag=True,
+              help="Run the model as loaded (no batch-norm folding or channels-last rewrite).")
 @click.option("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster on loopback).")
 @click.option("--workers", type=int, default=2, show_default=True, help="LocalCluster workers for several scenes.")
 @click.option("--dry-run", is_flag=True, help="Print the tiling plan and a memory estimate, predict nothing.")
 def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[str, ...], output: str | None,
             prob_dtype: str, crop: int, stride: int, batch_size: int, forward_batch: int | None, window: str,
             margin: int | None, tta: str, sensor: str | None, bands: str | None, resampling: str | None,
-            reference: str | None, nodata: float | None, device: str, scheduler: str | None, workers: int, dry_run: bool) -> None:
+            reference: str | None, nodata: float | None, device: str, no_optimize: bool, scheduler: str | None, workers: int,
+            dry_run: bool) -> None:
     """Map SCENES with the checkpoint MODEL (an `eokit train` checkpoint folder).
 
     Each SCENE is a raster file, a folder of one-file-per-band rasters, a quoted glob of band
@@ -72,7 +75,7 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
     models = [model, *extra_models]
     kwargs = dict(crop=crop, stride=stride, batch_size=batch_size, forward_batch=forward_batch, output=output,
                   window=window, margin=margin, tta=None if tta == "none" else tta, prob_dtype=prob_dtype,
-                  nodata=nodata, sensor=sensor, resampling=resampling, device=device,
+                  nodata=nodata, sensor=sensor, resampling=resampling, device=device, optimize=not no_optimize,
                   band_names=bands.split(",") if bands else None, reference=reference or 0)
     paths = output_paths(list(scenes), out)
     if dry_run:
