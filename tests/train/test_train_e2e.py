@@ -89,6 +89,16 @@ CASES = {
                  "max_samples": {"val": 4, "test": 4}},
         "expect": ["psnr", "ssim", "rmse"],
     },
+    "segmentation-landsat-qa-cloud": {  # cloud labels decoded from the scene's own BQA band
+        "task": {"type": "segmentation", "options": {"ignore_index": -1}},
+        "model": {"backbone": "unet", "head": "unet", "options": TINY_UNET},
+        "data": {"dataset": "raster_segmentation", "root": f"{M}/scenes/landsat8_LC80200392015216",
+                 "options": {"image": "l8_B*.tif", "label": "l8_BQA.tif", "sensor": "landsat8",
+                             "qa": "landsat8_precollection_bqa_cloud", "chip_size": 64},
+                 "bands": ["B2", "B3", "B4", "B5", "B6", "B7", "B9", "B10"], "normalize": "dataset",
+                 "batch_size": 8, "max_samples": {"train": 16, "val": 4, "test": 4}},
+        "expect": ["miou", "iou_per_class"],
+    },
     "image-regression-lidar": {  # one value per chip: mean height above ground of 32 px DSM chips
         "task": {"type": "regression"},
         "model": {"backbone": "unet", "options": TINY_UNET},
