@@ -9,7 +9,7 @@ appear in ``eokit datasets list`` and in the contract tests.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -80,6 +80,21 @@ class DatasetSpec:
         bad = set(self.tags) - set(TAGS)
         if bad:
             raise DatasetError(f"dataset {self.name!r}: unknown tags {sorted(bad)}; allowed {TAGS}")
+
+    @classmethod
+    def generic(cls, name: str, task: str, layout: str, tags: Iterable[str], *, unit: str = "chip ids",
+                **overrides: Any) -> DatasetSpec:
+        """The spec of a generic reader (any data of a kind): no fixed sensor, bands, licence or size.
+
+        Splits are 'all' or a seeded 70/10/20 split over ``unit``; ``overrides`` set any other field.
+        """
+        fields: dict[str, Any] = {
+            "sensor": None, "bands": (), "splits": ("all", "train", "val", "test"), "folder": name,
+            "license": "n/a (generic reader; the data's own licence applies)", "citation": "n/a (generic reader)",
+            "size": "any", "split_policy": f"'all', or a seeded (seed 0) 70/10/20 split over {unit}",
+            "homepage": "https://github.com/eokit/eokit",
+        }
+        return cls(name=name, task=task, layout=layout, tags=frozenset(tags), **{**fields, **overrides})
 
     @property
     def num_classes(self) -> int:

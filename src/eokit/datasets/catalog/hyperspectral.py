@@ -347,20 +347,10 @@ class EnviHyperspectral(_Scene):
     the ground-truth raster (ENVI classification or GeoTIFF; 0 unlabelled).
     """
 
-    spec = DatasetSpec(
-        name="envi_hyperspectral",
-        task="segmentation",
-        sensor=None,
-        bands=(),
-        classes=("class 1",),
-        splits=("all", "train", "val", "test"),
-        folder="envi_hyperspectral",
-        layout="<cube>.hdr + <cube>.img|dat|raw (ENVI, BSQ/BIL/BIP) and a ground-truth raster",
-        license="n/a (generic reader; the data's own licence applies)",
-        citation="n/a (generic reader)",
-        size="any",
-        tags=frozenset({"gsd<10", "hyperspectral", "pixelwise"}),
-        split_policy="'all', or a seeded (seed 0) 70/10/20 split over patches",
+    spec = DatasetSpec.generic(
+        "envi_hyperspectral", "segmentation",
+        "<cube>.hdr + <cube>.img|dat|raw (ENVI, BSQ/BIL/BIP) and a ground-truth raster",
+        {"gsd<10", "hyperspectral", "pixelwise"}, unit="patches", classes=("class 1",),
         homepage="https://www.nv5geospatialsoftware.com/docs/ENVIHeaderFiles.html",
     )
 

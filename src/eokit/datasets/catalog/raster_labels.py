@@ -46,21 +46,11 @@ class RasterSegmentation(EODataset):
     """
 
     generic: ClassVar[bool] = True
-    spec = DatasetSpec(
-        name="raster_segmentation",
-        task="segmentation",
-        sensor=None,
-        bands=(),
-        splits=("all", "train", "val", "test"),
-        folder="raster_segmentation",
-        layout="a scene (multi-band raster, or one file per band: <prefix>_B<n>.TIF) and a label raster on "
-        "its grid (class values, or a QA band decoded with qa=)",
-        license="n/a (generic reader; the data's own licence applies)",
-        citation="n/a (generic reader)",
-        size="any",
-        tags=frozenset({"gsd>=10", "multispectral", "pixelwise"}),
-        split_policy="'all', or a seeded (seed 0) 70/10/20 split over chip ids",
-        homepage="https://github.com/eokit/eokit",
+    spec = DatasetSpec.generic(
+        "raster_segmentation", "segmentation",
+        "a scene (multi-band raster, or one file per band: <prefix>_B<n>.TIF) and a label raster on its grid "
+        "(class values, or a QA band decoded with qa=)",
+        {"gsd>=10", "multispectral", "pixelwise"},
     )
 
     def __init__(

@@ -175,21 +175,11 @@ class PixelRegression(EODataset):
     ``min_valid`` valid target pixels (a fraction) are left out.
     """
 
-    spec = DatasetSpec(
-        name="pixel_regression",
-        task="pixel_regression",
-        sensor=None,
-        bands=(),
-        splits=("all", "train", "val", "test"),
-        folder="pixel_regression",
-        layout="any co-registered image raster + single-band target raster (canopy height, DSM, "
-        "biomass maps), nodata masked",
-        license="n/a (generic reader; the data's own licence applies)",
-        citation="n/a (generic reader)",
-        size="any",
-        tags=frozenset({"gsd<10", "multispectral", "pixelwise"}),
-        split_policy="'all', or a seeded (seed 0) 70/10/20 split over chip ids",
-        homepage="https://github.com/eokit/eokit",
+    spec = DatasetSpec.generic(
+        "pixel_regression", "pixel_regression",
+        "any co-registered image raster + single-band target raster (canopy height, DSM, biomass maps), "
+        "nodata masked",
+        {"gsd<10", "multispectral", "pixelwise"},
     )
 
     def __init__(

@@ -262,21 +262,10 @@ class VectorSegmentation(_VectorLabelDataset):
     ``split="all"`` keeps every pair; train/val/test are a seeded 70/10/20 split.
     """
 
-    spec = DatasetSpec(
-        name="vector_segmentation",
-        task="segmentation",
-        sensor=None,
-        bands=(),
-        classes=("background", "feature"),
-        splits=("all", "train", "val", "test"),
-        folder="vector_segmentation",
-        layout="any raster + vector label file pairs; vectors are rasterised on the raster's grid",
-        license="n/a (generic reader; the data's own licence applies)",
-        citation="n/a (generic reader)",
-        size="any",
-        homepage="https://github.com/eokit/eokit",
-        tags=frozenset({"gsd<10", "multispectral", "pixelwise"}),
-        split_policy="'all', or a seeded (seed 0) 70/10/20 split over image paths",
+    spec = DatasetSpec.generic(
+        "vector_segmentation", "segmentation",
+        "any raster + vector label file pairs; vectors are rasterised on the raster's grid",
+        {"gsd<10", "multispectral", "pixelwise"}, unit="image paths", classes=("background", "feature"),
     )
 
     def __init__(

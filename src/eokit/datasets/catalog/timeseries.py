@@ -353,21 +353,10 @@ class MultiDateStack(EODataset):
     ``split="all"`` keeps every chip, train/val/test are a seeded 70/10/20 split.
     """
 
-    spec = DatasetSpec(
-        name="multidate_stack",
-        task="timeseries_segmentation",
-        sensor=None,
-        bands=(),
-        classes=("background", "foreground"),
-        splits=("all", "train", "val", "test"),
-        folder="multidate_stack",
-        layout="<folder>/<date or year>.tif (same grid and bands), optional label raster",
-        license="n/a (generic reader; the data's own licence applies)",
-        citation="n/a (generic reader)",
-        size="any",
-        tags=frozenset({"gsd>=10", "multispectral", "temporal", "pixelwise"}),
-        split_policy="'all', or a seeded (seed 0) 70/10/20 split over chip ids",
-        homepage="https://github.com/eokit/eokit",
+    spec = DatasetSpec.generic(
+        "multidate_stack", "timeseries_segmentation",
+        "<folder>/<date or year>.tif (same grid and bands), optional label raster",
+        {"gsd>=10", "multispectral", "temporal", "pixelwise"}, classes=("background", "foreground"),
     )
 
     def __init__(
