@@ -105,7 +105,7 @@ class TilePlan:
         acc = out_channels + 1  # accumulated outputs + weight
         group = self.tiles_per_group(channels, read_budget_mb, batch_size, acc)
         group_w = min(self.cols[-1] + c, self.cols[min(group, len(self.cols)) - 1] + c)
-        read = channels * c * group_w * 2 * 2  # current group + the one finishing
+        read = channels * c * group_w * 2 * 3  # the group in use, one read ahead and one being read
         group_acc = acc * c * group_w * 4 * 2
         carry = acc * max(self.max_overlap, 0) * self.width * 4 * 2
         batch = batch_size * channels * c * c * 4 + min(forward_batch or batch_size, batch_size) * out_channels * c * c * 8

@@ -70,6 +70,7 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
     """
     from eokit.infer import plan_scene, predict_scene, predict_scenes
     from eokit.infer.distributed import output_paths
+    from eokit.infer.predict import CPU_FORWARD_BATCH
 
     console = Console(stderr=True)
     models = [model, *extra_models]
@@ -87,7 +88,8 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
             click.echo(f"{scene} -> {path}")
             click.echo(f"  {plan.describe()}")
             est = plan.memory_estimate(len(contract.bands), k + (1 if len(models) > 1 or tta != "none" else 0),
-                                       batch_size, forward_batch=forward_batch, out_bands=3)
+                                       batch_size, out_bands=3,
+                                       forward_batch=forward_batch or (CPU_FORWARD_BATCH if device == "cpu" else None))
             table = Table(title="memory estimate (MiB), model activations not included", show_header=False)
             for name, mib in est.items():
                 table.add_row(name, f"{mib:,.1f}")
