@@ -142,6 +142,7 @@ def predict_scene(
     gdal_cache_mb: int = 64,
     progress: Progress | None = None,
     optimize: bool = True,
+    prefetch: bool = True,
 ) -> PredictResult:
     """Map ``scene`` with ``model`` and write a COG at ``out`` (atomically).
 
@@ -159,6 +160,7 @@ def predict_scene(
     the overlap, at most 8), so zero-padding effects of a CNN never reach the map.
     ``optimize`` folds batch norms into convolutions and uses channels-last
     (``eokit.infer.optimize``; checked against the unchanged model on a sample).
+    ``prefetch`` reads the next group of tiles in a background thread.
     """
     t0 = time.perf_counter()
     pred = as_predictor(model, contract, tta=tta, device=device, optimize=optimize)
@@ -186,7 +188,7 @@ def predict_scene(
         with CogWriter(out, grid, spec.count, spec.dtype, nodata=spec.nodata, band_names=list(spec.band_names),
                        overview_resampling=resample, tags=tags) as writer:
             stream = _Stream(pred, src, names, plan, windows, spec, writer, batch_size, read_budget_mb,
-                             k + pred.extra_channels, progress, forward_batch)
+                             k + pred.extra_channels, progress, forward_batch, prefetch)
             stream.run()
     return PredictResult(Path(out), plan, spec, stream.done, stream.skipped, time.perf_counter() - t0, grid, names)
 
