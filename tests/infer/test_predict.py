@@ -29,19 +29,20 @@ def _read(path) -> tuple[np.ndarray, rasterio.profiles.Profile]:
         return ds.read(), ds.profile
 
 
-@pytest.mark.parametrize(("h", "w", "crop", "stride", "budget"), [
-    (300, 410, 64, 48, 0.3),   # not a multiple of the tile; several reads per tile row
-    (256, 256, 64, 64, 48),    # exact multiple, no overlap
-    (200, 333, 96, 80, 48),    # one read per tile row
+@pytest.mark.parametrize(("h", "w", "crop", "stride", "budget", "prefetch"), [
+    (300, 410, 64, 48, 0.3, False),  # not a multiple of the tile; several reads per tile row
+    (300, 410, 64, 48, 0.3, True),   # the same, groups read ahead in a thread
+    (256, 256, 64, 64, 48, None),    # exact multiple, no overlap
+    (200, 333, 96, 80, 48, None),    # one read per tile row
 ])
-def test_tiled_equals_whole_forward(tmp_path, h, w, crop, stride, budget) -> None:
+def test_tiled_equals_whole_forward(tmp_path, h, w, crop, stride, budget, prefetch) -> None:
     arr = noisy_scene(h, w, seed=h)
     scene = write_scene(tmp_path / "s.tif", arr)
     model, ctr = ConvNet(n_layers=2), contract(3, "none")
     margin = model.radius if crop != stride else 0
     out = tmp_path / "map.tif"
     res = predict_scene(model, scene, out, contract=ctr, crop=crop, stride=stride, batch_size=5, margin=margin,
-                        read_budget_mb=budget)
+                        read_budget_mb=budget, prefetch=prefetch)
     got, prof = _read(out)
     ref = whole_forward(model, arr, ctr)
     assert got.shape == ref.shape and prof["dtype"] == "float32"
@@ -174,21 +175,22 @@ def test_scene_smaller_than_a_tile_and_bad_options(tmp_path) -> None:
     assert not (tmp_path / "n.tif").exists()
 
 
-def test_exception_mid_run_leaves_no_file(tmp_path) -> None:
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_exception_mid_run_leaves_no_file(tmp_path, prefetch: bool) -> None:
     scene = write_scene(tmp_path / "s.tif", noisy_scene(300, 300))
 
     class Boom(ConvNet):
         calls = 0
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            Boom.calls += 1
+            Boom.calls += x.shape[0] > 1  # tile batches only (not the one-tile optimisation/probe passes)
             if Boom.calls == 4:
                 raise RuntimeError("model failed mid-scene")
             return super().forward(x)
 
     out = tmp_path / "out" / "map.tif"
     with pytest.raises(RuntimeError, match="mid-scene"):
-        predict_scene(Boom(), scene, out, contract=contract(3), crop=64, stride=48, batch_size=4)
+        predict_scene(Boom(), scene, out, contract=contract(3), crop=64, stride=48, batch_size=4, prefetch=prefetch)
     assert not out.exists() and list(out.parent.iterdir()) == []  # temporaries cleaned up too
 
 
