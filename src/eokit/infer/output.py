@@ -47,8 +47,10 @@ class OutputSpec:
         k = values.shape[0] - (1 if self.extra else 0)
         probs = values[:k]
         if self.kind == "classes":
-            cls = (probs[0] >= 0.5).astype(np.uint8) if k == 1 else probs.argmax(0).astype(np.uint8)
-            conf = np.maximum(probs[0], 1 - probs[0]) if k == 1 else probs.max(0)
+            if k == 1:
+                cls, conf = (probs[0] >= 0.5).astype(np.uint8), np.maximum(probs[0], 1 - probs[0])
+            else:
+                cls, conf = _argmax_max(probs)
             bands = [cls, _pct(conf)]
             if self.extra:
                 bands.append(_pct(values[k]))
@@ -65,6 +67,16 @@ class OutputSpec:
             out = values.astype(self.dtype, copy=True)
         out[:, ~valid] = self.nodata
         return out
+
+
+def _argmax_max(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Class (first maximum, as argmax) and maximum over axis 0 in one pass over contiguous planes."""
+    best = p[0].copy()
+    cls = np.zeros(p.shape[1:], np.uint8)
+    for i in range(1, p.shape[0]):
+        np.copyto(cls, i, where=p[i] > best)
+        np.maximum(best, p[i], out=best)
+    return cls, best
 
 
 def _pct(x: np.ndarray) -> np.ndarray:

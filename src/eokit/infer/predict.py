@@ -165,27 +165,30 @@ def predict_scene(
     """
     t0 = time.perf_counter()
     pred = as_predictor(model, contract, tta=tta, device=device, optimize=optimize)
-    src = open_scene(scene, sensor=sensor or pred.contract.sensor, band_names=band_names, resampling=resampling,
-                     reference=reference)
-    names = match_bands(src, pred.contract.bands)
-    grid = src.grid
-    plan = TilePlan.build(grid.height, grid.width, crop, stride, align)
-    if margin is None:  # drop a few border pixels of each tile (CNN padding effects) where overlap allows
-        margin = min(8, plan.min_overlap // 4)
-    if margin and 2 * margin > plan.min_overlap and plan.n_tiles > 1:
-        raise ConfigError(
-            f"margin {margin} px needs an overlap of at least {2 * margin} px; this plan overlaps by "
-            f"{plan.min_overlap} (crop {crop}, stride {stride}): lower margin or stride"
-        )
-    pred.prepare(len(names), crop)
-    k = pred.infer_outputs(len(names))
-    extra = pred.extra_name() if pred.extra_channels else None
-    spec = output_spec(output, classifier=pred.contract.is_classifier, names=pred.contract.output_names(k),
-                       extra=extra, prob_dtype=prob_dtype, nodata=nodata)
-    windows = BlendWindows(crop, window, margin=margin, floor=floor, ramp=max(plan.min_overlap, 1))
-    tags = spec.tags(pred.contract.output_names(k))
-    resample = "nearest" if spec.kind == "classes" else "average"
-    with gdal_env(GDAL_CACHEMAX=int(gdal_cache_mb)):
+    # GDAL decodes blocks with torch's thread count: reading runs between forward passes, so the
+    # cores are free then (the handle cache keeps handles per thread setting, see eokit.io.raster)
+    decode_threads = str(max(1, torch.get_num_threads()))
+    with gdal_env(GDAL_CACHEMAX=int(gdal_cache_mb), GDAL_NUM_THREADS=decode_threads):
+        src = open_scene(scene, sensor=sensor or pred.contract.sensor, band_names=band_names, resampling=resampling,
+                         reference=reference)
+        names = match_bands(src, pred.contract.bands)
+        grid = src.grid
+        plan = TilePlan.build(grid.height, grid.width, crop, stride, align)
+        if margin is None:  # drop a few border pixels of each tile (CNN padding effects) where overlap allows
+            margin = min(8, plan.min_overlap // 4)
+        if margin and 2 * margin > plan.min_overlap and plan.n_tiles > 1:
+            raise ConfigError(
+                f"margin {margin} px needs an overlap of at least {2 * margin} px; this plan overlaps by "
+                f"{plan.min_overlap} (crop {crop}, stride {stride}): lower margin or stride"
+            )
+        pred.prepare(len(names), crop)
+        k = pred.infer_outputs(len(names))
+        extra = pred.extra_name() if pred.extra_channels else None
+        spec = output_spec(output, classifier=pred.contract.is_classifier, names=pred.contract.output_names(k),
+                           extra=extra, prob_dtype=prob_dtype, nodata=nodata)
+        windows = BlendWindows(crop, window, margin=margin, floor=floor, ramp=max(plan.min_overlap, 1))
+        tags = spec.tags(pred.contract.output_names(k))
+        resample = "nearest" if spec.kind == "classes" else "average"
         with CogWriter(out, grid, spec.count, spec.dtype, nodata=spec.nodata, band_names=list(spec.band_names),
                        overview_resampling=resample, tags=tags) as writer:
             stream = _Stream(pred, src, names, plan, windows, spec, writer, batch_size, read_budget_mb,

@@ -42,10 +42,18 @@ os.register_at_fork(after_in_child=_clear_handles)
 
 
 def _open_cached(path: str) -> rasterio.io.DatasetReader:
+    """A per-process handle for ``path``, opened under the current GDAL_NUM_THREADS.
+
+    GDAL reads GDAL_NUM_THREADS (multi-threaded block decoding) when a dataset is
+    opened, so handles opened under different settings are cached apart.
+    """
+    from rasterio._env import get_gdal_config
+
+    key = f"{path}\0{get_gdal_config('GDAL_NUM_THREADS')}"
     with _lock:
-        ds = _handles.get(path)
+        ds = _handles.get(key)
         if ds is not None and not ds.closed:
-            _handles.move_to_end(path)
+            _handles.move_to_end(key)
             return ds
         try:
             ds = rasterio.open(path)
@@ -53,7 +61,7 @@ def _open_cached(path: str) -> rasterio.io.DatasetReader:
             exists = Path(path).exists() or "://" in path or path.startswith("/vsi")
             hint = "check the file is a complete raster GDAL can read" if exists else "the file does not exist"
             raise RasterError(f"cannot open {path!r} as a raster ({hint}): {exc}") from exc
-        _handles[path] = ds
+        _handles[key] = ds
         while len(_handles) > _MAX_HANDLES:
             _, old = _handles.popitem(last=False)
             old.close()
