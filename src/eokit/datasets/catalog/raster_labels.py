@@ -97,10 +97,12 @@ class RasterSegmentation(EODataset):
         p = Path(self.label_name)
         return p if p.is_absolute() else self.root / p
 
-    def _source(self) -> Any:
+    def _select_paths(self) -> list[Path]:
+        """The image files to read (once, at indexing): wanted bands only, on the label's grid."""
         paths = self._image_paths()
-        if len(paths) == 1:
-            return open_raster(paths[0], sensor=self.sensor)
+        self.band_files = len(paths) > 1  # one file per band: band names come from the file names
+        if not self.band_files:
+            return paths
         if self.want_bands:  # only the wanted band files (a pan band on another grid is not opened)
             sensor = get_sensor(self.sensor) if self.sensor else None
             want = {sensor.band(b).name if sensor is not None and sensor.has(b) else b for b in self.want_bands}
@@ -110,15 +112,22 @@ class RasterSegmentation(EODataset):
         if not same:
             raise DatasetError(f"raster_segmentation: no image file is on the grid of {str(self._label_path())!r} "
                                f"({label_grid.width}x{label_grid.height} px): {[str(p) for p in paths]}")
-        return open_band_files(same, sensor=self.sensor)
+        return same
+
+    def _source(self) -> Any:
+        """The scene from the files chosen at indexing (handles come from eokit.io's per-process cache)."""
+        if not self.band_files:
+            return open_raster(self.image_paths[0], sensor=self.sensor)
+        return open_band_files(self.image_paths, sensor=self.sensor)
 
     def _index(self) -> list[tuple[int, int, int, int]]:
-        src = self._source()
         label_path = self._label_path()
         if not label_path.exists():
             raise DatasetError(f"raster_segmentation: label raster {str(label_path)!r} does not exist")
+        self.image_paths = self._select_paths()
+        src = self._source()
         lab = open_raster(label_path)
-        check_same_grid(src.grid, lab.grid, self._image_paths()[0], label_path)
+        check_same_grid(src.grid, lab.grid, self.image_paths[0], label_path)
         self.bands = self.want_bands or tuple(src.bands)
         try:
             src.read((0, 0, 1, 1), bands=self.bands)
