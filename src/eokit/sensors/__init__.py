@@ -1,6 +1,14 @@
 """Sensors, their bands and spectral indices."""
 
-from eokit.sensors.bands import Band, Sensor
+from eokit.sensors.bands import (
+    Band,
+    Sensor,
+    apply_band_map,
+    band_key,
+    match_bands,
+    parse_band_map,
+    parse_wavelength,
+)
 from eokit.sensors.catalog import get_sensor, hyperspectral, list_sensors, register_sensor
 from eokit.sensors.indices import INDICES, spectral_index
 
@@ -8,9 +16,14 @@ __all__ = [
     "INDICES",
     "Band",
     "Sensor",
+    "apply_band_map",
+    "band_key",
     "get_sensor",
     "hyperspectral",
     "list_sensors",
+    "match_bands",
+    "parse_band_map",
+    "parse_wavelength",
     "register_sensor",
     "spectral_index",
 ]
