@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,20 @@ def test_registries_sharing_a_loader_load_together(tmp_path: Path, monkeypatch: 
         pair.A.register("a", 3)  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="shared loader"):
         Registry("third", "eokit_test.x", loader=loader)
+
+
+def test_registry_other_threads_wait_for_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "regtest_slow_builtins.py").write_text(
+        "import time, regtest_registry_slow as s\ntime.sleep(0.3)\ns.REG.register('late', 1)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    slow = type(sys)("regtest_registry_slow")
+    slow.REG = Registry("slow thing", builtins=("regtest_slow_builtins",))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "regtest_registry_slow", slow)
+    monkeypatch.delitem(sys.modules, "regtest_slow_builtins", raising=False)
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda _: slow.REG.get("late"), range(4)))  # type: ignore[attr-defined]
+    assert found == [1, 1, 1, 1]
 
 
 # -- the real catalogues, in a fresh interpreter ------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -55,7 +56,8 @@ class Loader:
 
     Several registries may share one loader (architectures, weights and heads do), so that
     whichever is looked up first loads them all, built-ins before plugins. While loading,
-    lookups see what is registered so far, so a built-in module may check its own entries.
+    lookups from the loading thread see what is registered so far (a built-in module may check
+    its own entries); other threads wait until loading is done.
     """
 
     def __init__(self, kind: str, builtins: Sequence[str] = (), groups: Sequence[str] = ()) -> None:
@@ -66,6 +68,7 @@ class Loader:
         self.plugins: list[str] = []  # "group:name" of every plugin that loaded
         self._state = _NEW
         self._error: RegistryError | None = None
+        self._lock = threading.RLock()
 
     @property
     def loaded(self) -> bool:
@@ -73,11 +76,17 @@ class Loader:
 
     def load(self) -> None:
         """Load the built-ins and plugins unless done (or under way); re-raise a built-in's failure."""
-        if self._state != _NEW:
-            if self._error is not None:
-                raise self._error
+        if self._state == _DONE and self._error is None:
             return
-        self._state = _LOADING
+        with self._lock:
+            if self._state != _NEW:
+                if self._error is not None:
+                    raise self._error
+                return
+            self._state = _LOADING
+            self._load()
+
+    def _load(self) -> None:
         try:
             for module in self.builtins:
                 try:
