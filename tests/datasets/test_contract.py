@@ -3,7 +3,7 @@
 How a dataset gets its test data (the mechanism)
 -------------------------------------------------
 Every dataset registered with ``@register`` (any module under
-``src/eokit/datasets/catalog/`` is imported automatically) is parametrised
+``src/eokit/datasets/catalog/`` is loaded by the registry, and plugins too) is parametrised
 here by its spec name. Its test data comes from a provider script at
 
     tests/data/<spec.name>/data.py
@@ -43,9 +43,9 @@ from typing import Any
 import pytest
 import torch
 
-import eokit.datasets.catalog  # noqa: F401 - registers every loader
 from eokit.data.sample import collate_samples
-from eokit.datasets.base import DATASETS, TAGS, TASKS, EODataset
+from eokit.datasets.base import DATASETS, EODataset
+from eokit.datasets.spec import TAGS, TASKS
 from eokit.env import data_root
 from eokit.sensors import get_sensor
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from loopback_http import LoopbackServer
 
 from eokit.cli.main import cli, main
-from eokit.datasets.base import DatasetSpec, Download
+from eokit.datasets import DatasetSpec, Download
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

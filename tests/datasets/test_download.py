@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from loopback_http import LoopbackServer
 
-from eokit.datasets.base import DatasetSpec, Download
 from eokit.datasets.download import download_dataset, extract_archive, fetch
+from eokit.datasets.spec import DatasetSpec, Download
 from eokit.errors import ChecksumError, DownloadError
 
 OSCD_CITY = "change_detection/oscd_sentinel2/images/rennes/imgs_1"

@@ -13,7 +13,6 @@ import h5py
 import numpy as np
 import pytest
 
-import eokit.datasets.catalog  # noqa: F401 - registers the loaders
 from eokit.datasets import DATASETS, get_dataset
 from eokit.errors import DatasetError
 

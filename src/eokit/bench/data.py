@@ -157,7 +157,6 @@ def open_dataset(cfg: DatasetCfg, split: str) -> Any:
 
     ``root`` is relative to EOKIT_DATA; other string kwargs may start with ``$EOKIT_DATA/``.
     """
-    import eokit.datasets.catalog  # noqa: F401 - registers the built-in loaders
     from eokit.datasets.base import DATASETS
 
     kwargs = {k: _expand(v) for k, v in cfg.kwargs.items()}

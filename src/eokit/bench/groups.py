@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from eokit.datasets.base import DatasetSpec
+from eokit.datasets.spec import DatasetSpec
 from eokit.errors import SensorError
 
 log = logging.getLogger(__name__)

@@ -478,7 +478,6 @@ def dataset_specs(p: Plan) -> dict[str, Any]:
     for d in p.suite.datasets:
         try:
             if d.spec:
-                import eokit.datasets.catalog  # noqa: F401 - registers the built-in loaders
                 from eokit.datasets.base import DATASETS
 
                 ds_cls_spec = DATASETS.get(d.spec).spec

@@ -1,107 +1,35 @@
-"""DatasetSpec and the base class every dataset loader derives from.
+"""The base class every dataset loader derives from, and the dataset registry.
 
-A loader = a ``DatasetSpec`` (declarative facts) + a small ``EODataset``
-subclass that lists the items of a split (``_index``) and loads one item into
-a Sample (``_load``). Registering it with ``@register`` is all it takes to
-appear in ``eokit datasets list`` and in the contract tests.
+A loader = a ``DatasetSpec`` (declarative facts, :mod:`eokit.datasets.spec`) + a small
+``EODataset`` subclass that lists the items of a split (``_index``) and loads one item into
+a Sample (``_load``). Registering it with ``@register`` is all it takes to appear in
+``eokit datasets list`` and in the contract tests. The built-in loaders
+(:mod:`eokit.datasets.catalog`) and ``eokit.datasets`` entry-point plugins are loaded by
+the registry on the first lookup or listing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from torch.utils.data import Dataset
 
 from eokit.data.sample import Sample
+from eokit.datasets.download import download_dataset
+from eokit.datasets.spec import TAGS, TASKS, DatasetSpec, Download
 from eokit.env import data_root
 from eokit.errors import DatasetError, DatasetNotFoundError
 from eokit.registry import Registry
 
+__all__ = [
+    "DATASETS", "TAGS", "TASKS", "DatasetSpec", "Download", "EODataset", "get_dataset", "list_datasets",
+    "register",
+]
+
 log = logging.getLogger(__name__)
-
-TASKS = (
-    "classification",
-    "multilabel",
-    "segmentation",
-    "change_detection",
-    "regression",
-    "pixel_regression",
-    "detection",
-    "super_resolution",
-    "timeseries_segmentation",
-    "timeseries_classification",
-)
-TAGS = (
-    "gsd<10", "gsd>=10", "rgbn", "multispectral", "sar", "hyperspectral", "temporal", "pixelwise",
-)
-
-
-@dataclass(frozen=True)
-class Download:
-    """One downloadable file: URL, file name under the dataset folder, sha256, extract or not."""
-
-    url: str
-    filename: str
-    sha256: str | None = None
-    md5: str | None = None
-    extract: bool = False
-    size: int | None = None
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """Declarative facts about a benchmark dataset."""
-
-    name: str
-    task: str
-    sensor: str | None
-    bands: tuple[str, ...]
-    classes: tuple[str, ...] = ()
-    splits: tuple[str, ...] = ("train", "val", "test")
-    folder: str = ""  # relative to the data root
-    layout: str = ""  # human-readable on-disk layout
-    downloads: tuple[Download, ...] = ()
-    license: str = "unknown"
-    citation: str = ""
-    size: str = ""
-    tags: frozenset[str] = field(default_factory=frozenset)
-    gsd: float | None = None
-    split_policy: str = ""
-    description: str = ""
-    homepage: str = ""
-
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise DatasetError(f"dataset {self.name!r}: task {self.task!r} is not one of {TASKS}")
-        bad = set(self.tags) - set(TAGS)
-        if bad:
-            raise DatasetError(f"dataset {self.name!r}: unknown tags {sorted(bad)}; allowed {TAGS}")
-
-    @classmethod
-    def generic(cls, name: str, task: str, layout: str, tags: Iterable[str], *, unit: str = "chip ids",
-                **overrides: Any) -> DatasetSpec:
-        """The spec of a generic reader (any data of a kind): no fixed sensor, bands, licence or size.
-
-        Splits are 'all' or a seeded 70/10/20 split over ``unit``; ``overrides`` set any other field.
-        """
-        fields: dict[str, Any] = {
-            "sensor": None, "bands": (), "splits": ("all", "train", "val", "test"), "folder": name,
-            "license": "n/a (generic reader; the data's own licence applies)", "citation": "n/a (generic reader)",
-            "size": "any", "split_policy": f"'all', or a seeded (seed 0) 70/10/20 split over {unit}",
-            "homepage": "https://github.com/eokit/eokit",
-        }
-        return cls(name=name, task=task, layout=layout, tags=frozenset(tags), **{**fields, **overrides})
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    def path(self, root: str | Path | None = None) -> Path:
-        return Path(root) if root is not None else data_root() / (self.folder or self.name)
 
 
 class EODataset(Dataset):
@@ -131,8 +59,6 @@ class EODataset(Dataset):
         self.transforms = transforms
         self.skip_invalid = skip_invalid
         if download and not self.root.exists():
-            from eokit.datasets.download import download_dataset
-
             download_dataset(self.spec, self.root)
         if not self.root.exists():
             raise DatasetNotFoundError(
@@ -185,7 +111,9 @@ class EODataset(Dataset):
         return sample
 
 
-DATASETS: Registry[type[EODataset]] = Registry("dataset", "eokit.datasets")
+DATASETS: Registry[type[EODataset]] = Registry(
+    "dataset", "eokit.datasets", builtins=("eokit.datasets.catalog",)
+)
 
 
 def register(cls: type[EODataset]) -> type[EODataset]:
@@ -196,12 +124,9 @@ def register(cls: type[EODataset]) -> type[EODataset]:
 
 def get_dataset(name: str, **kwargs: Any) -> EODataset:
     """Instantiate a registered dataset: ``get_dataset('eurosat_ms', split='test')``."""
-    import eokit.datasets.catalog  # noqa: F401 - registers the built-ins
-
     return DATASETS.get(name)(**kwargs)
 
 
 def list_datasets() -> list[DatasetSpec]:
-    import eokit.datasets.catalog  # noqa: F401
-
+    """The spec of every registered dataset (built-ins and plugins), by name."""
     return [cls.spec for _, cls in DATASETS.items()]

@@ -29,13 +29,10 @@ import urllib.request
 import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
+from eokit.datasets.spec import DatasetSpec, Download
 from eokit.env import data_root
 from eokit.errors import ChecksumError, DownloadError
-
-if TYPE_CHECKING:
-    from eokit.datasets.base import DatasetSpec, Download
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,8 @@
-"""Model registries: architectures (builders), weights (``arch.tag`` WeightSpecs) and heads."""
+"""Model registries: architectures (builders), weights (``arch.tag`` WeightSpecs) and heads.
+
+The three share one loader: the first lookup or listing of any of them imports the built-ins
+(:mod:`eokit.models.zoo`), then the ``eokit.models`` and ``eokit.heads`` entry-point plugins.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 
 from eokit.errors import ModelError
 from eokit.models.weights import WeightSpec
-from eokit.registry import Registry, RegistryError
+from eokit.registry import Loader, Registry, RegistryError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -36,9 +40,10 @@ class HeadSpec:
     description: str = ""
 
 
-ARCHS: Registry[ArchSpec] = Registry("backbone architecture", "eokit.models")
-WEIGHTS: Registry[WeightSpec] = Registry("model weights", "eokit.models")
-HEADS: Registry[HeadSpec] = Registry("head", "eokit.heads")
+LOADER = Loader("model", builtins=("eokit.models.zoo",), groups=("eokit.models", "eokit.heads"))
+ARCHS: Registry[ArchSpec] = Registry("backbone architecture", loader=LOADER)
+WEIGHTS: Registry[WeightSpec] = Registry("model weights", loader=LOADER)
+HEADS: Registry[HeadSpec] = Registry("head", loader=LOADER)
 
 
 def register_arch(spec: ArchSpec, *, random_weights: bool = True) -> ArchSpec:
@@ -51,7 +56,6 @@ def register_arch(spec: ArchSpec, *, random_weights: bool = True) -> ArchSpec:
 
 def register_weights(spec: WeightSpec) -> WeightSpec:
     """Register weights for a registered architecture under ``arch.tag``."""
-    _ensure_builtins()
     if spec.arch not in ARCHS:
         raise ModelError(f"weights {spec.name!r}: architecture {spec.arch!r} is not registered")
     return WEIGHTS.register(spec.name, spec)
@@ -61,12 +65,7 @@ def register_head(spec: HeadSpec) -> HeadSpec:
     return HEADS.register(spec.name, spec)
 
 
-def _ensure_builtins() -> None:
-    import eokit.models.zoo  # noqa: F401 - registers the built-in architectures, weights and heads
-
-
 def get_arch(name: str) -> ArchSpec:
-    _ensure_builtins()
     try:
         return ARCHS.get(name)
     except RegistryError as exc:
@@ -74,7 +73,6 @@ def get_arch(name: str) -> ArchSpec:
 
 
 def get_head(name: str) -> HeadSpec:
-    _ensure_builtins()
     try:
         return HEADS.get(name)
     except RegistryError as exc:
@@ -83,7 +81,6 @@ def get_head(name: str) -> HeadSpec:
 
 def split_name(name: str) -> tuple[str, str | None]:
     """``'resnet50.imagenet'`` -> ``('resnet50', 'imagenet')``; ``'resnet50'`` -> ``('resnet50', None)``."""
-    _ensure_builtins()
     if name in ARCHS:
         return name, None
     arch, _, tag = name.rpartition(".")
@@ -98,7 +95,6 @@ def split_name(name: str) -> tuple[str, str | None]:
 
 def get_weight_spec(name: str, tag: str | None = None) -> WeightSpec:
     """The WeightSpec for ``'arch.tag'`` (or ``name='arch', tag='tag'``); default tag ``random``."""
-    _ensure_builtins()
     arch, parsed = split_name(name)
     full = f"{arch}.{tag or parsed or 'random'}"
     try:
@@ -110,7 +106,6 @@ def get_weight_spec(name: str, tag: str | None = None) -> WeightSpec:
 
 def list_models(pretrained: bool | None = None, arch: str | None = None) -> list[WeightSpec]:
     """Every registered ``arch.tag`` WeightSpec (filter by ``pretrained``/``arch``)."""
-    _ensure_builtins()
     out = [w for _, w in WEIGHTS.items()]
     if pretrained is not None:
         out = [w for w in out if w.pretrained == pretrained]
@@ -120,10 +115,8 @@ def list_models(pretrained: bool | None = None, arch: str | None = None) -> list
 
 
 def list_archs() -> list[ArchSpec]:
-    _ensure_builtins()
     return [a for _, a in ARCHS.items()]
 
 
 def list_heads() -> list[HeadSpec]:
-    _ensure_builtins()
     return [h for _, h in HEADS.items()]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from eokit.errors import SensorError, suggest
+from eokit.registry import Loader
 from eokit.sensors.bands import Band, Sensor, _key
 
 C_BAND_NM = 5.5465763e7  # Sentinel-1 C-band, 5.405 GHz
@@ -220,6 +221,8 @@ def hyperspectral(
 
 
 SENSORS: dict[str, Sensor] = {}
+#: the built-ins are defined below; ``eokit.sensors`` entry-point plugins load on the first lookup
+PLUGINS = Loader("sensor", groups=("eokit.sensors",))
 
 
 def register_sensor(sensor: Sensor, *, overwrite: bool = False) -> Sensor:
@@ -254,15 +257,18 @@ def get_sensor(name: str | Sensor) -> Sensor:
     """Look a sensor up by name or alias."""
     if isinstance(name, Sensor):
         return name
+    PLUGINS.load()
     sensor = SENSORS.get(_key(name))
     if sensor is None:
         names = sorted({s.name for s in SENSORS.values()})
-        raise SensorError(f"unknown sensor {name!r}; known sensors: {names}.{suggest(name, names)}")
+        broken = "".join(f" ({f})" for f in PLUGINS.failures)
+        raise SensorError(f"unknown sensor {name!r}; known sensors: {names}.{suggest(name, names)}{broken}")
     return sensor
 
 
 def list_sensors() -> list[Sensor]:
     """Every registered sensor once, in registration order."""
+    PLUGINS.load()
     seen: dict[str, Sensor] = {}
     for s in SENSORS.values():
         seen.setdefault(s.name, s)

@@ -100,7 +100,16 @@ def compute_metrics(metrics: MetricCollection, class_names: Sequence[str] | None
     return out
 
 
-TASKS: Registry[type[Task]] = Registry("task", "eokit.tasks")
+TASKS: Registry[type[Task]] = Registry(
+    "task",
+    "eokit.tasks",
+    builtins=(
+        "eokit.tasks.classification",
+        "eokit.tasks.detection",
+        "eokit.tasks.regression",
+        "eokit.tasks.segmentation",
+    ),
+)
 
 
 def register_task(cls: type[Task]) -> type[Task]:
@@ -110,14 +119,10 @@ def register_task(cls: type[Task]) -> type[Task]:
 
 def get_task(name: str, **kwargs: Any) -> Task:
     """Build a task by name: ``get_task('segmentation', num_classes=6, ignore_index=255)``."""
-    import eokit.tasks  # noqa: F401 - registers the built-ins
-
     return TASKS.get(name)(**kwargs)
 
 
 def list_tasks() -> list[str]:
-    import eokit.tasks  # noqa: F401
-
     return TASKS.names()
 
 

@@ -67,7 +67,6 @@ class DataConfig(_Section):
     @field_validator("dataset")
     @classmethod
     def _known_dataset(cls, v: str) -> str:
-        import eokit.datasets.catalog  # noqa: F401 - registers the built-ins
         from eokit.datasets.base import DATASETS
 
         names = DATASETS.names()

@@ -10,13 +10,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from eokit.datasets.base import DATASETS, DatasetSpec, list_datasets
+from eokit.datasets import DATASETS, DatasetSpec, list_datasets
 from eokit.env import data_root
 
 
 def _spec(name: str) -> DatasetSpec:
-    import eokit.datasets.catalog  # noqa: F401 - registers the built-ins
-
     return DATASETS.get(name).spec
 
 

@@ -1,0 +1,95 @@
+"""DatasetSpec: the declarative facts about a dataset (task, sensor, bands, classes, splits, downloads).
+
+Kept apart from the loader base class so that modules which only describe or download
+datasets (``eokit.datasets.download``, the bench capability groups) need not import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eokit.env import data_root
+from eokit.errors import DatasetError
+
+TASKS = (
+    "classification",
+    "multilabel",
+    "segmentation",
+    "change_detection",
+    "regression",
+    "pixel_regression",
+    "detection",
+    "super_resolution",
+    "timeseries_segmentation",
+    "timeseries_classification",
+)
+TAGS = (
+    "gsd<10", "gsd>=10", "rgbn", "multispectral", "sar", "hyperspectral", "temporal", "pixelwise",
+)
+
+
+@dataclass(frozen=True)
+class Download:
+    """One downloadable file: URL, file name under the dataset folder, sha256, extract or not."""
+
+    url: str
+    filename: str
+    sha256: str | None = None
+    md5: str | None = None
+    extract: bool = False
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Declarative facts about a benchmark dataset."""
+
+    name: str
+    task: str
+    sensor: str | None
+    bands: tuple[str, ...]
+    classes: tuple[str, ...] = ()
+    splits: tuple[str, ...] = ("train", "val", "test")
+    folder: str = ""  # relative to the data root
+    layout: str = ""  # human-readable on-disk layout
+    downloads: tuple[Download, ...] = ()
+    license: str = "unknown"
+    citation: str = ""
+    size: str = ""
+    tags: frozenset[str] = field(default_factory=frozenset)
+    gsd: float | None = None
+    split_policy: str = ""
+    description: str = ""
+    homepage: str = ""
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise DatasetError(f"dataset {self.name!r}: task {self.task!r} is not one of {TASKS}")
+        bad = set(self.tags) - set(TAGS)
+        if bad:
+            raise DatasetError(f"dataset {self.name!r}: unknown tags {sorted(bad)}; allowed {TAGS}")
+
+    @classmethod
+    def generic(cls, name: str, task: str, layout: str, tags: Iterable[str], *, unit: str = "chip ids",
+                **overrides: Any) -> DatasetSpec:
+        """The spec of a generic reader (any data of a kind): no fixed sensor, bands, licence or size.
+
+        Splits are 'all' or a seeded 70/10/20 split over ``unit``; ``overrides`` set any other field.
+        """
+        fields: dict[str, Any] = {
+            "sensor": None, "bands": (), "splits": ("all", "train", "val", "test"), "folder": name,
+            "license": "n/a (generic reader; the data's own licence applies)", "citation": "n/a (generic reader)",
+            "size": "any", "split_policy": f"'all', or a seeded (seed 0) 70/10/20 split over {unit}",
+            "homepage": "https://github.com/eokit/eokit",
+        }
+        return cls(name=name, task=task, layout=layout, tags=frozenset(tags), **{**fields, **overrides})
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def path(self, root: str | Path | None = None) -> Path:
+        return Path(root) if root is not None else data_root() / (self.folder or self.name)
