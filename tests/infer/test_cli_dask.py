@@ -16,7 +16,7 @@ import rasterio
 from infer_helpers import noisy_scene, write_scene
 
 from eokit.cli.main import main
-from eokit.infer import predict_scenes
+from eokit.infer import PredictOptions, predict_scenes
 from eokit.io import is_cog
 
 L8_BANDS = ["B2", "B3", "B4", "B5"]
@@ -79,13 +79,14 @@ def test_dask_local_cluster_two_scenes(tmp_path) -> None:
     close_all()
     out = tmp_path / "maps"
     done: list[dict] = []
-    results = predict_scenes(model, [str(s) for s in scenes], out, n_workers=2, contract=ctr, crop=64, stride=48,
-                             on_done=done.append)
+    results = predict_scenes(model, [str(s) for s in scenes], out,
+                             PredictOptions.of(crop=64, stride=48),
+                             n_workers=2, contract=ctr, on_done=done.append)
     assert [Path(r["path"]).name for r in results] == ["scene0.tif", "scene1.tif"] and len(done) == 2
     local = tmp_path / "local.tif"
     from eokit.infer import predict_scene
 
-    predict_scene(model, scenes[1], local, contract=ctr, crop=64, stride=48)
+    predict_scene(model, scenes[1], local, PredictOptions.of(crop=64, stride=48), contract=ctr)
     for i in range(2):
         assert is_cog(out / f"scene{i}.tif")[0]
         with rasterio.open(out / f"scene{i}.tif") as ds, rasterio.open(scenes[i]) as src:
@@ -101,7 +102,7 @@ def test_kill_9_leaves_no_file(tmp_path) -> None:
         import sys, time
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from infer_helpers import ConvNet, contract
-        from eokit.infer import predict_scene
+        from eokit.infer import PredictOptions, predict_scene
 
         class Slow(ConvNet):
             calls = 0
@@ -112,7 +113,8 @@ def test_kill_9_leaves_no_file(tmp_path) -> None:
                 time.sleep(0.1)
                 return super().forward(x)
 
-        predict_scene(Slow(), {str(scene)!r}, {str(out)!r}, contract=contract(3), crop=64, stride=48, batch_size=2)
+        predict_scene(Slow(), {str(scene)!r}, {str(out)!r}, PredictOptions.of(crop=64, stride=48, batch_size=2),
+                      contract=contract(3))
     """)
     proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
