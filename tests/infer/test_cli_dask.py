@@ -55,6 +55,23 @@ def test_cli_maps_the_real_landsat_scene(mirror, checkpoint, tmp_path, capsys) -
     assert "tiles/s" in capsys.readouterr().out
 
 
+def test_cli_several_scenes_here_with_the_old_output_spelling(checkpoint, tmp_path, capsys) -> None:
+    """--workers 0 maps several scenes in this process; the deprecated --output still sets the kind."""
+    scenes = [str(write_scene(tmp_path / f"s{i}.tif", noisy_scene(70, 90, seed=i), bands=tuple(L8_BANDS)))
+              for i in range(2)]
+    out = tmp_path / "maps"
+    assert main(["predict", str(checkpoint), *scenes, "-o", str(out), "--workers", "0", "-q", "--crop", "64",
+                 "--stride", "48", "--output", "probabilities", "--prob-dtype", "uint16"]) == 0
+    captured = capsys.readouterr()
+    assert "--output is deprecated; use --output-kind" in captured.err
+    for i in range(2):
+        with rasterio.open(out / f"s{i}.tif") as ds:
+            assert ds.descriptions == ("water", "land", "cloud") and ds.dtypes[0] == "uint16"
+    assert main(["predict", str(checkpoint), scenes[0], "-o", str(tmp_path / "x.tif"), "--crop", "64",
+                 "--stride", "96"]) == 2
+    assert "stride 96 is larger than crop 64" in capsys.readouterr().err
+
+
 def test_cli_missing_bands_and_sentinel2(mirror, checkpoint, tmp_path, capsys) -> None:
     s2 = str(mirror / "scenes/sentinel2_18SVG_20160112/s2_B*.tif")
     assert main(["predict", str(checkpoint), s2, "-o", str(tmp_path / "x.tif"), "--resampling", "bilinear",
