@@ -12,6 +12,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -142,7 +143,7 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
     model_arg = models if len(models) > 1 else model
     quiet = verbosity < 0
     if len(scenes) == 1:
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        columns: tuple[ProgressColumn, ...] = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[rate]} tiles/s"), TimeElapsedColumn(), TimeRemainingColumn())
         with Progress(*columns, console=console, transient=False, disable=quiet) as bar:
             planned = replace(options, scene=options.scene.with_sensor(_contract_of(model).sensor))
