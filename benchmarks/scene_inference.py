@@ -257,7 +257,7 @@ class _Stop(Exception):
 def run_eokit(size: int, path: str, out: str, max_rows: int = 0, forward_batch: int | None = None) -> dict:
     import torch
 
-    from eokit.infer import TilePlan, predict_scene
+    from eokit.infer import PredictOptions, TilePlan, predict_scene
     from eokit.io import is_cog
 
     model = build_unet()
@@ -277,8 +277,8 @@ def run_eokit(size: int, path: str, out: str, max_rows: int = 0, forward_batch: 
     t = time.perf_counter()
     stopped = False
     try:
-        predict_scene(model, path, out, contract=contract(), crop=CROP, stride=STRIDE, batch_size=BATCH,
-                      forward_batch=forward_batch, progress=progress)
+        opts = PredictOptions.of(crop=CROP, stride=STRIDE, batch_size=BATCH, forward_batch=forward_batch)
+        predict_scene(model, path, out, opts, contract=contract(), progress=progress)
     except _Stop:
         stopped = True
     seconds = time.perf_counter() - t

@@ -16,7 +16,7 @@ import rasterio
 from infer_helpers import noisy_scene, write_scene
 
 from eokit.cli.main import main
-from eokit.infer import predict_scenes
+from eokit.infer import PredictOptions, predict_scenes
 from eokit.io import is_cog
 
 L8_BANDS = ["B2", "B3", "B4", "B5"]
@@ -55,6 +55,23 @@ def test_cli_maps_the_real_landsat_scene(mirror, checkpoint, tmp_path, capsys) -
     assert "tiles/s" in capsys.readouterr().out
 
 
+def test_cli_several_scenes_here_with_the_old_output_spelling(checkpoint, tmp_path, capsys) -> None:
+    """--workers 0 maps several scenes in this process; the deprecated --output still sets the kind."""
+    scenes = [str(write_scene(tmp_path / f"s{i}.tif", noisy_scene(70, 90, seed=i), bands=tuple(L8_BANDS)))
+              for i in range(2)]
+    out = tmp_path / "maps"
+    assert main(["predict", str(checkpoint), *scenes, "-o", str(out), "--workers", "0", "-q", "--crop", "64",
+                 "--stride", "48", "--output", "probabilities", "--prob-dtype", "uint16"]) == 0
+    captured = capsys.readouterr()
+    assert "--output is deprecated; use --output-kind" in captured.err
+    for i in range(2):
+        with rasterio.open(out / f"s{i}.tif") as ds:
+            assert ds.descriptions == ("water", "land", "cloud") and ds.dtypes[0] == "uint16"
+    assert main(["predict", str(checkpoint), scenes[0], "-o", str(tmp_path / "x.tif"), "--crop", "64",
+                 "--stride", "96"]) == 2
+    assert "stride 96 is larger than crop 64" in capsys.readouterr().err
+
+
 def test_cli_missing_bands_and_sentinel2(mirror, checkpoint, tmp_path, capsys) -> None:
     s2 = str(mirror / "scenes/sentinel2_18SVG_20160112/s2_B*.tif")
     assert main(["predict", str(checkpoint), s2, "-o", str(tmp_path / "x.tif"), "--resampling", "bilinear",
@@ -79,13 +96,14 @@ def test_dask_local_cluster_two_scenes(tmp_path) -> None:
     close_all()
     out = tmp_path / "maps"
     done: list[dict] = []
-    results = predict_scenes(model, [str(s) for s in scenes], out, n_workers=2, contract=ctr, crop=64, stride=48,
-                             on_done=done.append)
+    results = predict_scenes(model, [str(s) for s in scenes], out,
+                             PredictOptions.of(crop=64, stride=48),
+                             n_workers=2, contract=ctr, on_done=done.append)
     assert [Path(r["path"]).name for r in results] == ["scene0.tif", "scene1.tif"] and len(done) == 2
     local = tmp_path / "local.tif"
     from eokit.infer import predict_scene
 
-    predict_scene(model, scenes[1], local, contract=ctr, crop=64, stride=48)
+    predict_scene(model, scenes[1], local, PredictOptions.of(crop=64, stride=48), contract=ctr)
     for i in range(2):
         assert is_cog(out / f"scene{i}.tif")[0]
         with rasterio.open(out / f"scene{i}.tif") as ds, rasterio.open(scenes[i]) as src:
@@ -101,7 +119,7 @@ def test_kill_9_leaves_no_file(tmp_path) -> None:
         import sys, time
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from infer_helpers import ConvNet, contract
-        from eokit.infer import predict_scene
+        from eokit.infer import PredictOptions, predict_scene
 
         class Slow(ConvNet):
             calls = 0
@@ -112,7 +130,8 @@ def test_kill_9_leaves_no_file(tmp_path) -> None:
                 time.sleep(0.1)
                 return super().forward(x)
 
-        predict_scene(Slow(), {str(scene)!r}, {str(out)!r}, contract=contract(3), crop=64, stride=48, batch_size=2)
+        predict_scene(Slow(), {str(scene)!r}, {str(out)!r}, PredictOptions.of(crop=64, stride=48, batch_size=2),
+                      contract=contract(3))
     """)
     proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:

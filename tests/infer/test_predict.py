@@ -20,7 +20,7 @@ from infer_helpers import (
 from torch import nn
 
 from eokit.errors import BandError, ConfigError
-from eokit.infer import ModelContract, TilePlan, predict_scene
+from eokit.infer import ModelContract, PredictOptions, TilePlan, predict_scene
 from eokit.io import is_cog, open_raster
 
 
@@ -41,8 +41,10 @@ def test_tiled_equals_whole_forward(tmp_path, h, w, crop, stride, budget, prefet
     model, ctr = ConvNet(n_layers=2), contract(3, "none")
     margin = model.radius if crop != stride else 0
     out = tmp_path / "map.tif"
-    res = predict_scene(model, scene, out, contract=ctr, crop=crop, stride=stride, batch_size=5, margin=margin,
-                        read_budget_mb=budget, prefetch=prefetch)
+    res = predict_scene(model, scene, out,
+                        PredictOptions.of(crop=crop, stride=stride, batch_size=5, margin=margin,
+                                          read_budget_mb=budget, prefetch=prefetch),
+                        contract=ctr)
     got, prof = _read(out)
     ref = whole_forward(model, arr, ctr)
     assert got.shape == ref.shape and prof["dtype"] == "float32"
@@ -66,8 +68,9 @@ def test_default_blending_matches_away_from_tile_borders_and_probabilities(tmp_p
     scene = write_scene(tmp_path / "s.tif", arr)
     model, ctr = ConvNet(k=4, n_layers=3), contract(4)
     out = tmp_path / "p.tif"
-    predict_scene(model, scene, out, contract=ctr, crop=64, stride=40, output="probabilities",
-                  prob_dtype="float32", batch_size=7)
+    predict_scene(model, scene, out,
+                  PredictOptions.of(crop=64, stride=40, kind="probabilities", prob_dtype="float32", batch_size=7),
+                  contract=ctr)
     got, _ = _read(out)
     ref = whole_forward(model, arr, ctr)
     ov = 64 - 40
@@ -91,7 +94,8 @@ def test_no_seams_on_a_smooth_scene(tmp_path) -> None:
             return self.c2(torch.tanh(self.c1(x)))
 
     out = tmp_path / "v.tif"
-    predict_scene(Padded(), scene, out, contract=contract(1, "none"), crop=64, stride=48, margin=0)
+    predict_scene(Padded(), scene, out,
+                  PredictOptions.of(crop=64, stride=48, margin=0), contract=contract(1, "none"))
     got = _read(out)[0][0].astype(np.float64)
     plan = TilePlan.build(320, 320, 64, 48)
     dx = np.abs(np.diff(got, axis=1))
@@ -107,7 +111,8 @@ def test_georeferencing_cog_and_classes(tmp_path) -> None:
     scene = write_scene(tmp_path / "s.tif", arr)
     model, ctr = ConvNet(k=5, n_layers=1), contract(5)
     out = tmp_path / "classes.tif"
-    res = predict_scene(model, scene, out, contract=ctr, crop=128, stride=112, margin=1)
+    res = predict_scene(model, scene, out,
+                        PredictOptions.of(crop=128, stride=112, margin=1), contract=ctr)
     ok, problems = is_cog(out)
     assert ok, problems
     with rasterio.open(out) as ds:
@@ -131,7 +136,8 @@ def test_nodata_regions_in_and_out(tmp_path) -> None:
     scene = write_scene(tmp_path / "s.tif", arr, nodata=0)
     model, ctr = ConvNet(n_layers=2), contract(3, "none")
     out = tmp_path / "m.tif"
-    res = predict_scene(model, scene, out, contract=ctr, crop=64, stride=48, margin=2)
+    res = predict_scene(model, scene, out,
+                        PredictOptions.of(crop=64, stride=48, margin=2), contract=ctr)
     got, prof = _read(out)
     valid = (arr != 0).all(0)
     assert np.isnan(prof["nodata"]) and np.isnan(got[:, ~valid]).all() and not np.isnan(got[:, valid]).any()
@@ -139,7 +145,8 @@ def test_nodata_regions_in_and_out(tmp_path) -> None:
     np.testing.assert_allclose(got[:, valid], ref[:, valid], atol=1e-5, rtol=0)
     assert res.skipped > 0
     classes = tmp_path / "c.tif"
-    predict_scene(ConvNet(k=3), scene, classes, contract=contract(3), crop=64, stride=48, nodata=200)
+    predict_scene(ConvNet(k=3), scene, classes,
+                  PredictOptions.of(crop=64, stride=48, nodata=200), contract=contract(3))
     with rasterio.open(classes) as ds:
         assert ds.nodata == 200 and (ds.read(1)[~valid] == 200).all() and (ds.read(1)[valid] < 3).all()
 
@@ -149,7 +156,8 @@ def test_bands_are_matched_by_name(tmp_path) -> None:
     order = [2, 0, 3, 1]  # the file stores bands in another order
     scene = write_scene(tmp_path / "s.tif", arr[order], bands=tuple(BANDS[i] for i in order))
     model, ctr = ConvNet(n_layers=1), contract(3, "none")
-    predict_scene(model, scene, tmp_path / "m.tif", contract=ctr, crop=64, stride=48, margin=1)
+    predict_scene(model, scene, tmp_path / "m.tif",
+                  PredictOptions.of(crop=64, stride=48, margin=1), contract=ctr)
     np.testing.assert_allclose(_read(tmp_path / "m.tif")[0], whole_forward(model, arr, ctr), atol=1e-5)
     three = write_scene(tmp_path / "rgb.tif", arr[:3], bands=("B02", "B03", "B04"))
     with pytest.raises(BandError, match=r"lacks band\(s\) \['B08'\].*has \['B02', 'B03', 'B04'\]"):
@@ -161,7 +169,8 @@ def test_scene_smaller_than_a_tile_and_bad_options(tmp_path) -> None:
     arr = noisy_scene(40, 50, seed=4)
     scene = write_scene(tmp_path / "s.tif", arr)
     model, ctr = ConvNet(n_layers=1), contract(3, "none")
-    predict_scene(model, scene, tmp_path / "m.tif", contract=ctr, crop=64, stride=48)
+    predict_scene(model, scene, tmp_path / "m.tif",
+                  PredictOptions.of(crop=64, stride=48), contract=ctr)
     got = _read(tmp_path / "m.tif")[0]
     assert got.shape == (3, 40, 50)
     np.testing.assert_allclose(got, whole_forward(model, arr, ctr), atol=1e-5)  # padding zero == 'same' padding
@@ -169,9 +178,10 @@ def test_scene_smaller_than_a_tile_and_bad_options(tmp_path) -> None:
         predict_scene(model, scene, tmp_path / "n.tif")
     with pytest.raises(ConfigError, match="margin 20 px needs an overlap of at least 40"):
         predict_scene(model, write_scene(tmp_path / "b.tif", noisy_scene(200, 200)), tmp_path / "n.tif",
-                      contract=ctr, crop=64, stride=48, margin=20)
+                      PredictOptions.of(crop=64, stride=48, margin=20), contract=ctr)
     with pytest.raises(ConfigError, match="needs a classifier"):
-        predict_scene(model, scene, tmp_path / "n.tif", contract=ctr, output="classes")
+        predict_scene(model, scene, tmp_path / "n.tif",
+                      PredictOptions.of(kind="classes"), contract=ctr)
     assert not (tmp_path / "n.tif").exists()
 
 
@@ -190,7 +200,9 @@ def test_exception_mid_run_leaves_no_file(tmp_path, prefetch: bool) -> None:
 
     out = tmp_path / "out" / "map.tif"
     with pytest.raises(RuntimeError, match="mid-scene"):
-        predict_scene(Boom(), scene, out, contract=contract(3), crop=64, stride=48, batch_size=4, prefetch=prefetch)
+        predict_scene(Boom(), scene, out,
+                      PredictOptions.of(crop=64, stride=48, batch_size=4, prefetch=prefetch),
+                      contract=contract(3))
     assert not out.exists() and list(out.parent.iterdir()) == []  # temporaries cleaned up too
 
 
@@ -209,13 +221,13 @@ def test_ensemble_and_tta(tmp_path) -> None:
             return self.net(x) * 4
 
     a, b = Pointwise(0), Pointwise(1)
-    kw = dict(contract=ctr, crop=64, stride=48, output="probabilities", prob_dtype="float32")
-    predict_scene(a, scene, tmp_path / "a.tif", **kw)
-    predict_scene(a, scene, tmp_path / "tta.tif", tta="d4", **kw)
+    opts = PredictOptions.of(crop=64, stride=48, kind="probabilities", prob_dtype="float32")
+    predict_scene(a, scene, tmp_path / "a.tif", opts, contract=ctr)
+    predict_scene(a, scene, tmp_path / "tta.tif", opts.replace(tta="d4"), contract=ctr)
     single, tta = _read(tmp_path / "a.tif")[0], _read(tmp_path / "tta.tif")[0]
     np.testing.assert_allclose(tta[:3], single, atol=1e-5)
     np.testing.assert_allclose(tta[3], 1.0, atol=1e-6)  # all 8 views agree
-    predict_scene([a, b], scene, tmp_path / "ens.tif", **kw)
+    predict_scene([a, b], scene, tmp_path / "ens.tif", opts, contract=ctr)
     ens = _read(tmp_path / "ens.tif")[0]
     pa, pb = whole_forward(a, arr, ctr), whole_forward(b, arr, ctr)
     np.testing.assert_allclose(ens[:3], (pa + pb) / 2, atol=1e-5)
@@ -224,7 +236,8 @@ def test_ensemble_and_tta(tmp_path) -> None:
     np.testing.assert_allclose(ens[3], agree, atol=1e-5)
     with rasterio.open(tmp_path / "ens.tif") as ds:
         assert ds.descriptions[-1] == "agreement"
-    predict_scene([a, b], scene, tmp_path / "ensc.tif", contract=ctr, crop=64, stride=48)
+    predict_scene([a, b], scene, tmp_path / "ensc.tif",
+                  PredictOptions.of(crop=64, stride=48), contract=ctr)
     with rasterio.open(tmp_path / "ensc.tif") as ds:
         assert ds.descriptions == ("class", "confidence", "agreement") and set(np.unique(ds.read(3))) <= {0, 50, 100}
 
@@ -252,5 +265,6 @@ def test_raster_source_and_stac_inputs(tmp_path) -> None:
     ref = whole_forward(model, arr, ctr)
     for i, scene in enumerate([files, item, open_raster(write_scene(tmp_path / "all.tif", arr))]):
         out = tmp_path / f"m{i}.tif"
-        predict_scene(model, scene, out, contract=ctr, crop=64, stride=48, margin=1)
+        predict_scene(model, scene, out,
+                      PredictOptions.of(crop=64, stride=48, margin=1), contract=ctr)
         np.testing.assert_allclose(_read(out)[0], ref, atol=1e-5)

@@ -4,6 +4,7 @@ from eokit.infer.blend import BlendWindows, window_1d
 from eokit.infer.contract import ModelContract
 from eokit.infer.distributed import predict_scenes
 from eokit.infer.ensemble import Predictor, tta_transforms
+from eokit.infer.options import OutputOptions, PredictOptions, RunOptions, SceneOptions, TileOptions
 from eokit.infer.output import OutputSpec, output_spec
 from eokit.infer.plan import TilePlan, axis_offsets
 from eokit.infer.predict import PredictResult, as_predictor, plan_scene, predict_scene
@@ -12,9 +13,14 @@ from eokit.infer.source import match_bands, open_scene
 __all__ = [
     "BlendWindows",
     "ModelContract",
+    "OutputOptions",
     "OutputSpec",
+    "PredictOptions",
     "PredictResult",
     "Predictor",
+    "RunOptions",
+    "SceneOptions",
+    "TileOptions",
     "TilePlan",
     "as_predictor",
     "axis_offsets",

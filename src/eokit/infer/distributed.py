@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from eokit.errors import ConfigError
+from eokit.infer.contract import ModelContract
+from eokit.infer.options import PredictOptions
 from eokit.infer.source import scene_name
 
 _MODEL_CACHE: dict[str, Any] = {}
@@ -24,20 +26,22 @@ def _is_paths(model: Any) -> bool:
     return all(isinstance(m, (str, os.PathLike)) for m in items)
 
 
-def _run_one(model: Any, scene: Any, out: str, kwargs: dict[str, Any], threads: int) -> dict[str, Any]:
+def _run_one(model: Any, scene: Any, out: str, options: PredictOptions, contract: ModelContract | None,
+             threads: int) -> dict[str, Any]:
     """Runs on a worker: predict one scene (checkpoints loaded once per worker), return a summary."""
     import torch
 
     from eokit.infer.predict import as_predictor, predict_scene
 
-    torch.set_num_threads(max(1, threads))
+    if threads > 0:
+        torch.set_num_threads(threads)
     if _is_paths(model):
-        key = repr(model)
+        key = repr((model, options.run.tta, options.run.device, options.run.optimize))
         if key not in _MODEL_CACHE:
-            _MODEL_CACHE[key] = as_predictor(model, tta=kwargs.get("tta"), device=kwargs.get("device", "cpu"),
-                                               optimize=kwargs.get("optimize", True))
+            _MODEL_CACHE[key] = as_predictor(model, tta=options.run.tta, device=options.run.device,
+                                             optimize=options.run.optimize)
         model = _MODEL_CACHE[key]
-    res = predict_scene(model, scene, out, **kwargs)
+    res = predict_scene(model, scene, out, options, contract=contract)
     return {"scene": str(scene), "path": str(res.path), "tiles": res.tiles, "seconds": res.seconds,
             "mpix_per_s": res.mpix_per_s}
 
@@ -58,21 +62,32 @@ def predict_scenes(
     model: Any,
     scenes: Sequence[Any],
     out: str | os.PathLike[str],
+    options: PredictOptions | None = None,
     *,
+    contract: ModelContract | None = None,
     scheduler: str | None = None,
     n_workers: int = 2,
     threads_per_worker: int = 1,
     on_done: Callable[[dict[str, Any]], None] | None = None,
-    **kwargs: Any,
 ) -> list[dict[str, Any]]:
     """Map every scene to a COG under ``out`` on Dask distributed; results in scene order.
 
-    ``kwargs`` go to :func:`predict_scene` (crop, stride, output, tta, ...). A failed
-    scene raises after the others finished; its output name holds no file.
+    ``options`` and ``contract`` are those of :func:`predict_scene`, the same for every
+    scene. ``n_workers=0`` (and no ``scheduler``) runs the scenes one after the other in
+    this process. A failed scene raises after the others finished; its output name holds
+    no file.
     """
+    options = options or PredictOptions()
+    if not isinstance(options, PredictOptions):
+        raise ConfigError(f"options must be a PredictOptions, got {type(options).__name__}; build one with "
+                          "PredictOptions.of(crop=..., stride=...)")
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 0:
+        raise ConfigError(f"n_workers {n_workers!r} must be a whole number >= 0 (0 runs in this process)")
+    paths = output_paths(scenes, out)
+    if not scheduler and n_workers == 0:
+        return _run_here(model, scenes, paths, options, contract, on_done)
     from dask.distributed import Client, LocalCluster, as_completed
 
-    paths = output_paths(scenes, out)
     if scheduler:
         client, cluster = Client(scheduler), None
     else:
@@ -83,8 +98,8 @@ def predict_scenes(
         fut_model = [str(m) for m in model] if isinstance(model, (list, tuple)) and _is_paths(model) else (
             str(model) if _is_paths(model) else client.scatter(model, broadcast=True))
         futures = [
-            client.submit(_run_one, fut_model, str(s) if isinstance(s, os.PathLike) else s, str(p), kwargs,
-                          threads_per_worker, pure=False, key=f"predict-{i}-{Path(p).stem}")
+            client.submit(_run_one, fut_model, str(s) if isinstance(s, os.PathLike) else s, str(p), options,
+                          contract, threads_per_worker, pure=False, key=f"predict-{i}-{Path(p).stem}")
             for i, (s, p) in enumerate(zip(scenes, paths, strict=True))
         ]
         index = {f.key: i for i, f in enumerate(futures)}
@@ -99,12 +114,38 @@ def predict_scenes(
             results[index[fut.key]] = res
             if on_done is not None:
                 on_done(res)
-        if errors:
-            scene, exc = errors[0]
-            exc.add_note(f"{len(errors)} of {len(scenes)} scenes failed; this error is from {scene!r}")
-            raise exc
+        _raise_first(errors, len(scenes))
         return [r for r in results if r is not None]
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _run_here(model: Any, scenes: Sequence[Any], paths: list[Path], options: PredictOptions,
+              contract: ModelContract | None, on_done: Callable[[dict[str, Any]], None] | None,
+              ) -> list[dict[str, Any]]:
+    """The scenes one after the other in this process (the model loaded once)."""
+    from eokit.infer.predict import as_predictor
+
+    pred = as_predictor(model, contract, tta=options.run.tta, device=options.run.device,
+                        optimize=options.run.optimize)
+    results, errors = [], []
+    for s, p in zip(scenes, paths, strict=True):
+        try:
+            res = _run_one(pred, s, str(p), options, None, 0)
+        except Exception as exc:  # collected like the Dask path: every scene gets its chance
+            errors.append((s, exc))
+            continue
+        results.append(res)
+        if on_done is not None:
+            on_done(res)
+    _raise_first(errors, len(scenes))
+    return results
+
+
+def _raise_first(errors: list[tuple[Any, Exception]], n: int) -> None:
+    if errors:
+        scene, exc = errors[0]
+        exc.add_note(f"{len(errors)} of {n} scenes failed; this error is from {scene!r}")
+        raise exc

@@ -31,6 +31,7 @@ from eokit.errors import ConfigError
 from eokit.infer.blend import BlendWindows
 from eokit.infer.contract import ModelContract
 from eokit.infer.ensemble import Predictor
+from eokit.infer.options import PredictOptions
 from eokit.infer.output import OutputSpec, output_spec
 from eokit.infer.plan import TilePlan
 from eokit.infer.prefetch import Prefetcher
@@ -106,94 +107,87 @@ def as_predictor(
     return Predictor(modules, contracts, tta=tta, device=device, optimize=optimize)
 
 
-def plan_scene(
-    scene: Scene, *, crop: int = 256, stride: int = 224, align: str = "even", sensor: str | None = None,
-    resampling: str | None = None, reference: int | str = 0,
-) -> TilePlan:
-    """The tiling plan for ``scene`` (for dry runs)."""
-    src = open_scene(scene, sensor=sensor, resampling=resampling, reference=reference)
-    return TilePlan.build(src.grid.height, src.grid.width, crop, stride, align)
+def plan_scene(scene: Scene, options: PredictOptions | None = None) -> TilePlan:
+    """The tiling plan for ``scene`` (for dry runs): ``options.tile`` on the grid ``options.scene`` reads."""
+    o = options or PredictOptions()
+    src = open_scene(scene, sensor=o.scene.sensor, resampling=o.scene.resampling, reference=o.scene.reference)
+    return TilePlan.build(src.grid.height, src.grid.width, o.tile.crop, o.tile.stride, o.tile.align)
 
 
 def predict_scene(
     model: Any,
     scene: Scene,
     out: str | os.PathLike[str],
+    options: PredictOptions | None = None,
     *,
     contract: ModelContract | None = None,
-    crop: int = 256,
-    stride: int = 224,
-    batch_size: int = 16,
-    forward_batch: int | None = None,
-    output: str | None = None,
-    window: str = "hann",
-    margin: int | None = None,
-    floor: float = 1e-3,
-    align: str = "even",
-    tta: str | bool | None = None,
-    prob_dtype: str = "uint8",
-    nodata: float | None = None,
-    sensor: str | None = None,
-    band_names: Sequence[str] | None = None,
-    resampling: str | None = None,
-    reference: int | str = 0,
-    device: str = "cpu",
-    read_budget_mb: float = 48.0,
-    gdal_cache_mb: int = 64,
     progress: Progress | None = None,
-    optimize: bool = True,
-    prefetch: bool | None = None,
 ) -> PredictResult:
     """Map ``scene`` with ``model`` and write a COG at ``out`` (atomically).
 
     ``model``: an ``nn.Module`` (+ ``contract``), a list of them (an ensemble,
     averaged on probabilities, with an agreement band), a checkpoint path or
-    a list of paths. ``output``: 'classes' (uint8 class + confidence %),
-    'probabilities' (one band per class, scaled to ``prob_dtype``) or
-    'values' (float32, regressors). ``forward_batch`` splits each batch of
-    ``batch_size`` tiles into forward passes of at most that many tiles (it
-    bounds the model's activation memory; default 2 on CPU, where small passes
-    keep activations in cache, the whole batch on a GPU). Input nodata is set to 0 after
-    normalisation and written as ``nodata`` in the map. ``margin``: pixels at
-    each tile side inside the scene that get no weight (default: a quarter of
-    the overlap, at most 8), so zero-padding effects of a CNN never reach the map.
-    ``optimize`` folds batch norms into convolutions and uses channels-last
-    (``eokit.infer.optimize``; checked against the unchanged model on a sample).
-    ``prefetch`` reads the next group of tiles in a background thread; the
-    default (None) does so only when the model runs on a GPU: on CPU the reader
-    competes with torch's threads for the cores, and was measured slower.
+    a list of paths (or a ``Predictor``). ``options`` (``PredictOptions``,
+    e.g. ``PredictOptions.of(crop=128, stride=112)``) groups the rest:
+
+    * ``tile``: ``crop``/``stride`` px, the blending ``window``; ``margin``: pixels at
+      each tile side inside the scene that get no weight (default: a quarter of the
+      overlap, at most 8), so zero-padding effects of a CNN never reach the map.
+    * ``output``: ``kind`` 'classes' (uint8 class + confidence %), 'probabilities'
+      (one band per class, scaled to ``prob_dtype``) or 'values' (float32,
+      regressors). Input nodata is set to 0 after normalisation and written as
+      ``nodata`` in the map.
+    * ``scene``: ``sensor`` (default: the model's), ``band_names``, ``resampling`` and
+      ``reference`` grid of the scene (see ``open_scene``).
+    * ``run``: ``forward_batch`` splits each batch of ``batch_size`` tiles into
+      forward passes of at most that many tiles (it bounds the model's activation
+      memory; default 2 on CPU, where small passes keep activations in cache, the
+      whole batch on a GPU). ``optimize`` folds batch norms into convolutions and uses
+      channels-last (``eokit.infer.optimize``; checked against the unchanged model on a
+      sample). ``prefetch`` reads the next group of tiles in a background thread; the
+      default (None) does so only when the model runs on a GPU: on CPU the reader
+      competes with torch's threads for the cores, and was measured slower.
     """
+    o = options or PredictOptions()
+    if not isinstance(o, PredictOptions):
+        raise ConfigError(f"options must be a PredictOptions, got {type(o).__name__}; build one with "
+                          "PredictOptions.of(crop=..., stride=...)")
+    tile, run = o.tile, o.run
     t0 = time.perf_counter()
-    pred = as_predictor(model, contract, tta=tta, device=device, optimize=optimize)
+    pred = as_predictor(model, contract, tta=run.tta, device=run.device, optimize=run.optimize)
+    sc = o.scene.with_sensor(pred.contract.sensor)
     # GDAL decodes blocks with torch's thread count: reading runs between forward passes, so the
     # cores are free then (the handle cache keeps handles per thread setting, see eokit.io.raster)
     decode_threads = str(max(1, torch.get_num_threads()))
-    with gdal_env(GDAL_CACHEMAX=int(gdal_cache_mb), GDAL_NUM_THREADS=decode_threads):
-        src = open_scene(scene, sensor=sensor or pred.contract.sensor, band_names=band_names, resampling=resampling,
-                         reference=reference)
+    with gdal_env(GDAL_CACHEMAX=int(run.gdal_cache_mb), GDAL_NUM_THREADS=decode_threads):
+        src = open_scene(scene, sensor=sc.sensor, band_names=sc.band_names, resampling=sc.resampling,
+                         reference=sc.reference)
         names = match_bands(src, pred.contract.bands)
         grid = src.grid
-        plan = TilePlan.build(grid.height, grid.width, crop, stride, align)
+        plan = TilePlan.build(grid.height, grid.width, tile.crop, tile.stride, tile.align)
+        margin = tile.margin
         if margin is None:  # drop a few border pixels of each tile (CNN padding effects) where overlap allows
             margin = min(8, plan.min_overlap // 4)
         if margin and 2 * margin > plan.min_overlap and plan.n_tiles > 1:
             raise ConfigError(
                 f"margin {margin} px needs an overlap of at least {2 * margin} px; this plan overlaps by "
-                f"{plan.min_overlap} (crop {crop}, stride {stride}): lower margin or stride"
+                f"{plan.min_overlap} (crop {tile.crop}, stride {tile.stride}): lower margin or stride"
             )
-        pred.prepare(len(names), crop)
+        pred.prepare(len(names), tile.crop)
         k = pred.infer_outputs(len(names))
         extra = pred.extra_name() if pred.extra_channels else None
-        spec = output_spec(output, classifier=pred.contract.is_classifier, names=pred.contract.output_names(k),
-                           extra=extra, prob_dtype=prob_dtype, nodata=nodata)
-        windows = BlendWindows(crop, window, margin=margin, floor=floor, ramp=max(plan.min_overlap, 1))
+        spec = output_spec(o.output.kind, classifier=pred.contract.is_classifier,
+                           names=pred.contract.output_names(k), extra=extra, prob_dtype=o.output.prob_dtype,
+                           nodata=o.output.nodata)
+        windows = BlendWindows(tile.crop, tile.window, margin=margin, floor=tile.floor,
+                               ramp=max(plan.min_overlap, 1))
         tags = spec.tags(pred.contract.output_names(k))
         resample = "nearest" if spec.kind == "classes" else "average"
         with CogWriter(out, grid, spec.count, spec.dtype, nodata=spec.nodata, band_names=list(spec.band_names),
                        overview_resampling=resample, tags=tags) as writer:
-            stream = _Stream(pred, src, names, plan, windows, spec, writer, batch_size, read_budget_mb,
-                             k + pred.extra_channels, progress, forward_batch,
-                             pred.device.type != "cpu" if prefetch is None else prefetch)
+            stream = _Stream(pred, src, names, plan, windows, spec, writer, run.batch_size, run.read_budget_mb,
+                             k + pred.extra_channels, progress, run.forward_batch,
+                             pred.device.type != "cpu" if run.prefetch is None else run.prefetch)
             stream.run()
     return PredictResult(Path(out), plan, spec, stream.done, stream.skipped, time.perf_counter() - t0, grid, names)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,37 +10,45 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from eokit.cli.options import (
+    configure_logging,
+    out_option,
+    scheduler_option,
+    suite_option,
+    verbosity_option,
+    workers_option,
+)
+
 if TYPE_CHECKING:
     from eokit.bench.runner import RunSummary
 
 
 @click.command("bench")
-@click.option("--suite", default="quick", show_default=True,
-              help="Built-in suite ('quick', 'full') or a suite YAML file.")
-@click.option("--out", "out", default="outputs/bench", show_default=True, type=click.Path(file_okay=False),
-              help="Output folder: results.duckdb, results.parquet/.csv, report.html.")
-@click.option("--scheduler", default=None, metavar="ADDR",
-              help="Address of an existing Dask scheduler (tcp://HOST:PORT); default: a loopback LocalCluster.")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=0),
-              help="LocalCluster worker processes (one thread each); 0 runs in this process.")
+@suite_option(default="quick")
+@out_option("dir", default="outputs/bench")
+@scheduler_option()
+@workers_option(default=2)
 @click.option("--no-report", is_flag=True, help="Skip writing report.html.")
-@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
-def command(suite: str, out: str, scheduler: str | None, workers: int, no_report: bool, verbose: bool) -> None:
-    """Run a benchmark suite: models x datasets x protocols x fractions x seeds (x corruptions)."""
+@verbosity_option()
+def command(suite: str, out: str, scheduler: str | None, workers: int, no_report: bool, verbosity: int) -> None:
+    """Run a benchmark suite: models x datasets x protocols x fractions x seeds (x corruptions).
+
+    Writes into the folder OUT: results.duckdb, results.parquet/.csv and report.html.
+    """
     from eokit.bench.runner import run_suite
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("distributed").setLevel(logging.WARNING)
+    configure_logging(verbosity)
     console = Console(stderr=True)
     with Progress(TextColumn("[bold]bench[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console, transient=False) as bar:
+                  TextColumn("{task.description}"), console=console, transient=False,
+                  disable=verbosity < 0) as bar:
         task = bar.add_task("planning (loading data)", total=None)
 
         def progress(done: int, total: int, label: str) -> None:
             bar.update(task, completed=done, total=total, description=label)
 
         summary = run_suite(suite, out, scheduler=scheduler, workers=workers, progress=progress)
-    report = _report(summary, write=not no_report, console=Console())
+    report = _report(summary, write=not no_report, console=Console(quiet=verbosity < 0))
     for model, dataset, why in summary.skipped:
         why = escape(why)
         console.print(f"[dim]skipped {model} on {dataset}: {why}[/]" if model != "*"

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
+from eokit.cli.options import json_option, root_option
 from eokit.datasets import DATASETS, DatasetSpec, list_datasets
 from eokit.env import data_root
 
@@ -57,7 +58,7 @@ def command() -> None:
 @command.command("list")
 @click.option("--task", default=None, help="Only datasets of this task (e.g. segmentation).")
 @click.option("--tag", "tags", multiple=True, help="Only datasets with this capability tag (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option()
 def list_cmd(task: str | None, tags: tuple[str, ...], as_json: bool) -> None:
     """List the registered datasets (name, task, sensor, size, licence, present locally)."""
     specs = [s for s in list_datasets() if (task is None or s.task == task) and set(tags) <= set(s.tags)]
@@ -88,7 +89,7 @@ def list_cmd(task: str | None, tags: tuple[str, ...], as_json: bool) -> None:
 
 @command.command("info")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option()
 def info_cmd(name: str, as_json: bool) -> None:
     """Describe one dataset: layout, splits, downloads, licence, citation."""
     d = _as_dict(_spec(name))
@@ -112,11 +113,10 @@ def info_cmd(name: str, as_json: bool) -> None:
 
 @command.command("download")
 @click.argument("name")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Target folder (default: $EOKIT_DATA/<folder>).")
+@root_option()
 @click.option("--keep-archives", is_flag=True, help="Keep the downloaded archives beside the dataset.")
-def download_cmd(name: str, root: Path | None, keep_archives: bool) -> None:
-    """Download NAME with resume and checksum verification, and unpack it atomically."""
+def download_cmd(name: str, root: str | None, keep_archives: bool) -> None:
+    """Download NAME into --root with resume and checksum verification, and unpack it atomically."""
     from eokit.datasets.download import download_dataset
 
     spec = _spec(name)
@@ -128,5 +128,6 @@ def download_cmd(name: str, root: Path | None, keep_archives: bool) -> None:
                 tasks[d.filename] = bar.add_task(d.filename, total=total)
             bar.update(tasks[d.filename], completed=done, total=total)
 
-        path = download_dataset(spec, root, keep_archives=keep_archives, progress=progress)
+        path = download_dataset(spec, Path(root) if root else None, keep_archives=keep_archives,
+                                progress=progress)
     click.echo(f"{name}: ready at {path}")

@@ -9,21 +9,26 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from eokit.cli.options import batch_size_option, device_option, out_option, root_option
+
 
 @click.command("evaluate")
 @click.argument("checkpoint", type=click.Path())
 @click.argument("dataset")
-@click.option("--split", default="test", show_default=True)
-@click.option("--root", default=None, help="Dataset folder (default: under $EOKIT_DATA).")
+@click.option("--split", default="test", show_default=True, help="Dataset split to evaluate on.")
+@root_option()
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Dataset option passed to get_dataset (value parsed as YAML), e.g. --option sensor=rgb.")
-@click.option("--batch-size", default=32, show_default=True)
-@click.option("--max-samples", type=int, default=None)
-@click.option("--device", default="cpu", show_default=True)
-@click.option("-o", "--output", default=None, help="JSON file to write (default: <checkpoint>/eval_<dataset>_<split>.json).")
+@batch_size_option(default=32)
+@click.option("--max-samples", type=click.IntRange(min=1), default=None, help="Evaluate at most this many samples.")
+@device_option()
+@out_option("file")
 def command(checkpoint: str, dataset: str, split: str, root: str | None, options: tuple[str, ...],
-            batch_size: int, max_samples: int | None, device: str, output: str | None) -> None:
-    """Evaluate CHECKPOINT (an eokit checkpoint folder) on DATASET/--split; print and write the metrics."""
+            batch_size: int, max_samples: int | None, device: str, out: str | None) -> None:
+    """Evaluate CHECKPOINT (an eokit checkpoint folder) on DATASET/--split; print and write the metrics.
+
+    The metrics go to the JSON file OUT (default: <checkpoint>/eval_<dataset>_<split>.json).
+    """
     from pathlib import Path
 
     from eokit.errors import ConfigError
@@ -37,7 +42,7 @@ def command(checkpoint: str, dataset: str, split: str, root: str | None, options
         opts[k] = yaml.safe_load(v)
     ck = Path(checkpoint)
     folder = ck.parent if ck.is_file() else ck
-    out = output or str(folder / f"eval_{dataset}_{split}.json")
+    out = out or str(folder / f"eval_{dataset}_{split}.json")
     res = evaluate(checkpoint, dataset, split, root=root, options=opts, batch_size=batch_size,
                    max_samples=max_samples, device=device, out=out)
     table = Table(title=f"{dataset} / {split} ({res['samples']} samples)")

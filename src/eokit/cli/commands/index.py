@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 import numpy as np
 
+from eokit.cli.options import out_option, resampling_option, sensor_option
 from eokit.io import open_band_files, write_cog
 from eokit.sensors import INDICES, get_sensor, spectral_index
 
@@ -12,11 +13,14 @@ from eokit.sensors import INDICES, get_sensor, spectral_index
 @click.command("index")
 @click.argument("name", type=click.Choice(sorted(INDICES), case_sensitive=False))
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--sensor", required=True, help="Sensor of the files (e.g. landsat8, sentinel2_l1c).")
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Output COG path.")
-@click.option("--resampling", default=None, help="Resample bands of other resolutions onto the first file's grid.")
+@sensor_option(required=True)
+@out_option("file", required=True)
+@resampling_option()
 def command(name: str, files: tuple[str, ...], sensor: str, out: str, resampling: str | None) -> None:
-    """Compute a spectral index from one multi-band file or one file per band."""
+    """Compute a spectral index from one multi-band file or one file per band into the COG OUT.
+
+    Bands of other resolutions are resampled onto the first file's grid with --resampling.
+    """
     s = get_sensor(sensor)
     stack = open_band_files(list(files), sensor=s, resampling=resampling)
     needed = INDICES[name.upper()].bands

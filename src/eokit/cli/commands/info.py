@@ -8,13 +8,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from eokit.cli.options import json_option, sensor_option
 from eokit.io import open_raster
 
 
 @click.command("info")
 @click.argument("raster", type=click.Path(dir_okay=False))
-@click.option("--sensor", default=None, help="Sensor whose band names apply (e.g. sentinel2_l1c).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@sensor_option()
+@json_option()
 def command(raster: str, sensor: str | None, as_json: bool) -> None:
     """Describe a raster file."""
     info = open_raster(raster, sensor=sensor).info()

@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from eokit.cli.options import json_option
 from eokit.models import create_backbone, get_arch, get_weight_spec, list_heads, list_models
 
 
@@ -24,7 +25,7 @@ def command() -> None:
 
 @command.command("list")
 @click.option("--pretrained/--all", "pretrained", default=None, help="Only pretrained weights (or all).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option()
 def list_cmd(pretrained: bool | None, as_json: bool) -> None:
     """List every registered model as arch.weights_tag."""
     specs = list_models(pretrained=pretrained or None)
@@ -45,7 +46,7 @@ def list_cmd(pretrained: bool | None, as_json: bool) -> None:
 
 @command.command("info")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option()
 def info_cmd(name: str, as_json: bool) -> None:
     """Describe one model: its weights' data contract and its feature maps."""
     spec = get_weight_spec(name)

@@ -5,25 +5,30 @@ from __future__ import annotations
 import click
 import numpy as np
 
+from eokit.cli.options import bands_option, out_option, sensor_option
 from eokit.io import open_band_files, open_raster
 from eokit.viz import colormap, save_png, stretch
 
 
 @click.command("quicklook")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--sensor", default=None, help="Sensor of the files (resolves band names such as 'red').")
-@click.option("--bands", default="red,green,blue", show_default=True, help="Three bands for R,G,B.")
+@sensor_option()
+@bands_option(default="red,green,blue")
 @click.option("--map", "map_path", default=None, type=click.Path(exists=True), help="A single-band map shown beside.")
-@click.option("--cmap", default="RdYlGn", show_default=True)
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False))
-@click.option("--max-size", default=1024, show_default=True, help="Longest side of each panel in pixels.")
-def command(files: tuple[str, ...], sensor: str | None, bands: str, map_path: str | None, cmap: str, out: str,
-            max_size: int) -> None:
-    """Write a PNG quicklook (input RGB, and a colour-mapped map beside it)."""
+@click.option("--cmap", default="RdYlGn", show_default=True, help="Matplotlib colour map of the --map panel.")
+@out_option("file", required=True)
+@click.option("--max-size", default=1024, show_default=True, type=click.IntRange(min=1),
+              help="Longest side of each panel in pixels.")
+def command(files: tuple[str, ...], sensor: str | None, bands: tuple[str, ...], map_path: str | None, cmap: str,
+            out: str, max_size: int) -> None:
+    """Write the PNG OUT: the input as RGB (--bands: the three bands for R,G,B), a colour-mapped map beside it."""
     stack = open_band_files(list(files), sensor=sensor)
     h, w = stack.grid.shape
     f = max(1, int(np.ceil(max(h, w) / max_size)))
-    rgb = stack.read(bands=bands.split(","))
+    if len(bands) != 3:
+        raise click.BadParameter(f"{','.join(bands)!r} names {len(bands)} bands; give three, for R,G,B",
+                                 param_hint="--bands")
+    rgb = stack.read(bands=list(bands))
     panels = [stretch(rgb.array[:, ::f, ::f], rgb.valid[::f, ::f])]
     if map_path:
         chip = open_raster(map_path).read(bands=None)

@@ -7,6 +7,13 @@ from pathlib import Path
 
 import click
 
+from eokit.cli.options import (
+    configure_logging,
+    out_option,
+    seed_option,
+    suite_option,
+    verbosity_option,
+)
 from eokit.errors import ConfigError
 
 
@@ -31,25 +38,33 @@ def _load_references(path: str | None) -> dict | None:
 
 @click.command("report")
 @click.argument("results", type=click.Path(exists=False))
-@click.option("-o", "--output", "output", default=None, type=click.Path(dir_okay=False),
-              help="HTML file to write (default: RESULTS folder/report.html).")
+@out_option("file")
 @click.option("--references", default=None, type=click.Path(dir_okay=False),
               help="JSON/YAML {dataset: {metric: [min, max]}} for normalisation (default: references.json beside "
                    "RESULTS, else min/max over models).")
 @click.option("--reference-models", default=None, help="Comma-separated models whose min/max normalise scores.")
 @click.option("--n-boot", default=1000, show_default=True, type=click.IntRange(min=100),
               help="Bootstrap resamples for capability scores.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
-@click.option("--suite", default=None, help="Only rows of this suite.")
-@click.option("--quiet", is_flag=True, help="Do not print the leaderboard table.")
-def command(results: str, output: str | None, references: str | None, reference_models: str | None,
-            n_boot: int, seed: int, suite: str | None, quiet: bool) -> None:
-    """Build a self-contained HTML report from RESULTS (results folder, .duckdb, .parquet or .csv)."""
+@seed_option()
+@suite_option()
+@verbosity_option()
+def command(results: str, out: str | None, references: str | None, reference_models: str | None,
+            n_boot: int, seed: int, suite: str | None, verbosity: int) -> None:
+    """Build a self-contained HTML report from RESULTS (results folder, .duckdb, .parquet or .csv).
+
+    Writes the HTML file OUT (default: report.html beside RESULTS); --suite keeps only that suite's rows,
+    --seed seeds the bootstrap of the capability scores.
+    """
+    configure_logging(verbosity)
     from eokit.bench.groups import GROUPS_FILENAME, read_groups
     from eokit.bench.store import load_results
     from eokit.report import print_leaderboard, summarise, write_report
 
     df = load_results(results)
+    if suite is not None and suite.lower().endswith((".yaml", ".yml")) and Path(suite).is_file():
+        from eokit.bench.config import load_suite
+
+        suite = load_suite(suite).name
     if suite is not None:
         suites = sorted(set(df["suite"]))
         df = df[df["suite"] == suite]
@@ -67,11 +82,11 @@ def command(results: str, output: str | None, references: str | None, reference_
     groups = read_groups(here / GROUPS_FILENAME) if (here / GROUPS_FILENAME).exists() else None
     s = summarise(df, references=_load_references(references), reference_models=models, groups=groups,
                   n_boot=n_boot, seed=seed)
-    out = Path(output) if output else here / "report.html"
+    path_out = Path(out) if out else here / "report.html"
     meta = {"results": str(src)}
     if suite or df["suite"].nunique() == 1:
         meta["suite"] = suite or str(df["suite"].iloc[0])
-    path = write_report(df, out, meta=meta, summary=s)
-    if not quiet:
+    path = write_report(df, path_out, meta=meta, summary=s)
+    if verbosity >= 0:
         print_leaderboard(s)
     click.echo(f"report written to {path}")

@@ -6,21 +6,26 @@ import json
 
 import click
 
+from eokit.cli.options import out_option
+
 
 @click.command("train")
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config value, e.g. --set trainer.max_epochs=3 (repeatable).")
-@click.option("--output-dir", default=None, help="Where to write the run (overrides output_dir).")
+@out_option("dir")
 @click.option("--no-resume", is_flag=True, help="Start afresh even if the output folder has a resume checkpoint.")
 @click.option("--check", is_flag=True, help="Only validate the config and print it.")
-def command(config: str, overrides: tuple[str, ...], output_dir: str | None, no_resume: bool, check: bool) -> None:
-    """Train a model as CONFIG.yaml says (task, model, data, optimiser, trainer)."""
+def command(config: str, overrides: tuple[str, ...], out: str | None, no_resume: bool, check: bool) -> None:
+    """Train a model as CONFIG.yaml says (task, model, data, optimiser, trainer).
+
+    The run (checkpoint, metrics, logs) goes to the folder OUT (default: the config's output_dir).
+    """
     from eokit.train import load_config, train
 
     extra = list(overrides)
-    if output_dir:
-        extra.append(f"output_dir={output_dir}")
+    if out:
+        extra.append(f"output_dir={out}")
     if no_resume:
         extra.append("resume=false")
     cfg = load_config(config, extra)
