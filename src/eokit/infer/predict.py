@@ -34,7 +34,7 @@ from eokit.infer.ensemble import Predictor
 from eokit.infer.output import OutputSpec, output_spec
 from eokit.infer.plan import TilePlan
 from eokit.infer.prefetch import Prefetcher
-from eokit.infer.source import Scene, match_bands, open_scene
+from eokit.infer.source import Scene, open_scene
 from eokit.io import CogWriter, GridSpec
 
 Progress = Callable[[int], None]
@@ -171,7 +171,7 @@ def predict_scene(
     with gdal_env(GDAL_CACHEMAX=int(gdal_cache_mb), GDAL_NUM_THREADS=decode_threads):
         src = open_scene(scene, sensor=sensor or pred.contract.sensor, band_names=band_names, resampling=resampling,
                          reference=reference)
-        names = match_bands(src, pred.contract.bands)
+        names = src.require_bands(pred.contract.bands, what="the model")
         grid = src.grid
         plan = TilePlan.build(grid.height, grid.width, crop, stride, align)
         if margin is None:  # drop a few border pixels of each tile (CNN padding effects) where overlap allows
