@@ -118,6 +118,18 @@ def _resampling(name: str | Resampling) -> Resampling:
 
 BandMap = str | Mapping[str, int] | None
 
+
+def data_path(path: str | os.PathLike[str]) -> str:
+    """The file GDAL opens: an ENVI header ``x.hdr`` stands for its data file ``x`` or ``x.img``."""
+    p = str(path)
+    if p.lower().endswith(".hdr"):
+        stem = p[:-4]
+        for cand in (stem, stem + ".img", stem + ".dat", stem + ".bsq", stem + ".bil", stem + ".bip", stem + ".raw"):
+            if Path(cand).is_file():
+                return cand
+        return stem + ".img"
+    return p
+
 _UNIT_NM = {
     "nm": 1.0, "nanometer": 1.0, "nanometers": 1.0,
     "um": 1e3, "µm": 1e3, "micrometer": 1e3, "micrometers": 1e3, "micron": 1e3, "microns": 1e3,
@@ -226,7 +238,8 @@ class RasterSource:
     Band names come from ``band_names`` (all N bands of the file), else the file's
     band descriptions, else the ``sensor`` band whose range holds each band's
     centre wavelength (file metadata, or ``wavelengths`` in nm), else the
-    sensor's band order when the count matches, else ``'1'..'N'``. ``band_map``
+    sensor's band order when the count matches, else ``'1'..'N'``. Bands named after a
+    sensor band without a wavelength in the file get that band's centre. ``band_map``
     (``'red=3,nir=4'`` or a mapping) then names bands by 1-based position.
     ``bands`` (names, aliases, common names or wavelengths such as ``'665nm'``,
     resolved with ``eokit.sensors.match_bands``) keeps only those bands, in that
@@ -246,7 +259,7 @@ class RasterSource:
         wavelengths: Sequence[float | None] | None = None,
         common_names: Sequence[str | None] | None = None,
     ) -> None:
-        self.path = str(path)
+        self.path = data_path(path)
         self.sensor = get_sensor(sensor) if sensor is not None else None
         ds = _open_cached(self.path)
         self._nodata_override = nodata
@@ -272,6 +285,7 @@ class RasterSource:
         if mapping:
             mapped = apply_band_map(self.bands, mapping, where=repr(self.path), sensor=self.sensor)
             self.bands = tuple(_unique(list(mapped), keep={i - 1 for i in mapping.values()}))
+        self.fill_wavelengths()
         self.grid = GridSpec(ds.crs, ds.transform, ds.height, ds.width)
         self.dtype: str = ds.dtypes[0]
         if bands is not None:
@@ -293,6 +307,15 @@ class RasterSource:
         if s is not None and len(s.bands) == ds.count:
             return s.band_names
         return tuple(_unique([d or str(i + 1) for i, d in enumerate(described)]))
+
+    def fill_wavelengths(self) -> None:
+        """Give bands the file does not give a wavelength the centre wavelength of their sensor band."""
+        s = self.sensor
+        if s is not None:
+            self.wavelengths = tuple(
+                s.band(b).center_nm if w is None and s.has(b) else w
+                for b, w in zip(self.bands, self.wavelengths, strict=True)
+            )
 
     def _keep(self, positions: Sequence[int]) -> None:
         self.bands = tuple(self.bands[i] for i in positions)
@@ -522,7 +545,4 @@ def open_raster(
     wavelengths such as ``'665nm'``); ``band_map`` (``'red=3,nir=4'``) names bands by 1-based
     position; ``band_names`` names all N bands of the file. See ``RasterSource``.
     """
-    p = str(path)
-    if p.lower().endswith(".hdr"):
-        p = p[:-4] if Path(p[:-4]).exists() else p[:-4] + ".img"
-    return RasterSource(p, band_names=band_names, sensor=sensor, nodata=nodata, bands=bands, band_map=band_map)
+    return RasterSource(path, band_names=band_names, sensor=sensor, nodata=nodata, bands=bands, band_map=band_map)

@@ -230,6 +230,7 @@ def open_band_files(
             name = band_name_from_filename(str(p), s)
             if name is not None:
                 src.bands = (name,)
+                src.fill_wavelengths()
         sources.append(src)
     if s is not None:
         order = {b: i for i, b in enumerate(s.band_names)}
