@@ -306,6 +306,9 @@ class RasterSource:
             return tuple(_unique(names))
         if s is not None and len(s.bands) == ds.count:
             return s.band_names
+        given = [band_key(d) for d in described if d]
+        if len(set(given)) < len(given):  # repeated descriptions name nothing
+            described = [None] * ds.count
         return tuple(_unique([d or str(i + 1) for i, d in enumerate(described)]))
 
     def fill_wavelengths(self) -> None:
