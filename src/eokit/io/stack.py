@@ -51,7 +51,10 @@ class BandStack:
         if mapping:
             self._rename(mapping)
         if isinstance(reference, str):
-            reference = self._locate(reference, what="the reference")[0]
+            try:
+                reference = self._owners([reference])[0][0]
+            except BandError as exc:
+                raise BandError(f"reference band {reference!r}: {exc}") from None
         self.reference = self.sources[reference]
         self.grid: GridSpec = self.reference.grid
         self.resampling = resampling
@@ -94,6 +97,7 @@ class BandStack:
             if tuple(names[start:start + n]) != src.bands:
                 self.sources[k] = copy.copy(src)  # the caller's source keeps its names
                 self.sources[k].bands = tuple(names[start:start + n])
+                self.sources[k].fill_wavelengths()
             start += n
 
     def _owners(self, names: Sequence[str | float], what: str = "") -> list[tuple[int, int]]:
@@ -106,11 +110,6 @@ class BandStack:
             where=self._where(), what=what,
         )
         return [flat[i] for i in positions]
-
-    def _locate(self, name: str | float, what: str = "") -> tuple[int, str]:
-        """(source index, band name in that source) for a name, alias, common name or wavelength."""
-        owner, j = self._owners([name], what=what)[0]
-        return owner, self.sources[owner].bands[j]
 
     def require_bands(self, wanted: Sequence[str | float], what: str = "") -> list[str]:
         """``wanted`` as a list once every band of it is found (BandError names every missing one)."""
