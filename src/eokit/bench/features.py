@@ -60,30 +60,12 @@ class FeatureSet:
 
 def select_bands(cfg: ModelCfg, bands: Sequence[str], sensor: str | None) -> list[int]:
     """Channel indices the model gets: 'all', 'rgb' (red, green, blue by common name) or explicit names."""
-    from eokit.sensors import get_sensor
-    from eokit.sensors.bands import _key
+    from eokit.sensors import match_bands
 
     if cfg.bands == "all":
         return list(range(len(bands)))
-    s = get_sensor(sensor) if sensor else None
-
-    def common(b: str) -> str:
-        if s is not None and s.has(b):
-            return s.band(b).common_name or _key(b)
-        return _key(b)
-
-    keys = [common(b) for b in bands]
     wanted = ["red", "green", "blue"] if cfg.bands == "rgb" else list(cfg.bands)
-    out = []
-    for w in wanted:
-        k = common(w) if cfg.bands != "rgb" else w
-        if k in keys:
-            out.append(keys.index(k))
-        elif _key(w) in [_key(b) for b in bands]:
-            out.append([_key(b) for b in bands].index(_key(w)))
-        else:
-            raise BandError(f"model {cfg.name!r} wants band {w!r} but the dataset has bands {list(bands)}")
-    return out
+    return match_bands(wanted, list(bands), sensor, where="the dataset", what=f"model {cfg.name!r}")
 
 
 def reflectance_scale(data: SplitArrays) -> tuple[float, float]:

@@ -8,7 +8,7 @@ from eokit.infer.options import OutputOptions, PredictOptions, RunOptions, Scene
 from eokit.infer.output import OutputSpec, output_spec
 from eokit.infer.plan import TilePlan, axis_offsets
 from eokit.infer.predict import PredictResult, as_predictor, plan_scene, predict_scene
-from eokit.infer.source import match_bands, open_scene
+from eokit.infer.source import open_scene
 
 __all__ = [
     "BlendWindows",
@@ -24,7 +24,6 @@ __all__ = [
     "TilePlan",
     "as_predictor",
     "axis_offsets",
-    "match_bands",
     "open_scene",
     "output_spec",
     "plan_scene",

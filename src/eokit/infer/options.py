@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from eokit.errors import ConfigError
+from eokit.errors import ConfigError, EokitError
 from eokit.infer.blend import WINDOWS
 from eokit.infer.ensemble import TTA_MODES
 from eokit.infer.output import OUTPUTS
@@ -91,6 +91,7 @@ class SceneOptions:
 
     sensor: str | None = None  # None: the model's sensor
     band_names: tuple[str, ...] | None = None  # names of a single-file scene's bands, in file order
+    band_map: str | None = None  # 'red=3,nir=4': names bands by 1-based position (eokit.sensors.parse_band_map)
     resampling: str | None = None
     reference: int | str = 0  # band (index or name) whose grid a multi-file scene is read on
 
@@ -108,6 +109,13 @@ class SceneOptions:
             if dup:
                 raise ConfigError(f"band names {names} repeat {dup}; give every band of the file its own name")
             object.__setattr__(self, "band_names", tuple(names))
+        if self.band_map is not None:
+            from eokit.sensors import parse_band_map
+
+            try:
+                parse_band_map(self.band_map)
+            except EokitError as err:
+                raise ConfigError(str(err)) from None
         if self.resampling is not None:
             from rasterio.enums import Resampling
 

@@ -35,7 +35,7 @@ from eokit.infer.options import PredictOptions
 from eokit.infer.output import OutputSpec, output_spec
 from eokit.infer.plan import TilePlan
 from eokit.infer.prefetch import Prefetcher
-from eokit.infer.source import Scene, match_bands, open_scene
+from eokit.infer.source import Scene, open_scene
 from eokit.io import CogWriter, GridSpec
 
 Progress = Callable[[int], None]
@@ -160,9 +160,9 @@ def predict_scene(
     # cores are free then (the handle cache keeps handles per thread setting, see eokit.io.raster)
     decode_threads = str(max(1, torch.get_num_threads()))
     with gdal_env(GDAL_CACHEMAX=int(run.gdal_cache_mb), GDAL_NUM_THREADS=decode_threads):
-        src = open_scene(scene, sensor=sc.sensor, band_names=sc.band_names, resampling=sc.resampling,
-                         reference=sc.reference)
-        names = match_bands(src, pred.contract.bands)
+        src = open_scene(scene, sensor=sc.sensor or pred.contract.sensor, band_names=sc.band_names,
+                         band_map=sc.band_map, resampling=sc.resampling, reference=sc.reference)
+        names = src.require_bands(pred.contract.bands, what="the model")
         grid = src.grid
         plan = TilePlan.build(grid.height, grid.width, tile.crop, tile.stride, tile.align)
         margin = tile.margin

@@ -6,10 +6,12 @@ Dask workers reopen their own (GDAL handles must not cross a fork).
 
 from __future__ import annotations
 
+import copy
 import os
+import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from rasterio.windows import Window, from_bounds
 from eokit.errors import BandError, DTypeError, MissingCRSError, RasterError, WindowError, suggest
 from eokit.io.chip import Chip
 from eokit.io.grid import GridSpec, _crs_str
-from eokit.sensors.bands import Sensor, _key
+from eokit.sensors.bands import Sensor, apply_band_map, band_key, match_bands, parse_band_map
 from eokit.sensors.catalog import get_sensor
 
 SUPPORTED_DTYPES = {"uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"}
@@ -96,6 +98,7 @@ class RasterInfo:
     block_shape: tuple[int, int]
     compression: str | None
     footprint_wgs84: dict | None
+    wavelengths: tuple[float | None, ...] = ()
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -113,11 +116,135 @@ def _resampling(name: str | Resampling) -> Resampling:
         raise WindowError(f"unknown resampling {name!r}; choose one of {names}.{suggest(name, names)}") from None
 
 
+BandMap = str | Mapping[str, int] | None
+
+
+def data_path(path: str | os.PathLike[str]) -> str:
+    """The file GDAL opens: an ENVI header ``x.hdr`` stands for its data file ``x`` or ``x.img``."""
+    p = str(path)
+    if p.lower().endswith(".hdr"):
+        stem = p[:-4]
+        for cand in (stem, stem + ".img", stem + ".dat", stem + ".bsq", stem + ".bil", stem + ".bip", stem + ".raw"):
+            if Path(cand).is_file():
+                return cand
+        return stem + ".img"
+    return p
+
+_UNIT_NM = {
+    "nm": 1.0, "nanometer": 1.0, "nanometers": 1.0,
+    "um": 1e3, "µm": 1e3, "micrometer": 1e3, "micrometers": 1e3, "micron": 1e3, "microns": 1e3,
+    "mm": 1e6, "millimeter": 1e6, "millimeters": 1e6,
+}
+_WAVELENGTH_TEXT = re.compile(
+    r"\(?\s*\d+(?:\.\d+)?\s*(?:nm|um|µm|nanometers?|micrometers?|microns?)\s*\)?\s*$", re.IGNORECASE
+)
+_GENERIC_NAME = re.compile(r"^(band[\s_]*\d+)?$", re.IGNORECASE)
+
+
+def to_nm(value: str | float, units: str | None = None) -> float | None:
+    """A wavelength in nm from a value and its units (micrometres are guessed for values below 30)."""
+    try:
+        v = float(str(value).strip())
+    except ValueError:
+        return None
+    factor = _UNIT_NM.get((units or "").strip().lower())
+    if factor is None:  # 'Unknown' or no units: 0.4-15 is micrometres, 300+ nanometres
+        factor = 1e3 if v < 30 else 1.0
+    return v * factor if v > 0 else None
+
+
+def file_wavelengths(ds: rasterio.io.DatasetReader) -> tuple[float | None, ...]:
+    """Per-band centre wavelengths (nm) from GDAL metadata: band ``wavelength``/``wavelength_units``
+    tags (ENVI headers, GeoTIFFs), ``IMAGERY`` ``CENTRAL_WAVELENGTH_UM``, or the ENVI ``wavelength`` list."""
+    lower = {k.lower(): v for k, v in ds.tags().items()}
+    envi = {k.lower(): v for k, v in ds.tags(ns="ENVI").items()} if "ENVI" in (ds.tag_namespaces() or []) else {}
+    ds_units = lower.get("wavelength_units") or envi.get("wavelength_units")
+    envi_list = [v for v in envi.get("wavelength", "").strip("{} ").split(",") if v.strip()]
+    out: list[float | None] = []
+    for i in ds.indexes:
+        tags = {k.lower(): v for k, v in ds.tags(i).items()}
+        imagery = {k.lower(): v for k, v in ds.tags(i, ns="IMAGERY").items()}
+        nm = None
+        if "wavelength" in tags:
+            nm = to_nm(tags["wavelength"], tags.get("wavelength_units") or ds_units)
+        elif "central_wavelength_um" in imagery:
+            nm = to_nm(imagery["central_wavelength_um"], "um")
+        elif len(envi_list) == ds.count:
+            nm = to_nm(envi_list[i - 1], ds_units)
+        out.append(nm)
+    return tuple(out)
+
+
+def description_name(description: str | None) -> str | None:
+    """The band name a GDAL description carries, or None for a generic one.
+
+    ``'B4 (0.662 Micrometers)'`` -> ``'B4'``; ``'Band 3'``, ``'0.662 Micrometers'`` (what GDAL makes of
+    ENVI headers without band names) and ``''`` -> None.
+    """
+    text = _WAVELENGTH_TEXT.sub("", (description or "").strip()).strip()
+    return None if _GENERIC_NAME.match(text) else text
+
+
+def resolve_positions(
+    wanted: Sequence[str | float],
+    names: Sequence[str],
+    sensor: Sensor | None,
+    *,
+    wavelengths: Sequence[float | None] | None = None,
+    common_names: Sequence[str | None] | None = None,
+    where: str = "the input",
+    what: str = "",
+) -> list[int]:
+    """0-based positions of ``wanted`` among ``names`` (``eokit.sensors.match_bands``); a band not found by
+    its name is looked for among ``common_names`` (STAC ``eo:bands``) before BandError names every miss."""
+    try:
+        return match_bands(wanted, names, sensor, wavelengths=wavelengths, where=where, what=what)
+    except BandError:
+        if not common_names or not any(common_names):
+            raise
+    alt = [c or n for c, n in zip(common_names, names, strict=True)]
+    out: list[int] = []
+    missing: list[str | float] = []
+    for w in wanted:
+        for candidates in (names, alt):
+            try:
+                out += match_bands([w], candidates, sensor, wavelengths=wavelengths)
+                break
+            except BandError:
+                continue
+        else:
+            missing.append(w)
+    if missing:
+        match_bands(missing, names, sensor, wavelengths=wavelengths, where=where, what=what)
+    return out
+
+
+def _unique(names: list[str], keep: Collection[int] = ()) -> list[str]:
+    """``names`` with every duplicate (other than positions in ``keep``) replaced by its 1-based position."""
+    seen = {band_key(names[i]) for i in keep}
+    out = list(names)
+    for i, n in enumerate(names):
+        if i in keep:
+            continue
+        if band_key(n) in seen:
+            out[i] = str(i + 1)
+        seen.add(band_key(out[i]))
+    return out
+
+
 class RasterSource:
     """One raster file (any GDAL format) with named bands.
 
-    Band names come from ``band_names``, else the file's band descriptions,
-    else the sensor's band order when the count matches, else ``'1'..'N'``.
+    Band names come from ``band_names`` (all N bands of the file), else the file's
+    band descriptions, else the ``sensor`` band whose range holds each band's
+    centre wavelength (file metadata, or ``wavelengths`` in nm), else the
+    sensor's band order when the count matches, else ``'1'..'N'``. Bands named after a
+    sensor band without a wavelength in the file get that band's centre. ``band_map``
+    (``'red=3,nir=4'`` or a mapping) then names bands by 1-based position.
+    ``bands`` (names, aliases, common names or wavelengths such as ``'665nm'``,
+    resolved with ``eokit.sensors.match_bands``) keeps only those bands, in that
+    order: ``.bands``, ``.wavelengths`` and every read then see only them (the
+    source reads the file's band indexes ``.indexes``; ``.select`` makes such a view).
     """
 
     def __init__(
@@ -126,8 +253,13 @@ class RasterSource:
         band_names: Sequence[str] | None = None,
         sensor: str | Sensor | None = None,
         nodata: float | None = None,
+        *,
+        bands: Sequence[str | float] | None = None,
+        band_map: BandMap = None,
+        wavelengths: Sequence[float | None] | None = None,
+        common_names: Sequence[str | None] | None = None,
     ) -> None:
-        self.path = str(path)
+        self.path = data_path(path)
         self.sensor = get_sensor(sensor) if sensor is not None else None
         ds = _open_cached(self.path)
         self._nodata_override = nodata
@@ -136,21 +268,69 @@ class RasterSource:
                 f"{self.path!r} has dtype {ds.dtypes[0]!r}, which eokit does not read; "
                 f"supported: {sorted(SUPPORTED_DTYPES)} (convert with gdal_translate -ot Float32)"
             )
-        if band_names is not None:
-            if len(band_names) != ds.count:
+        for label, given in (("names", band_names), ("wavelengths", wavelengths), ("common names", common_names)):
+            if given is not None and len(given) != ds.count:
                 raise BandError(
-                    f"{self.path!r} has {ds.count} bands but {len(band_names)} names were given: {list(band_names)}"
+                    f"{self.path!r} has {ds.count} bands but {len(given)} band {label} were given: {list(given)}"
                 )
-            names = tuple(band_names)
-        elif all(ds.descriptions) and len(set(ds.descriptions)) == ds.count:
-            names = tuple(ds.descriptions)
-        elif self.sensor is not None and len(self.sensor.bands) == ds.count:
-            names = self.sensor.band_names
-        else:
-            names = tuple(str(i + 1) for i in range(ds.count))
-        self.bands: tuple[str, ...] = names
+        self.wavelengths: tuple[float | None, ...] = (
+            tuple(wavelengths) if wavelengths is not None else file_wavelengths(ds)
+        )
+        self.common_names: tuple[str | None, ...] = (
+            tuple(common_names) if common_names is not None else (None,) * ds.count
+        )
+        self.bands: tuple[str, ...] = self._names(ds, band_names)
+        self.indexes: tuple[int, ...] = tuple(range(1, ds.count + 1))
+        mapping = parse_band_map(band_map)
+        if mapping:
+            mapped = apply_band_map(self.bands, mapping, where=repr(self.path), sensor=self.sensor)
+            self.bands = tuple(_unique(list(mapped), keep={i - 1 for i in mapping.values()}))
+        self.fill_wavelengths()
         self.grid = GridSpec(ds.crs, ds.transform, ds.height, ds.width)
         self.dtype: str = ds.dtypes[0]
+        if bands is not None:
+            self._keep(self.positions(bands))
+
+    def _names(self, ds: rasterio.io.DatasetReader, band_names: Sequence[str] | None) -> tuple[str, ...]:
+        if band_names is not None:
+            return tuple(band_names)
+        described = [description_name(d) for d in ds.descriptions]
+        if all(described) and len({band_key(d) for d in described if d}) == ds.count:
+            return tuple(d for d in described if d)
+        s = self.sensor
+        if s is not None and any(w is not None for w in self.wavelengths):
+            names = []
+            for i, (d, w) in enumerate(zip(described, self.wavelengths, strict=True)):
+                at = s.band_at(w) if w is not None else None
+                names.append(d or (at.name if at is not None else str(i + 1)))
+            return tuple(_unique(names))
+        if s is not None and len(s.bands) == ds.count:
+            return s.band_names
+        given = [band_key(d) for d in described if d]
+        if len(set(given)) < len(given):  # repeated descriptions name nothing
+            described = [None] * ds.count
+        return tuple(_unique([d or str(i + 1) for i, d in enumerate(described)]))
+
+    def fill_wavelengths(self) -> None:
+        """Give bands the file does not give a wavelength the centre wavelength of their sensor band."""
+        s = self.sensor
+        if s is not None:
+            self.wavelengths = tuple(
+                s.band(b).center_nm if w is None and s.has(b) else w
+                for b, w in zip(self.bands, self.wavelengths, strict=True)
+            )
+
+    def _keep(self, positions: Sequence[int]) -> None:
+        self.bands = tuple(self.bands[i] for i in positions)
+        self.indexes = tuple(self.indexes[i] for i in positions)
+        self.wavelengths = tuple(self.wavelengths[i] for i in positions)
+        self.common_names = tuple(self.common_names[i] for i in positions)
+
+    def select(self, bands: Sequence[str | float]) -> RasterSource:
+        """A view of this source with only ``bands`` (resolved like ``read(bands=)``), in that order."""
+        view = copy.copy(self)
+        view._keep(self.positions(bands))
+        return view
 
     # -- metadata -----------------------------------------------------------
     @property
@@ -206,31 +386,25 @@ class RasterSource:
             block_shape=tuple(ds.block_shapes[0]),
             compression=ds.compression.name if ds.compression else None,
             footprint_wgs84=footprint,
+            wavelengths=self.wavelengths,
         )
 
     # -- band selection -----------------------------------------------------
-    def band_indexes(self, bands: Sequence[str] | None) -> list[int]:
-        """1-based GDAL band indexes for ``bands`` (names, aliases or common names)."""
-        if bands is None:
-            return list(range(1, len(self.bands) + 1))
-        out = []
-        for name in bands:
-            out.append(self._band_index(name) + 1)
-        return out
+    def positions(self, bands: Sequence[str | float], what: str = "") -> list[int]:
+        """0-based positions in ``.bands`` of ``bands`` (names, aliases, common names, wavelengths)."""
+        return resolve_positions(bands, self.bands, self.sensor, wavelengths=self.wavelengths,
+                                 common_names=self.common_names, where=repr(self.path), what=what)
 
-    def _band_index(self, name: str) -> int:
-        keys = [_key(b) for b in self.bands]
-        if _key(name) in keys:
-            return keys.index(_key(name))
-        if self.sensor is not None and self.sensor.has(name):
-            canonical = self.sensor.band(name)
-            for i, b in enumerate(self.bands):
-                if self.sensor.has(b) and self.sensor.band(b) == canonical:
-                    return i
-        raise BandError(
-            f"band {name!r} is not in {self.path!r}; its bands are {list(self.bands)}."
-            f"{suggest(name, self.bands)}"
-        )
+    def band_indexes(self, bands: Sequence[str | float] | None) -> list[int]:
+        """1-based GDAL band indexes for ``bands`` (default: every band of this source)."""
+        if bands is None:
+            return list(self.indexes)
+        return [self.indexes[i] for i in self.positions(bands)]
+
+    def require_bands(self, wanted: Sequence[str | float], what: str = "") -> list[str]:
+        """``wanted`` as a list once every band of it is found (BandError names every missing one)."""
+        self.positions(wanted, what=what)
+        return list(wanted)  # type: ignore[arg-type]
 
     # -- reading ------------------------------------------------------------
     def window_for_bounds(self, bounds: tuple[float, float, float, float], crs: CRS | str | None = None) -> Window:
@@ -297,8 +471,9 @@ class RasterSource:
             )
         if dtype is not None and dtype not in SUPPORTED_DTYPES:
             raise DTypeError(f"cannot read {self.path!r} as dtype {dtype!r}; choose one of {sorted(SUPPORTED_DTYPES)}")
-        indexes = self.band_indexes(bands)
-        names = tuple(self.bands[i - 1] for i in indexes)
+        positions = list(range(len(self.bands))) if bands is None else self.positions(bands)
+        indexes = [self.indexes[i] for i in positions]
+        names = tuple(self.bands[i] for i in positions)
         shape = out_shape or (int(window.height), int(window.width))
         nodata = self.nodata
         fill = nodata if nodata is not None else 0
@@ -363,9 +538,14 @@ def open_raster(
     band_names: Sequence[str] | None = None,
     sensor: str | Sensor | None = None,
     nodata: float | None = None,
+    *,
+    bands: Sequence[str | float] | None = None,
+    band_map: BandMap = None,
 ) -> RasterSource:
-    """Open any GDAL-readable raster (GeoTIFF, COG, VRT, JP2, ENVI .hdr/.img …)."""
-    p = str(path)
-    if p.lower().endswith(".hdr"):
-        p = p[:-4] if Path(p[:-4]).exists() else p[:-4] + ".img"
-    return RasterSource(p, band_names=band_names, sensor=sensor, nodata=nodata)
+    """Open any GDAL-readable raster (GeoTIFF, COG, VRT, JP2, ENVI .hdr/.img …).
+
+    ``bands`` keeps only the bands wanted, in that order (names, aliases, common names or
+    wavelengths such as ``'665nm'``); ``band_map`` (``'red=3,nir=4'``) names bands by 1-based
+    position; ``band_names`` names all N bands of the file. See ``RasterSource``.
+    """
+    return RasterSource(path, band_names=band_names, sensor=sensor, nodata=nodata, bands=bands, band_map=band_map)

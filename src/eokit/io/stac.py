@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eokit.errors import BandError, RasterError, StacError
-from eokit.io.raster import RasterSource
+from eokit.io.raster import BandMap, RasterSource, to_nm
 from eokit.io.stack import BandStack
 from eokit.sensors.bands import Sensor
 
@@ -36,25 +36,38 @@ def _load_item(item: Any) -> dict:
     return d
 
 
-def _asset_band_names(asset: dict, key: str) -> list[str] | None:
+def _asset_bands(asset: dict, key: str) -> tuple[list[str], list[float | None], list[str | None]] | None:
+    """(names, centre wavelengths in nm, common names) from an asset's ``eo:bands`` (or STAC 1.1 ``bands``)."""
     bands = asset.get("eo:bands") or asset.get("bands")
     if not bands:
         return None
-    return [b.get("name") or b.get("common_name") or f"{key}_{i + 1}" for i, b in enumerate(bands)]
+    names = [b.get("name") or b.get("common_name") or b.get("eo:common_name") or f"{key}_{i + 1}"
+             for i, b in enumerate(bands)]
+    waves = []
+    for b in bands:
+        um = b.get("center_wavelength", b.get("eo:center_wavelength"))
+        waves.append(to_nm(um, "um") if um is not None else None)
+    common = [b.get("common_name") or b.get("eo:common_name") for b in bands]
+    return names, waves, common
 
 
 def open_stac_item(
     item: Any,
     assets: Sequence[str] | None = None,
-    bands: Sequence[str] | None = None,
+    bands: Sequence[str | float] | None = None,
     sensor: str | Sensor | None = None,
     reference: int | str = 0,
     resampling: str | None = None,
+    *,
+    band_map: BandMap = None,
 ) -> BandStack:
     """Open a STAC Item (path, dict or pystac.Item) as a BandStack.
 
     ``assets`` picks asset keys (default: every asset with role 'data' or an
-    image media type). ``bands`` then filters by band name.
+    image media type). Band names, centre wavelengths and common names come from
+    ``eo:bands``; a one-band asset without them is named by its key. ``band_map``
+    names bands by 1-based position in the stack; ``bands`` keeps only those bands,
+    in that order (names, common names, aliases or wavelengths, see ``BandStack``).
     """
     d = _load_item(item)
     self_href = next((ln["href"] for ln in d.get("links", []) if ln.get("rel") == "self"), None)
@@ -78,21 +91,25 @@ def open_stac_item(
         href = a["href"]
         if base is not None and "://" not in href and not os.path.isabs(href):
             href = str((base / href).resolve())
-        names = _asset_band_names(a, k)
+        meta = _asset_bands(a, k)
         try:
-            src = RasterSource(href, band_names=names, sensor=sensor)
+            if meta is None:
+                src = RasterSource(href, sensor=sensor)
+            else:
+                try:
+                    src = RasterSource(href, band_names=meta[0], sensor=sensor, wavelengths=meta[1],
+                                       common_names=meta[2])
+                except BandError:  # eo:bands does not list every band of the file
+                    src = RasterSource(href, sensor=sensor)
         except RasterError as exc:
             raise StacError(f"asset {k!r} of STAC item {d.get('id')!r} at {href!r} cannot be read: {exc}") from exc
-        except BandError:
-            src = RasterSource(href, sensor=sensor)
-        if names is None and src.dataset.count == 1:
+        if meta is None and src.dataset.count == 1:
             src.bands = (k,)
         sources.append(src)
-    stack = BandStack(sources, reference=reference, resampling=resampling)
-    if bands is not None:
-        for b in bands:
-            if b not in stack.bands and not any(s.sensor and s.sensor.has(b) for s in sources):
-                raise BandError(f"band {b!r} is not in STAC item {d.get('id')!r}; it has {list(stack.bands)}")
+    try:
+        stack = BandStack(sources, reference=reference, resampling=resampling, bands=bands, band_map=band_map)
+    except BandError as exc:
+        raise BandError(f"STAC item {d.get('id')!r} (assets {keys}): {exc}") from None
     stack.item_id = d.get("id")
     stack.datetime = (d.get("properties") or {}).get("datetime")
     return stack

@@ -8,6 +8,7 @@ how to resample (``resampling='bilinear'``): eokit never resamples silently.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Sequence
@@ -17,30 +18,43 @@ import numpy as np
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from eokit.errors import BandError, CRSMismatchError, WindowError, suggest
+from eokit.errors import BandError, CRSMismatchError, WindowError
 from eokit.io.chip import Chip
 from eokit.io.grid import GridSpec, _crs_str
-from eokit.io.raster import RasterSource
-from eokit.sensors.bands import Sensor, _key
+from eokit.io.raster import BandMap, RasterSource, _unique, resolve_positions
+from eokit.sensors.bands import Sensor, apply_band_map, parse_band_map
 
 
 class BandStack:
-    """Bands from several ``RasterSource``s, aligned to ``reference``'s grid."""
+    """Bands from several ``RasterSource``s, aligned to ``reference``'s grid.
+
+    ``band_map`` (``'red=3,nir=4'``) names bands by 1-based position in the stack's band
+    order; ``bands`` then keeps only the bands wanted, in that order (each becomes a
+    one-band view of its source, see ``RasterSource.select``). ``reference`` is a source
+    index or a band name.
+    """
 
     def __init__(
         self,
         sources: Sequence[RasterSource],
         reference: int | str = 0,
         resampling: str | Resampling | None = None,
+        *,
+        bands: Sequence[str | float] | None = None,
+        band_map: BandMap = None,
     ) -> None:
         if not sources:
             raise BandError("a BandStack needs at least one source")
         self.sources = list(sources)
+        self.sensor = next((s.sensor for s in self.sources if s.sensor is not None), None)
+        mapping = parse_band_map(band_map)
+        if mapping:
+            self._rename(mapping)
         if isinstance(reference, str):
-            matches = [i for i, s in enumerate(self.sources) if any(_key(b) == _key(reference) for b in s.bands)]
-            if not matches:
-                raise BandError(f"reference band {reference!r} is in none of the sources {self.bands}")
-            reference = matches[0]
+            try:
+                reference = self._owners([reference])[0][0]
+            except BandError as exc:
+                raise BandError(f"reference band {reference!r}: {exc}") from None
         self.reference = self.sources[reference]
         self.grid: GridSpec = self.reference.grid
         self.resampling = resampling
@@ -57,27 +71,58 @@ class BandStack:
                     f"{ref.path!r} ({ref.grid.width}x{ref.grid.height}, res {ref.grid.res}); pass "
                     "resampling='bilinear' (or 'nearest', …) to resample it onto the reference grid"
                 )
-        seen: dict[str, int] = {}
-        for i, src in enumerate(self.sources):
-            for b in src.bands:
-                seen.setdefault(_key(b), i)
-        self._owner = seen
-        self.sensor = next((s.sensor for s in self.sources if s.sensor is not None), None)
+        if bands is not None:
+            self.sources = self._views(bands)
 
-    def _resolve(self, name: str) -> tuple[int, str]:
-        """(source index, band name in that source) for a name, alias or common name."""
-        owner = self._owner.get(_key(name))
-        if owner is None and self.sensor is not None and self.sensor.has(name):
-            canonical = self.sensor.band(name).name
-            owner = self._owner.get(_key(canonical))
-            name = canonical
-        if owner is None:
-            raise BandError(f"band {name!r} is not in this stack; it has {list(self.bands)}.{suggest(name, self.bands)}")
-        return owner, name
+    def _views(self, bands: Sequence[str | float]) -> list[RasterSource]:
+        return [self.sources[o].select([self.sources[o].bands[j]]) for o, j in self._owners(bands)]
+
+    def select(self, bands: Sequence[str | float]) -> BandStack:
+        """A view of this stack with only ``bands`` (resolved like ``read(bands=)``), in that order."""
+        view = copy.copy(self)
+        view.sources = self._views(bands)
+        return view
+
+    def _where(self) -> str:
+        paths = [s.path for s in self.sources]
+        return repr(paths[0]) if len(paths) == 1 else f"the band files {paths}"
+
+    def _rename(self, mapping: dict[str, int]) -> None:
+        """Apply a band map over the stack's band order (copies of the sources carry the new names)."""
+        mapped = apply_band_map(self.bands, mapping, where=self._where(), sensor=self.sensor)
+        names = _unique(list(mapped), keep={i - 1 for i in mapping.values()})
+        start = 0
+        for k, src in enumerate(self.sources):
+            n = len(src.bands)
+            if tuple(names[start:start + n]) != src.bands:
+                self.sources[k] = copy.copy(src)  # the caller's source keeps its names
+                self.sources[k].bands = tuple(names[start:start + n])
+                self.sources[k].fill_wavelengths()
+            start += n
+
+    def _owners(self, names: Sequence[str | float], what: str = "") -> list[tuple[int, int]]:
+        """(source index, position in that source) of each band, resolved with ``match_bands``."""
+        flat = [(k, j) for k, s in enumerate(self.sources) for j in range(len(s.bands))]
+        positions = resolve_positions(
+            names, self.bands, self.sensor,
+            wavelengths=[w for s in self.sources for w in s.wavelengths],
+            common_names=[c for s in self.sources for c in s.common_names],
+            where=self._where(), what=what,
+        )
+        return [flat[i] for i in positions]
+
+    def require_bands(self, wanted: Sequence[str | float], what: str = "") -> list[str]:
+        """``wanted`` as a list once every band of it is found (BandError names every missing one)."""
+        self._owners(wanted, what=what)
+        return list(wanted)  # type: ignore[arg-type]
 
     @property
     def bands(self) -> tuple[str, ...]:
         return tuple(b for s in self.sources for b in s.bands)
+
+    @property
+    def wavelengths(self) -> tuple[float | None, ...]:
+        return tuple(w for s in self.sources for w in s.wavelengths)
 
     @property
     def crs(self):
@@ -109,12 +154,13 @@ class BandStack:
         elif not isinstance(window, Window):
             window = Window(*window)
         window = Window(round(window.col_off), round(window.row_off), round(window.width), round(window.height))
-        names = list(bands) if bands is not None else list(self.bands)
+        owners = self._owners(bands) if bands is not None else [
+            (k, j) for k, s in enumerate(self.sources) for j in range(len(s.bands))]
         arrays, valid, canonical = [], None, []
         win_grid = self.grid.window_grid(window)
-        for name in names:
-            owner, name = self._resolve(name)
+        for owner, j in owners:
             src = self.sources[owner]
+            name = src.bands[j]
             if src.grid == self.grid:
                 chip = src.read(window, bands=[name], boundless=boundless, dtype=dtype)
             else:
@@ -161,11 +207,17 @@ def open_band_files(
     sensor: str | Sensor | None = None,
     reference: int | str = 0,
     resampling: str | Resampling | None = None,
+    *,
+    bands: Sequence[str | float] | None = None,
+    band_map: BandMap = None,
 ) -> BandStack:
     """Open one-file-per-band rasters as a BandStack, naming bands from file names.
 
     Single-band files are named by the band token at the end of the file name
-    (``..._B04.tif``); files whose name has no band token keep their own band names.
+    (``..._B04.tif``); files whose name has no band token keep their own band names
+    (descriptions, or the sensor band at their centre wavelength). ``band_map`` names
+    bands by 1-based position in the stack; ``bands`` keeps only those bands, in that
+    order (see ``BandStack``).
     """
     from eokit.sensors.catalog import get_sensor
 
@@ -177,8 +229,9 @@ def open_band_files(
             name = band_name_from_filename(str(p), s)
             if name is not None:
                 src.bands = (name,)
+                src.fill_wavelengths()
         sources.append(src)
     if s is not None:
         order = {b: i for i, b in enumerate(s.band_names)}
         sources.sort(key=lambda src: order.get(src.bands[0], len(order)) if len(src.bands) == 1 else -1)
-    return BandStack(sources, reference=reference, resampling=resampling)
+    return BandStack(sources, reference=reference, resampling=resampling, bands=bands, band_map=band_map)

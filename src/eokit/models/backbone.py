@@ -13,8 +13,7 @@ from eokit.errors import BandError, CheckpointMismatchError
 from eokit.models.band_adapter import BandLike, adapt_conv_weight, map_bands, resolve_bands
 from eokit.models.normalize import Normalize
 from eokit.models.weights import WeightSpec
-from eokit.sensors import Band, Sensor, get_sensor
-from eokit.sensors.bands import _key
+from eokit.sensors import Band, Sensor, band_key, get_sensor, match_bands
 from eokit.transforms import NormalizeBands
 
 
@@ -111,21 +110,15 @@ class Backbone(nn.Module):
 
     def band_index(self, bands: Sequence[str]) -> list[int] | None:
         """Positions of this backbone's bands in ``bands`` (None when identical)."""
-        given = [_key(b.name if isinstance(b, Band) else b) for b in bands]
-        if given == [_key(b) for b in self.bands]:
+        given = [b.name if isinstance(b, Band) else b for b in bands]
+        if [band_key(g) for g in given] == [band_key(b) for b in self.bands]:
             return None
-        index = []
-        missing = []
-        for b in self._bands:
-            keys = {_key(n) for n in b.names()}
-            pos = next((i for i, g in enumerate(given) if g in keys), None)
-            (missing.append(b.name) if pos is None else index.append(pos))
-        if missing:
-            raise BandError(
-                f"{self.arch} was built for bands {list(self.bands)}; the input bands {list(bands)} "
-                f"lack {missing}. Build the backbone with bands={list(bands)!r} (weights are adapted by name)"
-            )
-        return index
+        own = Sensor(self.arch, self._bands)  # so the bands' own aliases and common names resolve
+        try:
+            return match_bands(self.bands, given, own, where=f"the input bands {given}",
+                               what=f"{self.arch} (built for bands {list(self.bands)})")
+        except BandError as exc:
+            raise BandError(f"{exc}. Or build the backbone with bands={given!r} (weights are adapted by name)") from None
 
     def select_bands(self, image: torch.Tensor, bands: Sequence[str] | None) -> torch.Tensor:
         if bands is not None and len(bands) != image.shape[-3]:

@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 import torch
 
 from eokit.errors import BandError
-from eokit.sensors import Band, Sensor, get_sensor, list_sensors
-from eokit.sensors.bands import _key
+from eokit.sensors import Band, Sensor, band_key, get_sensor, list_sensors
 
 SAR_MIN_NM = 1.0e6  # anything above 1 mm is microwave (SAR)
 NEW_BAND_INITS = ("mean", "zero", "random")
@@ -69,7 +68,7 @@ def resolve_bands(
 
 
 def _common(b: Band) -> set[str]:
-    return {_key(n) for n in (b.common_name, *b.aliases) if n and not n.endswith("nm")}
+    return {band_key(n) for n in (b.common_name, *b.aliases) if n and not n.endswith("nm")}
 
 
 def is_sar(b: Band) -> bool:
@@ -82,7 +81,7 @@ def match_score(target: Band, ckpt: Band) -> tuple[int, float] | None:
     if target == ckpt:
         return (0, 0.0)
     if is_sar(target) or is_sar(ckpt):
-        same_pol = _key(target.name) == _key(ckpt.name)
+        same_pol = band_key(target.name) == band_key(ckpt.name)
         return (0, 0.0) if (is_sar(target) and is_sar(ckpt) and same_pol) else None
     if _common(target) & _common(ckpt):
         return (1, dist)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from eokit.errors import SensorError, suggest
 from eokit.registry import Loader
-from eokit.sensors.bands import Band, Sensor, _key
+from eokit.sensors.bands import Band, Sensor, band_key
 
 C_BAND_NM = 5.5465763e7  # Sentinel-1 C-band, 5.405 GHz
 
@@ -228,7 +228,7 @@ PLUGINS = Loader("sensor", groups=("eokit.sensors",))
 def register_sensor(sensor: Sensor, *, overwrite: bool = False) -> Sensor:
     """Add a sensor to the registry (its aliases too)."""
     for key in (sensor.name, *sensor.aliases):
-        k = _key(key)
+        k = band_key(key)
         if k in SENSORS and not overwrite and SENSORS[k] is not sensor:
             raise SensorError(f"sensor name {key!r} is already registered; pass overwrite=True")
         SENSORS[k] = sensor
@@ -258,7 +258,7 @@ def get_sensor(name: str | Sensor) -> Sensor:
     if isinstance(name, Sensor):
         return name
     PLUGINS.load()
-    sensor = SENSORS.get(_key(name))
+    sensor = SENSORS.get(band_key(name))
     if sensor is None:
         names = sorted({s.name for s in SENSORS.values()})
         broken = "".join(f" ({f})" for f in PLUGINS.failures)

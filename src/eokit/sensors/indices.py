@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from eokit.errors import BandError, suggest
-from eokit.sensors.bands import Sensor, _key
+from eokit.sensors.bands import Sensor, match_bands
 from eokit.sensors.catalog import get_sensor
 
 
@@ -60,35 +60,20 @@ INDICES: dict[str, SpectralIndex] = {
     )
 }
 
-# Common-name fallbacks: 'nir' may be served by nir08 (Landsat), etc.
-_FALLBACK = {"nir": ("nir", "nir08"), "swir16": ("swir16", "swir1"), "swir22": ("swir22", "swir2")}
-
-
-def _find(common: str, bands: Sequence[str], sensor: Sensor | None) -> int:
-    keys = [_key(b) for b in bands]
-    for cand in _FALLBACK.get(common, (common,)):
-        if _key(cand) in keys:
-            return keys.index(_key(cand))
-        if sensor is not None:
-            for i, b in enumerate(bands):
-                if sensor.has(b) and sensor.band(b).common_name == cand:
-                    return i
-    raise BandError(
-        f"spectral index needs the {common!r} band but got bands {list(bands)}"
-        + (f" of sensor {sensor.name!r}" if sensor else " (pass sensor= to resolve sensor band names)")
-    )
-
-
 def spectral_index(
     name: str,
     image: np.ndarray,
     bands: Sequence[str],
     sensor: str | Sensor | None = None,
+    *,
+    wavelengths: Sequence[float | None] | None = None,
 ) -> np.ndarray:
     """Compute index ``name`` from a (C, H, W) or (C, ...) reflectance array.
 
-    ``bands`` names the channels; names are resolved via the sensor's band
-    table (``'B04'`` -> red) or taken as common names (``'red'``, ``'nir'``).
+    ``bands`` names the channels; the formula's common names are found among them with
+    ``eokit.sensors.match_bands`` (the sensor's band table: ``'B04'`` is red; the
+    common-name fallbacks: ``'nir'`` is served by ``'nir08'``; and, with ``wavelengths``
+    (nm per channel), the sensor band whose range holds a channel's centre wavelength).
     """
     idx = INDICES.get(name.upper())
     if idx is None:
@@ -96,6 +81,8 @@ def spectral_index(
     if len(bands) != image.shape[0]:
         raise BandError(f"image has {image.shape[0]} channels but {len(bands)} band names were given: {list(bands)}")
     s = get_sensor(sensor) if sensor is not None else None
-    arrays = [image[_find(c, bands, s)].astype(np.float32) for c in idx.bands]
+    found = match_bands(idx.bands, list(bands), s, wavelengths=wavelengths, what=f"spectral index {idx.name}",
+                        where="the image")
+    arrays = [image[i].astype(np.float32) for i in found]
     out = idx.formula(*arrays).astype(np.float32)
     return np.where(np.isfinite(out), out, np.nan).astype(np.float32)

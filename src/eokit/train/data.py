@@ -11,9 +11,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from eokit.data.sample import Sample, collate_samples
-from eokit.errors import BandError, ConfigError, DatasetError
-from eokit.sensors import get_sensor
-from eokit.sensors.bands import _key
+from eokit.errors import ConfigError, DatasetError
+from eokit.sensors import get_sensor, match_bands
 from eokit.train.config import DataConfig
 from eokit.transforms import (
     CenterCrop,
@@ -34,22 +33,9 @@ class SelectBands:
     def __init__(self, bands: Sequence[str], sensor: str | None = None) -> None:
         self.bands, self.sensor = tuple(bands), sensor
 
-    def _canon(self, name: str) -> str:
-        if self.sensor:
-            s = get_sensor(self.sensor)
-            if s.has(name):
-                return _key(s.band(name).name)
-        return _key(name)
-
     def __call__(self, sample: Sample) -> Sample:
-        have = [self._canon(b) for b in sample["bands"]]
-        idx = []
-        for b in self.bands:
-            k = self._canon(b)
-            if k not in have:
-                raise BandError(f"band {b!r} is not in the sample (bands {list(sample['bands'])}); "
-                                f"choose data.bands among those")
-            idx.append(have.index(k))
+        have = list(sample["bands"])
+        idx = match_bands(self.bands, have, self.sensor, where="the sample", what="data.bands")
         if idx == list(range(len(have))):
             return sample
         out = dict(sample)

@@ -8,17 +8,18 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from eokit.cli.options import json_option, sensor_option
+from eokit.cli.options import band_map_option, json_option, sensor_option
 from eokit.io import open_raster
 
 
 @click.command("info")
 @click.argument("raster", type=click.Path(dir_okay=False))
 @sensor_option()
+@band_map_option()
 @json_option()
-def command(raster: str, sensor: str | None, as_json: bool) -> None:
+def command(raster: str, sensor: str | None, band_map: str | None, as_json: bool) -> None:
     """Describe a raster file."""
-    info = open_raster(raster, sensor=sensor).info()
+    info = open_raster(raster, sensor=sensor, band_map=band_map).info()
     d = info.to_dict()
     if as_json:
         click.echo(json.dumps(d, default=str, indent=2))
@@ -27,6 +28,8 @@ def command(raster: str, sensor: str | None, as_json: bool) -> None:
     for key in ("driver", "width", "height", "count", "dtype", "crs", "res", "bounds", "nodata", "bands",
                 "overviews", "block_shape", "compression"):
         table.add_row(key, str(d[key]))
+    if any(w is not None for w in info.wavelengths):
+        table.add_row("wavelengths (nm)", ", ".join("-" if w is None else f"{w:g}" for w in info.wavelengths))
     if info.footprint_wgs84:
         ring = info.footprint_wgs84["coordinates"][0]
         xs, ys = [p[0] for p in ring], [p[1] for p in ring]

@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from eokit.cli.options import (
+    band_map_option,
     band_names_option,
     batch_size_option,
     configure_logging,
@@ -86,6 +87,7 @@ _TILE, _OUT, _RUN = TileOptions(), OutputOptions(), RunOptions()  # defaults sho
               help="Test-time augmentation: views averaged per tile.")
 @sensor_option()
 @band_names_option()
+@band_map_option()
 @resampling_option()
 @click.option("--reference", default=None, help="Band whose grid a multi-file scene is read on (e.g. B05).")
 @click.option("--nodata", type=float, default=None, help="Nodata value of the map (default: 255 / NaN).")
@@ -99,7 +101,7 @@ _TILE, _OUT, _RUN = TileOptions(), OutputOptions(), RunOptions()  # defaults sho
 def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[str, ...], kind: str | None,
             prob_dtype: str, crop: int, stride: int, batch_size: int, forward_batch: int | None, window: str,
             margin: int | None, tta: str, sensor: str | None, band_names: tuple[str, ...] | None,
-            resampling: str | None, reference: str | None, nodata: float | None, device: str, no_optimize: bool,
+            band_map: str | None, resampling: str | None, reference: str | None, nodata: float | None, device: str, no_optimize: bool,
             scheduler: str | None, workers: int, dry_run: bool, verbosity: int) -> None:
     """Map SCENES with the checkpoint MODEL (an `eokit train` checkpoint folder).
 
@@ -117,7 +119,7 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
     options = PredictOptions(
         tile=TileOptions(crop=crop, stride=stride, margin=margin, window=window),
         output=OutputOptions(kind=kind, prob_dtype=prob_dtype, nodata=nodata),
-        scene=SceneOptions(sensor=sensor, band_names=band_names, resampling=resampling,
+        scene=SceneOptions(sensor=sensor, band_names=band_names, band_map=band_map, resampling=resampling,
                            reference=reference or 0),
         run=RunOptions(device=device, batch_size=batch_size, forward_batch=forward_batch, optimize=not no_optimize,
                        tta=tta),
