@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +34,8 @@ def checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = create_model("unet", task="segmentation", bands=L8_BANDS, num_classes=3, sensor="landsat8")
     folder = tmp_path_factory.mktemp("ckpt") / "checkpoint"
-    meta = {"model": model.config, "task": {"name": "segmentation", "num_classes": 3}, "bands": L8_BANDS,
-            "sensor": "landsat8", "normalization": model.config["normalization"],
-            "classes": ["water", "land", "cloud"]}
+    meta = {"model": model.config, "task": {"name": "segmentation", "num_classes": 3},
+            "contract": replace(model.data_contract, classes=("water", "land", "cloud"))}
     return save_checkpoint(folder, model, meta)
 
 

@@ -10,7 +10,7 @@ import torch
 
 from eokit.cli.main import main
 from eokit.errors import CheckpointMismatchError, ConfigError, ModelError
-from eokit.models import create_model
+from eokit.models import DataContract, create_model
 from eokit.train import load_checkpoint, load_weights, parse_config, save_checkpoint
 from eokit.train.config import load_config
 
@@ -60,7 +60,7 @@ def _ckpt(tmp_path: Path, bands=("B02", "B03", "B04"), k: int = 3, backbone: str
     model = create_model(backbone, task="classification", bands=bands, sensor="sentinel2_l1c", num_classes=k)
     folder = save_checkpoint(tmp_path / f"ck_{backbone}_{k}_{len(bands)}", model, {
         "model": model.config, "task": {"name": "classification", "num_classes": k, "class_names": None},
-        "bands": list(bands), "sensor": "sentinel2_l1c", "normalization": None, "classes": None})
+        "contract": DataContract(bands=tuple(bands), sensor="sentinel2_l1c", task="classification", num_outputs=k)})
     return model, folder
 
 
@@ -68,13 +68,13 @@ def test_checkpoint_roundtrip_is_exact_and_atomic(tmp_path: Path) -> None:
     model, folder = _ckpt(tmp_path)
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]  # no temp files
     cfg = json.loads((folder / "config.json").read_text())
-    assert cfg["format"] == "eokit-checkpoint/1" and cfg["eokit_version"] and len(cfg["weights_sha256"]) == 64
+    assert cfg["format"] == "eokit-checkpoint/2" and cfg["eokit_version"] and len(cfg["weights_sha256"]) == 64
     again, meta = load_checkpoint(folder)
     x = torch.randn(2, 3, 32, 32)
     model.eval()
     with torch.no_grad():
         assert torch.equal(model(x), again(x))
-    assert meta["bands"] == ["B02", "B03", "B04"]
+    assert meta["contract"]["bands"] == ["B02", "B03", "B04"]
 
 
 def test_checkpoint_mismatch_lists_keys(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Scene-scale inference: tile, batch, blend and stream a scene through a model into a COG."""
 
 from eokit.infer.blend import BlendWindows, window_1d
-from eokit.infer.contract import ModelContract
+from eokit.infer.contract import DataContract, ModelContract
 from eokit.infer.distributed import predict_scenes
 from eokit.infer.ensemble import Predictor, tta_transforms
 from eokit.infer.output import OutputSpec, output_spec
@@ -11,6 +11,7 @@ from eokit.infer.source import match_bands, open_scene
 
 __all__ = [
     "BlendWindows",
+    "DataContract",
     "ModelContract",
     "OutputSpec",
     "PredictResult",
