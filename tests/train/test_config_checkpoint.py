@@ -108,3 +108,34 @@ def test_corrupt_or_foreign_checkpoints_fail_clearly(tmp_path: Path) -> None:
     (folder / "model.safetensors").write_bytes(bytes(data))
     with pytest.raises(ModelError, match="sha256"):
         load_checkpoint(folder)
+
+
+def test_format_1_checkpoints_still_load_with_their_contract(tmp_path: Path) -> None:
+    """A config.json written before the data contract (top-level bands/normalization/classes) still loads."""
+    from eokit.infer.checkpoint import load_for_inference
+
+    model, folder = _ckpt(tmp_path)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg.pop("contract")
+    cfg.update(format="eokit-checkpoint/1", bands=["B02", "B03", "B04"], sensor="sentinel2_l1c",
+               classes=["a", "b", "c"], normalization={"stats": {"B04": [0.3, 0.1], "blue": [0.1, 0.1],
+                                                                 "B03": [0.2, 0.1]},
+                                                       "scale": 1e-4, "offset": 0.0, "sensor": "sentinel2_l1c",
+                                                       "target": False})
+    (folder / "config.json").write_text(json.dumps(cfg))
+    again, meta = load_checkpoint(folder)
+    c = DataContract.from_config(meta)
+    assert c.bands == ("B02", "B03", "B04") and c.mean == (0.1, 0.2, 0.3) and c.classes == ("a", "b", "c")
+    _, contract = load_for_inference(folder)
+    assert contract == c and contract.task == "classification" and contract.scale == 1e-4
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model.eval()(x), again(x))
+    cfg["normalisaton"] = cfg.pop("normalization")
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match="config.json.*'normalisaton'"):
+        load_checkpoint(folder)
+    cfg["format"] = "eokit-checkpoint/9"
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelError, match="eokit-checkpoint/9"):
+        load_checkpoint(folder)
