@@ -235,8 +235,8 @@ def test_contract_from_checkpoint_config() -> None:
            "task": {"name": "segmentation", "num_classes": 2}, "classes": ["land", "water"]}
     c = ModelContract.from_config(cfg)
     assert c.mean == (0.1, 0.2) and c.std == (0.05, 0.04) and c.scale == 1e-4 and c.sensor == "landsat8"
-    assert c.classes == ("land", "water") and c.activation == "softmax"
-    assert ModelContract.from_config({"bands": ["a"], "task": {"name": "pixel_regression"}}).activation == "none"
+    assert c.classes == ("land", "water") and c.output_activation == "softmax"
+    assert ModelContract.from_config({"bands": ["a"], "task": {"name": "pixel_regression"}}).output_activation == "none"
 
 
 def test_raster_source_and_stac_inputs(tmp_path) -> None:

@@ -153,7 +153,8 @@ class BackboneExtractor(Extractor):
         self.num_features = int(self.model.num_features)
         # the weights' own statistics, per band, in reflectance units; the dataset's scale takes it there
         contract = replace(self.model.data_contract, scale=self.scale, offset=self.offset)
-        self.normalize = contract.module()
+        norm = contract.module()
+        self.normalize = norm if norm is not None else torch.nn.Identity()
         self.fingerprint = stable_hash({"kind": "backbone", "cfg": cfg.model_dump(mode="json", exclude={"name", "role", "protocols"}),
                                         "bands": self.bands, "sensor": sensor, "scale": scale,
                                         "weights": weights_digest(self.model)})

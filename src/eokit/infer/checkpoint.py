@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from torch import nn
 
@@ -16,7 +17,7 @@ def load_for_inference(path: str | os.PathLike[str]) -> tuple[nn.Module, DataCon
         from eokit.train import load_checkpoint
     except ImportError as exc:  # pragma: no cover - depends on the train package being present
         raise ModelError(f"cannot load checkpoint {str(path)!r}: eokit.train.load_checkpoint is unavailable ({exc})") from exc
-    model, config = load_checkpoint(path)
+    model, config = load_checkpoint(Path(path))
     try:
         contract = DataContract.from_config(config)
     except ConfigError as exc:

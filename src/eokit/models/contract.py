@@ -300,21 +300,23 @@ def _from_legacy(config: Mapping[str, Any]) -> DataContract:
     num_outputs = None
     if isinstance(classes, int) and not isinstance(classes, bool):
         num_outputs, classes = classes, None
+    if classes is not None and not isinstance(classes, (list, tuple)):
+        raise ConfigError(f"model metadata 'classes' must be a list of names or a count, got {classes!r}")
     targets = cfg.get("targets")
     return DataContract(
         bands=tuple(bands),
         sensor=sensor,
-        wavelengths=cfg.get("wavelengths"),
-        mean=mean,
-        std=std,
+        wavelengths=cfg.get("wavelengths") or None,
+        mean=_floats(mean),
+        std=_floats(std),
         scale=float(scale if scale is not None else 1.0),
         offset=float(offset if offset is not None else 0.0),
         scale_target=bool(norm.get("target", False)),
         gsd=cfg.get("gsd"),
         input_size=cfg.get("input_size"),
         task=str(task) if task else None,
-        classes=classes or None,
-        targets=targets or None,
+        classes=_names(classes),
+        targets=_names(targets),
         num_outputs=num_outputs,
         activation=cfg.get("activation"),
     )

@@ -95,7 +95,8 @@ class WeightSpec:
         if not bands:
             raise ModelError(f"weights {self.name!r} accept any bands; pass bands= to data_contract()")
         mean, std = self.stats(bands)
-        s = get_sensor(sensor or self.sensor) if (sensor or self.sensor) else None
+        name = sensor or self.sensor
+        s = get_sensor(name) if name else None
         return DataContract(
             bands=tuple(b.name for b in bands), sensor=s.name if s else None,
             wavelengths=tuple(b.center_nm if b.center_nm > 0 else None for b in bands),

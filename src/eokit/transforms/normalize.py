@@ -158,6 +158,9 @@ class Normalize(nn.Module):
     buffers that move with the module's device and are saved in no state dict.
     """
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, norm: NormalizeBands, bands: Sequence[str] | None = None) -> None:
         super().__init__()
         self.norm = norm
