@@ -86,9 +86,9 @@ STD = tuple(600.0 for _ in range(BANDS))
 
 
 def contract():
-    from eokit.infer import ModelContract
+    from eokit.infer import DataContract
 
-    return ModelContract(bands=BAND_NAMES, mean=MEAN, std=STD, classes=tuple(f"class{i}" for i in range(CLASSES)))
+    return DataContract(bands=BAND_NAMES, mean=MEAN, std=STD, classes=tuple(f"class{i}" for i in range(CLASSES)))
 
 
 # -- the scenes -----------------------------------------------------------------------------------

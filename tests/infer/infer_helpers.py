@@ -10,7 +10,7 @@ import torch
 from rasterio.transform import from_origin
 from torch import nn
 
-from eokit.infer import ModelContract
+from eokit.infer import DataContract
 
 BANDS = ("B02", "B03", "B04", "B08")
 CRS = "EPSG:32633"
@@ -69,9 +69,9 @@ class ConvNet(nn.Module):
         return self.net(x) * 3.0
 
 
-def contract(k: int = 3, activation: str = "softmax") -> ModelContract:
+def contract(k: int = 3, activation: str = "softmax") -> DataContract:
     classifier = activation != "none"
-    return ModelContract(
+    return DataContract(
         bands=BANDS, mean=(2000.0, 2100.0, 2200.0, 2300.0), std=(600.0, 600.0, 700.0, 700.0),
         classes=tuple(f"c{i}" for i in range(k)) if classifier else None,
         targets=tuple(f"t{i}" for i in range(k)) if not classifier else None,
@@ -79,7 +79,7 @@ def contract(k: int = 3, activation: str = "softmax") -> ModelContract:
     )
 
 
-def whole_forward(model: nn.Module, arr: np.ndarray, ctr: ModelContract, valid: np.ndarray | None = None) -> np.ndarray:
+def whole_forward(model: nn.Module, arr: np.ndarray, ctr: DataContract, valid: np.ndarray | None = None) -> np.ndarray:
     """Reference: normalise the whole scene and run one forward pass."""
     x = torch.from_numpy(arr.astype(np.float32))
     mean = torch.tensor(ctr.mean).view(-1, 1, 1)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +34,8 @@ def checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = create_model("unet", task="segmentation", bands=L8_BANDS, num_classes=3, sensor="landsat8")
     folder = tmp_path_factory.mktemp("ckpt") / "checkpoint"
-    meta = {"model": model.config, "task": {"name": "segmentation", "num_classes": 3}, "bands": L8_BANDS,
-            "sensor": "landsat8", "normalization": model.config["normalization"],
-            "classes": ["water", "land", "cloud"]}
+    meta = {"model": model.config, "task": {"name": "segmentation", "num_classes": 3},
+            "contract": replace(model.data_contract, classes=("water", "land", "cloud"))}
     return save_checkpoint(folder, model, meta)
 
 
@@ -85,12 +85,12 @@ def test_dask_local_cluster_two_scenes(tmp_path) -> None:
     import torch
     from torch import nn
 
-    from eokit.infer import ModelContract
+    from eokit.infer import DataContract
     from eokit.io.raster import close_all
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 1))
-    ctr = ModelContract(bands=tuple(L8_BANDS), mean=(1000.0,) * 4, std=(500.0,) * 4, classes=("a", "b", "c"))
+    ctr = DataContract(bands=tuple(L8_BANDS), mean=(1000.0,) * 4, std=(500.0,) * 4, classes=("a", "b", "c"))
     scenes = [write_scene(tmp_path / f"scene{i}.tif", noisy_scene(150, 170, seed=i), bands=tuple(L8_BANDS))
               for i in range(2)]
     close_all()

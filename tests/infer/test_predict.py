@@ -20,7 +20,7 @@ from infer_helpers import (
 from torch import nn
 
 from eokit.errors import BandError, ConfigError
-from eokit.infer import ModelContract, PredictOptions, TilePlan, predict_scene
+from eokit.infer import DataContract, PredictOptions, TilePlan, predict_scene
 from eokit.io import is_cog, open_raster
 
 
@@ -174,7 +174,7 @@ def test_scene_smaller_than_a_tile_and_bad_options(tmp_path) -> None:
     got = _read(tmp_path / "m.tif")[0]
     assert got.shape == (3, 40, 50)
     np.testing.assert_allclose(got, whole_forward(model, arr, ctr), atol=1e-5)  # padding zero == 'same' padding
-    with pytest.raises(ConfigError, match="needs a ModelContract"):
+    with pytest.raises(ConfigError, match="needs a DataContract"):
         predict_scene(model, scene, tmp_path / "n.tif")
     with pytest.raises(ConfigError, match="margin 20 px needs an overlap of at least 40"):
         predict_scene(model, write_scene(tmp_path / "b.tif", noisy_scene(200, 200)), tmp_path / "n.tif",
@@ -246,10 +246,10 @@ def test_contract_from_checkpoint_config() -> None:
     cfg = {"bands": ["B4", "B3"], "normalization": {"stats": {"B4": [0.1, 0.05], "B3": [0.2, 0.04]},
                                                     "scale": 1e-4, "offset": 0.0, "sensor": "landsat8"},
            "task": {"name": "segmentation", "num_classes": 2}, "classes": ["land", "water"]}
-    c = ModelContract.from_config(cfg)
+    c = DataContract.from_config(cfg)
     assert c.mean == (0.1, 0.2) and c.std == (0.05, 0.04) and c.scale == 1e-4 and c.sensor == "landsat8"
-    assert c.classes == ("land", "water") and c.activation == "softmax"
-    assert ModelContract.from_config({"bands": ["a"], "task": {"name": "pixel_regression"}}).activation == "none"
+    assert c.classes == ("land", "water") and c.output_activation == "softmax"
+    assert DataContract.from_config({"bands": ["a"], "task": {"name": "pixel_regression"}}).output_activation == "none"
 
 
 def test_raster_source_and_stac_inputs(tmp_path) -> None:

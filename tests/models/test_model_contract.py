@@ -92,8 +92,9 @@ def test_band_contract(arch: str) -> None:
     bb = default_backbone(arch).eval()
     assert bb.bands == BANDS and bb.in_chans == len(bb.bands) == len(bb.wavelengths)
     assert bb.wavelengths == tuple(get_sensor(S2).wavelengths(BANDS))
-    cfg = bb.data_config
-    assert cfg["bands"] == list(BANDS) and len(cfg["mean"]) == len(cfg["std"]) == len(BANDS)
+    c = bb.data_contract
+    assert c.bands == BANDS and len(c.mean or ()) == len(c.std or ()) == len(BANDS)
+    assert c.wavelengths == bb.wavelengths and c.sensor == get_sensor(S2).name
     for key in bb.first_conv_keys:  # band-dependent kernels have one input channel per band
         sd = bb.state_dict()
         k = key if key in sd else f"model.{key}"
@@ -275,7 +276,9 @@ def test_config_roundtrip(task: str) -> None:
     if task == "detection":
         a, b = a[0]["boxes"], b[0]["boxes"]
     torch.testing.assert_close(a, b)
-    assert cfg["bands"] == list(BANDS) and cfg["normalization"]["stats"].keys() == set(BANDS)
+    assert cfg["bands"] == list(BANDS) and "normalization" not in cfg  # the contract is model.data_contract
+    contract = again.data_contract
+    assert contract.bands == BANDS and contract.task == task and contract.normalizer() is not None
 
 
 def test_super_resolution_out_chans_ms_to_pan() -> None:

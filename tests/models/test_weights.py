@@ -88,10 +88,10 @@ def test_timm_pretrained_route_with_local_file(resnet18_ckpt) -> None:
         bb = create_backbone("resnet18.test_localfile", bands=("B", "G", "R"), sensor="rgb")
         torch.testing.assert_close(bb.model.conv1.weight.detach(), sd["conv1.weight"].flip(1))
         # the weights' own statistics apply to their own sensor's bands, by name
-        assert bb.data_config["mean"] == [0.406, 0.456, 0.485]
+        assert bb.data_contract.mean == (0.406, 0.456, 0.485)
         # ...and a Sentinel-2 red band is standardised with Sentinel-2 statistics, not ImageNet's
         s2 = create_backbone("resnet18.test_localfile", bands=("B04",), sensor="sentinel2_l1c")
-        assert s2.data_config["mean"] == get_sensor("sentinel2_l1c").stats(["B04"])[0]
+        assert list(s2.data_contract.mean or ()) == get_sensor("sentinel2_l1c").stats(["B04"])[0]
     finally:
         WEIGHTS._items.pop(spec.name)
 

@@ -10,7 +10,7 @@ import torch
 
 from eokit.cli.main import main
 from eokit.errors import CheckpointMismatchError, ConfigError, ModelError
-from eokit.models import create_model
+from eokit.models import DataContract, create_model
 from eokit.train import load_checkpoint, load_weights, parse_config, save_checkpoint
 from eokit.train.config import load_config
 
@@ -60,7 +60,7 @@ def _ckpt(tmp_path: Path, bands=("B02", "B03", "B04"), k: int = 3, backbone: str
     model = create_model(backbone, task="classification", bands=bands, sensor="sentinel2_l1c", num_classes=k)
     folder = save_checkpoint(tmp_path / f"ck_{backbone}_{k}_{len(bands)}", model, {
         "model": model.config, "task": {"name": "classification", "num_classes": k, "class_names": None},
-        "bands": list(bands), "sensor": "sentinel2_l1c", "normalization": None, "classes": None})
+        "contract": DataContract(bands=tuple(bands), sensor="sentinel2_l1c", task="classification", num_outputs=k)})
     return model, folder
 
 
@@ -68,13 +68,13 @@ def test_checkpoint_roundtrip_is_exact_and_atomic(tmp_path: Path) -> None:
     model, folder = _ckpt(tmp_path)
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]  # no temp files
     cfg = json.loads((folder / "config.json").read_text())
-    assert cfg["format"] == "eokit-checkpoint/1" and cfg["eokit_version"] and len(cfg["weights_sha256"]) == 64
+    assert cfg["format"] == "eokit-checkpoint/2" and cfg["eokit_version"] and len(cfg["weights_sha256"]) == 64
     again, meta = load_checkpoint(folder)
     x = torch.randn(2, 3, 32, 32)
     model.eval()
     with torch.no_grad():
         assert torch.equal(model(x), again(x))
-    assert meta["bands"] == ["B02", "B03", "B04"]
+    assert meta["contract"]["bands"] == ["B02", "B03", "B04"]
 
 
 def test_checkpoint_mismatch_lists_keys(tmp_path: Path) -> None:
@@ -107,4 +107,35 @@ def test_corrupt_or_foreign_checkpoints_fail_clearly(tmp_path: Path) -> None:
     data[-1] ^= 0xFF
     (folder / "model.safetensors").write_bytes(bytes(data))
     with pytest.raises(ModelError, match="sha256"):
+        load_checkpoint(folder)
+
+
+def test_format_1_checkpoints_still_load_with_their_contract(tmp_path: Path) -> None:
+    """A config.json written before the data contract (top-level bands/normalization/classes) still loads."""
+    from eokit.infer.checkpoint import load_for_inference
+
+    model, folder = _ckpt(tmp_path)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg.pop("contract")
+    cfg.update(format="eokit-checkpoint/1", bands=["B02", "B03", "B04"], sensor="sentinel2_l1c",
+               classes=["a", "b", "c"], normalization={"stats": {"B04": [0.3, 0.1], "blue": [0.1, 0.1],
+                                                                 "B03": [0.2, 0.1]},
+                                                       "scale": 1e-4, "offset": 0.0, "sensor": "sentinel2_l1c",
+                                                       "target": False})
+    (folder / "config.json").write_text(json.dumps(cfg))
+    again, meta = load_checkpoint(folder)
+    c = DataContract.from_config(meta)
+    assert c.bands == ("B02", "B03", "B04") and c.mean == (0.1, 0.2, 0.3) and c.classes == ("a", "b", "c")
+    _, contract = load_for_inference(folder)
+    assert contract == c and contract.task == "classification" and contract.scale == 1e-4
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model.eval()(x), again(x))
+    cfg["normalisaton"] = cfg.pop("normalization")
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match="config.json.*'normalisaton'"):
+        load_checkpoint(folder)
+    cfg["format"] = "eokit-checkpoint/9"
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelError, match="eokit-checkpoint/9"):
         load_checkpoint(folder)

@@ -16,6 +16,7 @@ import torch
 import yaml
 
 from eokit.cli.main import main
+from eokit.models import DataContract
 from eokit.train import load_checkpoint
 
 M = "{mirror}"
@@ -151,8 +152,9 @@ def test_eokit_train_end_to_end(case: str, mirror: Path, tmp_path: Path, capsys:
     assert not math.isnan(report["val"][spec["expect"][0]])
 
     model, ck = load_checkpoint(summary["checkpoint"])
-    assert ck["task"]["name"] == spec["task"]["type"] and ck["bands"] and ck["git_sha"]
-    assert ck["model"]["bands"] == ck["bands"]
+    contract = DataContract.from_config(ck)
+    assert ck["task"]["name"] == spec["task"]["type"] == contract.task and contract.bands and ck["git_sha"]
+    assert tuple(ck["model"]["bands"]) == contract.bands
     assert not model.training
 
     if "evaluate" in spec:
@@ -160,14 +162,13 @@ def test_eokit_train_end_to_end(case: str, mirror: Path, tmp_path: Path, capsys:
         assert main(["evaluate", summary["checkpoint"], *spec["evaluate"], "-o", str(out)]) == 0
         res = json.loads(out.read_text())
         assert res["samples"] == 8 and 0.0 <= res["metrics"]["oa"] <= 1.0
-        assert set(res["metrics"]["f1_per_class"]) == set(ck["classes"])
+        assert set(res["metrics"]["f1_per_class"]) == set(contract.classes or ())
 
 
 def test_checkpoint_reload_gives_same_outputs(mirror: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """The exported safetensors reproduce the trained model's outputs; normalisation travels with it."""
     from eokit.train.config import load_config
     from eokit.train.data import EODataModule
-    from eokit.transforms import NormalizeBands
 
     spec = _fill(CASES["classification-eurosat"], mirror)
     cfg = {"name": "rl", "task": spec["task"], "model": spec["model"], "data": spec["data"], "trainer": FAST,
@@ -181,7 +182,8 @@ def test_checkpoint_reload_gives_same_outputs(mirror: Path, tmp_path: Path, caps
     dm = EODataModule(load_config(path).data)
     dm.build()
     sample = dm.test_ds[0]
-    norm = NormalizeBands(**ck["normalization"])
+    norm = DataContract.from_config(ck).normalizer()
+    assert norm is not None
     raw = dm.test_ds.base[dm.test_ds.indices[0]]
     x = norm({**raw, "image": raw["image"][:, 16:48, 16:48]})["image"][None]
     assert torch.allclose(x, sample["image"][None], atol=1e-5)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -133,16 +133,16 @@ class BackboneExtractor(Extractor):
         self.model = _create_backbone(cfg.arch or "", bands=self.bands, sensor=sensor, weights=cfg.weights, **cfg.options)
         self.model.eval()
         self.num_features = int(self.model.num_features)
-        contract = self.model.data_config  # the weights' own statistics, per band, in reflectance units
-        self.mean = torch.tensor(contract["mean"], dtype=torch.float32).view(-1, 1, 1)
-        self.std = torch.tensor(contract["std"], dtype=torch.float32).view(-1, 1, 1)
+        # the weights' own statistics, per band, in reflectance units; the dataset's scale takes it there
+        contract = replace(self.model.data_contract, scale=self.scale, offset=self.offset)
+        norm = contract.module()
+        self.normalize = norm if norm is not None else torch.nn.Identity()
         self.fingerprint = stable_hash({"kind": "backbone", "cfg": cfg.model_dump(mode="json", exclude={"name", "role", "protocols"}),
                                         "bands": self.bands, "sensor": sensor, "scale": scale,
                                         "weights": weights_digest(self.model)})
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
-        x = x[:, self.index] * self.scale + self.offset
-        return (x - self.mean) / self.std
+        return self.normalize(x[:, self.index])
 
     def pooled(self, model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Pooled features of a raw batch through ``model`` (used by fine-tuning, with gradients)."""

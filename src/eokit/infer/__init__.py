@@ -1,7 +1,6 @@
 """Scene-scale inference: tile, batch, blend and stream a scene through a model into a COG."""
 
 from eokit.infer.blend import BlendWindows, window_1d
-from eokit.infer.contract import ModelContract
 from eokit.infer.distributed import predict_scenes
 from eokit.infer.ensemble import Predictor, tta_transforms
 from eokit.infer.options import OutputOptions, PredictOptions, RunOptions, SceneOptions, TileOptions
@@ -9,10 +8,11 @@ from eokit.infer.output import OutputSpec, output_spec
 from eokit.infer.plan import TilePlan, axis_offsets
 from eokit.infer.predict import PredictResult, as_predictor, plan_scene, predict_scene
 from eokit.infer.source import open_scene
+from eokit.models.contract import DataContract
 
 __all__ = [
     "BlendWindows",
-    "ModelContract",
+    "DataContract",
     "OutputOptions",
     "OutputSpec",
     "PredictOptions",

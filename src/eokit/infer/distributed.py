@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from eokit.errors import ConfigError
-from eokit.infer.contract import ModelContract
 from eokit.infer.options import PredictOptions
 from eokit.infer.source import scene_name
+from eokit.models.contract import DataContract
 
 _MODEL_CACHE: dict[str, Any] = {}
 
@@ -26,7 +26,7 @@ def _is_paths(model: Any) -> bool:
     return all(isinstance(m, (str, os.PathLike)) for m in items)
 
 
-def _run_one(model: Any, scene: Any, out: str, options: PredictOptions, contract: ModelContract | None,
+def _run_one(model: Any, scene: Any, out: str, options: PredictOptions, contract: DataContract | None,
              threads: int) -> dict[str, Any]:
     """Runs on a worker: predict one scene (checkpoints loaded once per worker), return a summary."""
     import torch
@@ -64,7 +64,7 @@ def predict_scenes(
     out: str | os.PathLike[str],
     options: PredictOptions | None = None,
     *,
-    contract: ModelContract | None = None,
+    contract: DataContract | None = None,
     scheduler: str | None = None,
     n_workers: int = 2,
     threads_per_worker: int = 1,
@@ -123,7 +123,7 @@ def predict_scenes(
 
 
 def _run_here(model: Any, scenes: Sequence[Any], paths: list[Path], options: PredictOptions,
-              contract: ModelContract | None, on_done: Callable[[dict[str, Any]], None] | None,
+              contract: DataContract | None, on_done: Callable[[dict[str, Any]], None] | None,
               ) -> list[dict[str, Any]]:
     """The scenes one after the other in this process (the model loaded once)."""
     from eokit.infer.predict import as_predictor

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from eokit.errors import ConfigError, ModelError
-from eokit.infer.contract import ModelContract
 from eokit.infer.optimize import OptimizeReport, optimize_for_inference
+from eokit.models.contract import DataContract
 
 Transform = tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
 
@@ -62,7 +62,7 @@ class Predictor:
     def __init__(
         self,
         models: nn.Module | Sequence[nn.Module],
-        contract: ModelContract | Sequence[ModelContract],
+        contract: DataContract | Sequence[DataContract],
         *,
         tta: str | bool | None = None,
         device: str | torch.device = "cpu",
@@ -74,15 +74,15 @@ class Predictor:
         self.optimized: list[OptimizeReport] = []
         if not self.models:
             raise ModelError("no model given")
-        contracts = [contract] * len(self.models) if isinstance(contract, ModelContract) else list(contract)
+        contracts = [contract] * len(self.models) if isinstance(contract, DataContract) else list(contract)
         if len(contracts) != len(self.models):
             raise ModelError(f"{len(contracts)} contracts for {len(self.models)} models")
         first = contracts[0]
         for c in contracts[1:]:
-            if tuple(c.bands) != tuple(first.bands) or c.activation != first.activation:
+            if tuple(c.bands) != tuple(first.bands) or c.output_activation != first.output_activation:
                 raise ModelError(
-                    f"ensemble members disagree: bands {list(first.bands)} / {first.activation} vs "
-                    f"{list(c.bands)} / {c.activation}; ensemble models trained on the same bands and task"
+                    f"ensemble members disagree: bands {list(first.bands)} / {first.output_activation} vs "
+                    f"{list(c.bands)} / {c.output_activation}; ensemble models trained on the same bands and task"
                 )
             if c.n_outputs and first.n_outputs and c.n_outputs != first.n_outputs:
                 raise ModelError(f"ensemble members have {first.n_outputs} and {c.n_outputs} outputs")
@@ -92,19 +92,13 @@ class Predictor:
         self.tta = tta_transforms(tta)
         for m in self.models:
             m.eval().to(self.device)
-        self._norm = [self._norm_tensors(c) for c in contracts]
+        self._norm: list[nn.Module | None] = [self._normalizer(c) for c in contracts]
         self.n_outputs: int | None = first.n_outputs
 
-    def _norm_tensors(self, c: ModelContract) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Per-band (a, b) so that normalised = raw * a + b."""
-        n = len(c.bands)
-        mean = torch.tensor(c.mean if c.mean is not None else [0.0] * n, dtype=torch.float32)
-        std = torch.tensor(c.std if c.std is not None else [1.0] * n, dtype=torch.float32)
-        a = c.scale / std
-        b = (c.offset - mean) / std
-        if torch.all(a == 1) and torch.all(b == 0):
-            return None
-        return a.view(1, n, 1, 1).to(self.device), b.view(1, n, 1, 1).to(self.device)
+    def _normalizer(self, c: DataContract) -> nn.Module | None:
+        """The contract's normalisation (``eokit.transforms.Normalize``) on this device; None for raw input."""
+        m = c.module()
+        return m.to(self.device) if m is not None else None
 
     def prepare(self, channels: int, size: int) -> None:
         """Optimise each model for inference (BN folding, channels-last; see ``eokit.infer.optimize``).
@@ -152,7 +146,7 @@ class Predictor:
                 f"model returned shape {tuple(y.shape)} for input {tuple(x.shape)}; scene inference needs a "
                 "dense model mapping (B, C, H, W) to (B, K, H, W)"
             )
-        act = self.contract.activation
+        act = self.contract.output_activation
         if act == "softmax":
             y = torch.softmax(y, dim=1)
         elif act == "sigmoid":
@@ -172,9 +166,9 @@ class Predictor:
         votes: list[torch.Tensor] = []
         for model, norm, cl in zip(self.models, self._norm, self.channels_last, strict=True):
             if inplace and len(self.models) == 1 and x.dtype == torch.float32:
-                xm = x.mul_(norm[0]).add_(norm[1]) if norm is not None else x
+                xm = norm(x, inplace=True) if norm is not None else x
             else:
-                xm = x * norm[0] + norm[1] if norm is not None else x.clone()
+                xm = norm(x) if norm is not None else x.clone()
             xm.masked_fill_(invalid, 0.0)
             if cl:
                 xm = xm.contiguous(memory_format=torch.channels_last)

@@ -29,7 +29,6 @@ from rasterio.windows import Window
 from eokit.env import gdal_env
 from eokit.errors import ConfigError
 from eokit.infer.blend import BlendWindows
-from eokit.infer.contract import ModelContract
 from eokit.infer.ensemble import Predictor
 from eokit.infer.options import PredictOptions
 from eokit.infer.output import OutputSpec, output_spec
@@ -37,6 +36,7 @@ from eokit.infer.plan import TilePlan
 from eokit.infer.prefetch import Prefetcher
 from eokit.infer.source import Scene, open_scene
 from eokit.io import CogWriter, GridSpec
+from eokit.models.contract import DataContract
 
 Progress = Callable[[int], None]
 CPU_FORWARD_BATCH = 2  # measured (benchmarks/scene_inference.py): 2 tiles/pass beat 16 by ~1.5x on CPU
@@ -81,7 +81,7 @@ class _Group:
 
 
 def as_predictor(
-    model: Any, contract: ModelContract | Sequence[ModelContract] | None = None, *, tta: str | bool | None = None,
+    model: Any, contract: DataContract | Sequence[DataContract] | None = None, *, tta: str | bool | None = None,
     device: str = "cpu", optimize: bool = True,
 ) -> Predictor:
     """A Predictor from a module, a list of modules, checkpoint path(s) or a Predictor."""
@@ -102,8 +102,8 @@ def as_predictor(
             raise ConfigError(f"cannot use {type(item).__name__} as a model: pass an nn.Module or a checkpoint path")
     if len(contracts) != len(modules):
         if contract is None:
-            raise ConfigError("a plain nn.Module needs a ModelContract (bands, mean/std, classes): pass contract=")
-        contracts = contract if not isinstance(contract, ModelContract) else [contract] * len(modules)
+            raise ConfigError("a plain nn.Module needs a DataContract (bands, mean/std, classes): pass contract=")
+        contracts = contract if not isinstance(contract, DataContract) else [contract] * len(modules)
     return Predictor(modules, contracts, tta=tta, device=device, optimize=optimize)
 
 
@@ -120,7 +120,7 @@ def predict_scene(
     out: str | os.PathLike[str],
     options: PredictOptions | None = None,
     *,
-    contract: ModelContract | None = None,
+    contract: DataContract | None = None,
     progress: Progress | None = None,
 ) -> PredictResult:
     """Map ``scene`` with ``model`` and write a COG at ``out`` (atomically).

@@ -7,9 +7,9 @@
 
 from eokit.models.backbone import Backbone, Features
 from eokit.models.band_adapter import BandMapping, map_bands, resolve_bands
+from eokit.models.contract import DataContract
 from eokit.models.factory import create_backbone
 from eokit.models.model import TASKS, DetectionModel, EOModel, create_model, model_from_config
-from eokit.models.normalize import Normalize
 from eokit.models.registry import (
     ArchSpec,
     HeadSpec,
@@ -30,11 +30,11 @@ __all__ = [
     "ArchSpec",
     "Backbone",
     "BandMapping",
+    "DataContract",
     "DetectionModel",
     "EOModel",
     "Features",
     "HeadSpec",
-    "Normalize",
     "WeightSpec",
     "create_backbone",
     "create_model",

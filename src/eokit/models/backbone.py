@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -11,10 +11,10 @@ from torch import nn
 
 from eokit.errors import BandError, CheckpointMismatchError
 from eokit.models.band_adapter import BandLike, adapt_conv_weight, map_bands, resolve_bands
-from eokit.models.normalize import Normalize
+from eokit.models.contract import DataContract
 from eokit.models.weights import WeightSpec
 from eokit.sensors import Band, Sensor, band_key, get_sensor, match_bands
-from eokit.transforms import NormalizeBands
+from eokit.transforms import Normalize, NormalizeBands
 
 
 @dataclass
@@ -84,29 +84,20 @@ class Backbone(nn.Module):
         return tuple(b.center_nm for b in self._bands)
 
     @property
-    def data_config(self) -> dict[str, Any]:
-        mean, std = self.spec.stats(self._bands)
-        sensor = get_sensor(self.sensor_name) if self.sensor_name else None
-        return {
-            "weights": self.spec.name,
-            "bands": list(self.bands),
-            "sensor": self.sensor_name,
-            "mean": mean,
-            "std": std,
-            "scale": sensor.scale if sensor else 1.0,  # raw value * scale + offset = units of mean/std
-            "offset": sensor.offset if sensor else 0.0,
-            "gsd": self.spec.gsd,
-            "input_size": self.spec.input_size,
-        }
+    def data_contract(self) -> DataContract:
+        """What this backbone takes: its bands, their normalisation (from its WeightSpec), gsd and sizes."""
+        c = self.spec.data_contract(self._bands, self.sensor_name)
+        size, patch = getattr(self, "img_size", None), getattr(self, "patch_size", None)
+        return replace(c, input_size=int(size) if isinstance(size, int) else c.input_size,
+                       patch_size=int(patch) if isinstance(patch, int) else None)
 
     def transforms(self) -> NormalizeBands:
-        """Sample transform normalising this backbone's bands by name (derived from its WeightSpec)."""
+        """Sample transform normalising this backbone's bands by name (its data contract's)."""
         return self.spec.transforms(self._bands, self.sensor_name)
 
     def normalizer(self) -> Normalize:
         """The same normalisation as an nn.Module on tensors (for use inside a model)."""
-        c = self.data_config
-        return Normalize(self.bands, c["mean"], c["std"], c["scale"], c["offset"])
+        return self.transforms().module(self.bands)
 
     def band_index(self, bands: Sequence[str]) -> list[int] | None:
         """Positions of this backbone's bands in ``bands`` (None when identical)."""

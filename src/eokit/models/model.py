@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -11,6 +12,7 @@ from torch import nn
 from eokit.errors import ModelError
 from eokit.models.backbone import Backbone, Features
 from eokit.models.band_adapter import BandLike
+from eokit.models.contract import DataContract
 from eokit.models.factory import WeightsArg, create_backbone
 from eokit.models.registry import get_arch, get_head, split_name
 from eokit.models.temporal import TemporalAggregator
@@ -58,8 +60,13 @@ class EOModel(nn.Module):
         return self.backbone.bands
 
     @property
-    def data_config(self) -> dict[str, Any]:
-        return self.backbone.data_config
+    def data_contract(self) -> DataContract:
+        """The backbone's data contract with this model's task and output count.
+
+        With ``normalize=True`` the model normalises inside, so its contract asks for raw values.
+        """
+        c = replace(self.backbone.data_contract, task=self.task, num_outputs=self.config.get("num_classes"))
+        return replace(c, mean=None, std=None, scale=1.0, offset=0.0) if self.normalizer is not None else c
 
     def transforms(self) -> Any:
         """Sample transform (``eokit.transforms.NormalizeBands``) for this model's bands."""
@@ -138,8 +145,9 @@ class DetectionModel(nn.Module):
         return self.backbone.bands
 
     @property
-    def data_config(self) -> dict[str, Any]:
-        return self.backbone.data_config
+    def data_contract(self) -> DataContract:
+        """The backbone's data contract with the detection task and class count."""
+        return replace(self.backbone.data_contract, task="detection", num_outputs=self.config.get("num_classes"))
 
     def transforms(self) -> Any:
         """Sample transform (``eokit.transforms.NormalizeBands``) for this model's bands."""
@@ -216,7 +224,6 @@ def create_model(
         "scale": scale if task == "super_resolution" else None,
         "temporal": temporal,
         "normalize": normalize,
-        "normalization": bb.transforms().to_dict(),  # NormalizeBands(**this) rebuilds it
         "backbone_kwargs": dict(backbone_kwargs),
         "head_kwargs": dict(head_kwargs or {}),
     }

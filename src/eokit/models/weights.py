@@ -11,6 +11,7 @@ import torch
 
 from eokit.env import cache_dir
 from eokit.errors import ModelError
+from eokit.models.contract import DataContract
 from eokit.sensors import Band, get_sensor
 
 if TYPE_CHECKING:
@@ -84,23 +85,30 @@ class WeightSpec:
             std.append(float(s))
         return mean, std
 
-    def transforms(self, bands: tuple[Band, ...] | None = None, sensor: str | None = None) -> NormalizeBands:
-        """The input normalisation for ``bands`` (default: the checkpoint's) as an ``eokit.transforms.NormalizeBands``.
+    def data_contract(self, bands: tuple[Band, ...] | None = None, sensor: str | None = None) -> DataContract:
+        """The data contract for ``bands`` (default: the checkpoint's) fed as raw values of ``sensor``.
 
-        It takes raw sensor values: ``sensor``'s (default: the weights')
-        scale/offset convert them to the reflectance units of the statistics.
+        Statistics follow :meth:`stats`; ``sensor``'s (default: the weights') scale/offset convert raw
+        values to the reflectance units of the statistics; gsd and input size are the weights'.
         """
-        from eokit.transforms import NormalizeBands
-
         bands = bands or self.band_objects()
         if not bands:
-            raise ModelError(f"weights {self.name!r} accept any bands; pass bands= to transforms()")
+            raise ModelError(f"weights {self.name!r} accept any bands; pass bands= to data_contract()")
         mean, std = self.stats(bands)
-        s = get_sensor(sensor or self.sensor) if (sensor or self.sensor) else None
-        return NormalizeBands.from_lists(
-            [b.name for b in bands], mean, std, scale=s.scale if s else 1.0, offset=s.offset if s else 0.0,
-            sensor=s.name if s else None,
+        name = sensor or self.sensor
+        s = get_sensor(name) if name else None
+        return DataContract(
+            bands=tuple(b.name for b in bands), sensor=s.name if s else None,
+            wavelengths=tuple(b.center_nm if b.center_nm > 0 else None for b in bands),
+            mean=tuple(mean), std=tuple(std), scale=s.scale if s else 1.0, offset=s.offset if s else 0.0,
+            gsd=self.gsd, input_size=self.input_size,
         )
+
+    def transforms(self, bands: tuple[Band, ...] | None = None, sensor: str | None = None) -> NormalizeBands:
+        """The input normalisation of :meth:`data_contract` as an ``eokit.transforms.NormalizeBands``."""
+        norm = self.data_contract(bands, sensor).normalizer()
+        assert norm is not None  # a weights contract always has statistics
+        return norm
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

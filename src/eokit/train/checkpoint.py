@@ -1,13 +1,17 @@
 """eokit checkpoints: ``model.safetensors`` + ``config.json`` in one folder.
 
-The JSON says how to rebuild the model and feed it:
+The JSON says how to rebuild the model and feed it (format ``eokit-checkpoint/2``):
 
 - ``model``: the model's own config (``model.config``; ``model_from_config`` rebuilds it)
+- ``contract``: the data contract, ``eokit.models.DataContract.to_dict()``: input bands in channel
+  order, sensor, wavelengths, normalisation (per-band mean/std, scale/offset), input size, task and
+  classes. ``DataContract.from_config(config)`` reads it.
 - ``task``: task type and options (``num_classes``, ``class_names``, ``ignore_index``...)
-- ``bands`` / ``sensor``: the input bands, in channel order
-- ``normalization``: ``NormalizeBands.to_dict()`` (per-band mean/std, DN scale) or None
-- ``classes``: class names (or None)
 - ``eokit_version``, ``git_sha``, ``created``, ``weights_sha256``, ``epoch``, ``metrics``, ``train_config``
+
+Format 1 (before the data contract) kept ``bands``, ``sensor``, ``normalization`` and ``classes``
+at the top level; such checkpoints still load: ``read_checkpoint_config`` adds their ``contract``
+through ``DataContract``'s legacy adapter.
 
 Both files are written atomically (weights first; the JSON, which carries the
 weights' sha256, last), so a folder with a ``config.json`` is complete.
@@ -29,10 +33,12 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from eokit import __version__
-from eokit.errors import CheckpointMismatchError, ModelError
+from eokit.errors import CheckpointMismatchError, EokitError, ModelError
 from eokit.io import atomic_path
+from eokit.models.contract import LEGACY_CONTRACT_KEYS, DataContract
 
-FORMAT = "eokit-checkpoint/1"
+FORMAT = "eokit-checkpoint/2"
+FORMATS = ("eokit-checkpoint/1", FORMAT)  # the formats this eokit reads
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 
@@ -70,9 +76,22 @@ def _resolve(path: str | Path) -> Path:
     return p
 
 
+def _contract_of(meta: Mapping[str, Any]) -> DataContract:
+    c = meta.get("contract")
+    if isinstance(c, DataContract):
+        return c
+    return DataContract.from_dict(c) if isinstance(c, Mapping) else DataContract.from_config(meta)
+
+
 def save_checkpoint(path: str | Path, model: nn.Module, meta: Mapping[str, Any]) -> Path:
-    """Write ``model``'s weights and ``meta`` (see the module doc) into folder ``path``; return it."""
+    """Write ``model``'s weights and ``meta`` (see the module doc) into folder ``path``; return it.
+
+    ``meta["contract"]`` is a ``DataContract`` (or its dict); metadata in the format-1 form (top-level
+    ``bands``/``normalization``/``classes``) is converted to one.
+    """
     folder = Path(path)
+    contract = _contract_of(meta)
+    rest = {k: v for k, v in meta.items() if k == "task" or k not in LEGACY_CONTRACT_KEYS}
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     with atomic_path(folder / WEIGHTS) as tmp:
@@ -82,7 +101,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, meta: Mapping[str, Any])
         "eokit_version": __version__,
         "git_sha": git_sha(),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        **dict(meta),
+        **rest,
+        "contract": contract.to_dict(),
         "weights_sha256": _sha256(folder / WEIGHTS),
     }
     with atomic_path(folder / CONFIG) as tmp:
@@ -91,12 +111,21 @@ def save_checkpoint(path: str | Path, model: nn.Module, meta: Mapping[str, Any])
 
 
 def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
-    """The JSON config of a checkpoint folder (no weights loaded)."""
+    """The JSON config of a checkpoint folder (no weights loaded), with its ``contract`` in every format."""
     folder = _resolve(path)
     try:
-        return json.loads((folder / CONFIG).read_text())
+        cfg = json.loads((folder / CONFIG).read_text())
     except json.JSONDecodeError as exc:
         raise ModelError(f"{str(folder / CONFIG)!r} is not valid JSON: {exc}") from None
+    if not isinstance(cfg, dict):
+        raise ModelError(f"{str(folder / CONFIG)!r} holds {type(cfg).__name__}, not a JSON object")
+    if cfg.get("format") not in FORMATS:
+        raise ModelError(f"{str(folder)!r} has format {cfg.get('format')!r}; this eokit reads {list(FORMATS)}")
+    try:
+        cfg["contract"] = DataContract.from_config(cfg).to_dict()
+    except EokitError as exc:
+        raise type(exc)(f"{str(folder / CONFIG)!r}: {exc}") from None
+    return cfg
 
 
 def mismatches(model: nn.Module, tensors: Mapping[str, torch.Tensor]) -> list[str]:
@@ -121,9 +150,10 @@ def load_weights(model: nn.Module, path: str | Path, bands: tuple[str, ...] | No
     """
     folder = _resolve(path)
     cfg = read_checkpoint_config(folder)
-    if bands is not None and cfg.get("bands") is not None and tuple(cfg["bands"]) != tuple(bands):
+    ckpt_bands = cfg["contract"]["bands"]
+    if bands is not None and tuple(ckpt_bands) != tuple(bands):
         raise CheckpointMismatchError(
-            f"checkpoint {str(folder)!r} was trained on bands {cfg['bands']} but the model takes "
+            f"checkpoint {str(folder)!r} was trained on bands {ckpt_bands} but the model takes "
             f"{list(bands)}; build the model with the checkpoint's bands (load_checkpoint does)"
         )
     tensors = load_file(str(folder / WEIGHTS))
@@ -165,21 +195,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
     ``config`` (a dict, see the module doc) gives what inference needs:
 
-    - ``config["bands"]``: input band names in channel order (feed exactly these)
-    - ``config["normalization"]``: None, or kwargs for
-      ``eokit.transforms.NormalizeBands(**config["normalization"])`` — apply
-      it to raw Sample values before ``model(image)``
+    - ``DataContract.from_config(config)``: input bands in channel order (feed exactly these),
+      sensor, classes, and ``.normalizer()`` (None, or the ``eokit.transforms.NormalizeBands`` to
+      apply to raw Sample values before ``model(image)``)
     - ``config["task"]["name"]``: task type; ``eokit.tasks.get_task(**...)``
       rebuilds the task, whose ``predict(output)`` turns logits into labels/probabilities
-    - ``config["classes"]``: class names (index = class id), or None
-    - ``config["sensor"]``, ``config["eokit_version"]``, ``config["git_sha"]``, ``config["metrics"]``
+    - ``config["eokit_version"]``, ``config["git_sha"]``, ``config["metrics"]``
     """
     from eokit.models import model_from_config
 
     folder = _resolve(path)
     cfg = read_checkpoint_config(folder)
-    if cfg.get("format") != FORMAT:
-        raise ModelError(f"{str(folder)!r} has format {cfg.get('format')!r}; this eokit reads {FORMAT!r}")
     mcfg = cfg.get("model")
     if not isinstance(mcfg, dict):
         raise ModelError(f"{str(folder / CONFIG)!r} has no 'model' section to rebuild the model from")

@@ -11,10 +11,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from eokit.io import atomic_path
+from eokit.models.contract import DataContract
 from eokit.tasks import compute_metrics, get_task
 from eokit.train.checkpoint import load_checkpoint
 from eokit.train.data import Mapped, SelectBands, _subset, collate
-from eokit.transforms import Compose, NormalizeBands
+from eokit.transforms import Compose
 
 
 def evaluate(
@@ -44,9 +45,11 @@ def evaluate(
     if root is not None:
         kw["root"] = str(root)
     ds = get_dataset(dataset, split=split, **kw)
-    ts: list[Any] = [SelectBands(cfg["bands"], cfg.get("sensor"))]
-    if cfg.get("normalization"):
-        ts.append(NormalizeBands(**cfg["normalization"]))
+    contract = DataContract.from_config(cfg)
+    ts: list[Any] = [SelectBands(contract.bands, contract.sensor)]
+    norm = contract.normalizer()
+    if norm is not None:
+        ts.append(norm)
     data = Mapped(ds, _subset(len(ds), max_samples, 0), Compose(ts))
     loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate)
     metrics = task.metrics().to(device)

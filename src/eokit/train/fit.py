@@ -18,6 +18,7 @@ from torch import nn
 
 from eokit.errors import ConfigError, ModelError
 from eokit.io import atomic_path
+from eokit.models.contract import DataContract
 from eokit.tasks import Task, get_task
 from eokit.train.checkpoint import load_weights, model_bands, save_checkpoint
 from eokit.train.config import TrainConfig
@@ -140,6 +141,17 @@ def build_model(cfg: TrainConfig, task: Task, bands: tuple[str, ...], sensor: st
     return model
 
 
+def data_contract(cfg: TrainConfig, dm: EODataModule, task: Task, model: nn.Module) -> DataContract:
+    """The checkpoint's data contract: the data's bands and normalisation, the task's outputs."""
+    own = getattr(model, "data_contract", None)
+    return DataContract.from_normalizer(
+        dm.bands, dm.normalizer, sensor=dm.sensor, task=task.name,
+        classes=tuple(task.class_names) if task.class_names else None, num_outputs=task.num_classes,
+        gsd=getattr(dm.spec, "gsd", None), input_size=cfg.data.crop_size,
+        patch_size=own.patch_size if isinstance(own, DataContract) else None,
+    ).with_sensor_metadata()
+
+
 def _trainer(cfg: TrainConfig, callbacks: list[Callback], out: Path) -> L.Trainer:
     t = cfg.trainer
     kw: dict[str, Any] = {}
@@ -184,10 +196,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     meta = {
         "model": model.config,
         "task": task.config(),
-        "bands": list(dm.bands),
-        "sensor": dm.sensor,
-        "normalization": dm.normalizer.to_dict() if dm.normalizer is not None else None,
-        "classes": list(task.class_names) if task.class_names else None,
+        "contract": data_contract(cfg, dm, task, model),
         "dataset": cfg.data.dataset,
         "seed": cfg.seed,
         "train_config": cfg.model_dump(),

@@ -12,11 +12,12 @@ from eokit.transforms.augment import (
     rot90,
     vflip,
 )
-from eokit.transforms.normalize import NormalizeBands
+from eokit.transforms.normalize import Normalize, NormalizeBands, normalize
 
 __all__ = [
     "CenterCrop",
     "Compose",
+    "Normalize",
     "NormalizeBands",
     "RandomCrop",
     "RandomFlip",
@@ -24,6 +25,7 @@ __all__ = [
     "batch_flip_rot90",
     "crop",
     "hflip",
+    "normalize",
     "rot90",
     "vflip",
 ]

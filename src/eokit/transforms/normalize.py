@@ -1,4 +1,10 @@
-"""Normalisation by band name: statistics follow the bands, never the channel position."""
+"""The one input normalisation of eokit, by band name: statistics follow the bands, never the position.
+
+``normalize`` is the formula, ``(x * scale + offset - mean) / std``; ``NormalizeBands`` applies it
+to Samples (looking statistics up by band name for each sample) and ``Normalize`` is the same as an
+``nn.Module`` on tensors (inside a model, at inference). Every path computes the same float32
+operations in the same order, so they give identical values.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,27 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+from torch import nn
 
 from eokit.data.sample import Sample
-from eokit.errors import BandError
-from eokit.sensors import get_sensor
-from eokit.sensors.bands import _key
+from eokit.errors import BandError, SensorError
+from eokit.sensors import band_key, get_sensor
+
+
+def normalize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, scale: float = 1.0,
+              offset: float = 0.0, *, inplace: bool = False) -> torch.Tensor:
+    """``(x * scale + offset - mean) / std`` in float32; ``mean``/``std`` broadcast over (…, C, 1, 1).
+
+    ``inplace=True`` overwrites ``x`` (float32 only) instead of allocating a new tensor.
+    """
+    if not (inplace and x.dtype == torch.float32):
+        x = x.float()
+        if scale != 1.0 or offset != 0.0:
+            x = x * scale + offset
+        return (x - mean.to(x.device)) / std.to(x.device)
+    if scale != 1.0 or offset != 0.0:
+        x.mul_(scale).add_(offset)
+    return x.sub_(mean.to(x.device)).div_(std.to(x.device))
 
 
 class NormalizeBands:
@@ -27,7 +49,7 @@ class NormalizeBands:
 
     def __init__(
         self,
-        stats: Mapping[str, tuple[float, float]],
+        stats: Mapping[str, tuple[float, float] | Sequence[float]],
         scale: float = 1.0,
         offset: float = 0.0,
         sensor: str | None = None,
@@ -67,41 +89,49 @@ class NormalizeBands:
         return cls({n: (0.0, 1.0) for n in names}, scale=s.scale, offset=s.offset, sensor=s.name, target=target)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form (stored in checkpoints); ``NormalizeBands(**d)`` rebuilds it."""
+        """JSON form; ``NormalizeBands(**d)`` rebuilds it (checkpoints store ``eokit.models.DataContract``)."""
         return {"stats": {b: list(v) for b, v in self.stats.items()}, "scale": self.scale,
                 "offset": self.offset, "sensor": self.sensor, "target": self.target}
 
     # -- application ----------------------------------------------------------
     def _canon(self, name: str) -> str:
         if self.sensor:
-            s = get_sensor(self.sensor)
-            if s.has(name):
-                return _key(s.band(name).name)
-        return _key(name)
+            try:
+                return band_key(get_sensor(self.sensor).canonical(name))
+            except SensorError:  # a sensor name this eokit does not know: compare the names themselves
+                pass
+        return band_key(name)
+
+    def stats_for(self, bands: Sequence[str]) -> tuple[list[float], list[float]]:
+        """(means, stds) for ``bands`` in that order, looked up by name; BandError names the bands lacking them."""
+        missing = [b for b in bands if self._canon(b) not in self._lookup]
+        if missing:
+            raise BandError(
+                f"no normalisation statistics for bands {missing}; statistics exist for "
+                f"{list(self.stats)}. Select those bands or give statistics for the others"
+            )
+        pairs = [self._lookup[self._canon(b)] for b in bands]
+        return [m for m, _ in pairs], [s for _, s in pairs]
 
     def vectors(self, bands: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean, std) column vectors (C, 1, 1) for ``bands`` in that order."""
+        """(mean, std) float32 column vectors (C, 1, 1) for ``bands`` in that order."""
         key = tuple(bands)
         if key not in self._cache:
-            missing = [b for b in bands if self._canon(b) not in self._lookup]
-            if missing:
-                raise BandError(
-                    f"no normalisation statistics for bands {missing}; statistics exist for "
-                    f"{list(self.stats)}. Select those bands or give statistics for the others"
-                )
-            vals = torch.tensor([self._lookup[self._canon(b)] for b in bands], dtype=torch.float32)
-            self._cache[key] = (vals[:, 0].view(-1, 1, 1), vals[:, 1].view(-1, 1, 1))
+            mean, std = self.stats_for(bands)
+            self._cache[key] = (torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1),
+                                torch.tensor(std, dtype=torch.float32).view(-1, 1, 1))
         return self._cache[key]
 
-    def apply(self, x: torch.Tensor, bands: Sequence[str]) -> torch.Tensor:
+    def apply(self, x: torch.Tensor, bands: Sequence[str], *, inplace: bool = False) -> torch.Tensor:
         """Normalise a tensor (…, C, H, W) whose channels are ``bands``."""
         if x.shape[-3] != len(bands):
             raise BandError(f"image has {x.shape[-3]} channels but {len(bands)} band names {list(bands)}")
         mean, std = self.vectors(bands)
-        x = x.float()
-        if self.scale != 1.0 or self.offset != 0.0:
-            x = x * self.scale + self.offset
-        return (x - mean.to(x.device)) / std.to(x.device)
+        return normalize(x, mean, std, self.scale, self.offset, inplace=inplace)
+
+    def module(self, bands: Sequence[str] | None = None) -> Normalize:
+        """This normalisation as an ``nn.Module`` for tensors whose channels are ``bands`` (default: all, in order)."""
+        return Normalize(self, bands)
 
     def __call__(self, sample: Sample) -> Sample:
         bands = sample.get("bands")
@@ -118,3 +148,45 @@ class NormalizeBands:
 
     def __repr__(self) -> str:
         return f"NormalizeBands(bands={list(self.stats)}, scale={self.scale})"
+
+
+class Normalize(nn.Module):
+    """``NormalizeBands`` as an ``nn.Module`` on tensors (…, C, H, W), for inside a model or at inference.
+
+    The channels are ``bands`` (default: every band of ``norm``, in order); ``forward(x, bands=names)``
+    takes another order or subset, resolved by name like the Sample transform. The statistics are
+    buffers that move with the module's device and are saved in no state dict.
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, norm: NormalizeBands, bands: Sequence[str] | None = None) -> None:
+        super().__init__()
+        self.norm = norm
+        self.bands = tuple(bands) if bands is not None else tuple(norm.stats)
+        mean, std = norm.vectors(self.bands)
+        self.register_buffer("mean", mean.clone(), persistent=False)
+        self.register_buffer("std", std.clone(), persistent=False)
+
+    @property
+    def scale(self) -> float:
+        return self.norm.scale
+
+    @property
+    def offset(self) -> float:
+        return self.norm.offset
+
+    def forward(self, x: torch.Tensor, bands: Sequence[str] | None = None, *,
+                inplace: bool = False) -> torch.Tensor:
+        if bands is not None and tuple(bands) != self.bands:
+            return self.norm.apply(x, bands, inplace=inplace)
+        if x.shape[-3] != len(self.bands):
+            raise BandError(
+                f"Normalize expects {len(self.bands)} channels {list(self.bands)}, got shape {tuple(x.shape)}; "
+                "pass bands= with the tensor's band names"
+            )
+        return normalize(x, self.mean, self.std, self.norm.scale, self.norm.offset, inplace=inplace)
+
+    def extra_repr(self) -> str:
+        return f"bands={list(self.bands)}, scale={self.norm.scale}, offset={self.norm.offset}"

@@ -47,7 +47,7 @@ from eokit.infer.output import OUTPUTS
 
 
 def _contract_of(model: str):
-    from eokit.infer import ModelContract
+    from eokit.infer import DataContract
 
     try:
         from eokit.train import read_checkpoint_config
@@ -55,7 +55,7 @@ def _contract_of(model: str):
         from eokit.infer.checkpoint import load_for_inference
 
         return load_for_inference(model)[1]
-    return ModelContract.from_config(read_checkpoint_config(model))
+    return DataContract.from_config(read_checkpoint_config(model))
 
 
 _TILE, _OUT, _RUN = TileOptions(), OutputOptions(), RunOptions()  # defaults shown in --help
