@@ -252,7 +252,9 @@ def compute_metrics(metrics: MetricCollection, class_names: Sequence[str] | None
     members = dict(metrics.items(keep_base=True))
     support = members.get(SUPPORT)
     if isinstance(support, Support):
-        n = int(support.compute())
+        with warnings.catch_warnings():  # nothing updated at all: n = 0, reported below
+            warnings.filterwarnings("ignore", message=".*before the ``update`` method.*")
+            n = int(support.compute())
         if n < support.minimum:
             raise MetricError(
                 f"metrics {', '.join(k for k in members if k != SUPPORT)} are undefined: {n} "
