@@ -5,12 +5,14 @@ both must agree with each other and with scikit-learn."""
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from sklearn import metrics as skm
 
 from eokit.bench.config import STORED_METRICS
@@ -62,6 +64,10 @@ def test_every_task_type_is_a_string_and_has_a_task() -> None:
     assert get_task("segmentation", num_classes=2).config()["name"].__class__ is str
     with pytest.raises(EokitError, match="segmentation"):
         TaskType.parse("segmentaton")
+    assert yaml.safe_dump({"task": TaskType.DETECTION}) == "task: detection\n"
+    assert json.dumps([TaskType.MULTILABEL]) == '["multilabel"]'
+    assert TaskType.CHANGE_DETECTION.dense and TaskType.CHANGE_DETECTION.temporal
+    assert not TaskType.REGRESSION.classes and TaskType.MULTILABEL.classes
 
 
 def test_classification_both_ways() -> None:
