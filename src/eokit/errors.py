@@ -86,6 +86,10 @@ class CheckpointMismatchError(ModelError):
     """A checkpoint does not fit the model (architecture or band set differ)."""
 
 
+class MetricError(EokitError, ValueError):
+    """A metric is undefined for the given predictions (no valid sample, pixel or positive label)."""
+
+
 def suggest(name: str, choices: list[str] | tuple[str, ...]) -> str:
     """Return ' Did you mean X?' for the closest choice, or an empty string."""
     import difflib

@@ -37,7 +37,7 @@ def test_local_cluster_matches_in_process(tmp_path: Path, mirror: Path, monkeypa
     b = run_suite(suite, tmp_path / "dask", workers=2)
     assert a.failed == [] and b.failed == []
     assert b.computed == a.computed == a.total_jobs
-    assert b.feature_tasks == a.feature_tasks == 2
+    assert b.feature_jobs == a.feature_jobs == 2
     assert any((tmp_path / "cache_b" / "bench" / "features").iterdir())
     pd.testing.assert_frame_equal(_rows(tmp_path / "inproc"), _rows(tmp_path / "dask"))
 

@@ -9,7 +9,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
 from eokit.bench import protocols as P
-from eokit.bench.data import balanced_subset, fraction_indices, stratified_holdout
+from eokit.bench.data import IGNORE_INDEX, balanced_subset, fraction_indices, stratified_holdout
+from eokit.errors import MetricError
 
 CLEAN = ("none", 0)
 
@@ -70,6 +71,26 @@ def test_decoder_learns_a_dense_task() -> None:
     ch = P.run_decoder("change_detection", [f[:16] for f in fused], mask[:16], {CLEAN: ([f[16:] for f in fused], mask[16:])},
                        seed=0, num_classes=2, epochs=40, lr=0.01)
     assert ch[CLEAN]["f1_change"] > 0.8
+
+
+def test_a_test_split_without_labelled_pixels_fails_the_job_clearly(monkeypatch) -> None:
+    from eokit.bench import runner
+
+    rng = np.random.default_rng(1)
+    maps = rng.normal(size=(6, 3, 8, 8)).astype(np.float32)
+    mask = (maps[:, 0] > 0).astype(np.int64)
+    empty = np.full_like(mask[4:], IGNORE_INDEX)
+    with pytest.raises(MetricError, match="0 labelled pixels"):
+        P.run_decoder("segmentation", [maps[:4]], mask[:4], {CLEAN: ([maps[4:]], empty)}, seed=0,
+                      num_classes=2, epochs=1)
+
+    def no_pixels(*a, **k):
+        raise MetricError("metrics miou are undefined: 0 labelled pixels seen")
+
+    monkeypatch.setattr(runner, "eval_job", no_pixels)
+    job = runner.Job("eval", "m", "d", "decoder", 1.0, 0, (("k", (CLEAN,)),))
+    with pytest.raises(MetricError, match=r"^m decoder d f=1 s=0: metrics miou are undefined"):
+        runner.run_job({}, job)
 
 
 def test_fractions_are_stratified_and_seeded() -> None:

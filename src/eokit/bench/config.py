@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from eokit.errors import ConfigError, suggest
+from eokit.tasktype import TaskType
 from eokit.transforms.corruptions import CORRUPTIONS
 
 PROTOCOLS = ("knn5", "knn20", "linear", "random_forest", "decoder", "finetune")
@@ -29,16 +30,32 @@ PROTOCOLS = ("knn5", "knn20", "linear", "random_forest", "decoder", "finetune")
 POOLED_PROTOCOLS = ("knn5", "knn20", "linear", "random_forest")
 KINDS = ("backbone", "raw_pixels", "spectral_indices")
 ROLES = ("model", "baseline", "reference")
-TASKS = ("classification", "multilabel", "segmentation", "change_detection", "regression")
+POOLED_TASKS = (TaskType.CLASSIFICATION, TaskType.MULTILABEL, TaskType.REGRESSION)
+"""Task types scored on pooled features (knn, linear, random_forest, finetune)."""
+DENSE_TASKS = (TaskType.SEGMENTATION, TaskType.CHANGE_DETECTION)
+"""Task types scored on feature maps (decoder)."""
+TASKS = POOLED_TASKS + DENSE_TASKS
+"""The task types bench evaluates."""
 CORRUPTION_NAMES = CORRUPTIONS
 PRIMARY_METRIC = {
-    "classification": "accuracy",
-    "multilabel": "f1_micro",
-    "segmentation": "miou",
-    "change_detection": "f1_change",
-    "regression": "r2",
+    TaskType.CLASSIFICATION: "accuracy",
+    TaskType.MULTILABEL: "f1_micro",
+    TaskType.SEGMENTATION: "miou",
+    TaskType.CHANGE_DETECTION: "f1_change",
+    TaskType.REGRESSION: "r2",
 }
 """The metric each task is ranked on (higher is better for all of them)."""
+STORED_METRICS: dict[TaskType, dict[str, str]] = {
+    TaskType.CLASSIFICATION: {"accuracy": "oa", "f1_macro": "f1_macro"},
+    TaskType.MULTILABEL: {"f1_micro": "f1_micro", "map_macro": "map"},
+    TaskType.SEGMENTATION: {"miou": "miou", "pixel_accuracy": "oa"},
+    TaskType.CHANGE_DETECTION: {k: k for k in ("f1_change", "iou_change", "precision_change", "recall_change")},
+    TaskType.REGRESSION: {"r2": "r2", "rmse": "rmse", "mae": "mae"},
+}
+"""The metrics a bench row stores, per task type: ``{stored name: eokit.tasks.metrics name}``.
+
+Values come from :func:`eokit.tasks.metrics.score` (the implementation ``eokit evaluate``
+uses); the stored names are kept so results, references and reports stay comparable."""
 
 BUILTIN_SUITES = ("quick", "full")
 
@@ -80,7 +97,7 @@ class DatasetCfg(_Strict):
     name: str = Field(description="label in tables")
     loader: str | None = Field(None, description="eokit.datasets name (default: name)")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="loader kwargs; 'root' is relative to EOKIT_DATA")
-    task: Literal["classification", "multilabel", "segmentation", "change_detection", "regression"] | None = None
+    task: TaskType | None = Field(None, description="override the dataset's task type")
     train: SplitCfg = SplitCfg(split="train")
     test: SplitCfg = SplitCfg(split="test")
     holdout: float | None = Field(
@@ -91,6 +108,13 @@ class DatasetCfg(_Strict):
     size: int | None = Field(None, ge=8, description="resize images to size x size")
     download: bool = False
     spec: str | None = Field(None, description="registered dataset whose DatasetSpec (tags, GSD) describes this data")
+
+    @field_validator("task")
+    @classmethod
+    def _bench_task(cls, v: TaskType | None) -> TaskType | None:
+        if v is not None and v not in TASKS:
+            raise ValueError(f"task {v.value!r} is not benchmarked; use one of {', '.join(t.value for t in TASKS)}")
+        return v
 
     @property
     def loader_name(self) -> str:

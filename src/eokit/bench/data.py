@@ -22,24 +22,23 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from eokit.bench.config import DatasetCfg, stable_hash
+from eokit.bench.config import DENSE_TASKS, TASKS, DatasetCfg, stable_hash
 from eokit.env import cache_dir, data_root
 from eokit.errors import ConfigError, DatasetError
 from eokit.io import atomic_path
+from eokit.tasktype import TaskType
 
 log = logging.getLogger(__name__)
 
 DATA_VERSION = 1  # bump when the array layout or the subset rule changes
-IGNORE_INDEX = -1
-_TASK_ALIASES = {"timeseries_classification": None, "timeseries_segmentation": None, "pixel_regression": None,
-                 "detection": None, "super_resolution": None}
+IGNORE_INDEX = -1  # the datasets' value for unlabelled pixels (eokit.datasets.catalog._util)
 
 
 @dataclass
 class SplitArrays:
     """One split of a benchmark dataset, in memory."""
 
-    task: str
+    task: TaskType
     bands: tuple[str, ...]
     sensor: str | None
     classes: tuple[str, ...]
@@ -49,6 +48,9 @@ class SplitArrays:
     image2: np.ndarray | None = None  # (N, C, H, W) second date (change detection)
     key: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.task = TaskType.parse(self.task, "bench data")
 
     def __len__(self) -> int:
         return int(self.image.shape[0])
@@ -65,7 +67,7 @@ class SplitArrays:
 
     def target(self) -> np.ndarray:
         """What the protocols fit: class ids, multi-hot rows, masks or values."""
-        if self.task in ("segmentation", "change_detection"):
+        if self.task in DENSE_TASKS:
             assert self.mask is not None
             return self.mask
         assert self.label is not None
@@ -168,14 +170,14 @@ def open_dataset(cfg: DatasetCfg, split: str) -> Any:
     return DATASETS.get(cfg.loader_name)(split=split, **kwargs)
 
 
-def dataset_task(cfg: DatasetCfg, ds: Any) -> str:
+def dataset_task(cfg: DatasetCfg, ds: Any) -> TaskType:
     task = cfg.task or getattr(getattr(ds, "spec", None), "task", None)
-    if task not in ("classification", "multilabel", "segmentation", "change_detection", "regression"):
+    if task not in TASKS:
         raise ConfigError(
-            f"dataset {cfg.name!r}: task {task!r} is not benchmarked yet; supported tasks: classification, "
-            "multilabel, segmentation, change_detection, regression (set 'task:' in the suite to override)"
+            f"dataset {cfg.name!r}: task {task!r} is not benchmarked yet; supported tasks: "
+            f"{', '.join(TASKS)} (set 'task:' in the suite to override)"
         )
-    return task
+    return TaskType(task)
 
 
 def item_labels(ds: Any) -> list[Any] | None:
@@ -241,11 +243,11 @@ def _build(cfg: DatasetCfg, part: str) -> SplitArrays:
     n = len(ds)
     if n == 0:
         raise DatasetError(f"dataset {cfg.name!r} split {split_cfg.split!r} has no items (root {getattr(ds, 'root', '?')})")
-    labels = item_labels(ds) if task == "classification" else None
+    labels = item_labels(ds) if task == TaskType.CLASSIFICATION else None
     idx = np.arange(n)
     split_items = bool(cfg.holdout) and n >= 2  # hold out whole items; a single item is split by tiles
     if split_items:
-        if labels is None and task == "classification":
+        if labels is None and task == TaskType.CLASSIFICATION:
             labels = [_label_of(ds[i]) for i in range(n)]
         tr, te = stratified_holdout(np.asarray(labels) if labels is not None else None, n, float(cfg.holdout or 0),
                                     cfg.split_seed)
@@ -301,7 +303,7 @@ def _resize(t: torch.Tensor, size: int, nearest: bool = False) -> torch.Tensor:
     return F.interpolate(t[None].float(), size=(size, size), mode="bilinear", align_corners=False)[0]
 
 
-def _stack(cfg: DatasetCfg, task: str, samples: list[dict[str, Any]], ds: Any) -> SplitArrays:
+def _stack(cfg: DatasetCfg, task: TaskType, samples: list[dict[str, Any]], ds: Any) -> SplitArrays:
     first = samples[0]
     if first["image"].ndim != 3:
         raise ConfigError(
@@ -322,15 +324,15 @@ def _stack(cfg: DatasetCfg, task: str, samples: list[dict[str, Any]], ds: Any) -
             raise DatasetError(f"dataset {cfg.name!r}: samples disagree on bands ({bands} vs {s.get('bands')})")
         img = s["image"].float()
         imgs.append(_resize(img, size) if size else img)
-        if task == "change_detection":
+        if task == TaskType.CHANGE_DETECTION:
             img2 = s["image2"].float()
             imgs2.append(_resize(img2, size) if size else img2)
-        if task in ("segmentation", "change_detection"):
+        if task in DENSE_TASKS:
             m = s["mask"].long()
             masks.append(_resize(m, size, nearest=True) if size else m)
-        elif task == "multilabel":
+        elif task == TaskType.MULTILABEL:
             labels.append(torch.as_tensor(s["label"]).float())
-        elif task == "classification":
+        elif task == TaskType.CLASSIFICATION:
             labels.append(int(_label_of(s)))
         else:
             labels.append(float(torch.as_tensor(s["target"]).float().mean()))
@@ -342,14 +344,14 @@ def _stack(cfg: DatasetCfg, task: str, samples: list[dict[str, Any]], ds: Any) -
         image=torch.stack(imgs).numpy().astype(np.float32),
         image2=torch.stack(imgs2).numpy().astype(np.float32) if imgs2 else None,
         mask=torch.stack(masks).numpy().astype(np.int64) if masks else None,
-        label=(np.asarray(labels, dtype=np.int64) if task == "classification"
-               else np.asarray(torch.stack(labels).numpy(), dtype=np.float32) if task == "multilabel"
+        label=(np.asarray(labels, dtype=np.int64) if task == TaskType.CLASSIFICATION
+               else np.asarray(torch.stack(labels).numpy(), dtype=np.float32) if task == TaskType.MULTILABEL
                else np.asarray(labels, dtype=np.float32) if labels else None),
     )
     return out
 
 
-def _tile_ragged(cfg: DatasetCfg, task: str, bands: tuple[str, ...], sensor: str | None, classes: tuple[str, ...],
+def _tile_ragged(cfg: DatasetCfg, task: TaskType, bands: tuple[str, ...], sensor: str | None, classes: tuple[str, ...],
                  imgs: list[torch.Tensor], imgs2: list[torch.Tensor], masks: list[torch.Tensor]) -> SplitArrays:
     parts = []
     for i in range(len(imgs)):
@@ -395,19 +397,19 @@ def _tile(a: SplitArrays, t: int) -> SplitArrays:
     return out
 
 
-def fraction_indices(target: np.ndarray, fraction: float, seed: int, task: str) -> np.ndarray:
+def fraction_indices(target: np.ndarray, fraction: float, seed: int, task: TaskType | str) -> np.ndarray:
     """Seeded label-fraction subset of the training items: stratified by class (≥ 1 per class)."""
     n = len(target)
     if fraction >= 1.0:
         return np.arange(n)
     rng = np.random.default_rng(seed)
-    if task == "classification":
+    if task == TaskType.CLASSIFICATION:
         idx = []
         for c in np.unique(target):
             members = rng.permutation(np.flatnonzero(target == c))
             idx.extend(members[: max(1, math.ceil(len(members) * fraction))].tolist())
         return np.sort(np.asarray(idx, dtype=np.int64))
     k = max(1, math.ceil(n * fraction))
-    if task == "multilabel":  # make sure at least two items so both labels can appear
+    if task == TaskType.MULTILABEL:  # make sure at least two items so both labels can appear
         k = max(k, min(n, 2))
     return np.sort(rng.permutation(n)[:k])

@@ -304,7 +304,7 @@ def load_features(path: str | Path) -> FeatureSet:
 def extract_features(extractor: Extractor, data: SplitArrays, corruption: str = "none", severity: int = 0,
                      batch_size: int = 64, on_compute: Callable[[], None] | None = None) -> Path:
     """Path of the cached features of ``data`` under ``corruption``; computed and stored when missing."""
-    dense = data.task in ("segmentation", "change_detection")
+    dense = data.task.dense
     path = feature_path(extractor.fingerprint, data.key, corruption, severity, dense)
     if path.exists():
         try:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from eokit.datasets.spec import DatasetSpec
 from eokit.errors import SensorError
+from eokit.tasktype import TaskType
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +38,9 @@ GROUPS: tuple[str, ...] = (
     "RGB/NIR",
 )
 
-_DENSE = {"segmentation", "change_detection", "pixel_regression", "timeseries_segmentation", "super_resolution"}
-_TEMPORAL = {"change_detection", "timeseries_segmentation", "timeseries_classification"}
-_CLASSIF = {"classification", "multilabel", "timeseries_classification"}
-_CORE = {"classification", "multilabel", "segmentation", "regression", "pixel_regression"}
+_CLASSIF = {TaskType.CLASSIFICATION, TaskType.MULTILABEL, TaskType.TIMESERIES_CLASSIFICATION}
+_CORE = {TaskType.CLASSIFICATION, TaskType.MULTILABEL, TaskType.SEGMENTATION, TaskType.REGRESSION,
+         TaskType.PIXEL_REGRESSION}
 _RGBN = {"red", "green", "blue", "nir", "nir08"}
 
 
@@ -67,10 +67,10 @@ def _gsd(spec: DatasetSpec) -> float | None:
 GROUP_RULES: dict[str, Callable[[DatasetSpec], bool]] = {
     "Core": lambda s: s.task in _CORE and "temporal" not in s.tags,
     "Multi-Spectral-Dependent": lambda s: bool({"multispectral", "hyperspectral"} & set(s.tags)),
-    "Multi-Temporal": lambda s: "temporal" in s.tags or s.task in _TEMPORAL,
-    "Pixel-wise": lambda s: "pixelwise" in s.tags or s.task in _DENSE,
+    "Multi-Temporal": lambda s: "temporal" in s.tags or TaskType(s.task).temporal,
+    "Pixel-wise": lambda s: "pixelwise" in s.tags or TaskType(s.task).dense,
     "Classification": lambda s: s.task in _CLASSIF,
-    "Detection": lambda s: s.task == "detection",
+    "Detection": lambda s: s.task == TaskType.DETECTION,
     "<10 m": lambda s: "gsd<10" in s.tags or ("gsd>=10" not in s.tags and _gsd(s) is not None and _gsd(s) < 10),
     ">=10 m": lambda s: "gsd>=10" in s.tags or ("gsd<10" not in s.tags and _gsd(s) is not None and _gsd(s) >= 10),
     "RGB/NIR": lambda s: "rgbn" in s.tags or _rgbn_bands(s),

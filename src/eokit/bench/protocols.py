@@ -22,22 +22,29 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eokit.bench import metrics as M
+from eokit.bench.config import POOLED_TASKS, STORED_METRICS
+from eokit.bench.data import IGNORE_INDEX
 from eokit.errors import ConfigError
+from eokit.tasks.metrics import score
+from eokit.tasktype import TaskType
 
 Cond = tuple[str, int]  # (corruption, severity); ('none', 0) is clean
 LINEAR_PROBE = {"solver": "lbfgs", "max_iter": 500, "C": 1.0}
 """scikit-learn LogisticRegression settings of the linear probe (standardised features)."""
 
 
-def _scores(task: str, y: np.ndarray, pred: np.ndarray, num_classes: int) -> dict[str, float]:
-    if task == "classification":
-        return M.classification_metrics(y, pred, num_classes)
-    if task == "multilabel":
-        return M.multilabel_metrics(y, pred)
-    if task == "regression":
-        return M.regression_metrics(y, pred)
-    raise ConfigError(f"task {task!r} has no pooled-feature metrics")
+def bench_scores(task: TaskType | str, y: np.ndarray, pred: np.ndarray, num_classes: int) -> dict[str, float]:
+    """The stored bench metrics (``STORED_METRICS``) of predictions ``pred`` against ``y``.
+
+    Computed by :func:`eokit.tasks.metrics.score`, the implementation ``eokit evaluate`` uses;
+    raises MetricError when nothing valid is there to score (empty split, no labelled pixel).
+    """
+    task = TaskType.parse(task)
+    if task not in STORED_METRICS:
+        raise ConfigError(f"task {task.value!r} has no bench metrics; bench scores {', '.join(STORED_METRICS)}")
+    k = int(np.asarray(y).shape[1]) if task == TaskType.MULTILABEL else num_classes if task.classes else None
+    values = score(task, y, pred, num_classes=k, ignore_index=IGNORE_INDEX if task.dense else None)
+    return {stored: float(values[name]) for stored, name in STORED_METRICS[task].items()}
 
 
 def _standardise(train: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -52,7 +59,7 @@ def _standardise(train: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     return apply
 
 
-def fit_pooled(protocol: str, task: str, x: np.ndarray, y: np.ndarray, seed: int) -> Callable[[np.ndarray], np.ndarray]:
+def fit_pooled(protocol: str, task: TaskType | str, x: np.ndarray, y: np.ndarray, seed: int) -> Callable[[np.ndarray], np.ndarray]:
     """Fit ``protocol`` on features ``x`` and targets ``y``; return ``predict(x) -> predictions``.
 
     Predictions are class ids (classification), per-label scores in [0, 1]
@@ -71,19 +78,19 @@ def fit_pooled(protocol: str, task: str, x: np.ndarray, y: np.ndarray, seed: int
     n = len(xs)
     if protocol in ("knn5", "knn20"):
         k = min(int(protocol[3:]), n)
-        if task == "classification":
+        if task == TaskType.CLASSIFICATION:
             m = KNeighborsClassifier(n_neighbors=k, metric="cosine", algorithm="brute").fit(xs, y)
             return lambda z: m.predict(scale(z))
-        if task == "regression":
+        if task == TaskType.REGRESSION:
             m = KNeighborsRegressor(n_neighbors=k, metric="cosine", algorithm="brute").fit(xs, y)
             return lambda z: m.predict(scale(z))
         nn_ = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute").fit(xs)
         return lambda z: y[nn_.kneighbors(scale(z), return_distance=False)].mean(axis=1)
     if protocol == "linear":
-        if task == "regression":
+        if task == TaskType.REGRESSION:
             m = Ridge(alpha=1.0).fit(xs, y)
             return lambda z: m.predict(scale(z))
-        if task == "classification":
+        if task == TaskType.CLASSIFICATION:
             if len(np.unique(y)) == 1:
                 const = y[0]
                 return lambda z: np.full(len(z), const)
@@ -91,10 +98,10 @@ def fit_pooled(protocol: str, task: str, x: np.ndarray, y: np.ndarray, seed: int
             return lambda z: m.predict(scale(z))
         return _per_label(lambda: LogisticRegression(**LINEAR_PROBE, random_state=seed), xs, y, scale)
     if protocol == "random_forest":
-        if task == "regression":
+        if task == TaskType.REGRESSION:
             m = RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1).fit(xs, y)
             return lambda z: m.predict(scale(z))
-        if task == "classification":
+        if task == TaskType.CLASSIFICATION:
             m = RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1).fit(xs, y)
             return lambda z: m.predict(scale(z))
         return _per_label(lambda: RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1), xs, y, scale)
@@ -115,7 +122,7 @@ def _per_label(make: Callable[[], Any], xs: np.ndarray, y: np.ndarray, scale: Ca
     return predict
 
 
-def run_pooled(protocol: str, task: str, train_x: np.ndarray, train_y: np.ndarray,
+def run_pooled(protocol: str, task: TaskType | str, train_x: np.ndarray, train_y: np.ndarray,
                tests: Mapping[Cond, tuple[np.ndarray, np.ndarray]], seed: int, num_classes: int) -> dict[Cond, dict[str, float]]:
     """Fit once, score every condition: ``{cond: {metric: value}}``.
 
@@ -126,7 +133,7 @@ def run_pooled(protocol: str, task: str, train_x: np.ndarray, train_y: np.ndarra
 
     with threadpool_limits(limits=1):
         predict = fit_pooled(protocol, task, train_x, train_y, seed)
-        return {cond: _scores(task, ty, predict(tx), num_classes) for cond, (tx, ty) in tests.items()}
+        return {cond: bench_scores(task, ty, predict(tx), num_classes) for cond, (tx, ty) in tests.items()}
 
 
 # -- dense: light decoder on frozen maps -------------------------------------------------------------
@@ -156,7 +163,7 @@ def fuse_change(maps1: Sequence[np.ndarray], maps2: Sequence[np.ndarray]) -> lis
     return [np.concatenate([np.abs(a - b), a, b], axis=1) for a, b in zip(maps1, maps2, strict=True)]
 
 
-def run_decoder(task: str, train_maps: Sequence[np.ndarray], train_mask: np.ndarray,
+def run_decoder(task: TaskType | str, train_maps: Sequence[np.ndarray], train_mask: np.ndarray,
                 tests: Mapping[Cond, tuple[Sequence[np.ndarray], np.ndarray]], seed: int, num_classes: int,
                 epochs: int = 30, lr: float = 3e-3, batch_size: int = 8) -> dict[Cond, dict[str, float]]:
     """Train a LightDecoder on frozen maps; score every condition."""
@@ -173,7 +180,7 @@ def run_decoder(task: str, train_maps: Sequence[np.ndarray], train_mask: np.ndar
     out_size = tuple(train_mask.shape[-2:])
     dec = LightDecoder([m.shape[1] for m in xs], num_classes)
     weight = None
-    if task == "change_detection":
+    if task == TaskType.CHANGE_DETECTION:
         counts = np.bincount(train_mask[train_mask >= 0].ravel(), minlength=num_classes).astype(np.float64)
         w = counts.sum() / np.maximum(counts, 1) / num_classes
         weight = torch.tensor(np.sqrt(w), dtype=torch.float32)
@@ -188,7 +195,7 @@ def run_decoder(task: str, train_maps: Sequence[np.ndarray], train_mask: np.ndar
             if len(b) < 2 and n >= 2:  # BatchNorm needs two items
                 b = np.r_[b, perm[0]]
             logits = dec([x[b] for x in xs], out_size)
-            loss = F.cross_entropy(logits, ys[b], weight=weight, ignore_index=M.IGNORE_INDEX)
+            loss = F.cross_entropy(logits, ys[b], weight=weight, ignore_index=IGNORE_INDEX)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -199,14 +206,13 @@ def run_decoder(task: str, train_maps: Sequence[np.ndarray], train_mask: np.ndar
             t = norm(maps)
             preds = torch.cat([dec([x[i:i + 16] for x in t], tuple(mask.shape[-2:])).argmax(1)
                                for i in range(0, len(mask), 16)]).numpy()
-            out[cond] = (M.change_metrics(mask, preds) if task == "change_detection"
-                         else M.segmentation_metrics(mask, preds, num_classes))
+            out[cond] = bench_scores(task, mask, preds, num_classes)
     return out
 
 
 # -- full fine-tuning ---------------------------------------------------------------------------------
 
-def run_finetune(task: str, model: nn.Module, forward_pooled: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+def run_finetune(task: TaskType | str, model: nn.Module, forward_pooled: Callable[[nn.Module, torch.Tensor], torch.Tensor],
                  num_features: int, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
                  seed: int, num_classes: int, epochs: int = 3, lr: float = 1e-3, batch_size: int = 32) -> dict[str, float]:
     """Train ``model`` + a linear head end to end; return test metrics.
@@ -214,16 +220,16 @@ def run_finetune(task: str, model: nn.Module, forward_pooled: Callable[[nn.Modul
     ``forward_pooled(model, x)`` maps a raw batch to pooled features (it
     applies the model's own normalisation and band selection).
     """
-    if task not in ("classification", "multilabel", "regression"):
-        raise ConfigError(f"finetune supports classification, multilabel and regression, not {task!r}")
+    if task not in POOLED_TASKS:
+        raise ConfigError(f"finetune supports {', '.join(POOLED_TASKS)}, not {task!r}")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    outs = 1 if task == "regression" else num_classes
+    outs = 1 if task == TaskType.REGRESSION else num_classes
     head = nn.Linear(num_features, outs)
     params = list(model.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
     x_all = torch.from_numpy(train_x)
-    if task == "classification":
+    if task == TaskType.CLASSIFICATION:
         y_all = torch.from_numpy(train_y.astype(np.int64))
     else:
         y_all = torch.from_numpy(train_y.astype(np.float32))
@@ -236,9 +242,9 @@ def run_finetune(task: str, model: nn.Module, forward_pooled: Callable[[nn.Modul
             if len(b) < 2 and n >= 2:
                 b = np.r_[b, perm[0]]
             logits = head(forward_pooled(model, x_all[b]))
-            if task == "classification":
+            if task == TaskType.CLASSIFICATION:
                 loss = F.cross_entropy(logits, y_all[b])
-            elif task == "multilabel":
+            elif task == TaskType.MULTILABEL:
                 loss = F.binary_cross_entropy_with_logits(logits, y_all[b])
             else:
                 loss = F.mse_loss(logits[:, 0], y_all[b])
@@ -249,8 +255,8 @@ def run_finetune(task: str, model: nn.Module, forward_pooled: Callable[[nn.Modul
     with torch.no_grad():
         logits = torch.cat([head(forward_pooled(model, torch.from_numpy(test_x[i:i + 64])))
                             for i in range(0, len(test_x), 64)]).numpy()
-    if task == "classification":
-        return _scores(task, test_y, logits.argmax(1), num_classes)
-    if task == "multilabel":
-        return _scores(task, test_y, 1 / (1 + np.exp(-logits)), num_classes)
-    return _scores(task, test_y, logits[:, 0], num_classes)
+    if task == TaskType.CLASSIFICATION:
+        return bench_scores(task, test_y, logits.argmax(1), num_classes)
+    if task == TaskType.MULTILABEL:
+        return bench_scores(task, test_y, 1 / (1 + np.exp(-logits)), num_classes)
+    return bench_scores(task, test_y, logits[:, 0], num_classes)

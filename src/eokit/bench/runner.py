@@ -1,9 +1,10 @@
 """Run a suite: plan the job grid, execute it (in-process or on Dask), store rows as jobs finish.
 
-The unit of computation is a *task*:
+The unit of computation is a :class:`Job` (not to be confused with a task
+type, :class:`~eokit.tasktype.TaskType`, which is what a dataset asks for):
 
 - ``features`` — per (model, dataset): extract and cache every split and
-  corruption the tasks need (``eokit.bench.features``); stores nothing itself;
+  corruption the jobs need (``eokit.bench.features``); stores nothing itself;
 - ``eval`` — per (model, dataset, protocol, fraction, seed): fit once on the
   cached train features, score the clean test features and each corrupted
   copy;
@@ -12,14 +13,14 @@ The unit of computation is a *task*:
   memory, measured on the driver after the grid (so workers do not disturb
   the timing).
 
-A task stores its rows as one store *job* per condition: the clean rows, and
-the rows under each (corruption, severity) when the task is part of the
-robustness grid. A job's
-``job_key`` hashes everything that determines its values (suite name, model
+A job stores its rows as one store *entry* per condition (``Job.entries``): the
+clean rows, and the rows under each (corruption, severity) when the job is part
+of the robustness grid. An entry's
+``job_key`` (the store's column name) hashes everything that determines its values (suite name, model
 and dataset configs, protocol settings, fraction, seed, conditions), so adding
-a seed, a protocol or a model adds jobs without touching stored ones. The
-driver asks the store which jobs are done, submits only the rest, and writes
-each task's jobs as soon as its future completes (``as_completed``), so a run
+a seed, a protocol or a model adds entries without touching stored ones. The
+driver asks the store which entries are done, submits only the jobs that still
+have some, and writes each job's entries as soon as its future completes (``as_completed``), so a run
 killed at any point and restarted recomputes nothing it stored.
 """
 
@@ -37,22 +38,29 @@ from typing import Any
 import numpy as np
 
 from eokit.bench.baselines import with_baselines
-from eokit.bench.config import POOLED_PROTOCOLS, ProtocolCfg, SuiteConfig, load_suite, stable_hash
+from eokit.bench.config import (
+    DENSE_TASKS,
+    POOLED_PROTOCOLS,
+    POOLED_TASKS,
+    ProtocolCfg,
+    SuiteConfig,
+    load_suite,
+    stable_hash,
+)
 from eokit.env import data_root
-from eokit.errors import ConfigError, DatasetError, DatasetNotFoundError, DownloadError
+from eokit.errors import ConfigError, DatasetError, DatasetNotFoundError, DownloadError, MetricError
+from eokit.tasktype import TaskType
 
 log = logging.getLogger(__name__)
 
 RUNNER_VERSION = 1
 CLEAN = ("none", 0)
-DENSE_TASKS = ("segmentation", "change_detection")
-POOLED_TASKS = ("classification", "multilabel", "regression")
 Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
-class Task:
-    """One unit of computation; ``jobs`` = ((job_key, conditions), ...) it stores rows for."""
+class Job:
+    """One unit of bench computation; ``entries`` = ((job_key, conditions), ...) it stores rows for."""
 
     kind: str  # 'eval' | 'finetune' | 'efficiency'
     model: str
@@ -60,11 +68,11 @@ class Task:
     protocol: str
     fraction: float = 1.0
     seed: int = 0
-    jobs: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
+    entries: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
 
     @property
     def conditions(self) -> list[tuple[str, int]]:
-        return [c for _, conds in self.jobs for c in conds]
+        return [c for _, conds in self.entries for c in conds]
 
     @property
     def label(self) -> str:
@@ -76,13 +84,13 @@ class Task:
 @dataclass
 class Plan:
     suite: SuiteConfig
-    tasks: list[Task]
+    jobs: list[Job]
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (model, dataset, reason)
     info: dict[str, dict[str, Any]] = field(default_factory=dict)  # dataset -> task, bands, sizes
 
     @property
     def job_keys(self) -> list[str]:
-        return [k for t in self.tasks for k, _ in t.jobs]
+        return [k for t in self.jobs for k, _ in t.entries]
 
 
 @dataclass
@@ -94,9 +102,9 @@ class RunSummary:
     rows: int
     skipped: list[tuple[str, str, str]]
     exports: tuple[Path, ...] = ()
-    feature_tasks: int = 0
+    feature_jobs: int = 0
     plan: Plan | None = None
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (task, error) of tasks that raised
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (job label, error) of jobs that raised
 
 
 # -- planning -------------------------------------------------------------------------------------
@@ -114,7 +122,7 @@ def _job_key(suite: SuiteConfig, model: str, dataset: str, proto: ProtocolCfg | 
     }, n=24)
 
 
-def _protocol_ok(protocol: str, task: str) -> bool:
+def _protocol_ok(protocol: str, task: TaskType) -> bool:
     if protocol in POOLED_PROTOCOLS:
         return task in POOLED_TASKS
     if protocol == "decoder":
@@ -125,12 +133,12 @@ def _protocol_ok(protocol: str, task: str) -> bool:
 
 
 def plan(suite: SuiteConfig) -> Plan:
-    """The full task grid of ``suite`` (baselines included); loads each dataset once to learn bands and task."""
+    """The full job grid of ``suite`` (baselines included); loads each dataset once to learn bands and task."""
     from eokit.bench.data import load_split
     from eokit.bench.features import applicable
 
     suite = with_baselines(suite)
-    tasks: list[Task] = []
+    jobs: list[Job] = []
     skipped: list[tuple[str, str, str]] = []
     info: dict[str, dict[str, Any]] = {}
     rob = suite.robustness
@@ -150,7 +158,7 @@ def plan(suite: SuiteConfig) -> Plan:
             conds += [(c, s) for c in rob.corruptions for s in rob.severities]
         elif rob and rob_datasets and d.name in rob_datasets:
             raise ConfigError(f"robustness.datasets: {d.name!r} is a {train.task} dataset; robustness is "
-                              f"evaluated on pooled-feature tasks {POOLED_TASKS}")
+                              f"evaluated on pooled-feature tasks {[str(t) for t in POOLED_TASKS]}")
         for m in suite.models:
             why = applicable(m, train)
             if why:
@@ -170,22 +178,22 @@ def plan(suite: SuiteConfig) -> Plan:
                         robust = (rob is not None and p.name in rob.protocols and p.name in POOLED_PROTOCOLS
                                   and frac in rob.fractions and (rob.seeds is None or seed in rob.seeds))
                         # one store job per condition: adding a corruption later adds jobs, never duplicates
-                        jobs = [(_job_key(suite, m.name, d.name, p, frac, seed, [c]), (c,))
+                        entries = [(_job_key(suite, m.name, d.name, p, frac, seed, [c]), (c,))
                                 for c in (conds if robust else [CLEAN])]
-                        tasks.append(Task("finetune" if p.name == "finetune" else "eval", m.name, d.name, p.name,
-                                          frac, seed, tuple(jobs)))
+                        jobs.append(Job("finetune" if p.name == "finetune" else "eval", m.name, d.name, p.name,
+                                        frac, seed, tuple(entries)))
             if suite.efficiency.enabled:
                 key = _job_key(suite, m.name, d.name, "efficiency", 1.0, 0, [CLEAN])
-                tasks.append(Task("efficiency", m.name, d.name, "efficiency", 1.0, 0, ((key, (CLEAN,)),)))
+                jobs.append(Job("efficiency", m.name, d.name, "efficiency", 1.0, 0, ((key, (CLEAN,)),)))
     if not info:
         raise DatasetNotFoundError(
             f"suite {suite.name!r}: no dataset could be loaded (EOKIT_DATA={str(data_root())!r}):\n"
             + "\n".join(f"  {d}: {why}" for _, d, why in skipped)
         )
-    return Plan(suite, tasks, skipped, info)
+    return Plan(suite, jobs, skipped, info)
 
 
-# -- task execution (runs in workers; top-level functions so Dask can pickle them) -------------------
+# -- job execution (runs in workers; top-level functions so Dask can pickle them) -------------------
 
 def _suite(suite_json: dict[str, Any]) -> SuiteConfig:
     return SuiteConfig.model_validate(suite_json)
@@ -204,12 +212,12 @@ def _worker_threads() -> None:
     torch.set_num_threads(1)
 
 
-def _needed_conditions(tasks: Iterable[Task]) -> list[tuple[str, int]]:
-    conds = {c for t in tasks for c in t.conditions}
+def _needed_conditions(jobs: Iterable[Job]) -> list[tuple[str, int]]:
+    conds = {c for t in jobs for c in t.conditions}
     return sorted(conds, key=lambda c: (c != CLEAN, c))
 
 
-def features_task(suite_json: dict[str, Any], model: str, dataset: str, conds: list[tuple[str, int]]) -> dict[str, str]:
+def features_job(suite_json: dict[str, Any], model: str, dataset: str, conds: list[tuple[str, int]]) -> dict[str, str]:
     """Extract (or find cached) train features and test features under each condition."""
     from eokit.bench.data import load_split
     from eokit.bench.features import extract_features, make_extractor
@@ -226,14 +234,14 @@ def features_task(suite_json: dict[str, Any], model: str, dataset: str, conds: l
     return out
 
 
-def _row(suite: SuiteConfig, t: Task, cond: tuple[str, int], key: str, metric: str, value: float) -> dict[str, Any]:
+def _row(suite: SuiteConfig, t: Job, cond: tuple[str, int], key: str, metric: str, value: float) -> dict[str, Any]:
     return {"suite": suite.name, "dataset": t.dataset, "model": t.model, "protocol": t.protocol,
             "fraction": float(t.fraction), "seed": int(t.seed), "corruption": cond[0], "severity": int(cond[1]),
             "metric": metric, "value": float(value), "job_key": key, "config_hash": suite.config_hash(),
             "time": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
 
 
-def eval_task(suite_json: dict[str, Any], t: Task, paths: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+def eval_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
     """Fit protocol ``t.protocol`` once and score every condition of ``t``; ``{job_key: rows}``."""
     from eokit.bench import protocols as P
     from eokit.bench.data import fraction_indices, load_split
@@ -244,7 +252,7 @@ def eval_task(suite_json: dict[str, Any], t: Task, paths: dict[str, str] | None 
     d = next(x for x in suite.datasets if x.name == t.dataset)
     conds = t.conditions
     if paths is None or not all(Path(p).exists() for p in paths.values()):
-        paths = features_task(suite_json, t.model, t.dataset, conds)  # e.g. a worker without the shared cache
+        paths = features_job(suite_json, t.model, t.dataset, conds)  # e.g. a worker without the shared cache
     train, test = load_split(d, "train"), load_split(d, "test")
     y_train = train.target()
     idx = fraction_indices(y_train, t.fraction, t.seed, train.task)
@@ -263,18 +271,18 @@ def eval_task(suite_json: dict[str, Any], t: Task, paths: dict[str, str] | None 
         tests = {c: (load_features(paths[f"test:{c[0]}:{c[1]}"]).pooled, test.target()) for c in conds}
         results = P.run_pooled(t.protocol, train.task, ftrain.pooled[idx], y_train[idx], tests, t.seed,
                                max(train.num_classes, test.num_classes))
-    return {key: [_row(suite, t, c, key, k, v) for c in cs for k, v in results[c].items()] for key, cs in t.jobs}
+    return {key: [_row(suite, t, c, key, k, v) for c in cs for k, v in results[c].items()] for key, cs in t.entries}
 
 
-def _dense_inputs(task: str, f: Any) -> list[np.ndarray]:
+def _dense_inputs(task: TaskType, f: Any) -> list[np.ndarray]:
     from eokit.bench.protocols import fuse_change
 
-    if task == "change_detection":
+    if task == TaskType.CHANGE_DETECTION:
         return fuse_change(f.maps, f.maps2 or [])
     return f.maps
 
 
-def finetune_task(suite_json: dict[str, Any], t: Task) -> dict[str, list[dict[str, Any]]]:
+def finetune_job(suite_json: dict[str, Any], t: Job) -> dict[str, list[dict[str, Any]]]:
     from eokit.bench import protocols as P
     from eokit.bench.data import fraction_indices, load_split
     from eokit.bench.features import BackboneExtractor, reflectance_scale
@@ -290,11 +298,11 @@ def finetune_task(suite_json: dict[str, Any], t: Task) -> dict[str, list[dict[st
     res = P.run_finetune(train.task, ex.model, ex.pooled, ex.num_features, train.image[idx], train.target()[idx],
                          test.image, test.target(), t.seed, max(train.num_classes, test.num_classes),
                          epochs=pcfg.epochs or 3, lr=pcfg.lr or 1e-3, batch_size=pcfg.batch_size or 32)
-    (key, (cond,)), = t.jobs
+    (key, (cond,)), = t.entries
     return {key: [_row(suite, t, cond, key, k, v) for k, v in res.items()]}
 
 
-def efficiency_task(suite_json: dict[str, Any], t: Task) -> dict[str, list[dict[str, Any]]]:
+def efficiency_job(suite_json: dict[str, Any], t: Job) -> dict[str, list[dict[str, Any]]]:
     from eokit.bench.data import load_split
     from eokit.bench.efficiency import measure
     from eokit.bench.features import make_extractor
@@ -305,18 +313,20 @@ def efficiency_task(suite_json: dict[str, Any], t: Task) -> dict[str, list[dict[
     test = load_split(d, "test")
     ex = make_extractor(m, test)
     res = measure(ex, test.image[: suite.efficiency.batch_size], repeats=suite.efficiency.repeats)
-    (key, (cond,)), = t.jobs
+    (key, (cond,)), = t.entries
     return {key: [_row(suite, t, cond, key, k, v) for k, v in res.items()]}
 
 
-def run_task(suite_json: dict[str, Any], t: Task, paths: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
-    if t.kind == "eval":
-        return eval_task(suite_json, t, paths)
-    if t.kind == "finetune":
-        return finetune_task(suite_json, t)
-    if t.kind == "efficiency":
-        return efficiency_task(suite_json, t)
-    raise ConfigError(f"unknown task kind {t.kind!r}")
+def run_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Run one job; ``{job_key: rows}``. A metric that cannot be computed (e.g. a test split with
+    no labelled pixel) raises MetricError naming the job; the driver reports it in ``failed``."""
+    runners = {"eval": eval_job, "finetune": finetune_job, "efficiency": efficiency_job}
+    if t.kind not in runners:
+        raise ConfigError(f"unknown job kind {t.kind!r}; one of {sorted(runners)}")
+    try:
+        return eval_job(suite_json, t, paths) if t.kind == "eval" else runners[t.kind](suite_json, t)
+    except MetricError as exc:
+        raise MetricError(f"{t.label}: {exc}") from exc
 
 
 # -- driver ------------------------------------------------------------------------------------------
@@ -342,7 +352,7 @@ def run_suite(
 ) -> RunSummary:
     """Run ``suite`` into ``out`` (results.duckdb + Parquet/CSV exports; the CLI adds report.html).
 
-    ``workers=0`` runs every task in this process; otherwise a loopback
+    ``workers=0`` runs every job in this process; otherwise a loopback
     LocalCluster of ``workers`` processes (one thread each) is started, or the
     Dask scheduler at ``scheduler`` (``tcp://HOST:PORT``) is used.
     """
@@ -355,26 +365,26 @@ def run_suite(
     p = plan(cfg)
     suite_json = p.suite.model_dump(mode="json")
     done = store.done_jobs()
-    pending = [dataclasses.replace(t, jobs=tuple(j for j in t.jobs if j[0] not in done))
-               for t in p.tasks if any(k not in done for k, _ in t.jobs)]
+    pending = [dataclasses.replace(t, entries=tuple(e for e in t.entries if e[0] not in done))
+               for t in p.jobs if any(k not in done for k, _ in t.entries)]
     grid = [t for t in pending if t.kind != "efficiency"]
     eff = [t for t in pending if t.kind == "efficiency"]
-    total = len(p.tasks)
+    total = len(p.jobs)
     finished = total - len(pending)
-    n_jobs = len(p.job_keys)
+    n_entries = len(p.job_keys)
     done_before = sum(k in done for k in p.job_keys)
-    log.info("suite %s: %d jobs, %d stored, %d tasks to run", cfg.name, n_jobs, done_before, len(pending))
+    log.info("suite %s: %d result entries, %d stored, %d jobs to run", cfg.name, n_entries, done_before, len(pending))
     if progress:
-        progress(finished, total, f"{done_before}/{n_jobs} jobs stored")
+        progress(finished, total, f"{done_before}/{n_entries} results stored")
     computed = 0
 
-    def store_results(batch: list[tuple[Task, dict[str, list[dict[str, Any]]]]]) -> None:
-        """Store the jobs of finished tasks (one connection, one transaction per job)."""
+    def store_results(batch: list[tuple[Job, dict[str, list[dict[str, Any]]]]]) -> None:
+        """Store the entries of finished jobs (one connection, one transaction per entry)."""
         nonlocal computed, finished
-        jobs = {k: rows for _, result in batch for k, rows in result.items() if k not in done}
-        if jobs:
-            store.add_jobs(jobs)
-        for key, rows in jobs.items():
+        entries = {k: rows for _, result in batch for k, rows in result.items() if k not in done}
+        if entries:
+            store.add_jobs(entries)
+        for key, rows in entries.items():
             done.add(key)
             computed += 1
             if on_stored:
@@ -383,20 +393,20 @@ def run_suite(
         if progress and batch:
             progress(finished, total, batch[-1][0].label)
 
-    def store_result(t: Task, result: dict[str, list[dict[str, Any]]]) -> None:
+    def store_result(t: Job, result: dict[str, list[dict[str, Any]]]) -> None:
         store_results([(t, result)])
 
     failed: list[tuple[str, str]] = []
 
-    def fail(t: Task, exc: BaseException) -> None:
+    def fail(t: Job, exc: BaseException) -> None:
         nonlocal finished
-        log.error("task %s failed: %s: %s", t.label, type(exc).__name__, exc)
+        log.error("job %s failed: %s: %s", t.label, type(exc).__name__, exc)
         failed.append((t.label, f"{type(exc).__name__}: {exc}"))
         finished += 1
         if progress:
             progress(finished, total, f"FAILED {t.label}")
 
-    feature_groups: dict[tuple[str, str], list[Task]] = {}
+    feature_groups: dict[tuple[str, str], list[Job]] = {}
     for t in grid:
         if t.kind == "eval":
             feature_groups.setdefault((t.model, t.dataset), []).append(t)
@@ -405,20 +415,20 @@ def run_suite(
 
         client, cluster = _client(scheduler, workers)
         try:
-            feats = {g: client.submit(features_task, suite_json, g[0], g[1], _needed_conditions(ts), pure=False,
+            feats = {g: client.submit(features_job, suite_json, g[0], g[1], _needed_conditions(ts), pure=False,
                                       key=f"features-{g[0]}-{g[1]}-{os.getpid()}")
                      for g, ts in feature_groups.items()}
             futures = {}
             for t in grid:
                 dep = feats.get((t.model, t.dataset)) if t.kind == "eval" else None
-                fut = client.submit(run_task, suite_json, t, dep, pure=False)
+                fut = client.submit(run_job, suite_json, t, dep, pure=False)
                 futures[fut] = t
             for finished_batch in as_completed(list(futures)).batches():
                 ok = []
                 for fut in finished_batch:
                     try:
                         ok.append((futures[fut], fut.result()))
-                    except Exception as exc:  # a failed task is reported; the others still run and store
+                    except Exception as exc:  # a failed job is reported; the others still run and store
                         fail(futures[fut], exc)
                 store_results(ok)
                 for fut in finished_batch:
@@ -432,23 +442,23 @@ def run_suite(
         for t in grid:
             try:
                 if t.kind == "eval" and (t.model, t.dataset) not in paths:
-                    paths[(t.model, t.dataset)] = features_task(
+                    paths[(t.model, t.dataset)] = features_job(
                         suite_json, t.model, t.dataset, _needed_conditions(feature_groups[(t.model, t.dataset)]))
-                result = run_task(suite_json, t, paths.get((t.model, t.dataset)))
+                result = run_job(suite_json, t, paths.get((t.model, t.dataset)))
             except Exception as exc:
                 fail(t, exc)
                 continue
             store_result(t, result)
     for t in eff:  # on the driver, after the grid: timings undisturbed by busy workers
         try:
-            result = run_task(suite_json, t)
+            result = run_job(suite_json, t)
         except Exception as exc:
             fail(t, exc)
             continue
         store_result(t, result)
     exports = store.export(out)
-    summary = RunSummary(out, n_jobs, done_before, computed, len(store), p.skipped, exports=tuple(exports),
-                         feature_tasks=len(feature_groups), failed=failed, plan=p)
+    summary = RunSummary(out, n_entries, done_before, computed, len(store), p.skipped, exports=tuple(exports),
+                         feature_jobs=len(feature_groups), failed=failed, plan=p)
     return summary
 
 

@@ -8,8 +8,9 @@ A task is head-agnostic: it does not build the model, it only knows
 - what the output must look like (``check_output``) and how it becomes a
   prediction (``predict``: probabilities, labels, masks, values or boxes).
 
-Metric values come back from :func:`compute_metrics` as plain floats (and
-lists for per-class metrics), ready for JSON.
+The metrics themselves live in :mod:`eokit.tasks.metrics` (one implementation,
+shared with ``eokit evaluate`` and bench); :func:`~eokit.tasks.metrics.compute_metrics`
+returns them as plain floats (and lists for per-class metrics), ready for JSON.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from torchmetrics import MetricCollection
 from eokit.data.sample import Sample
 from eokit.errors import ModelError
 from eokit.registry import Registry
+from eokit.tasktype import TaskType
 
 
 class Task:
     """Base class. Subclasses set ``name``, ``inputs`` and ``target`` and implement the hooks."""
 
-    name: ClassVar[str] = ""
+    name: ClassVar[str] = ""  # a TaskType member in every subclass
     inputs: ClassVar[tuple[str, ...]] = ("image",)
     target: ClassVar[str] = "label"
     #: the metric that model selection / early stopping watches, and its direction
@@ -69,35 +71,10 @@ class Task:
 
     # -- helpers ------------------------------------------------------------
     def config(self) -> dict[str, Any]:
-        return {"name": self.name, "num_classes": self.num_classes, "class_names": self.class_names}
+        return {"name": str(self.name), "num_classes": self.num_classes, "class_names": self.class_names}
 
     def _shape_error(self, what: str, got: Any, want: str) -> ModelError:
         return ModelError(f"task {self.name!r}: model output {what} has shape {tuple(got)}, expected {want}")
-
-
-def compute_metrics(metrics: MetricCollection, class_names: Sequence[str] | None = None) -> dict[str, Any]:
-    """``metrics.compute()`` as JSON-ready values: scalars -> float, vectors -> list (per class).
-
-    Per-class vectors (keys ending in ``_per_class``) are also given as a
-    ``{class_name: value}`` dict under the same key when ``class_names`` is known.
-    """
-    out: dict[str, Any] = {}
-    for key, value in metrics.compute().items():
-        if isinstance(value, dict):  # e.g. MeanAveragePrecision
-            for k, v in value.items():
-                if isinstance(v, Tensor) and v.numel() == 1 and v.is_floating_point():
-                    out[f"{key}_{k}" if key != "map" else k] = float(v)
-            continue
-        v = value.detach().float().cpu()
-        if v.numel() == 1:
-            out[key] = float(v)
-        else:
-            vals = [float(x) for x in v.flatten()]
-            if class_names and len(class_names) == len(vals):
-                out[key] = dict(zip(class_names, vals, strict=True))
-            else:
-                out[key] = vals
-    return out
 
 
 TASKS: Registry[type[Task]] = Registry(
@@ -113,13 +90,13 @@ TASKS: Registry[type[Task]] = Registry(
 
 
 def register_task(cls: type[Task]) -> type[Task]:
-    TASKS.register(cls.name, cls)
+    TASKS.register(str(cls.name), cls)
     return cls
 
 
-def get_task(name: str, **kwargs: Any) -> Task:
+def get_task(name: TaskType | str, **kwargs: Any) -> Task:
     """Build a task by name: ``get_task('segmentation', num_classes=6, ignore_index=255)``."""
-    return TASKS.get(name)(**kwargs)
+    return TASKS.get(str(name))(**kwargs)
 
 
 def list_tasks() -> list[str]:

@@ -9,17 +9,12 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 from torchmetrics import MetricCollection
-from torchmetrics.classification import (
-    MulticlassAccuracy,
-    MulticlassCohenKappa,
-    MulticlassF1Score,
-    MultilabelAveragePrecision,
-    MultilabelF1Score,
-)
 
 from eokit.data.sample import Sample
 from eokit.errors import ModelError
 from eokit.tasks.base import Task, as_long, register_task
+from eokit.tasks.metrics import metric_collection, update_metrics
+from eokit.tasktype import TaskType
 
 
 @register_task
@@ -30,7 +25,7 @@ class ClassificationTask(Task):
     ``f1_macro``, ``f1_per_class``, ``kappa``. Prediction: ``probs`` (B, K), ``label`` (B,).
     """
 
-    name = "classification"
+    name = TaskType.CLASSIFICATION
     target = "label"
     monitor = "oa"
     monitor_mode = "max"
@@ -58,17 +53,11 @@ class ClassificationTask(Task):
                                label_smoothing=self.label_smoothing)
 
     def metrics(self) -> MetricCollection:
-        k = self.num_classes
-        return MetricCollection({
-            "oa": MulticlassAccuracy(k, average="micro"),
-            "aa": MulticlassAccuracy(k, average="macro"),
-            "f1_macro": MulticlassF1Score(k, average="macro"),
-            "f1_per_class": MulticlassF1Score(k, average=None),
-            "kappa": MulticlassCohenKappa(k),
-        })
+        return metric_collection(self.name, self.num_classes)
 
     def update(self, metrics: MetricCollection, output: Tensor, batch: Sample) -> None:
-        metrics.update(output.detach().argmax(1), as_long(batch[self.target]).to(output.device))
+        update_metrics(self.name, metrics, output.detach().argmax(1),
+                       as_long(batch[self.target]).to(output.device))
 
     def predict(self, output: Tensor) -> dict[str, Tensor]:
         probs = output.softmax(1)
@@ -84,7 +73,7 @@ class MultilabelTask(Task):
     Prediction: ``probs`` (B, K), ``labels`` (B, K) bool.
     """
 
-    name = "multilabel"
+    name = TaskType.MULTILABEL
     target = "label"
     monitor = "map"
     monitor_mode = "max"
@@ -111,16 +100,11 @@ class MultilabelTask(Task):
         return F.binary_cross_entropy_with_logits(output, batch[self.target].to(output).float(), pos_weight=pw)
 
     def metrics(self) -> MetricCollection:
-        k, t = self.num_classes, self.threshold
-        return MetricCollection({
-            "map": MultilabelAveragePrecision(k, average="macro"),
-            "f1_micro": MultilabelF1Score(k, threshold=t, average="micro"),
-            "f1_macro": MultilabelF1Score(k, threshold=t, average="macro"),
-            "f1_per_class": MultilabelF1Score(k, threshold=t, average=None),
-        })
+        return metric_collection(self.name, self.num_classes)
 
     def update(self, metrics: MetricCollection, output: Tensor, batch: Sample) -> None:
-        metrics.update(output.detach().sigmoid(), as_long(batch[self.target]).to(output.device))
+        update_metrics(self.name, metrics, output.detach().sigmoid(),
+                       as_long(batch[self.target]).to(output.device), threshold=self.threshold)
 
     def predict(self, output: Tensor) -> dict[str, Tensor]:
         probs = output.sigmoid()

@@ -7,11 +7,12 @@ from typing import Any
 
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
-from torchmetrics.detection import MeanAveragePrecision
 
 from eokit.data.sample import Sample
 from eokit.errors import ModelError
 from eokit.tasks.base import Task, register_task
+from eokit.tasks.metrics import metric_collection, update_metrics
+from eokit.tasktype import TaskType
 
 
 def targets_of(batch: Sample) -> list[dict[str, Tensor]]:
@@ -34,7 +35,7 @@ class DetectionTask(Task):
     ``mar_100``, ... Labels are the dataset's class indices.
     """
 
-    name = "detection"
+    name = TaskType.DETECTION
     target = "boxes"
     monitor = "map"
     monitor_mode = "max"
@@ -62,11 +63,11 @@ class DetectionTask(Task):
         return sum(output.values())
 
     def metrics(self) -> MetricCollection:
-        return MetricCollection({"map": MeanAveragePrecision(box_format="xyxy", iou_type="bbox")})
+        return metric_collection(self.name)
 
     def update(self, metrics: MetricCollection, output: Any, batch: Sample) -> None:
         preds = [{k: o[k].detach() for k in ("boxes", "scores", "labels")} for o in output]
-        metrics.update(preds, targets_of(batch))
+        update_metrics(self.name, metrics, preds, targets_of(batch))
 
     def predict(self, output: Any) -> list[dict[str, Tensor]]:
         return output

@@ -7,12 +7,13 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch.nn import functional as F
-from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score
-from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+from torchmetrics import MetricCollection
 
 from eokit.data.sample import Sample
 from eokit.errors import ConfigError
 from eokit.tasks.base import Task, register_task
+from eokit.tasks.metrics import metric_collection, update_metrics
+from eokit.tasktype import TaskType
 
 LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.smooth_l1_loss}
 
@@ -23,19 +24,11 @@ def _loss_fn(name: str, task: str):
     return LOSSES[name]
 
 
-def _regression_metrics() -> MetricCollection:
-    return MetricCollection({
-        "rmse": MeanSquaredError(squared=False),
-        "mae": MeanAbsoluteError(),
-        "r2": R2Score(),
-    })
-
-
 @register_task
 class RegressionTask(Task):
     """One value per image: output (B,) or (B, 1), ``target`` (B,) float. Metrics: ``rmse``, ``mae``, ``r2``."""
 
-    name = "regression"
+    name = TaskType.REGRESSION
     target = "target"
     monitor = "rmse"
     monitor_mode = "min"
@@ -57,10 +50,11 @@ class RegressionTask(Task):
         return self.loss_fn(self._flat(output), batch[self.target].to(output).reshape(-1))
 
     def metrics(self) -> MetricCollection:
-        return _regression_metrics()
+        return metric_collection(self.name)
 
     def update(self, metrics: MetricCollection, output: Tensor, batch: Sample) -> None:
-        metrics.update(self._flat(output.detach()).float(), batch[self.target].to(output).reshape(-1).float())
+        update_metrics(self.name, metrics, self._flat(output.detach()).float(),
+                       batch[self.target].to(output).reshape(-1).float())
 
     def predict(self, output: Tensor) -> dict[str, Tensor]:
         return {"value": self._flat(output)}
@@ -82,7 +76,7 @@ class PixelRegressionTask(Task):
     loss and metrics. Metrics: ``rmse``, ``mae``, ``r2`` over valid pixels.
     """
 
-    name = "pixel_regression"
+    name = TaskType.PIXEL_REGRESSION
     target = "target"
     monitor = "rmse"
     monitor_mode = "min"
@@ -110,12 +104,12 @@ class PixelRegressionTask(Task):
         return self.loss_fn(pred, target)
 
     def metrics(self) -> MetricCollection:
-        return _regression_metrics()
+        return metric_collection(self.name)
 
     def update(self, metrics: MetricCollection, output: Tensor, batch: Sample) -> None:
         pred, target = self._pairs(output.detach().float(), batch)
-        if pred.numel():
-            metrics.update(pred, target)
+        if pred.numel():  # a batch without valid pixels adds nothing (support stays as it was)
+            update_metrics(self.name, metrics, pred, target)
 
     def predict(self, output: Tensor) -> dict[str, Tensor]:
         return {"value": output[:, 0]}
@@ -130,7 +124,7 @@ class SuperResolutionTask(Task):
     span seen in the target), ``rmse``, ``mae``. Prediction: ``image``.
     """
 
-    name = "super_resolution"
+    name = TaskType.SUPER_RESOLUTION
     target = "target"
     monitor = "psnr"
     monitor_mode = "max"
@@ -152,21 +146,10 @@ class SuperResolutionTask(Task):
         return self.loss_fn(output, batch[self.target].to(output))
 
     def metrics(self) -> MetricCollection:
-        dr = self.data_range
-        return MetricCollection({
-            "psnr": PeakSignalNoiseRatio(data_range=dr),
-            "ssim": StructuralSimilarityIndexMeasure(data_range=dr),
-            "rmse": MeanSquaredError(squared=False),
-            "mae": MeanAbsoluteError(),
-        }, compute_groups=False)
+        return metric_collection(self.name, data_range=self.data_range)
 
     def update(self, metrics: MetricCollection, output: Tensor, batch: Sample) -> None:
-        pred, target = output.detach().float(), batch[self.target].to(output).float()
-        for name, metric in metrics.items(keep_base=True):
-            if name in ("rmse", "mae"):
-                metric.update(pred.flatten(), target.flatten())
-            else:
-                metric.update(pred, target)
+        update_metrics(self.name, metrics, output.detach().float(), batch[self.target].to(output).float())
 
     def predict(self, output: Tensor) -> dict[str, Tensor]:
         return {"image": output}

@@ -5,23 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
 from torch import Tensor
 from torch.nn import functional as F
 from torchmetrics import MetricCollection
-from torchmetrics.classification import (
-    BinaryF1Score,
-    BinaryJaccardIndex,
-    BinaryPrecision,
-    BinaryRecall,
-    MulticlassAccuracy,
-    MulticlassF1Score,
-    MulticlassJaccardIndex,
-)
 
 from eokit.data.sample import Sample
 from eokit.errors import ModelError
 from eokit.tasks.base import Task, as_long, register_task
+from eokit.tasks.metrics import metric_collection, update_metrics
+from eokit.tasktype import TaskType
 
 
 @register_task
@@ -33,7 +25,7 @@ class SegmentationTask(Task):
     accuracy), ``f1_macro``. Prediction: ``probs`` (B, K, H, W), ``mask`` (B, H, W).
     """
 
-    name = "segmentation"
+    name = TaskType.SEGMENTATION
     target = "mask"
     monitor = "miou"
     monitor_mode = "max"
@@ -63,16 +55,11 @@ class SegmentationTask(Task):
         return F.cross_entropy(output, as_long(batch[self.target]).to(output.device), weight=w, ignore_index=ii)
 
     def metrics(self) -> MetricCollection:
-        k, ii = self.num_classes, self.ignore_index
-        return MetricCollection({
-            "miou": MulticlassJaccardIndex(k, average="macro", ignore_index=ii),
-            "iou_per_class": MulticlassJaccardIndex(k, average=None, ignore_index=ii),
-            "oa": MulticlassAccuracy(k, average="micro", ignore_index=ii),
-            "f1_macro": MulticlassF1Score(k, average="macro", ignore_index=ii),
-        })
+        return metric_collection(self.name, self.num_classes, ignore_index=self.ignore_index)
 
     def update(self, metrics: MetricCollection, output: Tensor, batch: Sample) -> None:
-        metrics.update(output.detach().argmax(1), as_long(batch[self.target]).to(output.device))
+        update_metrics(self.name, metrics, output.detach().argmax(1),
+                       as_long(batch[self.target]).to(output.device), ignore_index=self.ignore_index)
 
     def predict(self, output: Tensor) -> dict[str, Tensor]:
         probs = output.softmax(1)
@@ -86,11 +73,11 @@ class SegmentationTask(Task):
 class ChangeDetectionTask(SegmentationTask):
     """Bi-temporal change: ``model(image, image2)`` -> logits (B, 2, H, W); ``mask`` 1 = change.
 
-    Adds the change-class metrics ``f1_change``, ``iou_change``,
+    Metrics: segmentation's, plus the change-class metrics ``f1_change``, ``iou_change``,
     ``precision_change``, ``recall_change`` (class 1 against the rest).
     """
 
-    name = "change_detection"
+    name = TaskType.CHANGE_DETECTION
     inputs = ("image", "image2")
     monitor = "f1_change"
     monitor_mode = "max"
@@ -103,26 +90,3 @@ class ChangeDetectionTask(SegmentationTask):
         class_weights: Sequence[float] | None = None,
     ) -> None:
         super().__init__(num_classes, class_names, ignore_index, class_weights)
-
-    def metrics(self) -> MetricCollection:
-        base = dict(super().metrics().items(keep_base=True))
-        ii = self.ignore_index
-        base.update({
-            "f1_change": BinaryF1Score(ignore_index=ii),
-            "iou_change": BinaryJaccardIndex(ignore_index=ii),
-            "precision_change": BinaryPrecision(ignore_index=ii),
-            "recall_change": BinaryRecall(ignore_index=ii),
-        })
-        return MetricCollection(base, compute_groups=False)  # updated member by member
-
-    def update(self, metrics: MetricCollection, output: Tensor, batch: Sample) -> None:
-        pred = output.detach().argmax(1)
-        mask = as_long(batch[self.target]).to(output.device)
-        change = (mask == 1).long()
-        if self.ignore_index is not None:
-            change = torch.where(mask == self.ignore_index, mask, change)
-        for name, metric in metrics.items(keep_base=True):
-            if name.endswith("_change"):
-                metric.update((pred == 1).long(), change)
-            else:
-                metric.update(pred, mask)

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from eokit.errors import MetricError
 from eokit.io import atomic_path
 from eokit.models.contract import DataContract
 from eokit.tasks import compute_metrics, get_task
@@ -63,6 +64,10 @@ def evaluate(
             output = task.forward(model, batch)
             task.check_output(output, batch)
             task.update(metrics, output, batch)
+    try:
+        values = compute_metrics(metrics, task.class_names)
+    except MetricError as exc:
+        raise MetricError(f"evaluate {checkpoint} on {dataset!r} split {split!r} ({len(data)} samples): {exc}") from exc
     result = {
         "checkpoint": str(checkpoint),
         "dataset": dataset,
@@ -70,7 +75,7 @@ def evaluate(
         "samples": len(data),
         "task": task.name,
         "seconds": round(time.perf_counter() - t0, 3),
-        "metrics": compute_metrics(metrics, task.class_names),
+        "metrics": values,
     }
     if out is not None:
         with atomic_path(out) as tmp:

@@ -20,6 +20,7 @@ from eokit.errors import ConfigError, ModelError
 from eokit.io import atomic_path
 from eokit.models.contract import DataContract
 from eokit.tasks import Task, get_task
+from eokit.tasktype import TaskType
 from eokit.train.checkpoint import load_weights, model_bands, save_checkpoint
 from eokit.train.config import TrainConfig
 from eokit.train.data import EODataModule
@@ -125,7 +126,7 @@ def build_model(cfg: TrainConfig, task: Task, bands: tuple[str, ...], sensor: st
     from eokit.models import create_model
 
     kw: dict[str, Any] = dict(cfg.model.options)
-    if task.name == "super_resolution" and target_channels is not None:
+    if task.name == TaskType.SUPER_RESOLUTION and target_channels is not None:
         kw["head_kwargs"] = {"out_chans": target_channels, **(kw.get("head_kwargs") or {})}
     if cfg.model.head is not None:
         kw["head"] = cfg.model.head

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from eokit.data.sample import Sample
+from eokit.errors import MetricError
 from eokit.tasks import Task, compute_metrics
 from eokit.train.config import OptimConfig
 
@@ -67,7 +68,12 @@ class EOTaskModule(L.LightningModule):
         self._eval_step(batch, self.test_metrics, "test")
 
     def _epoch_end(self, metrics: Any, stage: str) -> dict[str, Any]:
-        values = compute_metrics(metrics, self.task.class_names)
+        try:
+            values = compute_metrics(metrics, self.task.class_names)
+        except MetricError:
+            if self._trainer is None or not self.trainer.sanity_checking:
+                raise  # a whole epoch without a valid target: the split is wrong, say so
+            values = {}  # the sanity check's two batches may hold no labelled pixel
         metrics.reset()
         for k, v in values.items():
             if isinstance(v, float):

@@ -62,7 +62,7 @@ def command(suite: str, out: str, scheduler: str | None, workers: int, no_report
     if summary.failed:
         for label, err in summary.failed[:20]:
             console.print(f"[red]failed[/] {escape(label)}: {escape(err)}")
-        raise click.ClickException(f"{len(summary.failed)} benchmark tasks failed (rerun to retry only those)")
+        raise click.ClickException(f"{len(summary.failed)} benchmark jobs failed (rerun to retry only those)")
 
 
 def _report(summary: RunSummary, *, write: bool, console: Console) -> Path | None:
