@@ -13,19 +13,9 @@ from typing import Any
 
 from eokit.env import data_root
 from eokit.errors import DatasetError
+from eokit.tasktype import TaskType
 
-TASKS = (
-    "classification",
-    "multilabel",
-    "segmentation",
-    "change_detection",
-    "regression",
-    "pixel_regression",
-    "detection",
-    "super_resolution",
-    "timeseries_segmentation",
-    "timeseries_classification",
-)
+TASKS: tuple[TaskType, ...] = tuple(TaskType)
 TAGS = (
     "gsd<10", "gsd>=10", "rgbn", "multispectral", "sar", "hyperspectral", "temporal", "pixelwise",
 )
@@ -48,7 +38,7 @@ class DatasetSpec:
     """Declarative facts about a benchmark dataset."""
 
     name: str
-    task: str
+    task: TaskType
     sensor: str | None
     bands: tuple[str, ...]
     classes: tuple[str, ...] = ()
@@ -67,7 +57,8 @@ class DatasetSpec:
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
-            raise DatasetError(f"dataset {self.name!r}: task {self.task!r} is not one of {TASKS}")
+            raise DatasetError(f"dataset {self.name!r}: task {self.task!r} is not one of {[t.value for t in TASKS]}")
+        object.__setattr__(self, "task", TaskType(self.task))
         bad = set(self.tags) - set(TAGS)
         if bad:
             raise DatasetError(f"dataset {self.name!r}: unknown tags {sorted(bad)}; allowed {TAGS}")

@@ -26,8 +26,9 @@ from rasterio.windows import Window, from_bounds
 from eokit.errors import BandError, DTypeError, MissingCRSError, RasterError, WindowError, suggest
 from eokit.io.chip import Chip
 from eokit.io.grid import GridSpec, _crs_str
-from eokit.sensors.bands import Sensor, apply_band_map, band_key, match_bands, parse_band_map
+from eokit.sensors.bands import Sensor, band_key
 from eokit.sensors.catalog import get_sensor
+from eokit.sensors.resolve import apply_band_map, match_bands, parse_band_map
 
 SUPPORTED_DTYPES = {"uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"}
 _MAX_HANDLES = 64

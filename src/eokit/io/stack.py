@@ -22,7 +22,8 @@ from eokit.errors import BandError, CRSMismatchError, WindowError
 from eokit.io.chip import Chip
 from eokit.io.grid import GridSpec, _crs_str
 from eokit.io.raster import BandMap, RasterSource, _unique, resolve_positions
-from eokit.sensors.bands import Sensor, apply_band_map, parse_band_map
+from eokit.sensors.bands import Sensor
+from eokit.sensors.resolve import apply_band_map, parse_band_map
 
 
 class BandStack:

@@ -16,9 +16,13 @@ from eokit.models.contract import DataContract
 from eokit.models.factory import WeightsArg, create_backbone
 from eokit.models.registry import get_arch, get_head, split_name
 from eokit.models.temporal import TemporalAggregator
+from eokit.tasktype import TaskType
 
-TASKS = ("classification", "multilabel", "regression", "segmentation", "pixel_regression",
-         "change_detection", "super_resolution", "detection")
+# the task types a backbone + head model is built for
+TASKS: tuple[TaskType, ...] = (
+    TaskType.CLASSIFICATION, TaskType.MULTILABEL, TaskType.REGRESSION, TaskType.SEGMENTATION,
+    TaskType.PIXEL_REGRESSION, TaskType.CHANGE_DETECTION, TaskType.SUPER_RESOLUTION, TaskType.DETECTION,
+)
 HEAD_KIND = {
     "classification": "image", "multilabel": "image", "regression": "image",
     "segmentation": "dense", "pixel_regression": "dense", "change_detection": "dense",
@@ -191,7 +195,7 @@ def create_model(
     ``normalize=True`` puts the weights' per-band normalisation inside the model.
     """
     if task not in TASKS:
-        raise ModelError(f"task {task!r} is not one of {TASKS}")
+        raise ModelError(f"task {task!r} is not one of {[t.value for t in TASKS]}")
     if fusion not in FUSIONS:
         raise ModelError(f"fusion {fusion!r} is not one of {FUSIONS}")
     arch, _ = split_name(backbone)

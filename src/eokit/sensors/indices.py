@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from eokit.errors import BandError, suggest
-from eokit.sensors.bands import Sensor, match_bands
+from eokit.sensors.bands import Sensor
 from eokit.sensors.catalog import get_sensor
+from eokit.sensors.resolve import match_bands
 
 
 def _nd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
