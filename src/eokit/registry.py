@@ -42,6 +42,8 @@ class Registry(Generic[T]):
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
+        if self.group is None:
+            return
         from importlib.metadata import entry_points
 
         for ep in entry_points(group=self.group):
