@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from torch.utils.data import Dataset
 
@@ -188,7 +188,10 @@ class EODataset(Dataset):
 DATASETS: Registry[type[EODataset]] = Registry("dataset", "eokit.datasets")
 
 
-def register(cls: type[EODataset]) -> type[EODataset]:
+_D = TypeVar("_D", bound="EODataset")
+
+
+def register(cls: type[_D]) -> type[_D]:
     """Class decorator: register a loader under its spec's name."""
     DATASETS.register(cls.spec.name, cls)
     return cls

@@ -100,9 +100,9 @@ def predict_scenes(
             if on_done is not None:
                 on_done(res)
         if errors:
-            scene, exc = errors[0]
-            exc.add_note(f"{len(errors)} of {len(scenes)} scenes failed; this error is from {scene!r}")
-            raise exc
+            scene, first = errors[0]
+            first.add_note(f"{len(errors)} of {len(scenes)} scenes failed; this error is from {scene!r}")
+            raise first
         return [r for r in results if r is not None]
     finally:
         client.close()

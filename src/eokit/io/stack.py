@@ -27,6 +27,9 @@ from eokit.sensors.bands import Sensor, _key
 class BandStack:
     """Bands from several ``RasterSource``s, aligned to ``reference``'s grid."""
 
+    item_id: str | None  # set by open_stac_item: the STAC item's id and datetime
+    datetime: str | None
+
     def __init__(
         self,
         sources: Sequence[RasterSource],
@@ -108,7 +111,9 @@ class BandStack:
             window = Window(0, 0, self.grid.width, self.grid.height)
         elif not isinstance(window, Window):
             window = Window(*window)
+        assert not isinstance(window, tuple)  # a Window now (for mypy: rasterio has no type hints)
         window = Window(round(window.col_off), round(window.row_off), round(window.width), round(window.height))
+        assert not isinstance(window, tuple)
         names = list(bands) if bands is not None else list(self.bands)
         arrays, valid, canonical = [], None, []
         win_grid = self.grid.window_grid(window)
@@ -131,6 +136,7 @@ class BandStack:
             canonical.append(chip.bands[0])
             valid = chip.valid if valid is None else (valid & chip.valid)
         arr = np.stack(arrays)
+        assert valid is not None  # set by the first band (np.stack refuses none)
         return Chip(arr, valid, tuple(canonical), win_grid, self.nodata)
 
 

@@ -30,6 +30,9 @@ class Normalize(nn.Module):
         self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(-1, 1, 1), False)
         self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(-1, 1, 1), False)
 
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-3] != len(self.bands):
             raise BandError(

@@ -96,7 +96,8 @@ class WeightSpec:
         if not bands:
             raise ModelError(f"weights {self.name!r} accept any bands; pass bands= to transforms()")
         mean, std = self.stats(bands)
-        s = get_sensor(sensor or self.sensor) if (sensor or self.sensor) else None
+        sensor_name = sensor or self.sensor
+        s = get_sensor(sensor_name) if sensor_name else None
         return NormalizeBands.from_lists(
             [b.name for b in bands], mean, std, scale=s.scale if s else 1.0, offset=s.offset if s else 0.0,
             sensor=s.name if s else None,

@@ -32,6 +32,7 @@ class ClassificationTask(Task):
 
     name = "classification"
     target = "label"
+    num_classes: int  # checked in __init__
     monitor = "oa"
     monitor_mode = "max"
 
@@ -85,6 +86,7 @@ class MultilabelTask(Task):
     """
 
     name = "multilabel"
+    num_classes: int  # checked in __init__
     target = "label"
     monitor = "map"
     monitor_mode = "max"

@@ -126,8 +126,8 @@ class SuperResolutionTask(Task):
     """Super-resolution: ``image`` (B, C, H, W) low-res -> output (B, C, sH, sW); ``target`` high-res.
 
     Loss L1 (default). Metrics: ``psnr``, ``ssim`` (with ``data_range``: the
-    value span of the target, e.g. 1.0 for reflectance in [0, 1]; None = the
-    span seen in the target), ``rmse``, ``mae``. Prediction: ``image``.
+    value span of the target, e.g. 1.0 for reflectance in [0, 1]; required for
+    the metrics), ``rmse``, ``mae``. Prediction: ``image``.
     """
 
     name = "super_resolution"
@@ -153,6 +153,11 @@ class SuperResolutionTask(Task):
 
     def metrics(self) -> MetricCollection:
         dr = self.data_range
+        if dr is None:  # torchmetrics' PSNR needs the span up front
+            raise ConfigError(
+                f"task {self.name!r}: psnr/ssim need data_range, the value span of the target "
+                "(e.g. 1.0 for reflectance in [0, 1]); set it in the task options (data_range: 1.0)"
+            )
         return MetricCollection({
             "psnr": PeakSignalNoiseRatio(data_range=dr),
             "ssim": StructuralSimilarityIndexMeasure(data_range=dr),

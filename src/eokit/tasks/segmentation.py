@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch.nn import functional as F
-from torchmetrics import MetricCollection
+from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import (
     BinaryF1Score,
     BinaryJaccardIndex,
@@ -34,6 +34,7 @@ class SegmentationTask(Task):
     """
 
     name = "segmentation"
+    num_classes: int  # checked in __init__
     target = "mask"
     monitor = "miou"
     monitor_mode = "max"
@@ -105,7 +106,7 @@ class ChangeDetectionTask(SegmentationTask):
         super().__init__(num_classes, class_names, ignore_index, class_weights)
 
     def metrics(self) -> MetricCollection:
-        base = dict(super().metrics().items(keep_base=True))
+        base: dict[str, Metric | MetricCollection] = dict(super().metrics().items(keep_base=True))
         ii = self.ignore_index
         base.update({
             "f1_change": BinaryF1Score(ignore_index=ii),

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from eokit.datasets.base import DATASETS, DatasetSpec, list_datasets
@@ -123,7 +130,7 @@ def download_cmd(name: str, root: Path | None, keep_archives: bool) -> None:
 
     spec = _spec(name)
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(d, done: int, total: int | None) -> None:
             if d.filename not in tasks:

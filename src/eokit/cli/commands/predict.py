@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -11,6 +12,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -74,7 +76,7 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
 
     console = Console(stderr=True)
     models = [model, *extra_models]
-    kwargs = dict(crop=crop, stride=stride, batch_size=batch_size, forward_batch=forward_batch, output=output,
+    kwargs: dict[str, Any] = dict(crop=crop, stride=stride, batch_size=batch_size, forward_batch=forward_batch, output=output,
                   window=window, margin=margin, tta=None if tta == "none" else tta, prob_dtype=prob_dtype,
                   nodata=nodata, sensor=sensor, resampling=resampling, device=device, optimize=not no_optimize,
                   band_names=bands.split(",") if bands else None, reference=reference or 0)
@@ -97,8 +99,9 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
         return
     model_arg = models if len(models) > 1 else model
     if len(scenes) == 1:
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[rate]} tiles/s"), TimeElapsedColumn(), TimeRemainingColumn())
+        columns: tuple[ProgressColumn, ...] = (
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} tiles/s"), TimeElapsedColumn(), TimeRemainingColumn())
         with Progress(*columns, console=console, transient=False) as bar:
             task = bar.add_task(f"predict {Path(scenes[0]).name}", total=plan_scene(
                 scenes[0], crop=crop, stride=stride, sensor=sensor or _contract_of(model).sensor,

@@ -267,7 +267,7 @@ class _BitemporalFolders(EODataset):
                 f"{self.spec.name}: label {str(pl)!r} is {lgrid.width}x{lgrid.height} px but image {str(pa)!r} is "
                 f"{w}x{h} px; labels must share the image grid (pass skip_invalid=True to skip the pair)"
             )
-        mask = (lab[:3] > 0).any(axis=0).astype(np.int64)
+        mask = np.asarray((lab[:3] > 0).any(axis=0), dtype=np.int64)
         return {
             "image": sa["image"],
             "image2": sb["image"],

@@ -382,7 +382,9 @@ class ImageFolderEO(EODataset):
         self.seed = seed
         self.fractions = dict(fractions)
         self.split_file = split_file
-        self.spec = dataclasses.replace(type(self).spec, sensor=sensor, bands=self.band_subset or ())
+        self.spec = dataclasses.replace(  # type: ignore[misc]  # per-instance sensor and bands
+            type(self).spec, sensor=sensor, bands=self.band_subset or ()
+        )
         super().__init__(root, split, **kwargs)
 
     def _split_dirs(self) -> dict[str, Path]:
@@ -412,7 +414,7 @@ class ImageFolderEO(EODataset):
             folder = self.root
             expected = tuple(class_folders(folder, self.expected))
         self.classes = expected
-        self.spec = dataclasses.replace(self.spec, classes=expected)
+        self.spec = dataclasses.replace(self.spec, classes=expected)  # type: ignore[misc]  # per-instance classes
         files, labels = [], []
         for k, c in enumerate(expected):
             found = image_files(folder / c, self.extensions)

@@ -254,7 +254,7 @@ class YoloDetection(_DetectionDataset):
             f"{self.spec.name}: no class names for {str(self.root)!r}: pass classes= or add classes.txt/data.yaml"
         )
 
-    def _index(self) -> list[tuple[Path, np.ndarray, np.ndarray]]:
+    def _index(self) -> list[tuple[Path, Path]]:  # type: ignore[override]  # (image, YOLO label file)
         self._classes = self._names()
         images = self._images()
         items = []
@@ -285,7 +285,7 @@ class YoloDetection(_DetectionDataset):
         keep = set(split_ids(self.spec.name, [str(p.relative_to(base)) for p in flat], self.split))
         return [p for p in flat if str(p.relative_to(base)) in keep]
 
-    def _load(self, item: tuple[Path, Path]) -> Sample:
+    def _load(self, item: tuple[Path, Path]) -> Sample:  # type: ignore[override]
         img, lab = item
         array, bands, grid = _read_image(img, self.spec.sensor)
         h, w = array.shape[1:]

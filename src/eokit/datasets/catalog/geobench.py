@@ -151,7 +151,7 @@ class GeoBenchTask(EODataset):
         if names is None:
             raise DatasetError(f"{str(part)!r} has no {key!r} list")
         if self.kind == "classification":
-            self._labels = self._label_map()
+            self._labels: dict[str, Any] = self._label_map()
         elif self.kind == "multilabel":
             self._labels = self._label_stats()
         return list(names)

@@ -85,7 +85,7 @@ def _cube_cached(stamp: tuple[str, int, int], key: str | None) -> np.ndarray:
 class _Scene(EODataset):
     """Patches of (image cube H x W x B, ground truth H x W) pairs."""
 
-    ignore_index = IGNORE_INDEX
+    ignore_index: int | None = IGNORE_INDEX
     shift_labels: ClassVar[bool] = True  # gt 0 = unlabelled, k -> k - 1
 
     def __init__(self, *args: Any, patch_size: int | None = 64, **kwargs: Any) -> None:
@@ -95,7 +95,7 @@ class _Scene(EODataset):
         super().__init__(*args, **kwargs)
 
     # subclasses: list (scene id, cube, gt) sources
-    def _scenes(self) -> list[tuple[str, Any, Any]]:
+    def _scenes(self) -> list[tuple[str, Any]]:
         raise NotImplementedError
 
     def _read(self, source: Any) -> tuple[np.ndarray, np.ndarray]:

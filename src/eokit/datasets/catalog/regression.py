@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -270,7 +270,7 @@ class PixelRegression(EODataset):
         }
 
 
-_REDUCERS = {"mean": np.mean, "median": np.median, "max": np.max, "sum": np.sum, "std": np.std}
+_REDUCERS: dict[str, Callable[..., Any]] = {"mean": np.mean, "median": np.median, "max": np.max, "sum": np.sum, "std": np.std}
 
 
 def _reducer(name: str) -> Any:

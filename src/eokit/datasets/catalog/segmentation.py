@@ -183,7 +183,8 @@ class Sen1Floods11(EODataset):
     def _load(self, chip: str) -> Sample:
         label_path = self.root / "LabelHand" / f"{chip}_LabelHand.tif"
         lab = open_raster(label_path)
-        arrays, bands = [], []
+        arrays: list[np.ndarray] = []
+        bands: list[str] = []
         for mod in self.modalities:
             if mod == "s1":
                 path = self.root / "S1Hand" / f"{chip}_S1Hand.tif"

@@ -80,7 +80,7 @@ class WorldStrat(EODataset):
         return split_ids(self.spec.name, tiles, self.split)
 
     def _load(self, tile: str) -> Sample:
-        frames = []
+        frames: list[np.ndarray] = []
         grid = None
         for n in range(1, self.revisits + 1):
             path = self.root / "lr_dataset" / tile / "L2A" / f"{tile}-{n}-L2A_data.tiff"
@@ -196,6 +196,8 @@ class LandsatPanSharpening(EODataset):
                 raise DatasetError(f"landsat8_pansharpen: {str(ms[b])!r} is not on the grid of {self.ms_bands[0]}")
             grid = grid or chip.grid
             layers.append(chip.array[0])
+        if grid is None:
+            raise DatasetError(f"landsat8_pansharpen: no multispectral bands to read (ms_bands={self.ms_bands})")
         c = self.chip_size
         target = open_raster(pan, band_names=("B8",), sensor="landsat8").read(
             bounds=grid.bounds, out_shape=(2 * c, 2 * c), boundless=True
