@@ -1,6 +1,8 @@
 # Two commands do everything on a fresh machine:
 #   make run   - install into .venv (if needed) and run the main job on the real data mirror
 #   make test  - install into .venv (if needed) and run the test suite
+# and one more before a commit:
+#   make check - ruff, the import-layer contract and mypy (CI runs it before the tests)
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -11,7 +13,7 @@ EOKIT_DATA ?= $(if $(wildcard ../shared/data/MANIFEST.md),$(abspath ../shared/da
 export EOKIT_DATA
 OUT ?= outputs
 
-.PHONY: install run demo test lint bench-deps clean
+.PHONY: install run demo test check lint bench-deps clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,11 +36,19 @@ demo: $(STAMP)
 	$(BIN)/eokit quicklook $(L8)/l8_B4.tif $(L8)/l8_B3.tif $(L8)/l8_B2.tif --sensor landsat8 \
 		--map $(OUT)/landsat8_ndvi.tif -o $(OUT)/landsat8_quicklook.png
 
+# Locates (as root: installs) Chromium for the browser test, or says on one line why it is skipped.
 test: $(STAMP)
+	@bash .ci/chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
+# Lint, the layer contract of pyproject's [tool.importlinter], and types ([tool.mypy]).
+check: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
 
 # Optional: peers measured side by side in benchmarks/ (TorchGeo, TerraTorch).
 bench-deps: $(STAMP)

@@ -37,8 +37,9 @@ from __future__ import annotations
 import importlib.util
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import torch
@@ -57,7 +58,7 @@ def _provider(name: str) -> Path:
     return DATA_DIR / name / "data.py"
 
 
-def _cases(name: str, tmp: Path) -> list[dict[str, Any]]:
+def _cases(name: str, tmp: Path, missing_mirror: Callable[[str], NoReturn]) -> list[dict[str, Any]]:
     path = _provider(name)
     spec = importlib.util.spec_from_file_location(f"eokit_testdata_{name}", path)
     assert spec is not None and spec.loader is not None
@@ -67,7 +68,7 @@ def _cases(name: str, tmp: Path) -> list[dict[str, Any]]:
     mirror = root if (root / "MANIFEST.md").exists() else None
     out = module.make(tmp, mirror)
     if out is None:
-        pytest.skip(f"{name}: its test data needs the data mirror (set EOKIT_DATA)")
+        missing_mirror(f"{name}: its test data needs the data mirror")
     return out if isinstance(out, list) else [out]
 
 
@@ -167,11 +168,12 @@ def _check_sample(ds: EODataset, s: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_loader_yields_valid_samples(name: str, tmp_path: Path) -> None:
+def test_loader_yields_valid_samples(name: str, tmp_path: Path,
+                                     missing_mirror: Callable[[str], NoReturn]) -> None:
     if not _provider(name).exists():
         pytest.fail(f"no test data provider for {name!r}: add {_provider(name)}")
     cls = DATASETS.get(name)
-    for kwargs in _cases(name, tmp_path):
+    for kwargs in _cases(name, tmp_path, missing_mirror):
         ds = cls(**kwargs)
         assert len(ds) > 0, (name, kwargs)
         first, last = ds[0], ds[len(ds) - 1]

@@ -60,6 +60,8 @@ uses); the stored names are kept so results, references and reports stay compara
 BUILTIN_SUITES = ("quick", "full")
 
 Protocol = Literal["knn5", "knn20", "linear", "random_forest", "decoder", "finetune"]
+_SUITE_PROTOCOLS: tuple[Protocol, ...] = ("knn5", "knn20", "linear", "decoder")  # a suite's default
+_ROBUSTNESS_PROTOCOLS: tuple[Protocol, ...] = ("linear",)
 
 
 class _Strict(BaseModel):
@@ -140,7 +142,7 @@ class RobustnessCfg(_Strict):
     corruptions: list[Literal[CORRUPTION_NAMES]] = Field(default_factory=lambda: list(CORRUPTION_NAMES))  # type: ignore[valid-type]
     severities: list[int] = Field(default_factory=lambda: [1, 3, 5])
     datasets: list[str] | None = Field(None, description="default: every pooled-feature dataset")
-    protocols: list[Protocol] = Field(default_factory=lambda: ["linear"])
+    protocols: list[Protocol] = Field(default_factory=lambda: list(_ROBUSTNESS_PROTOCOLS))
     fractions: list[float] = Field(default_factory=lambda: [1.0])
     seeds: list[int] | None = None
 
@@ -172,7 +174,7 @@ class SuiteConfig(_Strict):
     description: str = ""
     models: list[ModelCfg]
     datasets: list[DatasetCfg]
-    protocols: list[Protocol | ProtocolCfg] = Field(default_factory=lambda: ["knn5", "knn20", "linear", "decoder"])
+    protocols: list[Protocol | ProtocolCfg] = Field(default_factory=lambda: list[Protocol | ProtocolCfg](_SUITE_PROTOCOLS))
     fractions: list[float] = Field(default_factory=lambda: [0.01, 0.1, 1.0])
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
     robustness: RobustnessCfg | None = None
@@ -194,7 +196,9 @@ class SuiteConfig(_Strict):
                 raise ValueError(f"duplicate {kind} names {dup}; names must be unique")
         known_ds = [d.name for d in self.datasets]
         for p in self.protocols:
-            for d in (p.datasets or []) if isinstance(p, ProtocolCfg) else []:
+            if not isinstance(p, ProtocolCfg):
+                continue
+            for d in p.datasets or []:
                 if d not in known_ds:
                     raise ValueError(f"protocol {p.name!r}: dataset {d!r} is not a dataset of the suite ({known_ds})."
                                      f"{suggest(d, known_ds)}")

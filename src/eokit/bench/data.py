@@ -126,7 +126,7 @@ def load_split(cfg: DatasetCfg, part: str) -> SplitArrays:
 def _write(path: Path, a: SplitArrays) -> None:
     meta = {"task": a.task, "bands": list(a.bands), "sensor": a.sensor, "classes": list(a.classes),
             "extra": a.extra}
-    arrays = {"image": a.image, "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+    arrays: dict[str, Any] = {"image": a.image, "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
     for name in ("label", "mask", "image2"):
         v = getattr(a, name)
         if v is not None:
@@ -318,7 +318,8 @@ def _stack(cfg: DatasetCfg, task: TaskType, samples: list[dict[str, Any]], ds: A
     if size is None and len(shapes) > 1 and not cfg.tile:
         size = min(min(sh) for sh in shapes)
         log.info("dataset %s: images of different sizes %s resized to %d", cfg.name, sorted(shapes)[:3], size)
-    imgs, imgs2, labels, masks = [], [], [], []
+    imgs, imgs2, masks = [], [], []
+    labels: list[Any] = []  # tensors (multi-label), ints (classes) or floats (regression)
     for s in samples:
         if tuple(s.get("bands") or ()) != bands:
             raise DatasetError(f"dataset {cfg.name!r}: samples disagree on bands ({bands} vs {s.get('bands')})")
@@ -368,7 +369,8 @@ def _concat(parts: list[SplitArrays]) -> SplitArrays:
         vals = [getattr(p, name) for p in parts]
         return None if vals[0] is None else np.concatenate(vals)
 
-    return SplitArrays(first.task, first.bands, first.sensor, first.classes, cat("image"), cat("label"),
+    image = np.concatenate([p.image for p in parts])
+    return SplitArrays(first.task, first.bands, first.sensor, first.classes, image, cat("label"),
                        cat("mask"), cat("image2"))
 
 
@@ -390,7 +392,9 @@ def _tile(a: SplitArrays, t: int) -> SplitArrays:
             return x.transpose(0, 2, 4, 1, 3, 5).reshape(-1, lead[1], t, t)
         return x.transpose(0, 1, 3, 2, 4).reshape(-1, t, t)
 
-    out = SplitArrays(a.task, a.bands, a.sensor, a.classes, cut(a.image), None, cut(a.mask), cut(a.image2), a.key)
+    image = cut(a.image)
+    assert image is not None  # cut() returns None only for None
+    out = SplitArrays(a.task, a.bands, a.sensor, a.classes, image, None, cut(a.mask), cut(a.image2), a.key)
     if out.mask is not None:
         keep = (out.mask != IGNORE_INDEX).reshape(len(out), -1).any(axis=1)
         out = out.subset(np.flatnonzero(keep))

@@ -26,7 +26,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -37,6 +37,9 @@ from eokit.bench.data import SplitArrays
 from eokit.env import cache_dir
 from eokit.errors import BandError, ConfigError
 from eokit.io import atomic_path
+
+if TYPE_CHECKING:
+    from eokit.models.backbone import Backbone
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +133,7 @@ class BackboneExtractor(Extractor):
         self.scale, self.offset = scale
         self.sensor = sensor
         torch.manual_seed(cfg.init_seed)
-        self.model = _create_backbone(cfg.arch or "", bands=self.bands, sensor=sensor, weights=cfg.weights, **cfg.options)
+        self.model: Backbone = _create_backbone(cfg.arch or "", bands=self.bands, sensor=sensor, weights=cfg.weights, **cfg.options)
         self.model.eval()
         self.num_features = int(self.model.num_features)
         # the weights' own statistics, per band, in reflectance units; the dataset's scale takes it there

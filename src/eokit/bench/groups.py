@@ -64,6 +64,12 @@ def _gsd(spec: DatasetSpec) -> float | None:
     return spec.gsd
 
 
+def _gsd_is(spec: DatasetSpec, below: bool) -> bool:
+    """True when the dataset's GSD is known and below 10 m (``below``) or at least 10 m (not ``below``)."""
+    gsd = _gsd(spec)
+    return gsd is not None and (gsd < 10) == below
+
+
 GROUP_RULES: dict[str, Callable[[DatasetSpec], bool]] = {
     "Core": lambda s: s.task in _CORE and "temporal" not in s.tags,
     "Multi-Spectral-Dependent": lambda s: bool({"multispectral", "hyperspectral"} & set(s.tags)),
@@ -71,8 +77,8 @@ GROUP_RULES: dict[str, Callable[[DatasetSpec], bool]] = {
     "Pixel-wise": lambda s: "pixelwise" in s.tags or TaskType(s.task).dense,
     "Classification": lambda s: s.task in _CLASSIF,
     "Detection": lambda s: s.task == TaskType.DETECTION,
-    "<10 m": lambda s: "gsd<10" in s.tags or ("gsd>=10" not in s.tags and _gsd(s) is not None and _gsd(s) < 10),
-    ">=10 m": lambda s: "gsd>=10" in s.tags or ("gsd<10" not in s.tags and _gsd(s) is not None and _gsd(s) >= 10),
+    "<10 m": lambda s: "gsd<10" in s.tags or ("gsd>=10" not in s.tags and _gsd_is(s, below=True)),
+    ">=10 m": lambda s: "gsd>=10" in s.tags or ("gsd<10" not in s.tags and _gsd_is(s, below=False)),
     "RGB/NIR": lambda s: "rgbn" in s.tags or _rgbn_bands(s),
 }
 assert tuple(GROUP_RULES) == GROUPS

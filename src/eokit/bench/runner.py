@@ -268,8 +268,8 @@ def eval_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = 
                                 t.seed, max(train.num_classes, test.num_classes, 2),
                                 epochs=pcfg.epochs or 30, lr=pcfg.lr or 3e-3, batch_size=pcfg.batch_size or 8)
     else:
-        tests = {c: (load_features(paths[f"test:{c[0]}:{c[1]}"]).pooled, test.target()) for c in conds}
-        results = P.run_pooled(t.protocol, train.task, ftrain.pooled[idx], y_train[idx], tests, t.seed,
+        pooled = {c: (load_features(paths[f"test:{c[0]}:{c[1]}"]).pooled, test.target()) for c in conds}
+        results = P.run_pooled(t.protocol, train.task, ftrain.pooled[idx], y_train[idx], pooled, t.seed,
                                max(train.num_classes, test.num_classes))
     return {key: [_row(suite, t, c, key, k, v) for c in cs for k, v in results[c].items()] for key, cs in t.entries}
 

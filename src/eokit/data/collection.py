@@ -90,7 +90,8 @@ def time_from_name(path: str, pattern: re.Pattern[str], date_format: str) -> dat
     if groups.get("year") is not None:
         parts = [int(groups.get(k) or d) for k, d in
                  (("year", 0), ("month", 1), ("day", 1), ("hour", 0), ("minute", 0), ("second", 0))]
-        return datetime(*parts)
+        year, month, day, hour, minute, second = parts
+        return datetime(year, month, day, hour, minute, second)
     raise ConfigError(
         f"time pattern {pattern.pattern!r} has no 'date' or 'year' named group; "
         r"write it like r'(?P<date>\d{8})'"
@@ -164,9 +165,9 @@ class SceneCollection:
         self._tree: shapely.STRtree | None = None
 
     @classmethod
-    def _from_parts(cls, sources: list[Source], scenes: list[Scene], index_crs: CRS) -> SceneCollection:
+    def _from_parts(cls, sources: Sequence[Source], scenes: Sequence[Scene], index_crs: CRS) -> SceneCollection:
         new = object.__new__(cls)
-        new.index_crs, new.sources, new.scenes, new._tree = index_crs, sources, tuple(scenes), None
+        new.index_crs, new.sources, new.scenes, new._tree = index_crs, list(sources), tuple(scenes), None
         return new
 
     # -- construction -------------------------------------------------------
@@ -221,7 +222,9 @@ class SceneCollection:
         if not groups:
             raise EmptyCollectionError("no band-file groups given; pass one list of band files per scene")
         stacks = [open_band_files(g, sensor=sensor, reference=reference, resampling=resampling) for g in groups]
-        found = _times([s.reference.path for s in stacks], pattern, date_format) or [None] * len(stacks)
+        found: list[TimeLike | None] = list(
+            _times([s.reference.path for s in stacks], pattern, date_format) or [None] * len(stacks)
+        )
         if times is not None:
             if len(times) != len(stacks):
                 raise ConfigError(f"{len(times)} times given for {len(stacks)} band-file groups; give one per group")
@@ -288,14 +291,16 @@ class SceneCollection:
         """Like :meth:`query` but returns scene indexes (possibly empty, never raises for no match)."""
         idx = list(range(len(self)))
         if bounds is not None or geometry is not None:
-            geom = geometry if geometry is not None else shapely.box(*bounds)
             qcrs = CRS.from_user_input(crs) if crs is not None else self.index_crs
-            if qcrs != self.index_crs:
-                if geometry is None:
-                    geom = shapely.box(*transform_bounds(qcrs, self.index_crs, *bounds, densify_pts=21))
-                else:
+            if geometry is not None:
+                geom = geometry
+                if qcrs != self.index_crs:
                     tr = Transformer.from_crs(qcrs, self.index_crs, always_xy=True)
                     geom = shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+            elif bounds is not None:
+                if qcrs != self.index_crs:
+                    bounds = transform_bounds(qcrs, self.index_crs, *bounds, densify_pts=21)
+                geom = shapely.box(*bounds)
             hits = set(self.tree.query(geom, predicate="intersects").tolist())
             idx = [i for i in idx if i in hits]
         if start is not None or end is not None:
@@ -303,8 +308,7 @@ class SceneCollection:
             t1 = parse_time(end, "end") if end is not None else None
             if t1 is not None and isinstance(end, str) and len(end.strip()) <= 10:
                 t1 = t1.replace(hour=23, minute=59, second=59, microsecond=999999)  # a date means the whole day
-            idx = [i for i in idx if self.scenes[i].time is not None
-                   and (t0 is None or self.scenes[i].time >= t0) and (t1 is None or self.scenes[i].time <= t1)]
+            idx = [i for i in idx if _within(self.scenes[i].time, t0, t1)]
         return idx
 
     def subset(self, indexes: Sequence[int], why: str = "the query") -> SceneCollection:
@@ -336,6 +340,11 @@ def _expand(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) ->
             return sorted(_glob.glob(p, recursive=True))
         return [p]
     return [str(p) for p in paths]
+
+
+def _within(t: datetime | None, start: datetime | None, end: datetime | None) -> bool:
+    """True when ``t`` is known and lies in [start, end] (an open side is None)."""
+    return t is not None and (start is None or t >= start) and (end is None or t <= end)
 
 
 def _times(files: Sequence[str], pattern: str | None, date_format: str) -> list[datetime | None] | None:

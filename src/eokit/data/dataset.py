@@ -90,6 +90,7 @@ class SceneDataset(Dataset[Sample]):
 
     def _check_overlap(self) -> None:
         scenes = self.collection.scenes
+        assert self.labels is not None  # only called with labels
         if not any(self.labels.overlaps(s.crs, s.bounds) for s in scenes):
             name = self.labels.path if isinstance(self.labels, RasterLabels) else self.labels.name
             raise NoOverlapError(

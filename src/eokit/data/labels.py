@@ -9,7 +9,7 @@ warp of the label onto the sample grid with :func:`eokit.io.reproject_chip`).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
@@ -20,6 +20,9 @@ from eokit.errors import ConfigError, CRSMismatchError, DatasetError, NoOverlapE
 from eokit.io import GridSpec, RasterSource, open_raster, reproject_chip
 from eokit.io.grid import _crs_str
 
+if TYPE_CHECKING:
+    import geopandas as gpd
+
 POLICIES = ("raise", "reproject")
 
 
@@ -29,7 +32,7 @@ def _policy(on_mismatch: str) -> str:
     return on_mismatch
 
 
-def read_vectors(vectors: Any, layer: str | int | None = None):
+def read_vectors(vectors: Any, layer: str | int | None = None) -> gpd.GeoDataFrame:
     """A GeoDataFrame from a path (GeoJSON, GeoPackage, … via pyogrio) or a GeoDataFrame."""
     import geopandas as gpd
 
@@ -133,7 +136,7 @@ class VectorLabels:
         if len(hits) == 0:
             return np.full(grid.shape, self.background, dtype=self.dtype)
         order = np.sort(hits)  # file order: later features are burnt over earlier ones
-        return rasterize(
+        mask: np.ndarray = rasterize(
             zip(geoms[order], self.values[order], strict=True),
             out_shape=grid.shape,
             transform=grid.transform,
@@ -141,6 +144,7 @@ class VectorLabels:
             all_touched=self.all_touched,
             dtype=self.dtype,
         )
+        return mask
 
     def read(self, grid: GridSpec, on_mismatch: str = "raise") -> np.ndarray:
         """Rasterise on ``grid``. Vectors reproject exactly, so ``on_mismatch='raise'`` only
@@ -219,7 +223,7 @@ class RasterLabels:
                 )
             return self._warped(grid, band)
         chip = src.read(win, bands=band, boundless=True, dtype=None)
-        arr = chip.array[0].astype(self.dtype, copy=False)
+        arr: np.ndarray = chip.array[0].astype(self.dtype, copy=False)
         if not chip.valid.all():
             arr = np.where(chip.valid, arr, self.fill).astype(self.dtype, copy=False)
         return arr
@@ -233,4 +237,5 @@ class RasterLabels:
                             int(win.height) + 2 * pad + 1)
         chip = src.read(win, bands=band, boundless=True, dtype="float32")
         out = reproject_chip(chip, grid, resampling="nearest")
-        return np.where(out.valid, out.array[0], self.fill).astype(self.dtype)
+        warped: np.ndarray = np.where(out.valid, out.array[0], self.fill).astype(self.dtype)
+        return warped

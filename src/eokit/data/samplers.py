@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from rasterio.windows import Window
@@ -252,9 +252,9 @@ class VectorWindowSampler(_BaseWindowSampler):
                 f"{len(collection)} scenes ({sorted(collection.crs_set)}); check the file's CRS and area"
             )
 
-    def _centre_windows(self, gdf, scenes: str, keep_inside: bool) -> list[WindowSpec]:
+    def _centre_windows(self, gdf: Any, scenes: str, keep_inside: bool) -> list[WindowSpec]:
         h, w = self.size
-        by_crs: dict[object, object] = {}
+        by_crs: dict[str, np.ndarray] = {}
         per_feature: dict[int, list[WindowSpec]] = {}
         for i, scene in enumerate(self.collection.scenes):
             key = scene.crs.to_wkt()
@@ -272,9 +272,9 @@ class VectorWindowSampler(_BaseWindowSampler):
                     c = min(max(c, 0), max(scene.grid.width - w, 0))
                     r = min(max(r, 0), max(scene.grid.height - h, 0))
                 per_feature.setdefault(int(f), []).append(WindowSpec(i, c, r, w, h))
-        out = []
-        for f in sorted(per_feature):
-            out.extend(per_feature[f][:1] if scenes == "first" else per_feature[f])
+        out: list[WindowSpec] = []
+        for fid in sorted(per_feature):
+            out.extend(per_feature[fid][:1] if scenes == "first" else per_feature[fid])
         return out
 
     def __len__(self) -> int:

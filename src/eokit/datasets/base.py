@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from torch.utils.data import Dataset
 
@@ -116,7 +116,10 @@ DATASETS: Registry[type[EODataset]] = Registry(
 )
 
 
-def register(cls: type[EODataset]) -> type[EODataset]:
+_D = TypeVar("_D", bound="EODataset")
+
+
+def register(cls: type[_D]) -> type[_D]:
     """Class decorator: register a loader under its spec's name."""
     DATASETS.register(cls.spec.name, cls)
     return cls

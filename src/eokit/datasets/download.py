@@ -29,6 +29,7 @@ import urllib.request
 import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from eokit.datasets.spec import DatasetSpec, Download
 from eokit.env import data_root
@@ -256,7 +257,7 @@ def _extract_tar(archive: Path, into: Path) -> None:
                 raise DownloadError(
                     f"unsafe archive {str(archive)!r}: member {m.name!r} is a device or FIFO; refusing to extract"
                 )
-        kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        kwargs: dict[str, Any] = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
         tf.extractall(into, members=members, **kwargs)
 
 

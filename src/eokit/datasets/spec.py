@@ -76,7 +76,7 @@ class DatasetSpec:
             "size": "any", "split_policy": f"'all', or a seeded (seed 0) 70/10/20 split over {unit}",
             "homepage": "https://github.com/eokit/eokit",
         }
-        return cls(name=name, task=task, layout=layout, tags=frozenset(tags), **{**fields, **overrides})
+        return cls(name=name, task=TaskType(task), layout=layout, tags=frozenset(tags), **{**fields, **overrides})
 
     @property
     def num_classes(self) -> int:

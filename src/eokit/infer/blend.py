@@ -10,6 +10,7 @@ drop ``margin`` pixels entirely (CNN border effects), and never go below
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +72,7 @@ class BlendWindows:
         self._get = lru_cache(maxsize=32)(self._make)
 
     def _make(self, top: bool, bottom: bool, left: bool, right: bool) -> np.ndarray:
-        kw = dict(kind=self.kind, ramp=self.ramp, margin=self.margin, floor=self.floor)
+        kw: dict[str, Any] = dict(kind=self.kind, ramp=self.ramp, margin=self.margin, floor=self.floor)
         wy = window_1d(self.crop, taper_start=top, taper_end=bottom, **kw)
         wx = window_1d(self.crop, taper_start=left, taper_end=right, **kw)
         return np.outer(wy, wx)

@@ -189,6 +189,7 @@ class Predictor:
             agree = torch.stack([v == winner for v in votes]).float().mean(0, keepdim=False)
             extra = agree.unsqueeze(1)
         else:
+            assert sq is not None  # summed for every member when members > 1
             var = (sq / self.members - mean * mean).clamp_min(0)
             extra = var.sqrt().mean(1, keepdim=True)
         return torch.cat([mean, extra], dim=1)

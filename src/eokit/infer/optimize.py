@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -87,7 +88,7 @@ def _after_bn(bn: nn.Module) -> nn.Module:
     """What is left of a BN layer once folded: nothing, or timm's dropout + activation."""
     if type(bn) is nn.BatchNorm2d:
         return nn.Identity()
-    return nn.Sequential(bn.drop, bn.act)
+    return nn.Sequential(bn.get_submodule("drop"), bn.get_submodule("act"))
 
 
 def _set(model: nn.Module, name: str, new: nn.Module) -> None:
@@ -97,8 +98,9 @@ def _set(model: nn.Module, name: str, new: nn.Module) -> None:
 
 def _fold(model: nn.Module, pairs: list[tuple[str, str]]) -> None:
     for conv_name, bn_name in pairs:
-        conv = model.get_submodule(conv_name)
-        bn = model.get_submodule(bn_name)
+        conv = cast(nn.Conv2d, model.get_submodule(conv_name))
+        bn = cast(nn.BatchNorm2d, model.get_submodule(bn_name))
+        assert bn.running_mean is not None and bn.running_var is not None  # checked when pairing
         w, b = fuse_conv_bn_weights(conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps,
                                     bn.weight, bn.bias)
         conv.weight, conv.bias = w, b

@@ -103,7 +103,7 @@ def as_predictor(
     if len(contracts) != len(modules):
         if contract is None:
             raise ConfigError("a plain nn.Module needs a DataContract (bands, mean/std, classes): pass contract=")
-        contracts = contract if not isinstance(contract, DataContract) else [contract] * len(modules)
+        contracts = list(contract) if not isinstance(contract, DataContract) else [contract] * len(modules)
     return Predictor(modules, contracts, tta=tta, device=device, optimize=optimize)
 
 
@@ -260,7 +260,7 @@ class _Stream:
     def _run_batch(self) -> None:
         c, p = self.plan.crop, self.plan
         n = len(self.queue)
-        if self._x is None:  # one reusable float32 batch buffer (no allocator churn per batch)
+        if self._x is None or self._v is None:  # one reusable float32 batch buffer (no allocator churn per batch)
             self._x = np.empty((self.batch_size, len(self.names), c, c), np.float32)
             self._v = np.empty((self.batch_size, c, c), bool)
         for b, (g, col) in enumerate(self.queue):

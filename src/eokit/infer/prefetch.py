@@ -14,7 +14,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -62,7 +62,7 @@ class Prefetcher(Generic[S, T]):
             item = self._queue.get()
             if item is _DONE:
                 return
-            kind, value = item  # type: ignore[misc]
+            kind, value = cast("tuple[str, Any]", item)
             if kind == "error":
                 raise value
             yield value

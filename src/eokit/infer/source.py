@@ -62,7 +62,7 @@ def open_scene(
     if isinstance(scene, dict) or hasattr(scene, "to_dict"):
         return open_stac_item(scene, **stack_kw)
     if isinstance(scene, str) and any(ch in scene for ch in "*?[") and not Path(scene).exists():
-        files = sorted(glob.glob(scene))
+        files: list[str] | list[Path] = sorted(glob.glob(scene))
         if not files:
             raise RasterError(f"the pattern {scene!r} matches no files")
         return open_band_files(files, **stack_kw)

@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -82,7 +83,7 @@ class CogWriter:
         self.predictor = predictor
         self.tags = tags or {}
         self._tmp: Path | None = None
-        self._ds = None
+        self._ds: Any = None  # the rasterio writer while open (rasterio is untyped)
 
     def __enter__(self) -> CogWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -444,7 +444,9 @@ class RasterSource:
             window = Window(0, 0, self.grid.width, self.grid.height)
         elif not isinstance(window, Window):
             window = Window(*window)
+        assert not isinstance(window, tuple)  # a Window now (for mypy: rasterio has no type hints)
         window = Window(round(window.col_off), round(window.row_off), round(window.width), round(window.height))
+        assert not isinstance(window, tuple)
         if window.width <= 0 or window.height <= 0:
             raise WindowError(f"empty window {window} for {self.path!r}")
         inside = (

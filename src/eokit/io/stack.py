@@ -35,6 +35,9 @@ class BandStack:
     index or a band name.
     """
 
+    item_id: str | None  # set by open_stac_item: the STAC item's id and datetime
+    datetime: str | None
+
     def __init__(
         self,
         sources: Sequence[RasterSource],
@@ -154,6 +157,8 @@ class BandStack:
             window = Window(0, 0, self.grid.width, self.grid.height)
         elif not isinstance(window, Window):
             window = Window(*window)
+        assert not isinstance(window, tuple)  # a Window now (for mypy: rasterio has no type hints)
+        out_shape = (round(window.height), round(window.width))
         window = Window(round(window.col_off), round(window.row_off), round(window.width), round(window.height))
         owners = self._owners(bands) if bands is not None else [
             (k, j) for k, s in enumerate(self.sources) for j in range(len(s.bands))]
@@ -171,13 +176,14 @@ class BandStack:
                     bands=[name],
                     boundless=True if boundless else _inside(sub, src),
                     dtype=dtype,
-                    out_shape=(int(window.height), int(window.width)),
+                    out_shape=out_shape,
                     resampling=self.resampling,
                 )
             arrays.append(chip.array[0])
             canonical.append(chip.bands[0])
             valid = chip.valid if valid is None else (valid & chip.valid)
         arr = np.stack(arrays)
+        assert valid is not None  # set by the first band (np.stack refuses none)
         return Chip(arr, valid, tuple(canonical), win_grid, self.nodata)
 
 

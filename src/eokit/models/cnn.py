@@ -98,7 +98,7 @@ class MobileCNN(Backbone):
             stages.append(nn.Sequential(*blocks))
             cin = cout
         self.stages = nn.ModuleList(stages)
-        self.head = conv_bn_act(cin, num_features, 1, act=nn.ReLU6)
+        self.head: nn.Module | None = conv_bn_act(cin, num_features, 1, act=nn.ReLU6)
         self.feature_info = [{"channels": stem, "stride": 2}] + [
             {"channels": co, "stride": 2 ** (i + 2)} for i, (co, _) in enumerate(plan)
         ]

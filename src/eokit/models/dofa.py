@@ -128,7 +128,7 @@ class DofaBackbone(Backbone):
         self.blocks = nn.ModuleList(
             Block(embed_dim, num_heads, mlp_ratio=4.0, qkv_bias=True, drop_path=dpr[i]) for i in range(depth)
         )
-        self.norm = nn.LayerNorm(embed_dim)
+        self.norm: nn.LayerNorm | None = nn.LayerNorm(embed_dim)
         self.out_indices = sorted({round(depth * k / 4) - 1 for k in (1, 2, 3, 4)})
         self.feature_info = [{"channels": embed_dim, "stride": patch_size} for _ in self.out_indices]
         self.num_features = embed_dim

@@ -92,7 +92,7 @@ def create_backbone(
     bb: Backbone = get_arch(arch).builder(bands, sensor, spec, **kwargs)
     bb.new_band_init = new_band_init
     if spec.source == "timm":
-        tensors = bb.checkpoint_from_timm()  # type: ignore[attr-defined]
+        tensors = bb.checkpoint_from_timm()  # type: ignore[operator]  # TimmBackbone only (source "timm")
     if tensors is not None:
         ckpt_bands: tuple[Band, ...] = spec.band_objects()
         bb.load_checkpoint(tensors, ckpt_bands)

@@ -171,9 +171,11 @@ class SuperResolutionHead(nn.Module):
         self.out = nn.Conv2d(channels, out_chans, 3, padding=1)
         self.base: nn.Module = nn.Identity()
         if out_chans != in_chans:
-            self.base = nn.Conv2d(in_chans, out_chans, 1)
-            nn.init.constant_(self.base.weight, 1.0 / in_chans)
-            nn.init.zeros_(self.base.bias)
+            conv = nn.Conv2d(in_chans, out_chans, 1)
+            nn.init.constant_(conv.weight, 1.0 / in_chans)
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)
+            self.base = conv
 
     def forward(self, maps: Sequence[torch.Tensor], image: torch.Tensor) -> torch.Tensor:
         size = image.shape[-2:]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -122,6 +122,7 @@ class EOModel(nn.Module):
             raise ModelError(f"task {self.task!r} takes one image; image2 is only for change_detection")
         feats, x = self.encode(image, bands, dates)
         if self.task == "change_detection":
+            assert image2 is not None  # checked above
             f2, _ = self.encode(image2, bands, dates)
             maps = [siamese_fuse(a, b, self.fusion) for a, b in zip(feats.maps, f2.maps, strict=True)]
             return self.head(maps, out_size)
@@ -140,7 +141,7 @@ class DetectionModel(nn.Module):
     def __init__(self, detector: nn.Module, config: dict[str, Any]) -> None:
         super().__init__()
         self.detector = detector
-        self.backbone = detector.net.backbone.body
+        self.backbone = cast("Backbone", detector.get_submodule("net.backbone.body"))
         self.task = "detection"
         self.config = config
 

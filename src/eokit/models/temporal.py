@@ -72,10 +72,10 @@ class TemporalAggregator(nn.Module):
         self.maps = nn.ModuleList(LTAE(c) for c in channels) if mode == "ltae" and channels else None
 
     def _reduce(self, x: torch.Tensor, module: nn.Module | None, dates: torch.Tensor | None) -> torch.Tensor:
-        if self.mode == "mean" or (self.mode == "ltae" and module is None):
-            return x.mean(dim=1)
         if self.mode == "max":
             return x.amax(dim=1)
+        if self.mode == "mean" or module is None:  # ltae without a module for this part: temporal mean
+            return x.mean(dim=1)
         if x.ndim == 3:
             return module(x, dates)
         b, t, c, h, w = x.shape

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import timm
 import torch
@@ -45,7 +45,9 @@ class TimmBackbone(Backbone):
             else:
                 kwargs.setdefault("strict_img_size", False)
         self.img_size = kwargs.get("img_size")
-        self.model = timm.create_model(arch, pretrained=False, num_classes=0, in_chans=self.in_chans, **kwargs)
+        # timm models carry dynamic attributes (feature_info, pretrained_cfg, forward_intermediates)
+        self.model: Any = cast(Any, timm.create_model(arch, pretrained=False, num_classes=0, in_chans=self.in_chans,
+                                                      **kwargs))
         info = self.model.feature_info
         if is_vit:
             n = len(info)

@@ -68,8 +68,8 @@ def summarise(
     refs = dict(references) if references else make_references(df, models=reference_models)
     rows = normalise(df, refs)
     groups = dict(groups) if groups is not None else capability_groups(sorted(metrics))
-    all_groups = {OVERALL: sorted(metrics), **{g: groups[g] for g in GROUPS if g in groups},
-                  **{g: v for g, v in groups.items() if g not in GROUPS}}
+    all_groups = {OVERALL: sorted(metrics), **{g: list(groups[g]) for g in GROUPS if g in groups},
+                  **{g: list(v) for g, v in groups.items() if g not in GROUPS}}
     cap = capability_scores(rows, all_groups, n_boot=n_boot, seed=seed) if metrics else pd.DataFrame(
         columns=[*ENTRY, "group", "score", "error", "n_datasets", "reason"])
     raw = dataset_scores(df).rename(columns={"score": "value", "error": "value_error"})

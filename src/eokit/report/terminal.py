@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from eokit.report.summary import EFFICIENCY_COLUMNS, OVERALL, Summary, summarise
@@ -30,12 +30,21 @@ def _eff(col: str) -> Callable[[Any], str]:
     return fmt
 
 
+# (header, justification, cell text of a leaderboard record)
+_Column = tuple[str, JustifyMethod, Callable[[dict[str, Any]], str]]
+
+
+def _cell(key: str, fmt: Callable[[Any], str]) -> Callable[[dict[str, Any]], str]:
+    """The cell text of column ``key`` in a record, formatted by ``fmt``."""
+    return lambda r: fmt(r[key])
+
+
 def leaderboard_table(s: Summary, *, title: str = "eokit leaderboard", width: int = 80) -> Table:
     """A rich Table of the leaderboard: the overall score ± error always; then, as far as ``width``
     allows, the robustness drop, efficiency and the capability-group scores."""
     lb = s.leaderboard
     recs = lb.to_dict("records")
-    base: list[tuple[str, str, Callable[[dict], str]]] = [
+    base: list[_Column] = [
         ("#", "right", lambda r: str(r["rank"])),
         ("model", "left", lambda r: str(r["model"])),
         ("protocol", "left", lambda r: str(r["protocol"])),
@@ -43,24 +52,24 @@ def leaderboard_table(s: Summary, *, title: str = "eokit leaderboard", width: in
         (f"{OVERALL} ± err", "right",
          lambda r: "–" if not math.isfinite(r["score"]) else f"{r['score']:.3f} ± {_f(r['error'])}"),
     ]
-    optional: list[tuple[str, str, Callable[[dict], str]]] = []
+    optional: list[_Column] = []
     if "robustness_drop" in lb.columns:
         optional.append(("rob. drop", "right", lambda r: _f(r["robustness_drop"])))
     for c in EFFICIENCY_COLUMNS:
         if c in lb.columns:
-            optional.append((EFF_LABELS[c], "right", lambda r, c=c: _eff(c)(r[c])))
+            optional.append((EFF_LABELS[c], "right", _cell(c, _eff(c))))
     for g in (c for c in lb.columns if c.startswith("group:")):
-        optional.append((SHORT.get(g[6:], g[6:]), "right", lambda r, g=g: _f(r[g])))
+        optional.append((SHORT.get(g[6:], g[6:]), "right", _cell(g, _f)))
 
-    def col_width(col: tuple[str, str, Callable[[dict], str]]) -> int:
+    def col_width(col: _Column) -> int:
         return max([len(col[0])] + [len(col[2](r)) for r in recs]) + 3
 
     used = sum(col_width(c) for c in base) + 1
     cols = list(base)
-    for c in optional:
-        w = col_width(c)
+    for col in optional:
+        w = col_width(col)
         if used + w <= width:
-            cols.append(c)
+            cols.append(col)
             used += w
     table = Table(title=title, header_style="bold")
     for name, just, _ in cols:

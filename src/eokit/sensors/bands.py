@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from eokit.errors import BandError, suggest
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def band_key(name: str) -> str:
@@ -111,6 +115,6 @@ class Sensor:
         """The sensor's own name for ``name`` when it knows it (``'red'`` -> ``'B4'``), else ``name``."""
         return self.band(name).name if self.has(name) else name
 
-    def to_reflectance(self, values):
+    def to_reflectance(self, values: np.ndarray) -> np.ndarray:
         """Apply ``value * scale + offset``."""
         return values * self.scale + self.offset

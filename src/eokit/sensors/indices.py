@@ -20,7 +20,8 @@ from eokit.sensors.resolve import match_bands
 
 def _nd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (a - b) / (a + b)
+        out: np.ndarray = (a - b) / (a + b)
+    return out
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ class ClassificationTask(Task):
 
     name = TaskType.CLASSIFICATION
     target = "label"
+    num_classes: int  # checked in __init__
     monitor = "oa"
     monitor_mode = "max"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
@@ -60,7 +60,7 @@ class DetectionTask(Task):
     def loss(self, output: Any, batch: Sample) -> Tensor:
         if not isinstance(output, dict):
             raise ModelError("detection loss needs the model in training mode (it returns a loss dict)")
-        return sum(output.values())
+        return cast(Tensor, sum(output.values()))  # a sum of loss tensors
 
     def metrics(self) -> MetricCollection:
         return metric_collection(self.name)
@@ -69,5 +69,5 @@ class DetectionTask(Task):
         preds = [{k: o[k].detach() for k in ("boxes", "scores", "labels")} for o in output]
         update_metrics(self.name, metrics, preds, targets_of(batch))
 
-    def predict(self, output: Any) -> list[dict[str, Tensor]]:
+    def predict(self, output: Any) -> list[dict[str, Tensor]]:  # type: ignore[override]  # one dict per image
         return output

@@ -45,7 +45,7 @@ from torchmetrics.classification import (
 )
 from torchmetrics.utilities import dim_zero_cat
 
-from eokit.errors import MetricError
+from eokit.errors import ConfigError, MetricError
 from eokit.tasktype import TaskType
 
 SUPPORT = "support"
@@ -66,6 +66,7 @@ class Support(Metric):
         super().__init__()
         self.what, self.ignore_index, self.positives = what, ignore_index, positives
         self.minimum, self.hint = minimum, hint
+        self.n: Tensor
         self.add_state("n", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, preds: Any, target: Any) -> None:
@@ -96,7 +97,7 @@ class PresentLabelsAveragePrecision(MultilabelAveragePrecision):
     def __init__(self, num_labels: int) -> None:
         super().__init__(num_labels, average=None, thresholds=None)
 
-    def compute(self) -> Tensor:
+    def compute(self) -> Tensor:  # type: ignore[override]  # one AP per present label, not curves
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Nn]o positive samples.*")
             ap = super().compute()
@@ -117,6 +118,14 @@ _BASE = {
     TaskType.TIMESERIES_CLASSIFICATION: TaskType.CLASSIFICATION,
     TaskType.TIMESERIES_SEGMENTATION: TaskType.SEGMENTATION,
 }
+
+
+def _required_range(data_range: float | None) -> float:
+    """PSNR/SSIM need the value range of the images; say how to give it."""
+    if data_range is None:
+        raise ConfigError("super-resolution metrics (PSNR, SSIM) need data_range= (the images' value range, "
+                          "e.g. 1.0 for reflectance 0-1)")
+    return float(data_range)
 
 
 def metric_collection(
@@ -183,8 +192,8 @@ def metric_collection(
         from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
         members = {
-            "psnr": PeakSignalNoiseRatio(data_range=data_range),
-            "ssim": StructuralSimilarityIndexMeasure(data_range=data_range),
+            "psnr": PeakSignalNoiseRatio(data_range=_required_range(data_range)),
+            "ssim": StructuralSimilarityIndexMeasure(data_range=_required_range(data_range)),
             "rmse": MeanSquaredError(squared=False),
             "mae": MeanAbsoluteError(),
             SUPPORT: Support("target pixels", hint="the split is empty"),
@@ -199,7 +208,7 @@ def metric_collection(
         }
     else:  # pragma: no cover - every TaskType is handled above
         raise MetricError(f"task type {t!r} has no metrics")
-    return MetricCollection(members, compute_groups=groups)
+    return MetricCollection(dict[str, Metric | MetricCollection](members), compute_groups=groups)
 
 
 def update_metrics(

@@ -120,8 +120,8 @@ class SuperResolutionTask(Task):
     """Super-resolution: ``image`` (B, C, H, W) low-res -> output (B, C, sH, sW); ``target`` high-res.
 
     Loss L1 (default). Metrics: ``psnr``, ``ssim`` (with ``data_range``: the
-    value span of the target, e.g. 1.0 for reflectance in [0, 1]; None = the
-    span seen in the target), ``rmse``, ``mae``. Prediction: ``image``.
+    value span of the target, e.g. 1.0 for reflectance in [0, 1]; required for
+    the metrics), ``rmse``, ``mae``. Prediction: ``image``.
     """
 
     name = TaskType.SUPER_RESOLUTION

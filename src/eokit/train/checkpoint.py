@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,7 +62,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _resolve(path: str | Path) -> Path:
+def _resolve(path: str | os.PathLike[str]) -> Path:
     """The checkpoint folder for a folder, its ``config.json`` or its ``model.safetensors``."""
     p = Path(path)
     if p.is_file() and p.name in (WEIGHTS, CONFIG):
@@ -186,7 +187,7 @@ def model_bands(bands: tuple[str, ...], sensor: str | None) -> tuple[Any, ...]:
     return tuple(Band(b, 0.0, 0.0, 0.0) for b in bands)
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild a trained model from an eokit checkpoint: ``(model, config)``.
 
     ``path``: the checkpoint folder (``<output_dir>/checkpoint``) or one of its

@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from eokit.errors import ConfigError, suggest
 
+Augment = Literal["flip", "rot90"]
+_DEFAULT_AUGMENT: tuple[Augment, ...] = ("flip",)
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
@@ -59,7 +62,7 @@ class DataConfig(_Section):
     batch_size: int = Field(16, ge=1)
     num_workers: int = Field(0, ge=0)
     crop_size: int | None = Field(None, ge=8)
-    augment: list[Literal["flip", "rot90"]] = Field(default_factory=lambda: ["flip"])
+    augment: list[Augment] = Field(default_factory=lambda: list(_DEFAULT_AUGMENT))
     # auto: sensor statistics when the sensor knows every band, else statistics of the training data;
     # reflectance: only the sensor's DN -> reflectance scale, applied to a raster target too (super-resolution)
     normalize: Literal["auto", "sensor", "dataset", "reflectance", "none"] = "auto"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import lightning as L
 import torch
@@ -22,6 +22,9 @@ from eokit.transforms import (
     RandomFlip,
     RandomRot90,
 )
+
+if TYPE_CHECKING:
+    from eokit.datasets.base import EODataset
 
 Transform = Callable[[Sample], Sample]
 log = logging.getLogger(__name__)
@@ -44,6 +47,14 @@ class SelectBands:
                 out[k] = out[k][..., idx, :, :]
         out["bands"] = tuple(sample["bands"][i] for i in idx)
         return out
+
+
+class SizedDataset(Protocol):
+    """A map-style dataset: ``len(ds)`` and ``ds[i]`` (every eokit dataset)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Any: ...
 
 
 class Mapped(Dataset):
@@ -80,7 +91,7 @@ def _subset(n: int, k: int | None, seed: int) -> list[int] | None:
     return sorted(torch.randperm(n, generator=g)[:k].tolist())
 
 
-def dataset_stats(ds: Dataset, bands: Sequence[str], n: int = 256, seed: int = 0) -> NormalizeBands:
+def dataset_stats(ds: SizedDataset, bands: Sequence[str], n: int = 256, seed: int = 0) -> NormalizeBands:
     """Per-band mean/std over up to ``n`` samples of ``ds`` (raw values) as a NormalizeBands."""
     idx = _subset(len(ds), n, seed) or list(range(len(ds)))
     s = torch.zeros(len(bands), dtype=torch.float64)
@@ -110,7 +121,7 @@ class EODataModule(L.LightningDataModule):
         self._built = False
 
     # -- datasets -------------------------------------------------------------
-    def _raw(self, split: str) -> Dataset:
+    def _raw(self, split: str) -> EODataset:
         from eokit.datasets.base import get_dataset
 
         kw = dict(self.cfg.options)
@@ -176,7 +187,7 @@ class EODataModule(L.LightningDataModule):
                 ts.append(self.normalizer)
             return Compose(ts)
 
-        def sized(ds: Dataset, idx: list[int] | None, split: str) -> list[int] | None:
+        def sized(ds: SizedDataset, idx: list[int] | None, split: Literal["train", "val", "test"]) -> list[int] | None:
             k = cfg.max_samples.get(split)
             base = idx if idx is not None else list(range(len(ds)))
             pick = _subset(len(base), k, self.seed)

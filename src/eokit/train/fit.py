@@ -73,7 +73,7 @@ class ExportBest(Callback):
             self.export(pl_module, trainer.current_epoch, getattr(pl_module, "val_results", {}))
 
     def export(self, pl_module: L.LightningModule, epoch: int, metrics: dict[str, Any]) -> None:
-        save_checkpoint(self.folder, pl_module.model, {**self.meta, "epoch": epoch, "metrics": metrics,
+        save_checkpoint(self.folder, pl_module.get_submodule("model"), {**self.meta, "epoch": epoch, "metrics": metrics,
                                                        "monitor": self.monitor})
 
     def state_dict(self) -> dict[str, Any]:

@@ -94,6 +94,7 @@ class EOTaskModule(L.LightningModule):
     def configure_optimizers(self) -> Any:
         o = self.optim
         params = [p for p in self.model.parameters() if p.requires_grad]
+        opt: torch.optim.Optimizer
         if o.optimizer == "sgd":
             opt = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, nesterov=True)
         elif o.optimizer == "adam":
@@ -103,6 +104,7 @@ class EOTaskModule(L.LightningModule):
         epochs = max(1, self.trainer.max_epochs or 1) if self._trainer is not None else 1
         if o.scheduler == "none":
             return opt
+        sched: torch.optim.lr_scheduler.LRScheduler
         if o.scheduler == "cosine":
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

@@ -218,7 +218,7 @@ def _clouds(x: np.ndarray, s: int, rng: np.random.Generator, c: _Ctx) -> np.ndar
 
 
 def _haze(x: np.ndarray, s: int, rng: np.random.Generator, c: _Ctx) -> np.ndarray:
-    modulation = 0.75 + 0.5 * _smooth_field(rng, *x.shape[1:], octaves=2)
+    modulation = 0.75 + 0.5 * _smooth_field(rng, x.shape[1], x.shape[2], octaves=2)
     out = x.copy()
     for i, b in enumerate(c.info):
         if b.kind != "optical":

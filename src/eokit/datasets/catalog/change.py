@@ -30,6 +30,7 @@ from eokit.datasets.catalog._util import (
 from eokit.datasets.catalog.classification import read_image
 from eokit.errors import DatasetError
 from eokit.io import GridSpec, open_band_files
+from eokit.tasktype import TaskType
 
 S2_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
 CHANGE_CLASSES = ("no change", "change")
@@ -64,7 +65,7 @@ class OSCD(EODataset):
     PREFIX: ClassVar[str] = "Onera Satellite Change Detection dataset - "
     spec = DatasetSpec(
         name="oscd",
-        task="change_detection",
+        task=TaskType.CHANGE_DETECTION,
         sensor="sentinel2_l1c",
         bands=S2_BANDS,
         classes=CHANGE_CLASSES,
@@ -267,7 +268,7 @@ class _BitemporalFolders(EODataset):
                 f"{self.spec.name}: label {str(pl)!r} is {lgrid.width}x{lgrid.height} px but image {str(pa)!r} is "
                 f"{w}x{h} px; labels must share the image grid (pass skip_invalid=True to skip the pair)"
             )
-        mask = (lab[:3] > 0).any(axis=0).astype(np.int64)
+        mask = np.asarray((lab[:3] > 0).any(axis=0), dtype=np.int64)
         return {
             "image": sa["image"],
             "image2": sb["image"],
@@ -289,7 +290,7 @@ class LEVIRCD(_BitemporalFolders):
 
     spec = DatasetSpec(
         name="levir_cd",
-        task="change_detection",
+        task=TaskType.CHANGE_DETECTION,
         sensor="rgb",
         bands=("R", "G", "B"),
         classes=CHANGE_CLASSES,
@@ -316,7 +317,7 @@ class S2Looking(_BitemporalFolders):
     dirs_official = ("Image1", "Image2", "label")
     spec = DatasetSpec(
         name="s2looking",
-        task="change_detection",
+        task=TaskType.CHANGE_DETECTION,
         sensor="rgb",
         bands=("R", "G", "B"),
         classes=CHANGE_CLASSES,
@@ -343,7 +344,7 @@ class DSIFN(_BitemporalFolders):
     dirs_official = ("t1", "t2", "mask")
     spec = DatasetSpec(
         name="dsifn",
-        task="change_detection",
+        task=TaskType.CHANGE_DETECTION,
         sensor="rgb",
         bands=("R", "G", "B"),
         classes=CHANGE_CLASSES,

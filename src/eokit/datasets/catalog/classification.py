@@ -27,6 +27,7 @@ from eokit.datasets.catalog._util import geo_meta, image_tensor
 from eokit.datasets.splits import DEFAULT_FRACTIONS, split_file_path, stable_split
 from eokit.errors import DatasetError
 from eokit.io import open_raster
+from eokit.tasktype import TaskType
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ class EuroSATMS(_ClassFolderDataset):
     split_lists: ClassVar[Mapping[str, str]] = {s: f"eurosat-{s}.txt" for s in ("train", "val", "test")}
     spec = DatasetSpec(
         name="eurosat_ms",
-        task="classification",
+        task=TaskType.CLASSIFICATION,
         sensor="sentinel2_l1c",
         bands=("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"),
         classes=EUROSAT_CLASSES,
@@ -218,7 +219,7 @@ class EuroSATRGB(_ClassFolderDataset):
     split_lists: ClassVar[Mapping[str, str]] = {s: f"eurosat-{s}.txt" for s in ("train", "val", "test")}
     spec = DatasetSpec(
         name="eurosat_rgb",
-        task="classification",
+        task=TaskType.CLASSIFICATION,
         sensor="rgb",
         bands=("R", "G", "B"),
         classes=EUROSAT_CLASSES,
@@ -259,7 +260,7 @@ class UCMerced(_ClassFolderDataset):
     split_lists: ClassVar[Mapping[str, str]] = {s: f"uc_merced-{s}.txt" for s in ("train", "val", "test")}
     spec = DatasetSpec(
         name="uc_merced",
-        task="classification",
+        task=TaskType.CLASSIFICATION,
         sensor="rgb",
         bands=("R", "G", "B"),
         classes=UCM_CLASSES,
@@ -307,7 +308,7 @@ class RESISC45(_ClassFolderDataset):
     split_lists: ClassVar[Mapping[str, str]] = {s: f"resisc45-{s}.txt" for s in ("train", "val", "test")}
     spec = DatasetSpec(
         name="resisc45",
-        task="classification",
+        task=TaskType.CLASSIFICATION,
         sensor="rgb",
         bands=("R", "G", "B"),
         classes=RESISC45_CLASSES,
@@ -342,7 +343,7 @@ class ImageFolderEO(EODataset):
     generic: ClassVar[bool] = True
     spec = DatasetSpec(
         name="image_folder",
-        task="classification",
+        task=TaskType.CLASSIFICATION,
         sensor=None,
         bands=(),
         folder="image_folder",
@@ -382,7 +383,9 @@ class ImageFolderEO(EODataset):
         self.seed = seed
         self.fractions = dict(fractions)
         self.split_file = split_file
-        self.spec = dataclasses.replace(type(self).spec, sensor=sensor, bands=self.band_subset or ())
+        self.spec = dataclasses.replace(  # type: ignore[misc]  # per-instance sensor and bands
+            type(self).spec, sensor=sensor, bands=self.band_subset or ()
+        )
         super().__init__(root, split, **kwargs)
 
     def _split_dirs(self) -> dict[str, Path]:
@@ -412,7 +415,7 @@ class ImageFolderEO(EODataset):
             folder = self.root
             expected = tuple(class_folders(folder, self.expected))
         self.classes = expected
-        self.spec = dataclasses.replace(self.spec, classes=expected)
+        self.spec = dataclasses.replace(self.spec, classes=expected)  # type: ignore[misc]  # per-instance classes
         files, labels = [], []
         for k, c in enumerate(expected):
             found = image_files(folder / c, self.extensions)

@@ -21,6 +21,7 @@ from eokit.datasets.base import DatasetSpec, EODataset, register
 from eokit.datasets.catalog._util import geo_meta, image_tensor, split_ids
 from eokit.errors import DatasetError
 from eokit.io import open_raster
+from eokit.tasktype import TaskType
 
 IMAGE_EXTS = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp")
 
@@ -117,7 +118,7 @@ class NeonTreeCrowns(_DetectionDataset):
 
     spec = DatasetSpec(
         name="neon_tree_crowns",
-        task="detection",
+        task=TaskType.DETECTION,
         sensor="rgb",
         bands=("R", "G", "B"),
         classes=("Tree",),
@@ -215,7 +216,7 @@ class YoloDetection(_DetectionDataset):
 
     spec = DatasetSpec(
         name="yolo_detection",
-        task="detection",
+        task=TaskType.DETECTION,
         sensor="rgb",
         bands=("R", "G", "B"),
         classes=(),
@@ -254,7 +255,7 @@ class YoloDetection(_DetectionDataset):
             f"{self.spec.name}: no class names for {str(self.root)!r}: pass classes= or add classes.txt/data.yaml"
         )
 
-    def _index(self) -> list[tuple[Path, np.ndarray, np.ndarray]]:
+    def _index(self) -> list[tuple[Path, Path]]:  # type: ignore[override]  # (image, YOLO label file)
         self._classes = self._names()
         images = self._images()
         items = []
@@ -285,7 +286,7 @@ class YoloDetection(_DetectionDataset):
         keep = set(split_ids(self.spec.name, [str(p.relative_to(base)) for p in flat], self.split))
         return [p for p in flat if str(p.relative_to(base)) in keep]
 
-    def _load(self, item: tuple[Path, Path]) -> Sample:
+    def _load(self, item: tuple[Path, Path]) -> Sample:  # type: ignore[override]
         img, lab = item
         array, bands, grid = _read_image(img, self.spec.sensor)
         h, w = array.shape[1:]
@@ -322,7 +323,7 @@ class HRPlanes(YoloDetection):
 
     spec = DatasetSpec(
         name="hrplanes",
-        task="detection",
+        task=TaskType.DETECTION,
         sensor="rgb",
         bands=("R", "G", "B"),
         classes=("airplane",),
@@ -353,7 +354,7 @@ class CocoDetection(_DetectionDataset):
 
     spec = DatasetSpec(
         name="coco_detection",
-        task="detection",
+        task=TaskType.DETECTION,
         sensor="rgb",
         bands=("R", "G", "B"),
         classes=(),

@@ -35,6 +35,7 @@ from eokit.data.sample import Sample
 from eokit.datasets.base import DatasetSpec, EODataset, register
 from eokit.datasets.catalog._util import image_tensor, mask_tensor
 from eokit.errors import DatasetError
+from eokit.tasktype import TaskType
 
 S2_KEY = re.compile(r"^(\d{2})(A?) - (.+)$")
 DATE_SUFFIX = re.compile(r"^(.*)_(\d{4}-\d{2}-\d{2}(?:_[\d-]+)?)$")
@@ -151,7 +152,7 @@ class GeoBenchTask(EODataset):
         if names is None:
             raise DatasetError(f"{str(part)!r} has no {key!r} list")
         if self.kind == "classification":
-            self._labels = self._label_map()
+            self._labels: dict[str, Any] = self._label_map()
         elif self.kind == "multilabel":
             self._labels = self._label_stats()
         return list(names)
@@ -286,7 +287,7 @@ def _task(
     bench = "segmentation_v1.0" if kind == "segmentation" else "classification_v1.0"
     spec = DatasetSpec(
         name=registry_name(name),
-        task={"classification": "classification", "multilabel": "multilabel"}.get(kind, "segmentation"),
+        task=TaskType.parse(kind if kind in ("classification", "multilabel") else "segmentation"),
         sensor=sensor,
         bands=bands,
         classes=classes,

@@ -27,6 +27,7 @@ from eokit.datasets.catalog._util import (
 )
 from eokit.errors import DatasetError, SensorError
 from eokit.sensors import Sensor, get_sensor, hyperspectral, register_sensor
+from eokit.tasktype import TaskType
 
 EHU = "https://www.ehu.eus/ccwintco/uploads"
 
@@ -85,7 +86,7 @@ def _cube_cached(stamp: tuple[str, int, int], key: str | None) -> np.ndarray:
 class _Scene(EODataset):
     """Patches of (image cube H x W x B, ground truth H x W) pairs."""
 
-    ignore_index = IGNORE_INDEX
+    ignore_index: int | None = IGNORE_INDEX
     shift_labels: ClassVar[bool] = True  # gt 0 = unlabelled, k -> k - 1
 
     def __init__(self, *args: Any, patch_size: int | None = 64, **kwargs: Any) -> None:
@@ -95,7 +96,7 @@ class _Scene(EODataset):
         super().__init__(*args, **kwargs)
 
     # subclasses: list (scene id, cube, gt) sources
-    def _scenes(self) -> list[tuple[str, Any, Any]]:
+    def _scenes(self) -> list[tuple[str, Any]]:
         raise NotImplementedError
 
     def _read(self, source: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -185,7 +186,7 @@ def _mat_spec(name: str, sensor: str, n_bands: int, classes: tuple[str, ...], fi
               layout: str, citation: str, size: str, gsd: float, license: str) -> DatasetSpec:
     return DatasetSpec(
         name=name,
-        task="segmentation",
+        task=TaskType.SEGMENTATION,
         sensor=sensor,
         bands=get_sensor(sensor).band_names,
         classes=classes,
@@ -301,7 +302,7 @@ class ABUAnomaly(_Scene):
     ignore_index = None
     spec = DatasetSpec(
         name="abu_anomaly",
-        task="segmentation",
+        task=TaskType.SEGMENTATION,
         sensor=None,
         bands=(),
         classes=("background", "anomaly"),

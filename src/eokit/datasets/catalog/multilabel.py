@@ -127,7 +127,7 @@ class _BigEarthNet(EODataset):
         self.layout = layout
         self.num_classes = num_classes
         self.classes = CLASSES_19 if num_classes == 19 else CLASSES_43
-        self.spec = dataclasses.replace(type(self).spec, classes=self.classes)
+        self.spec = dataclasses.replace(type(self).spec, classes=self.classes)  # type: ignore[misc]  # per-instance classes
         self.band_subset = list(bands) if bands is not None else list(self.spec.bands)
         self.resampling = resampling
         self.s2_dir = s2_dir or ("BigEarthNet-S2" if layout == "v2" else "BigEarthNet-v1.0")
@@ -196,7 +196,7 @@ class _BigEarthNet(EODataset):
         return base
 
     def _keep_present(
-        self, entries: list[tuple[str, str, list[str] | None]], nested: bool, nomenclature: int
+        self, entries: Sequence[tuple[str, str, list[str] | None]], nested: bool, nomenclature: int
     ) -> list[dict[str, Any]]:
         """Items whose patch folder exists (one directory listing, not one stat per patch)."""
         base = self._base()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from eokit.datasets.base import DatasetSpec, EODataset, register
 from eokit.datasets.catalog._util import check_same_grid, geo_meta, image_tensor, split_ids
 from eokit.errors import DatasetError
 from eokit.io import open_raster
+from eokit.tasktype import TaskType
 
 AGBD_S2 = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
 ALOS_BANDS = ("HH", "HV")
@@ -49,7 +50,7 @@ class AGBD(EODataset):
 
     spec = DatasetSpec(
         name="agbd",
-        task="regression",
+        task=TaskType.REGRESSION,
         sensor="sentinel2_l2a",
         bands=AGBD_S2,
         classes=(),
@@ -270,7 +271,7 @@ class PixelRegression(EODataset):
         }
 
 
-_REDUCERS = {"mean": np.mean, "median": np.median, "max": np.max, "sum": np.sum, "std": np.std}
+_REDUCERS: dict[str, Callable[..., Any]] = {"mean": np.mean, "median": np.median, "max": np.max, "sum": np.sum, "std": np.std}
 
 
 def _reducer(name: str) -> Any:

@@ -29,6 +29,7 @@ from eokit.datasets.catalog._util import (
 from eokit.errors import DatasetError
 from eokit.io import open_raster
 from eokit.sensors import get_sensor
+from eokit.tasktype import TaskType
 
 
 # --------------------------------------------------------------------------- LandCover.ai
@@ -47,7 +48,7 @@ class LandCoverAI(EODataset):
     ignore_index = None
     spec = DatasetSpec(
         name="landcoverai",
-        task="segmentation",
+        task=TaskType.SEGMENTATION,
         sensor="rgb",
         bands=("R", "G", "B"),
         classes=("background", "building", "woodland", "water", "road"),
@@ -134,7 +135,7 @@ class Sen1Floods11(EODataset):
     ignore_index = IGNORE_INDEX
     spec = DatasetSpec(
         name="sen1floods11",
-        task="segmentation",
+        task=TaskType.SEGMENTATION,
         sensor="sentinel2_l1c",
         bands=get_sensor("sentinel2_l1c").band_names,
         classes=("dry", "water"),
@@ -183,7 +184,8 @@ class Sen1Floods11(EODataset):
     def _load(self, chip: str) -> Sample:
         label_path = self.root / "LabelHand" / f"{chip}_LabelHand.tif"
         lab = open_raster(label_path)
-        arrays, bands = [], []
+        arrays: list[np.ndarray] = []
+        bands: list[str] = []
         for mod in self.modalities:
             if mod == "s1":
                 path = self.root / "S1Hand" / f"{chip}_S1Hand.tif"
@@ -312,7 +314,7 @@ class VectorSegmentation(_VectorLabelDataset):
 def _spacenet_spec(name: str, what: str, layout: str, citation: str, gsd: float) -> DatasetSpec:
     return DatasetSpec(
         name=name,
-        task="segmentation",
+        task=TaskType.SEGMENTATION,
         sensor=None,
         bands=(),
         classes=("background", what),

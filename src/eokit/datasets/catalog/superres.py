@@ -18,6 +18,7 @@ from eokit.datasets.base import DatasetSpec, EODataset, register
 from eokit.datasets.catalog._util import geo_meta, image_tensor, split_ids
 from eokit.errors import DatasetError
 from eokit.io import open_raster
+from eokit.tasktype import TaskType
 
 L2A_12 = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
 SPOT_RGBN = ("R", "G", "B", "N")
@@ -35,7 +36,7 @@ class WorldStrat(EODataset):
 
     spec = DatasetSpec(
         name="worldstrat",
-        task="super_resolution",
+        task=TaskType.SUPER_RESOLUTION,
         sensor="sentinel2_l2a",
         bands=L2A_12,
         splits=("train", "val", "test"),
@@ -80,7 +81,7 @@ class WorldStrat(EODataset):
         return split_ids(self.spec.name, tiles, self.split)
 
     def _load(self, tile: str) -> Sample:
-        frames = []
+        frames: list[np.ndarray] = []
         grid = None
         for n in range(1, self.revisits + 1):
             path = self.root / "lr_dataset" / tile / "L2A" / f"{tile}-{n}-L2A_data.tiff"
@@ -125,7 +126,7 @@ class LandsatPanSharpening(EODataset):
 
     spec = DatasetSpec(
         name="landsat8_pansharpen",
-        task="super_resolution",
+        task=TaskType.SUPER_RESOLUTION,
         sensor="landsat8",
         bands=("B2", "B3", "B4"),
         splits=("all", "train", "val", "test"),
@@ -196,6 +197,8 @@ class LandsatPanSharpening(EODataset):
                 raise DatasetError(f"landsat8_pansharpen: {str(ms[b])!r} is not on the grid of {self.ms_bands[0]}")
             grid = grid or chip.grid
             layers.append(chip.array[0])
+        if grid is None:
+            raise DatasetError(f"landsat8_pansharpen: no multispectral bands to read (ms_bands={self.ms_bands})")
         c = self.chip_size
         target = open_raster(pan, band_names=("B8",), sensor="landsat8").read(
             bounds=grid.bounds, out_shape=(2 * c, 2 * c), boundless=True

@@ -30,6 +30,7 @@ from eokit.datasets.catalog._util import (
 from eokit.errors import DatasetError
 from eokit.io import GridSpec, open_raster
 from eokit.sensors import get_sensor
+from eokit.tasktype import TaskType
 
 S2_L1C = get_sensor("sentinel2_l1c").band_names
 LULC_CLASSES = (
@@ -98,7 +99,7 @@ class EOPatchSeries(EODataset):
 
     spec = DatasetSpec(
         name="eopatch",
-        task="timeseries_segmentation",
+        task=TaskType.TIMESERIES_SEGMENTATION,
         sensor="sentinel2_l1c",
         bands=S2_L1C,
         classes=LULC_CLASSES,
@@ -258,7 +259,7 @@ class Pastis(EODataset):
     ignore_index = IGNORE_INDEX
     spec = DatasetSpec(
         name="pastis",
-        task="timeseries_segmentation",
+        task=TaskType.TIMESERIES_SEGMENTATION,
         sensor="sentinel2_l2a",
         bands=PASTIS_BANDS,
         classes=PASTIS_CLASSES,
