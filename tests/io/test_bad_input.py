@@ -87,9 +87,15 @@ def test_unsupported_dtype(tmp_path: Path) -> None:
     p = tmp_path / "complex.tif"
     with rasterio.open(p, "w", driver="GTiff", width=4, height=4, count=1, dtype="complex64") as ds:
         ds.write(np.ones((1, 4, 4), "complex64"))
-    with pytest.raises(DTypeError, match="complex64.*gdal_translate") as exc:
-        open_raster(p)
+    src = open_raster(p)  # complex (SLC) opens, but a read must choose how to make it real
+    with pytest.raises(DTypeError, match=r"complex\.tif.*complex64.*complex_mode=.*amplitude") as exc:
+        src.read()
     assert isinstance(exc.value, TypeError)
+    p64 = tmp_path / "int64.tif"
+    with rasterio.open(p64, "w", driver="GTiff", width=4, height=4, count=1, dtype="int64") as ds:
+        ds.write(np.ones((1, 4, 4), "int64"))
+    with pytest.raises(DTypeError, match="int64.*gdal_translate"):
+        open_raster(p64)
     grid = GridSpec.from_bounds("EPSG:4326", (0, 0, 1, 1), 0.25)
     with pytest.raises(DTypeError):
         write_cog(tmp_path / "out.tif", np.ones((4, 4), "complex64"), grid)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError, RasterioIOError
@@ -23,7 +24,9 @@ from rasterio.windows import Window, from_bounds
 
 from eokit.errors import BandError, DTypeError, MissingCRSError, RasterError, WindowError, suggest
 from eokit.io.chip import Chip
+from eokit.io.footprint import safe_transform_bounds, sampled_footprint
 from eokit.io.grid import GridSpec, _crs_str
+from eokit.io.sar import check_mode, complex_band_names, is_complex_dtype, native_sources, to_real
 from eokit.sensors.bands import Sensor, _key
 from eokit.sensors.catalog import get_sensor
 
@@ -96,6 +99,8 @@ class RasterInfo:
     block_shape: tuple[int, int]
     compression: str | None
     footprint_wgs84: dict | None
+    footprint_note: str | None = None
+    is_complex: bool = False
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -126,12 +131,13 @@ class RasterSource:
         band_names: Sequence[str] | None = None,
         sensor: str | Sensor | None = None,
         nodata: float | None = None,
+        complex_mode: str | None = None,
     ) -> None:
         self.path = str(path)
         self.sensor = get_sensor(sensor) if sensor is not None else None
         ds = _open_cached(self.path)
         self._nodata_override = nodata
-        if ds.dtypes[0] not in SUPPORTED_DTYPES:
+        if ds.dtypes[0] not in SUPPORTED_DTYPES and not is_complex_dtype(ds.dtypes[0]):
             raise DTypeError(
                 f"{self.path!r} has dtype {ds.dtypes[0]!r}, which eokit does not read; "
                 f"supported: {sorted(SUPPORTED_DTYPES)} (convert with gdal_translate -ot Float32)"
@@ -151,6 +157,19 @@ class RasterSource:
         self.bands: tuple[str, ...] = names
         self.grid = GridSpec(ds.crs, ds.transform, ds.height, ds.width)
         self.dtype: str = ds.dtypes[0]
+        self._init_complex(complex_mode)
+
+    def _init_complex(self, mode: str | None) -> None:
+        """Complex (SLC) rasters: ``bands`` become the real channels ``mode`` makes."""
+        self.complex_mode = mode
+        self.native_bands = self.bands
+        if not is_complex_dtype(self.dtype):
+            if mode is not None:
+                raise DTypeError(f"{self.path!r} is not complex (dtype {self.dtype!r}); drop complex_mode={mode!r}")
+            return
+        if mode is not None:
+            check_mode(mode, repr(self.path), self.dtype)
+            self.bands = complex_band_names(self.bands, mode, repr(self.path))
 
     # -- metadata -----------------------------------------------------------
     @property
@@ -186,9 +205,27 @@ class RasterSource:
             )
         return self.crs
 
+    def footprint_with_note(self, crs: CRS | str = "EPSG:4326") -> tuple[dict | None, str | None]:
+        """The footprint in ``crs`` and a note, or ``(None, reason)``: never raises for CRS domains.
+
+        Corners outside ``crs``'s domain (a geostationary full disk) make the footprint the
+        hull of the raster's valid sampled points.
+        """
+        if self.crs is None:
+            return None, "the raster has no CRS"
+        try:
+            geom = self.footprint(crs)
+            ring = np.asarray(geom["coordinates"][0], dtype=float)
+            if np.isfinite(ring).all():
+                return geom, None
+        except (CPLE_BaseError, RasterioError, ValueError):
+            pass
+        g = self.grid
+        return sampled_footprint(self.crs, g.transform, g.width, g.height, crs)
+
     def info(self) -> RasterInfo:
         ds = self.dataset
-        footprint = self.footprint("EPSG:4326") if ds.crs is not None else None
+        footprint, note = self.footprint_with_note("EPSG:4326")
         return RasterInfo(
             path=self.path,
             driver=ds.driver,
@@ -206,6 +243,8 @@ class RasterSource:
             block_shape=tuple(ds.block_shapes[0]),
             compression=ds.compression.name if ds.compression else None,
             footprint_wgs84=footprint,
+            footprint_note=note,
+            is_complex=is_complex_dtype(self.dtype),
         )
 
     # -- band selection -----------------------------------------------------
@@ -235,11 +274,17 @@ class RasterSource:
     # -- reading ------------------------------------------------------------
     def window_for_bounds(self, bounds: tuple[float, float, float, float], crs: CRS | str | None = None) -> Window:
         """The pixel window covering ``bounds`` (given in ``crs``, default the raster's)."""
+        bounds_in = bounds
         if crs is not None:
             own = self.require_crs("read by bounds in another CRS")
             crs = CRS.from_user_input(crs)
             if crs != own:
-                bounds = transform_bounds(crs, own, *bounds, densify_pts=21)
+                try:
+                    bounds = transform_bounds(crs, own, *bounds, densify_pts=21)
+                except CPLE_BaseError:
+                    bounds = (np.inf,) * 4
+                if not np.isfinite(bounds).all():  # corners outside the domain (geostationary)
+                    bounds = safe_transform_bounds(crs, own, bounds_in, repr(self.path))
         return from_bounds(*bounds, transform=self.grid.transform)
 
     def read(
@@ -299,6 +344,10 @@ class RasterSource:
             raise DTypeError(f"cannot read {self.path!r} as dtype {dtype!r}; choose one of {sorted(SUPPORTED_DTYPES)}")
         indexes = self.band_indexes(bands)
         names = tuple(self.bands[i - 1] for i in indexes)
+        complex_indexes = indexes
+        if is_complex_dtype(self.dtype):
+            check_mode(self.complex_mode, repr(self.path), self.dtype)
+            indexes = self._complex_sources(indexes)
         shape = out_shape or (int(window.height), int(window.width))
         nodata = self.nodata
         fill = nodata if nodata is not None else 0
@@ -321,6 +370,8 @@ class RasterSource:
                 valid &= ~np.isnan(arr).any(axis=0)
             else:
                 valid &= ~(arr == nodata).any(axis=0)
+        if is_complex_dtype(self.dtype):
+            arr = self._complex_to_real(arr, indexes, complex_indexes)
         if dtype is not None and arr.dtype != dtype:
             arr = arr.astype(dtype, copy=False)
         grid = self.grid.window_grid(window)
@@ -331,9 +382,22 @@ class RasterSource:
             grid = GridSpec(grid.crs, t, shape[0], shape[1])
         return Chip(arr, valid, names, grid, nodata)
 
+    def _complex_sources(self, indexes: list[int]) -> list[int]:
+        """1-based complex bands to read for real channels ``indexes`` (1-based)."""
+        need = {j for i in indexes
+                for j in native_sources(self.native_bands, self.complex_mode, i - 1, repr(self.path))}
+        return [j + 1 for j in sorted(need)]
+
+    def _complex_to_real(self, arr: np.ndarray, read: list[int], wanted: list[int]) -> np.ndarray:
+        """The real channels ``wanted`` (1-based into ``bands``) of complex ``arr`` (bands ``read``)."""
+        native = [self.native_bands[i - 1] for i in read]
+        real, names = to_real(arr, native, self.complex_mode, repr(self.path))
+        return real[[names.index(self.bands[i - 1]) for i in wanted]]
+
     def _read_padded(self, ds, indexes, window, shape, fill, resampling):
         """Read the in-raster part and paste it into a nodata-filled array."""
-        out = np.full((len(indexes), *shape), fill, dtype=ds.dtypes[0])
+        dt = "complex64" if ds.dtypes[0].startswith("complex_int") else ds.dtypes[0]
+        out = np.full((len(indexes), *shape), fill, dtype=dt)
         c0 = max(0, window.col_off)
         r0 = max(0, window.row_off)
         c1 = min(self.grid.width, window.col_off + window.width)
@@ -363,9 +427,14 @@ def open_raster(
     band_names: Sequence[str] | None = None,
     sensor: str | Sensor | None = None,
     nodata: float | None = None,
+    complex_mode: str | None = None,
 ) -> RasterSource:
-    """Open any GDAL-readable raster (GeoTIFF, COG, VRT, JP2, ENVI .hdr/.img …)."""
+    """Open any GDAL-readable raster (GeoTIFF, COG, VRT, JP2, ENVI .hdr/.img …).
+
+    Complex (SLC SAR) rasters open without ``complex_mode``, but reading them needs one of
+    ``eokit.io.sar.COMPLEX_MODES`` (amplitude, intensity, intensity_db, phase, real_imag, pauli).
+    """
     p = str(path)
     if p.lower().endswith(".hdr"):
         p = p[:-4] if Path(p[:-4]).exists() else p[:-4] + ".img"
-    return RasterSource(p, band_names=band_names, sensor=sensor, nodata=nodata)
+    return RasterSource(p, band_names=band_names, sensor=sensor, nodata=nodata, complex_mode=complex_mode)
