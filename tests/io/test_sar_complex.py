@@ -150,3 +150,20 @@ def test_complex_info_cli(tmp_path: Path) -> None:
     assert d["dtype"] == "complex64" and d["is_complex"] and d["bands"] == list(POLS)
     res = CliRunner().invoke(cli, ["info", str(p)], terminal_width=200)
     assert "complex" in res.output and "pauli" in res.output
+
+
+def test_quicklook_pauli_rgb(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from eokit.cli.main import cli
+
+    p = tmp_path / "quad.tif"
+    make_slc(p)
+    out = tmp_path / "pauli.png"
+    res = CliRunner().invoke(cli, ["quicklook", str(p), "-o", str(out)])
+    assert res.exit_code != 0 and "complex_mode" in str(res.exception)
+    res = CliRunner().invoke(cli, ["quicklook", str(p), "--complex", "pauli", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "pauli_double_bounce" in res.stderr
+    assert np.asarray(Image.open(out)).shape == (6, 5, 3)

@@ -17,8 +17,8 @@ from eokit.sensors.bands import band_key
 
 COMPLEX_MODES: dict[str, str] = {
     "amplitude": "|z| per band",
-    "intensity": "|z|^2 per band (linear power)",
-    "intensity_db": "10*log10(|z|^2) per band (-inf where 0 -> nan)",
+    "intensity": "|z|^2 per band, linear power",
+    "intensity_db": "10*log10(|z|^2) per band, nan where |z| is 0",
     "phase": "arg(z) in radians (-pi..pi) per band",
     "real_imag": "two channels per band, named <band>_re and <band>_im",
     "pauli": "Pauli decomposition of HH/HV(/VH)/VV: |HH-VV|/sqrt2, |HV+VH|/sqrt2 (or sqrt2*|HV|), "

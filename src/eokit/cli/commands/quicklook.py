@@ -5,25 +5,32 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from eokit.io import open_band_files, open_raster
+from eokit.errors import BandError
+from eokit.io import BandStack, Chip, open_band_files, open_raster
+from eokit.io.sar import COMPLEX_MODES
 from eokit.viz import colormap, save_png, stretch
 
 
 @click.command("quicklook")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--sensor", default=None, help="Sensor of the files (resolves band names such as 'red').")
-@click.option("--bands", default="red,green,blue", show_default=True, help="Three bands for R,G,B.")
+@click.option("--bands", default=None,
+              help="Three bands for R,G,B by name (unnamed bands are 1..N) [default: red,green,blue, "
+                   "else the first three bands, or grey for one band, with a note].")
+@click.option("--complex", "complex_mode", default=None,
+              type=click.Choice(list(COMPLEX_MODES)),
+              help="How to show complex (SLC SAR) files: e.g. amplitude, or pauli for HH/HV/VV stacks.")
 @click.option("--map", "map_path", default=None, type=click.Path(exists=True), help="A single-band map shown beside.")
 @click.option("--cmap", default="RdYlGn", show_default=True)
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False))
 @click.option("--max-size", default=1024, show_default=True, help="Longest side of each panel in pixels.")
-def command(files: tuple[str, ...], sensor: str | None, bands: str, map_path: str | None, cmap: str, out: str,
-            max_size: int) -> None:
+def command(files: tuple[str, ...], sensor: str | None, bands: str | None, map_path: str | None, cmap: str, out: str,
+            max_size: int, complex_mode: str | None = None) -> None:
     """Write a PNG quicklook (input RGB, and a colour-mapped map beside it)."""
-    stack = open_band_files(list(files), sensor=sensor)
+    stack = open_band_files(list(files), sensor=sensor, complex_mode=complex_mode)
     h, w = stack.grid.shape
     f = max(1, int(np.ceil(max(h, w) / max_size)))
-    rgb = stack.read(bands=bands.split(","))
+    rgb = stack.read(bands=bands.split(",")) if bands else _default_rgb(stack)
     panels = [stretch(rgb.array[:, ::f, ::f], rgb.valid[::f, ::f])]
     if map_path:
         chip = open_raster(map_path).read(bands=None)
@@ -31,3 +38,23 @@ def command(files: tuple[str, ...], sensor: str | None, bands: str, map_path: st
         panels.append(colormap(m, cmap, valid=chip.valid[::f, ::f]))
     save_png(out, panels)
     click.echo(f"quicklook -> {out}")
+
+
+def _default_rgb(stack: BandStack) -> Chip:
+    """red/green/blue when the stack resolves them; else its first three bands (or one, in grey), with a note."""
+    try:
+        return stack.read(bands=["red", "green", "blue"])
+    except BandError:
+        pass
+    names = list(stack.bands)
+    shown = names[:3] if len(names) >= 3 else names[:1]
+    how = "choose bands with --bands B1,B2,B3 (or give --sensor so 'red' resolves)"
+    if len(shown) == 3:
+        extra = f" of {len(names)}" if len(names) > 3 else ""
+        click.echo(f"note: no red/green/blue bands among {names}; showing the first three{extra} "
+                   f"({', '.join(shown)}) as R,G,B; {how}", err=True)
+        return stack.read(bands=shown)
+    click.echo(f"note: {len(names)} band(s) {names} and no red/green/blue; showing band {shown[0]!r} in grey; "
+               f"{how}", err=True)
+    chip = stack.read(bands=shown)
+    return Chip(np.repeat(chip.array, 3, axis=0), chip.valid, (shown[0],) * 3, chip.grid, chip.nodata)
