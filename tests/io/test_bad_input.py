@@ -124,3 +124,18 @@ def test_cli_prints_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["info", str(p)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: cannot open") and "bad.tif" in err
+
+
+def test_stac_item_malformed(tmp_path: Path) -> None:
+    p = tmp_path / "odd.json"
+    p.write_bytes(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(StacError, match="odd.json.*not valid JSON"):
+        open_stac_item(p)
+    p.write_text("[1, 2]")
+    with pytest.raises(StacError, match="odd.json.*not a STAC Item"):
+        open_stac_item(p)
+    p.write_text(json.dumps({"type": "Feature", "id": "x", "assets": {"B04": {"hraf": "b.tif"}}}))
+    with pytest.raises(StacError, match=r"odd.json.*\['B04'\] have no 'href'"):
+        open_stac_item(p)
+    with pytest.raises(StacError, match="cannot read STAC item"):
+        open_stac_item(tmp_path)

@@ -63,12 +63,20 @@ def _open_cached(path: str) -> rasterio.io.DatasetReader:
         except RasterioIOError as exc:
             exists = Path(path).exists() or "://" in path or path.startswith("/vsi")
             hint = "check the file is a complete raster GDAL can read" if exists else "the file does not exist"
-            raise RasterError(f"cannot open {path!r} as a raster ({hint}): {exc}") from exc
+            raise RasterError(f"cannot open {path!r}{_header_note(path)} as a raster ({hint}): {exc}") from exc
         _handles[key] = ds
         while len(_handles) > _MAX_HANDLES:
             _, old = _handles.popitem(last=False)
             old.close()
         return ds
+
+
+def _header_note(path: str) -> str:
+    """' (with ENVI header X)' when a raw raster has a .hdr sidecar, so errors name both files."""
+    for hdr in (str(Path(path).with_suffix(".hdr")), path + ".hdr"):
+        if hdr != path and Path(hdr).is_file():
+            return f" (with its ENVI header {hdr!r})"
+    return ""
 
 
 def close_all() -> None:
