@@ -280,3 +280,43 @@ def test_fuzz_image_folder_dataset(tmp_path_factory: pytest.TempPathFactory) -> 
             survives(lambda: [ds[i] for i in range(len(ds))], root / "Forest" / "a.jpg")
 
     run()
+
+
+def _ben_provider() -> object:
+    spec = importlib.util.spec_from_file_location("prov_ben_fuzz", DATA / "bigearthnet_s2" / "data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.timeout(60)
+def test_fuzz_bigearthnet_metadata(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """BigEarthNet v2's metadata.parquet and v1's bz2 split lists, through the dataset."""
+    from eokit.datasets.catalog.multilabel import BigEarthNetS2
+
+    prov = _ben_provider()
+    root = prov.build_v2(tmp_path_factory.mktemp("ben"), mirror)
+    meta = root / "metadata.parquet"
+    valid_meta = meta.read_bytes()
+    splits = mirror / prov.EXAMPLES / "splits"
+    valid_list = (splits / "train.csv.bz2").read_bytes()
+
+    @settings(max_examples=20, deadline=3000, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(blob=mutated(valid_meta))
+    def v2(blob: bytes) -> None:
+        meta.write_bytes(blob)
+        survives(lambda: BigEarthNetS2(root, "train")[0], meta)
+
+    @settings(max_examples=20, deadline=3000, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(blob=mutated(valid_list))
+    def v1(blob: bytes) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            lst = Path(d) / "train.csv.bz2"
+            lst.write_bytes(blob)
+            kwargs = {**prov.v1_kwargs(mirror, "train"), "splits_dir": d}
+            survives(lambda: BigEarthNetS2(**kwargs)[0], lst)
+
+    v2()
+    v1()

@@ -87,7 +87,11 @@ def _read_list(path: Path) -> list[str]:
 
 @functools.lru_cache(maxsize=16)
 def _read_list_cached(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
-    raw = bz2.decompress(Path(path).read_bytes()).decode() if path.endswith(".bz2") else Path(path).read_text()
+    try:
+        raw = bz2.decompress(Path(path).read_bytes()) if path.endswith(".bz2") else Path(path).read_bytes()
+        raw = raw.decode("utf-8")
+    except (OSError, ValueError, EOFError) as exc:  # bz2: "Invalid data stream"; bad UTF-8
+        raise DatasetError(f"split list {path!r} is corrupt or truncated ({exc}); restore it") from exc
     return tuple(line.split(",")[0].strip() for line in raw.splitlines() if line.strip())
 
 
@@ -150,7 +154,15 @@ class _BigEarthNet(EODataset):
                 f"{self.spec.name}: {str(meta)!r} not found (layout v2); run `eokit datasets download "
                 f"{self.spec.name}`, or pass layout='v1' for the v1 folder layout"
             )
-        df = pd.read_parquet(meta, columns=["patch_id", "labels", "split", "s1_name"])
+        import pyarrow
+
+        try:
+            df = pd.read_parquet(meta, columns=["patch_id", "labels", "split", "s1_name"])
+        except (OSError, ValueError, KeyError, pyarrow.ArrowException) as exc:
+            raise DatasetError(
+                f"{self.spec.name}: cannot read {str(meta)!r} ({type(exc).__name__}: {exc}); it should be "
+                "BigEarthNet v2's metadata.parquet with patch_id, labels, split and s1_name columns"
+            ) from exc
         want = "validation" if self.split == "val" else self.split
         df = df[df["split"] == want]
         entries = []
@@ -158,7 +170,7 @@ class _BigEarthNet(EODataset):
             name, cut = (pid, 2) if self.modality == "s2" else (s1, 3)
             rel = "_".join(name.split("_")[:-cut]) + "/" + name
             entries.append((pid, rel, list(labels)))
-        return self._keep_present(entries, nested=True, nomenclature=19)
+        return self._keep_present(entries, nested=True, nomenclature=19, source=meta)
 
     def _index_v1(self) -> list[dict[str, Any]]:
         sdir = self.root / (self.splits_dir or "")
@@ -176,7 +188,7 @@ class _BigEarthNet(EODataset):
                     noisy.update(_read_list(p))
             names = [n for n in names if n not in noisy]
         if self.modality == "s2":
-            return self._keep_present([(n, n, None) for n in names], nested=False, nomenclature=43)
+            return self._keep_present([(n, n, None) for n in names], nested=False, nomenclature=43, source=lst)
         base = self._base()
         s1_of = {}
         for d in sorted(os.listdir(base)):
@@ -184,7 +196,7 @@ class _BigEarthNet(EODataset):
             if js.exists():
                 s1_of[json.loads(js.read_text()).get("corresponding_s2_patch")] = d
         entries = [(n, s1_of.get(n, f"<S1 patch of {n}>"), None) for n in names]
-        return self._keep_present(entries, nested=False, nomenclature=43)
+        return self._keep_present(entries, nested=False, nomenclature=43, source=lst)
 
     def _base(self) -> Path:
         base = self.root / (self.s2_dir if self.modality == "s2" else self.s1_dir)
@@ -196,7 +208,8 @@ class _BigEarthNet(EODataset):
         return base
 
     def _keep_present(
-        self, entries: list[tuple[str, str, list[str] | None]], nested: bool, nomenclature: int
+        self, entries: list[tuple[str, str, list[str] | None]], nested: bool, nomenclature: int,
+        source: Path | None = None,
     ) -> list[dict[str, Any]]:
         """Items whose patch folder exists (one directory listing, not one stat per patch)."""
         base = self._base()
@@ -219,7 +232,11 @@ class _BigEarthNet(EODataset):
                 )
             log.info("%s: %d of %d %s patches present", self.spec.name, len(items), len(entries), self.split)
         if not items:
-            raise DatasetError(f"{self.spec.name}: no {self.split} patch of the split list is under {str(base)!r}")
+            listed = f" {str(source)!r}" if source is not None else ""
+            raise DatasetError(
+                f"{self.spec.name}: no {self.split} patch of the split list{listed} ({len(entries)} names) is "
+                f"under {str(base)!r}"
+            )
         return items
 
     # -- load ----------------------------------------------------------------
