@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import tempfile
 import warnings
@@ -30,8 +31,10 @@ from eokit.errors import EokitError
 from eokit.io import close_all, open_raster, open_stac_item
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-FUZZ = settings(max_examples=40, deadline=2000, derandomize=True, database=None,
+N = int(os.environ.get("EOKIT_FUZZ_EXAMPLES", "40"))  # raise it for a deeper (slower) run
+FUZZ = settings(max_examples=N, deadline=2000, derandomize=N <= 40, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
+SLOW = settings(FUZZ, max_examples=max(1, N // 2), deadline=3000)  # per example: a dataset is built
 
 
 # -- valid small files ------------------------------------------------------------------------
@@ -246,8 +249,7 @@ def test_fuzz_geobench_hdf5(tmp_path_factory: pytest.TempPathFactory, target: st
     base = _geobench().write_task(tmp_path_factory.mktemp("gb"), "m-eurosat")
     valid = (base / target).read_bytes()
 
-    @settings(max_examples=15, deadline=3000, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow])
+    @SLOW
     @given(blob=mutated(valid))
     def run(blob: bytes) -> None:
         with tempfile.TemporaryDirectory() as d:
@@ -301,15 +303,13 @@ def test_fuzz_bigearthnet_metadata(mirror: Path, tmp_path_factory: pytest.TempPa
     splits = mirror / prov.EXAMPLES / "splits"
     valid_list = (splits / "train.csv.bz2").read_bytes()
 
-    @settings(max_examples=20, deadline=3000, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow])
+    @SLOW
     @given(blob=mutated(valid_meta))
     def v2(blob: bytes) -> None:
         meta.write_bytes(blob)
         survives(lambda: BigEarthNetS2(root, "train")[0], meta)
 
-    @settings(max_examples=20, deadline=3000, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow])
+    @SLOW
     @given(blob=mutated(valid_list))
     def v1(blob: bytes) -> None:
         with tempfile.TemporaryDirectory() as d:

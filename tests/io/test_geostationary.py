@@ -74,3 +74,26 @@ def test_goes_read_by_lonlat_bounds(tmp_path: Path) -> None:
     assert min(whole.array.shape[1:]) >= 60  # the whole disk, minus at most the limb pixels
     with pytest.raises(WindowError, match=r"outside the projection domain of .*goes.tif"):
         src.read(bounds=(60, 30, 70, 40), bounds_crs="EPSG:4326")  # the far side of the Earth
+
+
+def test_goes_in_a_scene_collection(tmp_path: Path) -> None:
+    from eokit.data.collection import SceneCollection
+
+    p = make_goes_full_disk(tmp_path / "goes_20240101.tif")
+    coll = SceneCollection.from_paths([p], pattern=r"goes_(?P<date>\d{8})")
+    fp = coll.scenes[0].footprint
+    assert np.isfinite(np.asarray(fp.exterior.coords)).all() and fp.bounds[1] == pytest.approx(-81.3, abs=0.5)
+    assert coll.query_indexes((-80, 30, -70, 40)) == [0]
+    assert coll.query_indexes((60, 30, 70, 40)) == []  # the far side of the Earth
+
+
+def test_goes_target_grid_and_reproject(tmp_path: Path) -> None:
+    from eokit.io import reproject_chip, target_grid
+
+    src = open_raster(make_goes_full_disk(tmp_path / "goes.tif"))
+    grid = target_grid(src.grid, "EPSG:4326")
+    w, s, e, n = grid.bounds
+    assert s == pytest.approx(-81.3, abs=1)
+    assert (w, e) == (pytest.approx(-156.3, abs=1), pytest.approx(6.3, abs=1)) and n == pytest.approx(81.3, abs=1)
+    out = reproject_chip(src.read(), grid)
+    assert out.array.shape[1:] == grid.shape and np.isfinite(out.array[:, out.valid]).all()

@@ -235,6 +235,11 @@ def _extract_zip(archive: Path, into: Path) -> None:
         links = {}
         for info in infos:
             _check_name(archive, info.filename)
+            if info.flag_bits & 0x1:
+                raise DownloadError(
+                    f"archive {str(archive)!r}: member {info.filename!r} is encrypted (or the archive is corrupt); "
+                    "eokit does not extract password-protected archives"
+                )
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 target = zf.read(info).decode("utf-8")
@@ -295,7 +300,7 @@ def _unpack_zst(archive: Path, into: Path) -> None:
 
 # what zipfile/tarfile and their codecs raise on a truncated or corrupt archive
 _CORRUPT = (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, EOFError, NotImplementedError,
-            gzip.BadGzipFile)
+            gzip.BadGzipFile, UnicodeDecodeError)
 
 
 def unpack_into(archive: str | os.PathLike[str], into: str | os.PathLike[str]) -> None:

@@ -105,9 +105,12 @@ def safe_transform_bounds(
     """``bounds`` (in ``src``) as bounds in ``dst``, from the part of an ``n`` x ``n`` grid of points
     that ``dst`` can represent; a WindowError naming ``where`` when none can."""
     xs, ys = _grid_points(bounds, n)
-    x, y = _transformer(src, dst).transform(xs, ys, errcheck=False)
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    ok = np.isfinite(x) & np.isfinite(y)
+    t = _transformer(src, dst)
+    x, y, ok = _apply(t, xs, ys)
+    if ok.any() and not ok.all():  # add the domain's edge, so the bounds reach it
+        ex, ey = _edge_points(t, xs.reshape(n, n), ys.reshape(n, n), ok.reshape(n, n))
+        x, y = np.concatenate([x[ok], ex]), np.concatenate([y[ok], ey])
+        ok = np.isfinite(x) & np.isfinite(y)
     if not ok.any():
         raise WindowError(
             f"bounds {tuple(bounds)} in {src.to_string()} lie wholly outside the projection domain of "

@@ -60,7 +60,12 @@ def _open_cached(path: str) -> rasterio.io.DatasetReader:
             return ds
         try:
             ds = rasterio.open(path)
-        except RasterioIOError as exc:
+            try:
+                ds.descriptions  # noqa: B018 - decode header text now, so a bad header fails here, typed
+            except BaseException:
+                ds.close()
+                raise
+        except (RasterioIOError, CPLE_BaseError, UnicodeDecodeError) as exc:  # bytes in a header: not UTF-8
             exists = Path(path).exists() or "://" in path or path.startswith("/vsi")
             hint = "check the file is a complete raster GDAL can read" if exists else "the file does not exist"
             raise RasterError(f"cannot open {path!r}{_header_note(path)} as a raster ({hint}): {exc}") from exc

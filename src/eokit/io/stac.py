@@ -88,7 +88,10 @@ def open_stac_item(
         try:
             src = RasterSource(href, band_names=names, sensor=sensor)
         except RasterError as exc:
-            raise StacError(f"asset {k!r} of STAC item {d.get('id')!r} at {href!r} cannot be read: {exc}") from exc
+            where = f" ({self_href})" if self_href else ""
+            raise StacError(
+                f"asset {k!r} of STAC item {d.get('id')!r}{where} at {href!r} cannot be read: {exc}"
+            ) from exc
         except BandError:
             src = RasterSource(href, sensor=sensor)
         if names is None and src.dataset.count == 1:

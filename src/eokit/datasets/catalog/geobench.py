@@ -187,7 +187,8 @@ class GeoBenchTask(EODataset):
     def _load(self, name: str) -> Sample:
         path = self.root / f"{name}.hdf5"
         if not path.exists():
-            raise DatasetError(f"{self.spec.name}: sample file {str(path)!r} listed in the partition is missing")
+            part = self.root / f"{self.partition}_partition.json"
+            raise DatasetError(f"{self.spec.name}: sample file {str(path)!r} listed in {str(part)!r} is missing")
         bands: dict[tuple[str, str | None], np.ndarray] = {}
         label = None
         with h5py.File(path, "r") as f:  # datasets only: the 'pickle' attribute is never read

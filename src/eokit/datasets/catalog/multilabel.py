@@ -164,12 +164,17 @@ class _BigEarthNet(EODataset):
                 "BigEarthNet v2's metadata.parquet with patch_id, labels, split and s1_name columns"
             ) from exc
         want = "validation" if self.split == "val" else self.split
-        df = df[df["split"] == want]
         entries = []
-        for pid, labels, s1 in zip(df["patch_id"], df["labels"], df["s1_name"], strict=True):
-            name, cut = (pid, 2) if self.modality == "s2" else (s1, 3)
-            rel = "_".join(name.split("_")[:-cut]) + "/" + name
-            entries.append((pid, rel, list(labels)))
+        try:  # the table's values (strings decode lazily; nulls where names belong)
+            df = df[df["split"] == want]
+            for pid, labels, s1 in zip(df["patch_id"], df["labels"], df["s1_name"], strict=True):
+                name, cut = (pid, 2) if self.modality == "s2" else (s1, 3)
+                rel = "_".join(name.split("_")[:-cut]) + "/" + name
+                entries.append((str(pid), rel, [str(x) for x in labels]))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise DatasetError(
+                f"{self.spec.name}: {str(meta)!r} holds invalid values ({type(exc).__name__}: {exc}); restore it"
+            ) from exc
         return self._keep_present(entries, nested=True, nomenclature=19, source=meta)
 
     def _index_v1(self) -> list[dict[str, Any]]:
@@ -222,34 +227,36 @@ class _BigEarthNet(EODataset):
             for i, rel, labels in entries
             if rel in present
         ]
+        listed = f" listed in {str(source)!r}" if source is not None else ""
         if len(items) < len(entries):
             absent = next(rel for _, rel, _ in entries if rel not in present)
             if self.missing == "error":
                 raise DatasetError(
-                    f"{self.spec.name}: {len(entries) - len(items)} of {len(entries)} {self.split} patches are "
-                    f"missing, e.g. {str(base / absent)!r}; the download is incomplete (pass missing='skip' to "
+                    f"{self.spec.name}: {len(entries) - len(items)} of {len(entries)} {self.split} patches{listed} "
+                    f"are missing, e.g. {str(base / absent)!r}; the download is incomplete (pass missing='skip' to "
                     "read the patches present)"
                 )
             log.info("%s: %d of %d %s patches present", self.spec.name, len(items), len(entries), self.split)
         if not items:
-            listed = f" {str(source)!r}" if source is not None else ""
             raise DatasetError(
-                f"{self.spec.name}: no {self.split} patch of the split list{listed} ({len(entries)} names) is "
-                f"under {str(base)!r}"
+                f"{self.spec.name}: no {self.split} patch{listed} ({len(entries)} names) is under {str(base)!r}"
             )
         return items
 
     # -- load ----------------------------------------------------------------
     def _labels(self, item: dict[str, Any]) -> torch.Tensor:
         names = item["labels"]
+        source = self.root / "metadata.parquet"
         if names is None:
-            js = item["folder"] / f"{item['folder'].name}_labels_metadata.json"
-            names = json.loads(js.read_text())["labels"]
+            source = item["folder"] / f"{item['folder'].name}_labels_metadata.json"
+            names = json.loads(source.read_text())["labels"]
         out = torch.zeros(self.num_classes, dtype=torch.float32)
         table = CLASSES_43 if item["nomenclature"] == 43 else CLASSES_19
         for name in names:
             if name not in table:
-                raise DatasetError(f"{self.spec.name}: unknown label {name!r} for patch {item['id']}")
+                raise DatasetError(
+                    f"{self.spec.name}: unknown label {name!r} for patch {item['id']} (labels from {str(source)!r})"
+                )
             k = table.index(name)
             if item["nomenclature"] == 43 and self.num_classes == 19:
                 if k not in MAP_43_TO_19:
