@@ -320,3 +320,16 @@ def test_fuzz_bigearthnet_metadata(mirror: Path, tmp_path_factory: pytest.TempPa
 
     v2()
     v1()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("rel", "read"),
+    [("scenes/rasterio_landsat7_rgb/RGBA.uint16.tif", _read_raster),
+     ("classification/eurosat_rgb/SeaLake/SeaLake_827.jpg", _read_image)],
+    ids=["rgba-geotiff", "eurosat-jpeg"],
+)
+def test_fuzz_real_files(mirror: Path, rel: str, read: Callable[[Path], object]) -> None:
+    """Mutations of real files from the data mirror (a GeoTIFF and a EuroSAT JPEG)."""
+    real = mirror / rel
+    fuzz_one(lambda p: shutil.copy(real, p), real.name, read)()
