@@ -167,3 +167,18 @@ def test_quicklook_pauli_rgb(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "pauli_double_bounce" in res.stderr
     assert np.asarray(Image.open(out)).shape == (6, 5, 3)
+
+
+def test_band_files_named_from_file_names(tmp_path: Path) -> None:
+    """open_band_files renames single-band files (``..._VV.tif``); conversions follow by position."""
+    from eokit.io import open_band_files
+
+    vv = make_slc(tmp_path / "s1_VV.tif", pols=("1",), seed=3)
+    vh = make_slc(tmp_path / "s1_VH.tif", pols=("1",), seed=4)
+    stack = open_band_files([tmp_path / "s1_VV.tif", tmp_path / "s1_VH.tif"], sensor="sentinel1_grd_db",
+                            complex_mode="intensity_db")
+    assert stack.bands == ("VV", "VH")
+    got = stack.read(bands=["VH", "VV"]).array
+    with np.errstate(divide="ignore"):
+        want = 10 * np.log10(np.abs(np.stack([vh[0], vv[0]])) ** 2)
+    np.testing.assert_allclose(got, np.where(np.isfinite(want), want, np.nan), rtol=1e-5, equal_nan=True)

@@ -403,9 +403,11 @@ class RasterSource:
 
     def _complex_to_real(self, arr: np.ndarray, read: list[int], wanted: list[int]) -> np.ndarray:
         """The real channels ``wanted`` (1-based into ``bands``) of complex ``arr`` (bands ``read``)."""
+        where = repr(self.path)
         native = [self.native_bands[i - 1] for i in read]
-        real, names = to_real(arr, native, self.complex_mode, repr(self.path))
-        return real[[names.index(self.bands[i - 1]) for i in wanted]]
+        real, names = to_real(arr, native, self.complex_mode, where)
+        full = complex_band_names(self.native_bands, self.complex_mode, where)  # by position: callers may rename
+        return real[[names.index(full[i - 1]) for i in wanted]]
 
     def _read_padded(self, ds, indexes, window, shape, fill, resampling):
         """Read the in-raster part and paste it into a nodata-filled array."""
