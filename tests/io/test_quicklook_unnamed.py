@@ -60,3 +60,18 @@ def test_explicit_bands_still_strict(tmp_path: Path) -> None:
     assert res.exit_code == 0 and "note" not in res.stderr
     res = CliRunner().invoke(cli, ["quicklook", str(p), "--bands", "red,green,blue", "-o", str(tmp_path / "e.png")])
     assert res.exit_code != 0 and "red" in str(res.exception)
+
+
+def test_colour_interpretation_orders_rgb(mirror: Path, tmp_path: Path) -> None:
+    """rasterio's RGBA.uint16.tif marks band 1 blue and band 3 red: the quicklook follows the file."""
+    from eokit.viz import stretch
+
+    p = mirror / "scenes/rasterio_landsat7_rgb/RGBA.uint16.tif"
+    out = tmp_path / "rgba.png"
+    res = CliRunner().invoke(cli, ["quicklook", str(p), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "showing 3, 2, 1 as R,G,B from the file's colour interpretation" in res.stderr
+    with rasterio.open(p) as ds:
+        data = ds.read([3, 2, 1]).astype("float32")
+    img = np.asarray(Image.open(out)).transpose(2, 0, 1)
+    np.testing.assert_array_equal(img, stretch(data, np.ones(data.shape[1:], bool)))

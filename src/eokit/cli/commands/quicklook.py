@@ -47,8 +47,13 @@ def _default_rgb(stack: BandStack) -> Chip:
     except BandError:
         pass
     names = list(stack.bands)
-    shown = names[:3] if len(names) >= 3 else names[:1]
     how = "choose bands with --bands B1,B2,B3 (or give --sensor so 'red' resolves)"
+    by_colour = _colour_interpretation(stack)
+    if by_colour is not None:
+        click.echo(f"note: bands {names} have no red/green/blue names; showing {', '.join(by_colour)} as R,G,B "
+                   f"from the file's colour interpretation; {how}", err=True)
+        return stack.read(bands=by_colour)
+    shown = names[:3] if len(names) >= 3 else names[:1]
     if len(shown) == 3:
         extra = f" of {len(names)}" if len(names) > 3 else ""
         click.echo(f"note: no red/green/blue bands among {names}; showing the first three{extra} "
@@ -58,3 +63,17 @@ def _default_rgb(stack: BandStack) -> Chip:
                f"{how}", err=True)
     chip = stack.read(bands=shown)
     return Chip(np.repeat(chip.array, 3, axis=0), chip.valid, (shown[0],) * 3, chip.grid, chip.nodata)
+
+
+def _colour_interpretation(stack: BandStack) -> list[str] | None:
+    """The band names GDAL marks red, green and blue (e.g. PHOTOMETRIC=RGB TIFFs), if one file marks all three."""
+    from rasterio.enums import ColorInterp
+
+    if len(stack.sources) != 1 or len(stack.sources[0].bands) != len(stack.sources[0].dataset.colorinterp):
+        return None
+    src = stack.sources[0]
+    interp = list(src.dataset.colorinterp)
+    wanted = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
+    if not all(c in interp for c in wanted):
+        return None
+    return [src.bands[interp.index(c)] for c in wanted]
