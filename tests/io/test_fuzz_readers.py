@@ -333,3 +333,29 @@ def test_fuzz_real_files(mirror: Path, rel: str, read: Callable[[Path], object])
     """Mutations of real files from the data mirror (a GeoTIFF and a EuroSAT JPEG)."""
     real = mirror / rel
     fuzz_one(lambda p: shutil.copy(real, p), real.name, read)()
+
+
+@pytest.mark.timeout(60)
+def test_fuzz_agbd_hdf5(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """AGBD's HDF5 tiles, indexed and read through the dataset."""
+    from eokit.datasets import get_dataset
+
+    spec = importlib.util.spec_from_file_location("gen_agbd_fuzz", DATA / "agbd" / "data.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    base = gen.write(tmp_path_factory.mktemp("agbd") / "agbd")
+    name = "data_subset-2019-v4_0-20.h5"
+    valid = (base / name).read_bytes()
+    tiles = {"train": list(gen.TILES)}
+
+    @SLOW
+    @given(blob=mutated(valid))
+    def run(blob: bytes) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            root = Path(d) / "agbd"
+            root.mkdir()
+            (root / name).write_bytes(blob)
+            survives(lambda: [s for s in get_dataset("agbd", root=root, split="train", split_tiles=tiles)],
+                     root / name)
+
+    run()
