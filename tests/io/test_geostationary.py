@@ -97,3 +97,21 @@ def test_goes_target_grid_and_reproject(tmp_path: Path) -> None:
     assert 6 < e < 10 and -85 < s < -81  # whole pixels from the top-left corner reach past the limb
     out = reproject_chip(src.read(), grid)
     assert out.array.shape[1:] == grid.shape and np.isfinite(out.array[:, out.valid]).all()
+
+
+def test_goes_footprint_api(tmp_path: Path) -> None:
+    from eokit.errors import NoOverlapError
+
+    src = open_raster(make_goes_full_disk(tmp_path / "goes.tif"))
+    assert src.footprint()["coordinates"][0][0] == (-HALF, -HALF)  # own CRS: the plain outline
+    ring = np.asarray(src.footprint("EPSG:4326")["coordinates"][0])
+    assert np.isfinite(ring).all()
+    space = tmp_path / "space.tif"  # a grid wholly off the Earth's disk
+    with rasterio.open(space, "w", driver="GTiff", width=4, height=4, count=1, dtype="uint8", crs=GOES_EAST,
+                       transform=from_bounds(6e6, 6e6, 7e6, 7e6, 4, 4)) as ds:
+        ds.write(np.zeros((1, 4, 4), "uint8"))
+    off = open_raster(space)
+    with pytest.raises(NoOverlapError, match=r"space.tif.*no footprint.*none of .* sampled points"):
+        off.footprint("EPSG:4326")
+    info = off.info()
+    assert info.footprint_wgs84 is None and "none of" in info.footprint_note

@@ -22,7 +22,15 @@ from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.warp import transform_bounds, transform_geom
 from rasterio.windows import Window, from_bounds
 
-from eokit.errors import BandError, DTypeError, MissingCRSError, RasterError, WindowError, suggest
+from eokit.errors import (
+    BandError,
+    DTypeError,
+    MissingCRSError,
+    NoOverlapError,
+    RasterError,
+    WindowError,
+    suggest,
+)
 from eokit.io.chip import Chip
 from eokit.io.footprint import safe_transform_bounds, sampled_footprint
 from eokit.io.grid import GridSpec, _crs_str
@@ -202,13 +210,22 @@ class RasterSource:
         return self.grid.bounds
 
     def footprint(self, crs: CRS | str | None = None) -> dict:
-        """The raster's outline as a GeoJSON polygon, in its own CRS or ``crs``."""
-        w, s, e, n = self.bounds
-        geom = {"type": "Polygon", "coordinates": [[(w, s), (e, s), (e, n), (w, n), (w, s)]]}
+        """The raster's outline as a GeoJSON polygon, in its own CRS or ``crs``.
+
+        In ``crs``, corners outside its domain (a geostationary full disk) are dropped: see
+        :meth:`footprint_with_note`. NoOverlapError when no part of the raster lies in it.
+        """
         if crs is None:
-            return geom
+            return self._outline()
         self.require_crs("reproject its footprint")
-        return transform_geom(self.crs, CRS.from_user_input(crs), geom)
+        geom, note = self.footprint_with_note(crs)
+        if geom is None:
+            raise NoOverlapError(f"{self.path!r} has no footprint in {CRS.from_user_input(crs)}: {note}")
+        return geom
+
+    def _outline(self) -> dict:
+        w, s, e, n = self.bounds
+        return {"type": "Polygon", "coordinates": [[(w, s), (e, s), (e, n), (w, n), (w, s)]]}
 
     def require_crs(self, why: str) -> CRS:
         if self.crs is None:
@@ -227,11 +244,11 @@ class RasterSource:
         if self.crs is None:
             return None, "the raster has no CRS"
         try:
-            geom = self.footprint(crs)
+            geom = transform_geom(self.crs, CRS.from_user_input(crs), self._outline())
             ring = np.asarray(geom["coordinates"][0], dtype=float)
             if np.isfinite(ring).all():
                 return geom, None
-        except (CPLE_BaseError, RasterioError, ValueError):
+        except (CPLE_BaseError, RasterioError, ValueError, SystemError):  # SystemError: "Unknown GDAL Error"
             pass
         g = self.grid
         return sampled_footprint(self.crs, g.transform, g.width, g.height, crs)
@@ -294,7 +311,7 @@ class RasterSource:
             if crs != own:
                 try:
                     bounds = transform_bounds(crs, own, *bounds, densify_pts=21)
-                except CPLE_BaseError:
+                except (CPLE_BaseError, SystemError):  # SystemError: rasterio's "Unknown GDAL Error"
                     bounds = (np.inf,) * 4
                 if not np.isfinite(bounds).all():  # corners outside the domain (geostationary)
                     bounds = safe_transform_bounds(crs, own, bounds_in, repr(self.path))

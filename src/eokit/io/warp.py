@@ -57,7 +57,7 @@ def target_grid(
             raise MissingCRSError("the source grid has no CRS; give bounds explicitly")
         try:
             bounds = transform_bounds(source_grid.crs, dst_crs, *source_grid.bounds, densify_pts=21)
-        except (CPLE_BaseError, RasterioError):
+        except (CPLE_BaseError, RasterioError, SystemError):
             bounds = (np.inf,) * 4
         if not np.isfinite(bounds).all():  # corners outside dst's domain (geostationary full disk)
             bounds = safe_transform_bounds(source_grid.crs, dst_crs, source_grid.bounds, "the target CRS", n=65)
@@ -67,7 +67,7 @@ def target_grid(
                 source_grid.crs, dst_crs, source_grid.width, source_grid.height, *source_grid.bounds
             )
             resolution = abs(t.a)
-        except (CPLE_BaseError, RasterioError):
+        except (CPLE_BaseError, RasterioError, SystemError):
             resolution = float("nan")
         if not np.isfinite(resolution) or resolution <= 0:
             resolution = (bounds[2] - bounds[0]) / source_grid.width
