@@ -87,9 +87,15 @@ def test_unsupported_dtype(tmp_path: Path) -> None:
     p = tmp_path / "complex.tif"
     with rasterio.open(p, "w", driver="GTiff", width=4, height=4, count=1, dtype="complex64") as ds:
         ds.write(np.ones((1, 4, 4), "complex64"))
-    with pytest.raises(DTypeError, match="complex64.*gdal_translate") as exc:
-        open_raster(p)
+    src = open_raster(p)  # complex (SLC) opens, but a read must choose how to make it real
+    with pytest.raises(DTypeError, match=r"complex\.tif.*complex64.*complex_mode=.*amplitude") as exc:
+        src.read()
     assert isinstance(exc.value, TypeError)
+    p64 = tmp_path / "int64.tif"
+    with rasterio.open(p64, "w", driver="GTiff", width=4, height=4, count=1, dtype="int64") as ds:
+        ds.write(np.ones((1, 4, 4), "int64"))
+    with pytest.raises(DTypeError, match="int64.*gdal_translate"):
+        open_raster(p64)
     grid = GridSpec.from_bounds("EPSG:4326", (0, 0, 1, 1), 0.25)
     with pytest.raises(DTypeError):
         write_cog(tmp_path / "out.tif", np.ones((4, 4), "complex64"), grid)
@@ -118,3 +124,18 @@ def test_cli_prints_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["info", str(p)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: cannot open") and "bad.tif" in err
+
+
+def test_stac_item_malformed(tmp_path: Path) -> None:
+    p = tmp_path / "odd.json"
+    p.write_bytes(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(StacError, match="odd.json.*not valid JSON"):
+        open_stac_item(p)
+    p.write_text("[1, 2]")
+    with pytest.raises(StacError, match="odd.json.*not a STAC Item"):
+        open_stac_item(p)
+    p.write_text(json.dumps({"type": "Feature", "id": "x", "assets": {"B04": {"hraf": "b.tif"}}}))
+    with pytest.raises(StacError, match=r"odd.json.*\['B04'\] have no 'href'"):
+        open_stac_item(p)
+    with pytest.raises(StacError, match="cannot read STAC item"):
+        open_stac_item(tmp_path)

@@ -24,8 +24,9 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.warp import transform_bounds
 
-from eokit.errors import ConfigError, EmptyCollectionError, MissingCRSError
+from eokit.errors import ConfigError, EmptyCollectionError, MissingCRSError, NoOverlapError
 from eokit.io import BandStack, RasterSource, open_band_files, open_raster
+from eokit.io.footprint import sampled_footprint
 from eokit.io.grid import GridSpec, _crs_str
 from eokit.sensors.bands import Sensor
 
@@ -132,7 +133,14 @@ def _footprint(grid: GridSpec, path: str, index_crs: CRS) -> shapely.Polygon:
     if grid.crs == index_crs:
         return box
     tr = _transformer(grid.crs.to_wkt(), index_crs.to_wkt())
-    return shapely.transform(box, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    poly = shapely.transform(box, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1], errcheck=False)))
+    if np.isfinite(shapely.get_coordinates(poly)).all():
+        return poly
+    # corners outside the index CRS's domain (a geostationary full disk): hull of the valid part
+    geom, note = sampled_footprint(grid.crs, grid.transform, grid.width, grid.height, index_crs)
+    if geom is None:
+        raise NoOverlapError(f"{path!r} cannot be placed in a SceneCollection indexed in {index_crs}: {note}")
+    return shapely.geometry.shape(geom)
 
 
 class SceneCollection:

@@ -33,7 +33,7 @@ def _policy(on_mismatch: str) -> str:
 
 
 def read_vectors(vectors: Any, layer: str | int | None = None) -> gpd.GeoDataFrame:
-    """A GeoDataFrame from a path (GeoJSON, GeoPackage, … via pyogrio) or a GeoDataFrame."""
+    """A GeoDataFrame from a path (GeoJSON, GeoPackage, … via pyogrio; GeoParquet via pyarrow) or a GeoDataFrame."""
     import geopandas as gpd
 
     if isinstance(vectors, gpd.GeoDataFrame):
@@ -43,10 +43,15 @@ def read_vectors(vectors: Any, layer: str | int | None = None) -> gpd.GeoDataFra
         name = repr(str(vectors))
         if not os.path.exists(str(vectors)):
             raise DatasetError(f"vector file {name} does not exist; check the path")
+        parquet = str(vectors).lower().endswith((".parquet", ".geoparquet"))
         try:
-            gdf = gpd.read_file(str(vectors), layer=layer, engine="pyogrio")
+            if parquet:
+                gdf = gpd.read_parquet(str(vectors))
+            else:
+                gdf = gpd.read_file(str(vectors), layer=layer, engine="pyogrio")
         except Exception as exc:
-            raise DatasetError(f"cannot read vector file {name} (GeoJSON/GeoPackage expected): {exc}") from exc
+            kind = "GeoParquet" if parquet else "GeoJSON/GeoPackage"
+            raise DatasetError(f"cannot read vector file {name} ({kind} expected): {exc}") from exc
     if gdf.crs is None:
         raise DatasetError(f"{name} has no CRS; set one (e.g. gdf.set_crs('EPSG:4326')) so it can be placed")
     gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()]

@@ -14,9 +14,11 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.client
 import logging
+import lzma
 import os
 import shutil
 import socket
@@ -27,6 +29,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -230,6 +233,11 @@ def _extract_zip(archive: Path, into: Path) -> None:
         links = {}
         for info in infos:
             _check_name(archive, info.filename)
+            if info.flag_bits & 0x1:
+                raise DownloadError(
+                    f"archive {str(archive)!r}: member {info.filename!r} is encrypted (or the archive is corrupt); "
+                    "eokit does not extract password-protected archives"
+                )
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 target = zf.read(info).decode("utf-8")
@@ -277,24 +285,46 @@ def _unpack_zst(archive: Path, into: Path) -> None:
     with tempfile.NamedTemporaryFile(suffix=".tar", dir=into.parent, delete=False) as tmp:
         try:
             with open(archive, "rb") as src:
-                zstandard.ZstdDecompressor().copy_stream(src, tmp)
+                try:
+                    zstandard.ZstdDecompressor().copy_stream(src, tmp)
+                except zstandard.ZstdError as exc:
+                    raise DownloadError(f"archive {str(archive)!r} is not valid zstd data ({exc}); delete it "
+                                        "and download it again") from exc
             tmp.close()
             _extract_tar(Path(tmp.name), into)
         finally:
             Path(tmp.name).unlink(missing_ok=True)
 
 
+# what zipfile/tarfile and their codecs raise on a truncated or corrupt archive
+_CORRUPT = (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, EOFError, NotImplementedError,
+            gzip.BadGzipFile, UnicodeDecodeError)
+
+
 def unpack_into(archive: str | os.PathLike[str], into: str | os.PathLike[str]) -> None:
-    """Unpack a zip or tar (any compression tarfile reads) into an existing folder, safely."""
+    """Unpack a zip or tar (any compression tarfile reads) into an existing folder, safely.
+
+    A truncated or corrupt archive (or any failure to extract it) raises DownloadError naming it.
+    """
     archive, into = Path(archive), Path(into)
-    if archive.suffix == ".zst":
-        _unpack_zst(archive, into)
-    elif zipfile.is_zipfile(archive):
-        _extract_zip(archive, into)
-    elif tarfile.is_tarfile(archive):
-        _extract_tar(archive, into)
-    else:
-        raise DownloadError(f"{str(archive)!r} is neither a zip nor a tar archive; cannot extract it")
+    if not archive.is_file():
+        raise DownloadError(f"archive {str(archive)!r} does not exist (or is not a file); cannot extract it")
+    try:
+        if archive.suffix == ".zst":
+            _unpack_zst(archive, into)
+        elif zipfile.is_zipfile(archive):
+            _extract_zip(archive, into)
+        elif tarfile.is_tarfile(archive):
+            _extract_tar(archive, into)
+        else:
+            raise DownloadError(f"{str(archive)!r} is neither a zip nor a tar archive; cannot extract it")
+    except DownloadError:
+        raise
+    except (*_CORRUPT, OSError) as exc:  # OSError: e.g. a corrupt member offset (seek before the start)
+        raise DownloadError(
+            f"cannot extract archive {str(archive)!r} ({type(exc).__name__}: {exc}); if it is truncated or "
+            "corrupt, delete it and download it again"
+        ) from exc
 
 
 def extract_archive(archive: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:

@@ -17,15 +17,26 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.warp import transform_bounds, transform_geom
 from rasterio.windows import Window, from_bounds
 
-from eokit.errors import BandError, DTypeError, MissingCRSError, RasterError, WindowError, suggest
+from eokit.errors import (
+    BandError,
+    DTypeError,
+    MissingCRSError,
+    NoOverlapError,
+    RasterError,
+    WindowError,
+    suggest,
+)
 from eokit.io.chip import Chip
+from eokit.io.footprint import safe_transform_bounds, sampled_footprint
 from eokit.io.grid import GridSpec, _crs_str
+from eokit.io.sar import check_mode, complex_band_names, is_complex_dtype, native_sources, to_real
 from eokit.sensors.bands import Sensor, band_key
 from eokit.sensors.catalog import get_sensor
 from eokit.sensors.resolve import apply_band_map, match_bands, parse_band_map
@@ -60,15 +71,28 @@ def _open_cached(path: str) -> rasterio.io.DatasetReader:
             return ds
         try:
             ds = rasterio.open(path)
-        except RasterioIOError as exc:
+            try:
+                ds.descriptions  # noqa: B018 - decode header text now, so a bad header fails here, typed
+            except BaseException:
+                ds.close()
+                raise
+        except (RasterioIOError, CPLE_BaseError, UnicodeDecodeError) as exc:  # bytes in a header: not UTF-8
             exists = Path(path).exists() or "://" in path or path.startswith("/vsi")
             hint = "check the file is a complete raster GDAL can read" if exists else "the file does not exist"
-            raise RasterError(f"cannot open {path!r} as a raster ({hint}): {exc}") from exc
+            raise RasterError(f"cannot open {path!r}{_header_note(path)} as a raster ({hint}): {exc}") from exc
         _handles[key] = ds
         while len(_handles) > _MAX_HANDLES:
             _, old = _handles.popitem(last=False)
             old.close()
         return ds
+
+
+def _header_note(path: str) -> str:
+    """' (with ENVI header X)' when a raw raster has a .hdr sidecar, so errors name both files."""
+    for hdr in (str(Path(path).with_suffix(".hdr")), path + ".hdr"):
+        if hdr != path and Path(hdr).is_file():
+            return f" (with its ENVI header {hdr!r})"
+    return ""
 
 
 def close_all() -> None:
@@ -100,6 +124,8 @@ class RasterInfo:
     compression: str | None
     footprint_wgs84: dict | None
     wavelengths: tuple[float | None, ...] = ()
+    footprint_note: str | None = None
+    is_complex: bool = False
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -259,12 +285,13 @@ class RasterSource:
         band_map: BandMap = None,
         wavelengths: Sequence[float | None] | None = None,
         common_names: Sequence[str | None] | None = None,
+        complex_mode: str | None = None,
     ) -> None:
         self.path = data_path(path)
         self.sensor = get_sensor(sensor) if sensor is not None else None
         ds = _open_cached(self.path)
         self._nodata_override = nodata
-        if ds.dtypes[0] not in SUPPORTED_DTYPES:
+        if ds.dtypes[0] not in SUPPORTED_DTYPES and not is_complex_dtype(ds.dtypes[0]):
             raise DTypeError(
                 f"{self.path!r} has dtype {ds.dtypes[0]!r}, which eokit does not read; "
                 f"supported: {sorted(SUPPORTED_DTYPES)} (convert with gdal_translate -ot Float32)"
@@ -289,6 +316,7 @@ class RasterSource:
         self.fill_wavelengths()
         self.grid = GridSpec(ds.crs, ds.transform, ds.height, ds.width)
         self.dtype: str = ds.dtypes[0]
+        self._init_complex(complex_mode)
         if bands is not None:
             self._keep(self.positions(bands))
 
@@ -333,6 +361,22 @@ class RasterSource:
         view._keep(self.positions(bands))
         return view
 
+    def _init_complex(self, mode: str | None) -> None:
+        """Complex (SLC) rasters: ``bands`` become the real channels ``mode`` makes."""
+        self.complex_mode = mode
+        self.native_bands = self.bands
+        if not is_complex_dtype(self.dtype):
+            if mode is not None:
+                raise DTypeError(f"{self.path!r} is not complex (dtype {self.dtype!r}); drop complex_mode={mode!r}")
+            return
+        if mode is not None:
+            check_mode(mode, repr(self.path), self.dtype)
+            self.bands = complex_band_names(self.bands, mode, repr(self.path))
+            n = len(self.bands)
+            self.indexes = tuple(range(1, n + 1))  # positions of the real channels
+            self.wavelengths = (None,) * n
+            self.common_names = (None,) * n
+
     # -- metadata -----------------------------------------------------------
     @property
     def dataset(self) -> rasterio.io.DatasetReader:
@@ -351,13 +395,22 @@ class RasterSource:
         return self.grid.bounds
 
     def footprint(self, crs: CRS | str | None = None) -> dict:
-        """The raster's outline as a GeoJSON polygon, in its own CRS or ``crs``."""
-        w, s, e, n = self.bounds
-        geom = {"type": "Polygon", "coordinates": [[(w, s), (e, s), (e, n), (w, n), (w, s)]]}
+        """The raster's outline as a GeoJSON polygon, in its own CRS or ``crs``.
+
+        In ``crs``, corners outside its domain (a geostationary full disk) are dropped: see
+        :meth:`footprint_with_note`. NoOverlapError when no part of the raster lies in it.
+        """
         if crs is None:
-            return geom
+            return self._outline()
         self.require_crs("reproject its footprint")
-        return transform_geom(self.crs, CRS.from_user_input(crs), geom)
+        geom, note = self.footprint_with_note(crs)
+        if geom is None:
+            raise NoOverlapError(f"{self.path!r} has no footprint in {CRS.from_user_input(crs)}: {note}")
+        return geom
+
+    def _outline(self) -> dict:
+        w, s, e, n = self.bounds
+        return {"type": "Polygon", "coordinates": [[(w, s), (e, s), (e, n), (w, n), (w, s)]]}
 
     def require_crs(self, why: str) -> CRS:
         if self.crs is None:
@@ -367,9 +420,27 @@ class RasterSource:
             )
         return self.crs
 
+    def footprint_with_note(self, crs: CRS | str = "EPSG:4326") -> tuple[dict | None, str | None]:
+        """The footprint in ``crs`` and a note, or ``(None, reason)``: never raises for CRS domains.
+
+        Corners outside ``crs``'s domain (a geostationary full disk) make the footprint the
+        hull of the raster's valid sampled points.
+        """
+        if self.crs is None:
+            return None, "the raster has no CRS"
+        try:
+            geom = transform_geom(self.crs, CRS.from_user_input(crs), self._outline())
+            ring = np.asarray(geom["coordinates"][0], dtype=float)
+            if np.isfinite(ring).all():
+                return geom, None
+        except (CPLE_BaseError, RasterioError, ValueError, SystemError):  # SystemError: "Unknown GDAL Error"
+            pass
+        g = self.grid
+        return sampled_footprint(self.crs, g.transform, g.width, g.height, crs)
+
     def info(self) -> RasterInfo:
         ds = self.dataset
-        footprint = self.footprint("EPSG:4326") if ds.crs is not None else None
+        footprint, note = self.footprint_with_note("EPSG:4326")
         return RasterInfo(
             path=self.path,
             driver=ds.driver,
@@ -388,6 +459,8 @@ class RasterSource:
             compression=ds.compression.name if ds.compression else None,
             footprint_wgs84=footprint,
             wavelengths=self.wavelengths,
+            footprint_note=note,
+            is_complex=is_complex_dtype(self.dtype),
         )
 
     # -- band selection -----------------------------------------------------
@@ -410,11 +483,17 @@ class RasterSource:
     # -- reading ------------------------------------------------------------
     def window_for_bounds(self, bounds: tuple[float, float, float, float], crs: CRS | str | None = None) -> Window:
         """The pixel window covering ``bounds`` (given in ``crs``, default the raster's)."""
+        bounds_in = bounds
         if crs is not None:
             own = self.require_crs("read by bounds in another CRS")
             crs = CRS.from_user_input(crs)
             if crs != own:
-                bounds = transform_bounds(crs, own, *bounds, densify_pts=21)
+                try:
+                    bounds = transform_bounds(crs, own, *bounds, densify_pts=21)
+                except (CPLE_BaseError, SystemError):  # SystemError: rasterio's "Unknown GDAL Error"
+                    bounds = (np.inf,) * 4
+                if not np.isfinite(bounds).all():  # corners outside the domain (geostationary)
+                    bounds = safe_transform_bounds(crs, own, bounds_in, repr(self.path))
         return from_bounds(*bounds, transform=self.grid.transform)
 
     def read(
@@ -477,6 +556,10 @@ class RasterSource:
         positions = list(range(len(self.bands))) if bands is None else self.positions(bands)
         indexes = [self.indexes[i] for i in positions]
         names = tuple(self.bands[i] for i in positions)
+        complex_indexes = indexes
+        if is_complex_dtype(self.dtype):
+            check_mode(self.complex_mode, repr(self.path), self.dtype)
+            indexes = self._complex_sources(indexes)
         shape = out_shape or (int(window.height), int(window.width))
         nodata = self.nodata
         fill = nodata if nodata is not None else 0
@@ -499,6 +582,8 @@ class RasterSource:
                 valid &= ~np.isnan(arr).any(axis=0)
             else:
                 valid &= ~(arr == nodata).any(axis=0)
+        if is_complex_dtype(self.dtype):
+            arr = self._complex_to_real(arr, indexes, complex_indexes)
         if dtype is not None and arr.dtype != dtype:
             arr = arr.astype(dtype, copy=False)
         grid = self.grid.window_grid(window)
@@ -509,9 +594,28 @@ class RasterSource:
             grid = GridSpec(grid.crs, t, shape[0], shape[1])
         return Chip(arr, valid, names, grid, nodata)
 
+    def _mode(self) -> str:
+        """The complex mode (``read`` checked that one was chosen)."""
+        return check_mode(self.complex_mode, repr(self.path), self.dtype)
+
+    def _complex_sources(self, indexes: list[int]) -> list[int]:
+        """1-based complex bands to read for real channels ``indexes`` (1-based)."""
+        need = {j for i in indexes
+                for j in native_sources(self.native_bands, self._mode(), i - 1, repr(self.path))}
+        return [j + 1 for j in sorted(need)]
+
+    def _complex_to_real(self, arr: np.ndarray, read: list[int], wanted: list[int]) -> np.ndarray:
+        """The real channels ``wanted`` (1-based into ``bands``) of complex ``arr`` (bands ``read``)."""
+        where = repr(self.path)
+        native = [self.native_bands[i - 1] for i in read]
+        real, names = to_real(arr, native, self._mode(), where)
+        full = complex_band_names(self.native_bands, self._mode(), where)  # by position: callers may rename
+        return real[[names.index(full[i - 1]) for i in wanted]]
+
     def _read_padded(self, ds, indexes, window, shape, fill, resampling):
         """Read the in-raster part and paste it into a nodata-filled array."""
-        out = np.full((len(indexes), *shape), fill, dtype=ds.dtypes[0])
+        dt = "complex64" if ds.dtypes[0].startswith("complex_int") else ds.dtypes[0]
+        out = np.full((len(indexes), *shape), fill, dtype=dt)
         c0 = max(0, window.col_off)
         r0 = max(0, window.row_off)
         c1 = min(self.grid.width, window.col_off + window.width)
@@ -544,11 +648,15 @@ def open_raster(
     *,
     bands: Sequence[str | float] | None = None,
     band_map: BandMap = None,
+    complex_mode: str | None = None,
 ) -> RasterSource:
     """Open any GDAL-readable raster (GeoTIFF, COG, VRT, JP2, ENVI .hdr/.img …).
 
     ``bands`` keeps only the bands wanted, in that order (names, aliases, common names or
     wavelengths such as ``'665nm'``); ``band_map`` (``'red=3,nir=4'``) names bands by 1-based
-    position; ``band_names`` names all N bands of the file. See ``RasterSource``.
+    position; ``band_names`` names all N bands of the file. See ``RasterSource``. Complex (SLC
+    SAR) rasters open without ``complex_mode``, but reading them needs one of
+    ``eokit.io.sar.COMPLEX_MODES`` (amplitude, intensity, intensity_db, phase, real_imag, pauli).
     """
-    return RasterSource(path, band_names=band_names, sensor=sensor, nodata=nodata, bands=bands, band_map=band_map)
+    return RasterSource(path, band_names=band_names, sensor=sensor, nodata=nodata, bands=bands, band_map=band_map,
+                        complex_mode=complex_mode)

@@ -25,13 +25,15 @@ def _load_item(item: Any) -> dict:
         return d
     path = Path(item)
     try:
-        d = json.loads(path.read_text())
+        d = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise StacError(f"STAC item {str(path)!r} does not exist") from exc
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise StacError(f"STAC item {str(path)!r} is not valid JSON: {exc}") from exc
-    if d.get("type") != "Feature" or "assets" not in d:
-        raise StacError(f"{str(path)!r} is not a STAC Item (needs type 'Feature' and 'assets')")
+    except OSError as exc:  # a folder, no permission, an I/O error
+        raise StacError(f"cannot read STAC item {str(path)!r}: {exc}") from exc
+    if not isinstance(d, dict) or d.get("type") != "Feature" or not isinstance(d.get("assets"), dict):
+        raise StacError(f"{str(path)!r} is not a STAC Item (needs type 'Feature' and an 'assets' object)")
     d.setdefault("links", []).append({"rel": "self", "href": str(path.resolve())})
     return d
 
@@ -73,6 +75,10 @@ def open_stac_item(
     self_href = next((ln["href"] for ln in d.get("links", []) if ln.get("rel") == "self"), None)
     base = Path(self_href).parent if self_href and "://" not in self_href else None
     all_assets: dict = d["assets"]
+    bad = [k for k, a in all_assets.items() if not isinstance(a, dict) or not isinstance(a.get("href"), str)]
+    if bad:
+        where = self_href or repr(d.get("id"))
+        raise StacError(f"STAC item {where}: assets {bad} have no 'href' string; fix or drop them")
     if assets is None:
         keys = [
             k for k, a in all_assets.items()
@@ -102,7 +108,10 @@ def open_stac_item(
                 except BandError:  # eo:bands does not list every band of the file
                     src = RasterSource(href, sensor=sensor)
         except RasterError as exc:
-            raise StacError(f"asset {k!r} of STAC item {d.get('id')!r} at {href!r} cannot be read: {exc}") from exc
+            where = f" ({self_href})" if self_href else ""
+            raise StacError(
+                f"asset {k!r} of STAC item {d.get('id')!r}{where} at {href!r} cannot be read: {exc}"
+            ) from exc
         if meta is None and src.dataset.count == 1:
             src.bands = (k,)
         sources.append(src)

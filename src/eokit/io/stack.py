@@ -217,8 +217,11 @@ def open_band_files(
     *,
     bands: Sequence[str | float] | None = None,
     band_map: BandMap = None,
+    complex_mode: str | None = None,
 ) -> BandStack:
     """Open one-file-per-band rasters as a BandStack, naming bands from file names.
+
+    ``complex_mode`` turns complex (SLC SAR) files into real channels (see ``eokit.io.sar``).
 
     Single-band files are named by the band token at the end of the file name
     (``..._B04.tif``); files whose name has no band token keep their own band names
@@ -231,7 +234,7 @@ def open_band_files(
     s = get_sensor(sensor) if sensor is not None else None
     sources = []
     for p in paths:
-        src = RasterSource(p, sensor=s)
+        src = RasterSource(p, sensor=s, complex_mode=complex_mode)
         if len(src.bands) == 1:
             name = band_name_from_filename(str(p), s)
             if name is not None:

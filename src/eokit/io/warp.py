@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
 from rasterio.warp import reproject as _reproject
 
 from eokit.errors import MissingCRSError
 from eokit.io.chip import Chip
+from eokit.io.footprint import safe_transform_bounds
 from eokit.io.grid import GridSpec
 from eokit.io.raster import _resampling
 
@@ -52,10 +55,20 @@ def target_grid(
     if bounds is None:
         if source_grid.crs is None:
             raise MissingCRSError("the source grid has no CRS; give bounds explicitly")
-        bounds = transform_bounds(source_grid.crs, dst_crs, *source_grid.bounds, densify_pts=21)
+        try:
+            bounds = transform_bounds(source_grid.crs, dst_crs, *source_grid.bounds, densify_pts=21)
+        except (CPLE_BaseError, RasterioError, SystemError):
+            bounds = (np.inf,) * 4
+        if not np.isfinite(bounds).all():  # corners outside dst's domain (geostationary full disk)
+            bounds = safe_transform_bounds(source_grid.crs, dst_crs, source_grid.bounds, "the target CRS", n=65)
     if resolution is None:
-        t, _, _ = calculate_default_transform(
-            source_grid.crs, dst_crs, source_grid.width, source_grid.height, *source_grid.bounds
-        )
-        resolution = abs(t.a)
+        try:
+            t, _, _ = calculate_default_transform(
+                source_grid.crs, dst_crs, source_grid.width, source_grid.height, *source_grid.bounds
+            )
+            resolution = abs(t.a)
+        except (CPLE_BaseError, RasterioError, SystemError):
+            resolution = float("nan")
+        if not np.isfinite(resolution) or resolution <= 0:
+            resolution = (bounds[2] - bounds[0]) / source_grid.width
     return GridSpec.from_bounds(dst_crs, bounds, resolution)

@@ -34,4 +34,9 @@ def command(raster: str, sensor: str | None, band_map: str | None, as_json: bool
         ring = info.footprint_wgs84["coordinates"][0]
         xs, ys = [p[0] for p in ring], [p[1] for p in ring]
         table.add_row("footprint (lon/lat)", f"{min(xs):.5f}, {min(ys):.5f} .. {max(xs):.5f}, {max(ys):.5f}")
+    if info.footprint_note:
+        table.add_row("footprint note" if info.footprint_wgs84 else "footprint", info.footprint_note)
+    if info.is_complex:
+        table.add_row("complex", "yes (SLC SAR): reads need complex_mode= amplitude, intensity, intensity_db, "
+                      "phase, real_imag or pauli")
     Console().print(table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,24 @@ def split_ids(
     return stable_split(list(ids), labels, split, path=split_file_path(dataset, seed), seed=seed)
 
 
+def read_json(path: Path, what: str = "JSON file", kind: type = dict) -> Any:
+    """The JSON value of ``path``, which must be a ``kind``; DatasetError naming the file otherwise."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise DatasetError(f"{what} {str(path)!r} is missing") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{what} {str(path)!r} is not valid JSON ({exc}); restore it from the dataset") from exc
+    except OSError as exc:
+        raise DatasetError(f"cannot read {what} {str(path)!r}: {exc}") from exc
+    if not isinstance(data, kind):
+        raise DatasetError(
+            f"{what} {str(path)!r} holds a JSON {type(data).__name__}, not a {kind.__name__}; restore it from the "
+            "dataset"
+        )
+    return data
+
+
 def read_mat(path: Path) -> dict[str, np.ndarray]:
     """Arrays of a MATLAB .mat file (v5 via scipy, v7.3/HDF5 via h5py; never code or objects)."""
     import scipy.io
@@ -89,16 +108,20 @@ def read_mat(path: Path) -> dict[str, np.ndarray]:
         raw = scipy.io.loadmat(path)
         return {k: v for k, v in raw.items() if not k.startswith("__") and isinstance(v, np.ndarray)}
     except NotImplementedError:  # MATLAB v7.3 = HDF5
-        import h5py
+        pass
+    except Exception as exc:
+        raise DatasetError(f"cannot read MATLAB file {str(path)!r}: {exc}") from exc
+    import h5py
 
-        out: dict[str, np.ndarray] = {}
+    out: dict[str, np.ndarray] = {}
+    try:
         with h5py.File(path, "r") as f:
             for k, v in f.items():
                 if isinstance(v, h5py.Dataset) and v.dtype.kind in "iufb":
                     out[k] = np.asarray(v).T  # MATLAB is column-major
-        return out
-    except Exception as exc:
-        raise DatasetError(f"cannot read MATLAB file {str(path)!r}: {exc}") from exc
+    except (OSError, KeyError, ValueError, RuntimeError) as exc:  # h5py's errors on corrupt HDF5
+        raise DatasetError(f"cannot read MATLAB v7.3 (HDF5) file {str(path)!r}: {exc}") from exc
+    return out
 
 
 def rasterize_vectors(

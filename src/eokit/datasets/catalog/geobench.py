@@ -22,7 +22,6 @@ channels by what they contain.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,7 +32,7 @@ import torch
 
 from eokit.data.sample import Sample
 from eokit.datasets.base import DatasetSpec, EODataset, register
-from eokit.datasets.catalog._util import image_tensor, mask_tensor
+from eokit.datasets.catalog._util import image_tensor, mask_tensor, read_json
 from eokit.errors import DatasetError
 from eokit.tasktype import TaskType
 
@@ -148,9 +147,9 @@ class GeoBenchTask(EODataset):
                 f"{self.spec.name}: partition file {str(part)!r} not found; present: {found}"
             )
         key = "valid" if self.split == "val" else self.split
-        names = json.loads(part.read_text()).get(key)
-        if names is None:
-            raise DatasetError(f"{str(part)!r} has no {key!r} list")
+        names = read_json(part, "GEO-Bench partition file").get(key)
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise DatasetError(f"{str(part)!r} has no {key!r} list of sample names")
         if self.kind == "classification":
             self._labels: dict[str, Any] = self._label_map()
         elif self.kind == "multilabel":
@@ -165,20 +164,22 @@ class GeoBenchTask(EODataset):
                 "there (label -> sample names); eokit does not unpickle the per-file 'pickle' attribute"
             )
         out: dict[str, int] = {}
-        for label, names in json.loads(path.read_text()).items():
+        for label, names in read_json(path, "GEO-Bench label map").items():
+            if not isinstance(names, list) or not str(label).lstrip("-").isdigit():
+                raise DatasetError(f"{str(path)!r} maps {label!r} to {names!r}; expected '<class index>': [names]")
             for n in names:
-                out[n] = int(label)
+                out[str(n)] = int(label)
         return out
 
     def _label_stats(self) -> dict[str, list[float]]:
         path = self.root / "label_stats.json"
         if not path.exists():
             raise DatasetError(f"{self.spec.name}: {str(path)!r} (multi-hot labels per sample) is missing")
-        return json.loads(path.read_text())
+        return read_json(path, "GEO-Bench label statistics")
 
     def band_stats(self) -> dict[str, dict[str, float]]:
         """``band_stats.json`` keyed by eokit band names (mean, std, min, max, percentiles)."""
-        raw = json.loads((self.root / "band_stats.json").read_text())
+        raw = read_json(self.root / "band_stats.json", "GEO-Bench band statistics")
         return {_band_name(k, self.spec.name, self.s2_keys): v for k, v in raw.items()}
 
     def describe(self, item: str) -> str:
@@ -187,7 +188,8 @@ class GeoBenchTask(EODataset):
     def _load(self, name: str) -> Sample:
         path = self.root / f"{name}.hdf5"
         if not path.exists():
-            raise DatasetError(f"{self.spec.name}: sample file {str(path)!r} listed in the partition is missing")
+            part = self.root / f"{self.partition}_partition.json"
+            raise DatasetError(f"{self.spec.name}: sample file {str(path)!r} listed in {str(part)!r} is missing")
         bands: dict[tuple[str, str | None], np.ndarray] = {}
         label = None
         with h5py.File(path, "r") as f:  # datasets only: the 'pickle' attribute is never read

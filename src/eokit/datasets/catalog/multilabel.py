@@ -87,8 +87,12 @@ def _read_list(path: Path) -> list[str]:
 
 @functools.lru_cache(maxsize=16)
 def _read_list_cached(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
-    raw = bz2.decompress(Path(path).read_bytes()).decode() if path.endswith(".bz2") else Path(path).read_text()
-    return tuple(line.split(",")[0].strip() for line in raw.splitlines() if line.strip())
+    try:
+        raw = bz2.decompress(Path(path).read_bytes()) if path.endswith(".bz2") else Path(path).read_bytes()
+        text = raw.decode("utf-8")
+    except (OSError, ValueError, EOFError) as exc:  # bz2: "Invalid data stream"; bad UTF-8
+        raise DatasetError(f"split list {path!r} is corrupt or truncated ({exc}); restore it") from exc
+    return tuple(line.split(",")[0].strip() for line in text.splitlines() if line.strip())
 
 
 def _find_list(folder: Path, stem: str) -> Path | None:
@@ -150,15 +154,28 @@ class _BigEarthNet(EODataset):
                 f"{self.spec.name}: {str(meta)!r} not found (layout v2); run `eokit datasets download "
                 f"{self.spec.name}`, or pass layout='v1' for the v1 folder layout"
             )
-        df = pd.read_parquet(meta, columns=["patch_id", "labels", "split", "s1_name"])
+        import pyarrow
+
+        try:
+            df = pd.read_parquet(meta, columns=["patch_id", "labels", "split", "s1_name"])
+        except (OSError, ValueError, KeyError, pyarrow.ArrowException) as exc:
+            raise DatasetError(
+                f"{self.spec.name}: cannot read {str(meta)!r} ({type(exc).__name__}: {exc}); it should be "
+                "BigEarthNet v2's metadata.parquet with patch_id, labels, split and s1_name columns"
+            ) from exc
         want = "validation" if self.split == "val" else self.split
-        df = df[df["split"] == want]
         entries = []
-        for pid, labels, s1 in zip(df["patch_id"], df["labels"], df["s1_name"], strict=True):
-            name, cut = (pid, 2) if self.modality == "s2" else (s1, 3)
-            rel = "_".join(name.split("_")[:-cut]) + "/" + name
-            entries.append((pid, rel, list(labels)))
-        return self._keep_present(entries, nested=True, nomenclature=19)
+        try:  # the table's values (strings decode lazily; nulls where names belong)
+            df = df[df["split"] == want]
+            for pid, labels, s1 in zip(df["patch_id"], df["labels"], df["s1_name"], strict=True):
+                name, cut = (pid, 2) if self.modality == "s2" else (s1, 3)
+                rel = "_".join(name.split("_")[:-cut]) + "/" + name
+                entries.append((str(pid), rel, [str(x) for x in labels]))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise DatasetError(
+                f"{self.spec.name}: {str(meta)!r} holds invalid values ({type(exc).__name__}: {exc}); restore it"
+            ) from exc
+        return self._keep_present(entries, nested=True, nomenclature=19, source=meta)
 
     def _index_v1(self) -> list[dict[str, Any]]:
         sdir = self.root / (self.splits_dir or "")
@@ -176,7 +193,7 @@ class _BigEarthNet(EODataset):
                     noisy.update(_read_list(p))
             names = [n for n in names if n not in noisy]
         if self.modality == "s2":
-            return self._keep_present([(n, n, None) for n in names], nested=False, nomenclature=43)
+            return self._keep_present([(n, n, None) for n in names], nested=False, nomenclature=43, source=lst)
         base = self._base()
         s1_of = {}
         for d in sorted(os.listdir(base)):
@@ -184,7 +201,7 @@ class _BigEarthNet(EODataset):
             if js.exists():
                 s1_of[json.loads(js.read_text()).get("corresponding_s2_patch")] = d
         entries = [(n, s1_of.get(n, f"<S1 patch of {n}>"), None) for n in names]
-        return self._keep_present(entries, nested=False, nomenclature=43)
+        return self._keep_present(entries, nested=False, nomenclature=43, source=lst)
 
     def _base(self) -> Path:
         base = self.root / (self.s2_dir if self.modality == "s2" else self.s1_dir)
@@ -196,7 +213,8 @@ class _BigEarthNet(EODataset):
         return base
 
     def _keep_present(
-        self, entries: Sequence[tuple[str, str, list[str] | None]], nested: bool, nomenclature: int
+        self, entries: Sequence[tuple[str, str, list[str] | None]], nested: bool, nomenclature: int,
+        source: Path | None = None,
     ) -> list[dict[str, Any]]:
         """Items whose patch folder exists (one directory listing, not one stat per patch)."""
         base = self._base()
@@ -209,30 +227,36 @@ class _BigEarthNet(EODataset):
             for i, rel, labels in entries
             if rel in present
         ]
+        listed = f" listed in {str(source)!r}" if source is not None else ""
         if len(items) < len(entries):
             absent = next(rel for _, rel, _ in entries if rel not in present)
             if self.missing == "error":
                 raise DatasetError(
-                    f"{self.spec.name}: {len(entries) - len(items)} of {len(entries)} {self.split} patches are "
-                    f"missing, e.g. {str(base / absent)!r}; the download is incomplete (pass missing='skip' to "
+                    f"{self.spec.name}: {len(entries) - len(items)} of {len(entries)} {self.split} patches{listed} "
+                    f"are missing, e.g. {str(base / absent)!r}; the download is incomplete (pass missing='skip' to "
                     "read the patches present)"
                 )
             log.info("%s: %d of %d %s patches present", self.spec.name, len(items), len(entries), self.split)
         if not items:
-            raise DatasetError(f"{self.spec.name}: no {self.split} patch of the split list is under {str(base)!r}")
+            raise DatasetError(
+                f"{self.spec.name}: no {self.split} patch{listed} ({len(entries)} names) is under {str(base)!r}"
+            )
         return items
 
     # -- load ----------------------------------------------------------------
     def _labels(self, item: dict[str, Any]) -> torch.Tensor:
         names = item["labels"]
+        source = self.root / "metadata.parquet"
         if names is None:
-            js = item["folder"] / f"{item['folder'].name}_labels_metadata.json"
-            names = json.loads(js.read_text())["labels"]
+            source = item["folder"] / f"{item['folder'].name}_labels_metadata.json"
+            names = json.loads(source.read_text())["labels"]
         out = torch.zeros(self.num_classes, dtype=torch.float32)
         table = CLASSES_43 if item["nomenclature"] == 43 else CLASSES_19
         for name in names:
             if name not in table:
-                raise DatasetError(f"{self.spec.name}: unknown label {name!r} for patch {item['id']}")
+                raise DatasetError(
+                    f"{self.spec.name}: unknown label {name!r} for patch {item['id']} (labels from {str(source)!r})"
+                )
             k = table.index(name)
             if item["nomenclature"] == 43 and self.num_classes == 19:
                 if k not in MAP_43_TO_19:

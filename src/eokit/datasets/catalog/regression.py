@@ -100,8 +100,8 @@ class AGBD(EODataset):
                 with h5py.File(path, "r") as f:
                     for tile in f:
                         tiles[f"{path.name}/{tile}"] = (path, len(f[tile]["GEDI"]["agbd"]))
-            except (OSError, KeyError) as exc:
-                raise DatasetError(f"agbd: cannot index {str(path)!r}: {exc}") from exc
+            except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:  # h5py on a corrupt file
+                raise DatasetError(f"agbd: cannot index {str(path)!r} ({type(exc).__name__}: {exc})") from exc
         if self.split_tiles is not None:
             wanted = set(self.split_tiles.get(self.split, ()))
             chosen = [k for k in tiles if k.split("/", 1)[1] in wanted]
