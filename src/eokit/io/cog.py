@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -110,7 +111,7 @@ class CogWriter:
             window = Window(0, 0, self.grid.width, self.grid.height)
         self._ds.write(array.astype(self.dtype, copy=False), window=window)
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         ds, self._ds = self._ds, None
         tmp = self._tmp
         try:

@@ -8,6 +8,8 @@ helpers sample dense grids of points with pyproj (which marks failed points as
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from affine import Affine
 from pyproj import Transformer
@@ -58,7 +60,7 @@ def _edge_points(
 
 def sampled_footprint(
     crs: CRS, transform: Affine, width: int, height: int, dst: CRS | str = "EPSG:4326", n: int = 65
-) -> tuple[dict | None, str | None]:
+) -> tuple[dict[str, Any] | None, str | None]:
     """The convex hull (GeoJSON, in ``dst``) of an ``n`` x ``n`` grid of the raster's points that
     ``dst`` can represent, and a note saying what was dropped (None when nothing was).
 

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -122,12 +123,12 @@ class RasterInfo:
     overviews: tuple[int, ...]
     block_shape: tuple[int, int]
     compression: str | None
-    footprint_wgs84: dict | None
+    footprint_wgs84: dict[str, Any] | None
     wavelengths: tuple[float | None, ...] = ()
     footprint_note: str | None = None
     is_complex: bool = False
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["crs"] = _crs_str(self.crs)
         return d
@@ -394,7 +395,7 @@ class RasterSource:
     def bounds(self) -> tuple[float, float, float, float]:
         return self.grid.bounds
 
-    def footprint(self, crs: CRS | str | None = None) -> dict:
+    def footprint(self, crs: CRS | str | None = None) -> dict[str, Any]:
         """The raster's outline as a GeoJSON polygon, in its own CRS or ``crs``.
 
         In ``crs``, corners outside its domain (a geostationary full disk) are dropped: see
@@ -408,7 +409,7 @@ class RasterSource:
             raise NoOverlapError(f"{self.path!r} has no footprint in {CRS.from_user_input(crs)}: {note}")
         return geom
 
-    def _outline(self) -> dict:
+    def _outline(self) -> dict[str, Any]:
         w, s, e, n = self.bounds
         return {"type": "Polygon", "coordinates": [[(w, s), (e, s), (e, n), (w, n), (w, s)]]}
 
@@ -420,7 +421,7 @@ class RasterSource:
             )
         return self.crs
 
-    def footprint_with_note(self, crs: CRS | str = "EPSG:4326") -> tuple[dict | None, str | None]:
+    def footprint_with_note(self, crs: CRS | str = "EPSG:4326") -> tuple[dict[str, Any] | None, str | None]:
         """The footprint in ``crs`` and a note, or ``(None, reason)``: never raises for CRS domains.
 
         Corners outside ``crs``'s domain (a geostationary full disk) make the footprint the
@@ -612,7 +613,8 @@ class RasterSource:
         full = complex_band_names(self.native_bands, self._mode(), where)  # by position: callers may rename
         return real[[names.index(full[i - 1]) for i in wanted]]
 
-    def _read_padded(self, ds, indexes, window, shape, fill, resampling):
+    def _read_padded(self, ds: rasterio.io.DatasetReader, indexes: list[int], window: Window,
+                     shape: tuple[int, int], fill: float, resampling: Resampling) -> np.ndarray:
         """Read the in-raster part and paste it into a nodata-filled array."""
         dt = "complex64" if ds.dtypes[0].startswith("complex_int") else ds.dtypes[0]
         out = np.full((len(indexes), *shape), fill, dtype=dt)
@@ -637,7 +639,8 @@ class RasterSource:
         cols = window.col_off + (np.arange(shape[1]) + 0.5) * window.width / shape[1]
         r_ok = (rows >= 0) & (rows < self.grid.height)
         c_ok = (cols >= 0) & (cols < self.grid.width)
-        return r_ok[:, None] & c_ok[None, :]
+        mask: np.ndarray = r_ok[:, None] & c_ok[None, :]
+        return mask
 
 
 def open_raster(

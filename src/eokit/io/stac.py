@@ -14,7 +14,7 @@ from eokit.io.stack import BandStack
 from eokit.sensors.bands import Sensor
 
 
-def _load_item(item: Any) -> dict:
+def _load_item(item: Any) -> dict[str, Any]:
     if isinstance(item, dict):
         return item
     if hasattr(item, "to_dict"):
@@ -22,7 +22,7 @@ def _load_item(item: Any) -> dict:
         self_href = item.get_self_href() if hasattr(item, "get_self_href") else None
         if self_href:
             d.setdefault("links", []).append({"rel": "self", "href": self_href})
-        return d
+        return dict(d)
     path = Path(item)
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
@@ -38,7 +38,7 @@ def _load_item(item: Any) -> dict:
     return d
 
 
-def _asset_bands(asset: dict, key: str) -> tuple[list[str], list[float | None], list[str | None]] | None:
+def _asset_bands(asset: dict[str, Any], key: str) -> tuple[list[str], list[float | None], list[str | None]] | None:
     """(names, centre wavelengths in nm, common names) from an asset's ``eo:bands`` (or STAC 1.1 ``bands``)."""
     bands = asset.get("eo:bands") or asset.get("bands")
     if not bands:
@@ -74,7 +74,7 @@ def open_stac_item(
     d = _load_item(item)
     self_href = next((ln["href"] for ln in d.get("links", []) if ln.get("rel") == "self"), None)
     base = Path(self_href).parent if self_href and "://" not in self_href else None
-    all_assets: dict = d["assets"]
+    all_assets: dict[str, Any] = d["assets"]
     bad = [k for k, a in all_assets.items() if not isinstance(a, dict) or not isinstance(a.get("href"), str)]
     if bad:
         where = self_href or repr(d.get("id"))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
@@ -129,7 +130,7 @@ class BandStack:
         return tuple(w for s in self.sources for w in s.wavelengths)
 
     @property
-    def crs(self):
+    def crs(self) -> CRS | None:
         return self.grid.crs
 
     @property
@@ -145,7 +146,7 @@ class BandStack:
         window: Window | tuple[int, int, int, int] | None = None,
         *,
         bounds: tuple[float, float, float, float] | None = None,
-        bounds_crs=None,
+        bounds_crs: CRS | str | None = None,
         bands: Sequence[str] | None = None,
         boundless: bool = False,
         dtype: str | None = "float32",
