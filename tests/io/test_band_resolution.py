@@ -174,7 +174,11 @@ def test_cli_band_map_on_unnamed_bands(tmp_path: Path, capsys) -> None:
     png = tmp_path / "q.png"
     assert main(["quicklook", str(tif), "--band-map", "red=3,green=2,blue=1", "-o", str(png)]) == 0
     assert png.stat().st_size > 0
-    assert main(["quicklook", str(tif), "-o", str(tmp_path / "x.png")]) == 2
+    capsys.readouterr()
+    # without names or a map: the first three bands as RGB, with a note saying so and how to choose
+    assert main(["quicklook", str(tif), "-o", str(tmp_path / "x.png")]) == 0
+    assert "as R,G,B" in capsys.readouterr().err
+    assert main(["quicklook", str(tif), "--bands", "red,green,blue", "-o", str(tmp_path / "y.png")]) == 2
 
 
 def test_real_file_bands_by_wavelength_and_alias(mirror: Path) -> None:
