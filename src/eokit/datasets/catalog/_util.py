@@ -142,3 +142,42 @@ def rasterize_vectors(
         all_touched=all_touched,
         dtype="uint8",
     )
+
+
+def decode_colour_mask(
+    rgb: np.ndarray,
+    palette: Sequence[tuple[int, int, int]],
+    path: Any,
+    *,
+    ignore: Sequence[tuple[int, int, int]] = (),
+) -> np.ndarray:
+    """Class ids (int64, H×W) of an RGB colour-coded mask (H×W×3 uint8).
+
+    ``palette[k]`` is the colour of class k; pixels of an ``ignore`` colour get
+    ``IGNORE_INDEX``. Any other colour raises a DatasetError naming ``path``, the
+    colour, its pixel count and the first pixel, because a mask colour no class has is
+    a wrong palette (or a lossy re-encoding), never something to guess.
+    """
+    if rgb.ndim != 3 or rgb.shape[-1] != 3:
+        raise DatasetError(f"mask {str(path)!r} has shape {rgb.shape}; a colour mask is H x W x 3 (RGB)")
+    code = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+    colours = [tuple(int(v) for v in c) for c in palette]
+    keys = np.array([(r << 16) | (g << 8) | b for r, g, b in colours], dtype=np.int64)
+    order = np.argsort(keys)
+    pos = np.clip(np.searchsorted(keys[order], code), 0, len(keys) - 1)
+    hit = keys[order][pos] == code
+    out = np.where(hit, order[pos], IGNORE_INDEX).astype(np.int64)
+    if not hit.all():
+        ignore_keys = [(int(r) << 16) | (int(g) << 8) | int(b) for r, g, b in ignore]
+        bad = ~hit & ~np.isin(code, ignore_keys)
+        if bad.any():
+            values, counts = np.unique(code[bad], return_counts=True)
+            first = values[np.argmax(counts)]
+            colour = ((first >> 16) & 255, (first >> 8) & 255, first & 255)
+            y, x = (int(v[0]) for v in np.nonzero(code == first))
+            raise DatasetError(
+                f"mask {str(path)!r}: colour {colour} (#{int(first):06X}, {int(counts.max())} px, first at "
+                f"row {y}, col {x}) is no class colour; {len(values)} unknown colour(s) in all. The class colours "
+                f"are {colours}; fix the palette (or pass the colour as an ignore colour)"
+            )
+    return out
