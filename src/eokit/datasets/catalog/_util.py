@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,16 @@ def rasterize_vectors(
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _colour_lut(colours: tuple[tuple[int, int, int], ...]) -> np.ndarray:
+    """A 2**24-entry table: packed RGB -> class index (-2 where no class has the colour)."""
+    lut = np.full(1 << 24, -2, dtype=np.int8 if len(colours) < 127 else np.int32)
+    for k, (r, g, b) in enumerate(colours):
+        lut[(r << 16) | (g << 8) | b] = k
+    lut.setflags(write=False)
+    return lut
+
+
 def decode_colour_mask(
     rgb: np.ndarray,
     palette: Sequence[tuple[int, int, int]],
@@ -160,24 +171,23 @@ def decode_colour_mask(
     """
     if rgb.ndim != 3 or rgb.shape[-1] != 3:
         raise DatasetError(f"mask {str(path)!r} has shape {rgb.shape}; a colour mask is H x W x 3 (RGB)")
-    code = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
-    colours = [tuple(int(v) for v in c) for c in palette]
-    keys = np.array([(r << 16) | (g << 8) | b for r, g, b in colours], dtype=np.int64)
-    order = np.argsort(keys)
-    pos = np.clip(np.searchsorted(keys[order], code), 0, len(keys) - 1)
-    hit = keys[order][pos] == code
-    out = np.where(hit, order[pos], IGNORE_INDEX).astype(np.int64)
+    colours = tuple((int(c[0]), int(c[1]), int(c[2])) for c in palette)
+    lut = _colour_lut(colours)
+    code = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    out = lut[code].astype(np.int64)
+    hit = out >= 0
+    out[~hit] = IGNORE_INDEX
     if not hit.all():
         ignore_keys = [(int(r) << 16) | (int(g) << 8) | int(b) for r, g, b in ignore]
         bad = ~hit & ~np.isin(code, ignore_keys)
         if bad.any():
             values, counts = np.unique(code[bad], return_counts=True)
             first = values[np.argmax(counts)]
-            colour = ((first >> 16) & 255, (first >> 8) & 255, first & 255)
+            colour = (int(first >> 16) & 255, int(first >> 8) & 255, int(first) & 255)
             y, x = (int(v[0]) for v in np.nonzero(code == first))
             raise DatasetError(
                 f"mask {str(path)!r}: colour {colour} (#{int(first):06X}, {int(counts.max())} px, first at "
                 f"row {y}, col {x}) is no class colour; {len(values)} unknown colour(s) in all. The class colours "
-                f"are {colours}; fix the palette (or pass the colour as an ignore colour)"
+                f"are {list(colours)}; fix the palette (or pass the colour as an ignore colour)"
             )
     return out

@@ -242,7 +242,7 @@ class SparcsL8Cloud(EODataset):
         image: str = "photo",
         **kwargs: Any,
     ) -> None:
-        if chip_size is not None and not 8 <= chip_size:
+        if chip_size is not None and not chip_size >= 8:
             raise DatasetError(f"sparcs_l8_cloud: chip_size must be >= 8 or None (whole scenes), got {chip_size}")
         if image not in ("photo", "data"):
             raise DatasetError(f"sparcs_l8_cloud: image must be 'photo' or 'data', got {image!r}")
