@@ -35,7 +35,7 @@ from eokit.datasets.catalog._util import (
     mask_tensor,
     split_ids,
 )
-from eokit.datasets.catalog.classification import IMAGE_EXTS, read_image
+from eokit.datasets.catalog.classification import IMAGE_EXTS, photo_sensor, read_image
 from eokit.datasets.splits import DEFAULT_FRACTIONS, split_file_path, stable_split
 from eokit.errors import DatasetError
 from eokit.io import open_raster
@@ -340,7 +340,8 @@ class MaskFolder(EODataset):
 
     Layouts: ``root/images/<stem>.<ext>`` + ``root/masks/<stem>.<ext>`` (splits are then seeded
     70/10/20 over stems and kept in a split file), or ``root/{train,val,test}/images|masks``
-    (the split folders are the splits). Images: GeoTIFF/PNG/JPEG (``sensor`` names the bands).
+    (the split folders are the splits). Images: GeoTIFF/PNG/JPEG (``sensor`` names the bands;
+    without it 8-bit RGB PNG/JPEG images are read as sensor ``rgb``).
     Masks: one-band class ids (PNG, palette PNG or TIFF); ``ignore_index`` marks a raw value as
     unlabelled; RGB colour masks need ``colors={class: [r, g, b]}`` (the class order is the
     order of that mapping). ``classes``: class names, index = mask value; without it the
@@ -482,7 +483,11 @@ class MaskFolder(EODataset):
                 keep = set(stable_split(ids, None, self.split, path=path, fractions=self.fractions, seed=self.seed))
                 pairs = [p for p in pairs if p[0].stem in keep]
         self.classes = self._class_names(all_masks)
-        self.spec = dataclasses.replace(self.spec, classes=self.classes)  # type: ignore[misc]  # per instance
+        if self.sensor is None and pairs:
+            self.sensor = photo_sensor(pairs[0][0])  # 8-bit RGB PNG/JPEG -> 'rgb'
+        self.spec = dataclasses.replace(  # type: ignore[misc]  # per-instance classes and sensor
+            self.spec, classes=self.classes, sensor=self.sensor
+        )
         return pairs
 
     def describe(self, item: tuple[Path, Path]) -> str:
