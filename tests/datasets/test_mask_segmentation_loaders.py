@@ -129,6 +129,19 @@ def test_sparcs_bad_code_is_an_error(tmp_path: Path) -> None:
             get_dataset("sparcs_l8_cloud", root=root, split=split, chip_size=16)
 
 
+def test_sparcs_data_stack_has_landsat8_band_names(tmp_path: Path) -> None:
+    prov = _provider("sparcs_l8_cloud")
+    root = prov.write(tmp_path / "sparcs", data=True)
+    ds = get_dataset("sparcs_l8_cloud", root=root, split="train", image="data", chip_size=16)
+    assert len(ds) == 4 * 9  # 4 train scenes, 3 x 3 chips of 16 px (last ones end at px 40)
+    s = ds[0]
+    assert s["bands"] == ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B9", "B10", "B11")
+    assert s["image"].shape == (10, 16, 16) and float(s["image"].min()) >= 5000  # raw DN
+    root2 = prov.write(tmp_path / "photo_only")
+    with pytest.raises(DatasetError, match=r"_data\.tif.*use image='photo'"):
+        get_dataset("sparcs_l8_cloud", root=root2, split="train", image="data")
+
+
 # -- mask_folder --------------------------------------------------------------------------------
 
 def test_mask_folder_seeded_split_classes_and_ignore(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """SPARCS: the mirror's real subscenes, plus a tiny fixture in the release's ``sending/`` layout.
 
 The fixture writes ``sending/<scene>_<k>_photo.png`` (8-bit RGB), ``<scene>_<k>_mask.png``
-(palette PNG of the SPARCS codes 0-5) for five 40x40 subscenes.
+(palette PNG of the SPARCS codes 0-5) for five 40x40 subscenes, optionally ``<id>_data.tif``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ SCENES = [f"LC8{k:03d}0812013365LGN00_{k:02d}" for k in range(1, 6)]
 PALETTE = [0, 0, 0, 0, 0, 128, 0, 0, 255, 0, 255, 255, 128, 128, 128, 255, 255, 255, 128, 128, 0]
 
 
-def write(root: Path, size: int = 40, seed: int = 0) -> Path:
+def write(root: Path, size: int = 40, seed: int = 0, data: bool = False) -> Path:
+    """The fixture; ``data=True`` adds the full release's 10-band uint16 ``<id>_data.tif``."""
     rng = np.random.default_rng(seed)
     folder = root / "sending"
     folder.mkdir(parents=True, exist_ok=True)
@@ -26,6 +27,14 @@ def write(root: Path, size: int = 40, seed: int = 0) -> Path:
         mask.putpalette(PALETTE)
         mask.save(folder / f"{sid}_mask.png")
         Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(folder / f"{sid}_photo.png")
+        if data:
+            import rasterio
+            from rasterio.transform import from_origin
+
+            with rasterio.open(folder / f"{sid}_data.tif", "w", driver="GTiff", width=size, height=size, count=10,
+                               dtype="uint16", crs="EPSG:32619",
+                               transform=from_origin(300000 + 30000 * i, 6700000, 30, 30)) as dst:
+                dst.write((rng.integers(5000, 30000, (10, size, size)) + 100 * i).astype(np.uint16))
     return root
 
 

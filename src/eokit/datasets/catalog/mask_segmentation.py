@@ -216,8 +216,9 @@ class SparcsL8Cloud(EODataset):
         classes=SPARCS_CLASSES,
         splits=("train", "val", "test"),
         folder="sparcs_l8_cloud",
-        layout="[sending/]<scene>_<k>_photo.png (8-bit RGB = B6/B5/B4), <scene>_<k>_mask.png (palette PNG of "
-        "codes 0-6), <scene>_<k>_qmask.tif (BQA), <scene>_mtl.txt; optional <scene>_<k>_data.tif (10 bands)",
+        layout="sending/<scene>_<k>_photo.png (8-bit RGB = B6/B5/B4), <scene>_<k>_mask.png (palette PNG of "
+        "codes 0-6), <scene>_<k>_qmask.tif (BQA), <scene>_mtl.txt; optional <scene>_<k>_data.tif (10 bands); "
+        "the files may also lie in the root itself",
         license="US Government work (USGS SPARCS validation release): public domain under USGS data policy; "
         "the authors ask to cite Hughes & Kennedy 2019",
         citation="Hughes and Kennedy, High Quality Cloud Masking of Landsat 8 Imagery Using Convolutional "
@@ -353,8 +354,8 @@ class MaskFolder(EODataset):
     generic: ClassVar[bool] = True
     spec = DatasetSpec.generic(
         "mask_folder", "segmentation",
-        "<root>/[<split>/]images/<stem>.{tif,png,jpg} + <root>/[<split>/]masks/<stem>.{png,tif} (class ids, or "
-        "RGB colours with colors=)",
+        "<root>/images/<stem>.{tif,png,jpg} + <root>/masks/<stem>.{png,tif} (class ids, or RGB colours with "
+        "colors=), or the same under <root>/train, val, test",
         {"pixelwise"}, unit="image stems",
     )
     MASK_EXTS: ClassVar[tuple[str, ...]] = (".png", ".tif", ".tiff")
