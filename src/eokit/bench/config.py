@@ -98,7 +98,10 @@ class DatasetCfg(_Strict):
 
     name: str = Field(description="label in tables")
     loader: str | None = Field(None, description="eokit.datasets name (default: name)")
-    kwargs: dict[str, Any] = Field(default_factory=dict, description="loader kwargs; 'root': absolute, '~/...', relative to the suite file, or under EOKIT_DATA")
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="loader kwargs; 'root': absolute, '~/...', relative to the suite file, or under EOKIT_DATA",
+    )
     task: TaskType | None = Field(None, description="override the dataset's task type")
     train: SplitCfg = SplitCfg(split="train")
     test: SplitCfg = SplitCfg(split="test")

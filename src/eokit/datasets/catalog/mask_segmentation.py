@@ -323,8 +323,8 @@ class SparcsL8Cloud(EODataset):
         if image.shape[0] != len(bands):
             raise DatasetError(f"sparcs_l8_cloud: {str(img_path)!r} has {image.shape[0]} bands, expected {bands}")
         return {
-            "image": image_tensor(image[:, y:y + c, x:x + c]),
-            "mask": mask_tensor(mask[y:y + c, x:x + c]),
+            "image": image_tensor(image[:, y:y + c, x:x + c].copy()),  # the scene cache stays read-only
+            "mask": mask_tensor(mask[y:y + c, x:x + c].copy()),
             "bands": bands,
             "sensor": "landsat8",
             **geo_meta(None),
