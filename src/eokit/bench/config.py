@@ -98,7 +98,10 @@ class DatasetCfg(_Strict):
 
     name: str = Field(description="label in tables")
     loader: str | None = Field(None, description="eokit.datasets name (default: name)")
-    kwargs: dict[str, Any] = Field(default_factory=dict, description="loader kwargs; 'root' is relative to EOKIT_DATA")
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="loader kwargs; 'root': absolute, '~/...', relative to the suite file, or under EOKIT_DATA",
+    )
     task: TaskType | None = Field(None, description="override the dataset's task type")
     train: SplitCfg = SplitCfg(split="train")
     test: SplitCfg = SplitCfg(split="test")
@@ -295,8 +298,48 @@ def suite_path(name: str) -> Path:
     return Path(str(resources.files("eokit.bench") / "suites" / f"{name}.yaml"))
 
 
+DATA_PATH_KWARGS = ("root", "split_file")
+"""Dataset kwargs that name a file or folder (resolved against the suite file, see :func:`resolve_data_paths`)."""
+
+
+def resolve_data_paths(data: Any, base: Path) -> Any:
+    """The suite mapping ``data`` with its datasets' paths made absolute where the suite file places them.
+
+    For ``root`` and ``split_file`` in each dataset's ``kwargs``: ``~`` is the home folder;
+    ``./x`` and ``../x`` are relative to ``base`` (the suite file's folder); another relative
+    path is relative to ``base`` when it exists there, else to ``EOKIT_DATA`` (as in the
+    built-in suites); absolute paths and ``$EOKIT_DATA/...`` are kept.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("datasets"), list):
+        return data
+    datasets = []
+    for d in data["datasets"]:
+        kwargs = d.get("kwargs") if isinstance(d, dict) else None
+        if isinstance(kwargs, dict):
+            kwargs = {k: _resolve_path(v, base) if k in DATA_PATH_KWARGS else v for k, v in kwargs.items()}
+            d = {**d, "kwargs": kwargs}
+        datasets.append(d)
+    return {**data, "datasets": datasets}
+
+
+def _resolve_path(value: Any, base: Path) -> Any:
+    if not isinstance(value, str) or not value or value.startswith("$EOKIT_DATA"):
+        return value
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return str(path)
+    here = (base / path).resolve()
+    if value.startswith(("./", "../", ".\\", "..\\")) or value in (".", "..") or here.exists():
+        return str(here)
+    return value
+
+
 def load_suite(name_or_path: str | Path) -> SuiteConfig:
-    """Load a built-in suite (``'quick'``, ``'full'``) or a YAML file."""
+    """Load a built-in suite (``'quick'``, ``'full'``) or a YAML file.
+
+    Dataset roots in a suite file may be absolute, start with ``~``, or be relative to the
+    suite file (:func:`resolve_data_paths`); other relative roots are under ``EOKIT_DATA``.
+    """
     text_name = str(name_or_path)
     if text_name in BUILTIN_SUITES:
         path = suite_path(text_name)
@@ -311,4 +354,6 @@ def load_suite(name_or_path: str | Path) -> SuiteConfig:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"benchmark suite {str(path)!r} is not valid YAML: {exc}") from None
+    if text_name not in BUILTIN_SUITES:
+        data = resolve_data_paths(data, path.resolve().parent)
     return parse_suite(data, repr(str(path)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -165,3 +166,51 @@ def rasterize_vectors(
         all_touched=all_touched,
         dtype="uint8",
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _colour_lut(colours: tuple[tuple[int, int, int], ...]) -> np.ndarray:
+    """A 2**24-entry table: packed RGB -> class index (-2 where no class has the colour)."""
+    lut = np.full(1 << 24, -2, dtype=np.int8 if len(colours) < 127 else np.int32)
+    for k, (r, g, b) in enumerate(colours):
+        lut[(r << 16) | (g << 8) | b] = k
+    lut.setflags(write=False)
+    return lut
+
+
+def decode_colour_mask(
+    rgb: np.ndarray,
+    palette: Sequence[tuple[int, int, int]],
+    path: Any,
+    *,
+    ignore: Sequence[tuple[int, int, int]] = (),
+) -> np.ndarray:
+    """Class ids (int64, H×W) of an RGB colour-coded mask (H×W×3 uint8).
+
+    ``palette[k]`` is the colour of class k; pixels of an ``ignore`` colour get
+    ``IGNORE_INDEX``. Any other colour raises a DatasetError naming ``path``, the
+    colour, its pixel count and the first pixel, because a mask colour no class has is
+    a wrong palette (or a lossy re-encoding), never something to guess.
+    """
+    if rgb.ndim != 3 or rgb.shape[-1] != 3:
+        raise DatasetError(f"mask {str(path)!r} has shape {rgb.shape}; a colour mask is H x W x 3 (RGB)")
+    colours = tuple((int(c[0]), int(c[1]), int(c[2])) for c in palette)
+    lut = _colour_lut(colours)
+    code = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    out = lut[code].astype(np.int64)
+    hit = out >= 0
+    out[~hit] = IGNORE_INDEX
+    if not hit.all():
+        ignore_keys = [(int(r) << 16) | (int(g) << 8) | int(b) for r, g, b in ignore]
+        bad = ~hit & ~np.isin(code, ignore_keys)
+        if bad.any():
+            values, counts = np.unique(code[bad], return_counts=True)
+            first = values[np.argmax(counts)]
+            colour = (int(first >> 16) & 255, int(first >> 8) & 255, int(first) & 255)
+            y, x = (int(v[0]) for v in np.nonzero(code == first))
+            raise DatasetError(
+                f"mask {str(path)!r}: colour {colour} (#{int(first):06X}, {int(counts.max())} px, first at "
+                f"row {y}, col {x}) is no class colour; {len(values)} unknown colour(s) in all. The class colours "
+                f"are {list(colours)}; fix the palette (or pass the colour as an ignore colour)"
+            )
+    return out

@@ -44,6 +44,23 @@ def read_image(path: Path, sensor: str | None, bands: Sequence[str] | None = Non
     return {"image": image_tensor(chip.array), "bands": tuple(chip.bands), **geo_meta(chip.grid)}
 
 
+def photo_sensor(path: Path) -> str | None:
+    """``'rgb'`` for an 8-bit RGB PNG/JPEG (a photo: its bands are red, green, blue), else None.
+
+    The generic readers use it when no ``sensor=`` is given, so that band names (``R``, ``G``,
+    ``B``) and 8-bit scaling are known for plain photo folders.
+    """
+    if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        return None
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return "rgb" if im.mode == "RGB" else None
+    except OSError:
+        return None  # the read of the item reports it
+
+
 def class_folders(folder: Path, expected: Sequence[str] | None, hint: str = "") -> list[str]:
     """Class folder names under ``folder``; DatasetError names a missing or extra one."""
     found = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith((".", "_")))
@@ -336,7 +353,8 @@ class ImageFolderEO(EODataset):
     split file) or ``root/{train,val,test}/<Class>/*`` (the split folders are the
     splits; ``validation``/``valid`` count as ``val``). ``sensor`` names the bands
     (a file whose band count matches the sensor gets its band names); ``bands``
-    selects a subset. ``classes`` fixes the expected class folders: a missing or
+    selects a subset (without ``sensor``, 8-bit RGB PNG/JPEG files are read as sensor ``rgb``).
+    ``classes`` fixes the expected class folders: a missing or
     extra one is an error. Used to read re-packaged copies of benchmark datasets.
     """
 
@@ -423,6 +441,11 @@ class ImageFolderEO(EODataset):
             labels += [k] * len(found)
         if not files:
             raise DatasetError(f"no images with extensions {self.extensions} under {str(folder)!r}")
+        if self.sensor is None and (found_sensor := photo_sensor(files[0])) is not None:
+            log.info("%s: 8-bit RGB %s images read as sensor 'rgb' (pass sensor= to change)", self.name,
+                     files[0].suffix)
+            self.sensor = found_sensor
+            self.spec = dataclasses.replace(self.spec, sensor=found_sensor)  # type: ignore[misc]  # per instance
         if split_dirs:
             return list(zip(files, labels, strict=True))
         ids = [f"{f.parent.name}/{f.name}" for f in files]
