@@ -46,8 +46,7 @@ OPENSARSHIP_CLASSES = ("Cargo", "Tanker", "Other")
 SCENE_FRACTIONS: dict[str, float] = {"train": 0.6, "val": 0.2, "test": 0.2}
 CHIP_NAME = re.compile(r"(?:^|/)Patch_Cal/(?P<cat>[^/]+)_x(?P<x>\d+)_y(?P<y>\d+)\.tif$")
 CITATION = (
-    "Huang, Liu, Zhu et al., OpenSARShip: A Dataset Dedicated to Sentinel-1 Ship Interpretation, "
-    "IEEE JSTARS 11(1):195-208, 2018"
+    "Huang et al., OpenSARShip: A Dataset Dedicated to Sentinel-1 Ship Interpretation, IEEE JSTARS 11(1), 2018"
 )
 LICENSE = "'Distribution: Open' (OpenSARShip ReadMe.pdf, SJTU; no formal licence text): research use, cite Huang et al."
 
