@@ -71,12 +71,42 @@ def test_chip_values_and_labels(root: Path) -> None:
     with zipfile.ZipFile(item.zip_path) as zf, MemoryFile(zf.read(item.member)) as mem, mem.open() as src:
         raw = src.read()
     assert s["image"].shape == raw.shape and raw.shape[0] == 2 and s["bands"] == ("VV", "VH")
-    assert np.array_equal(s["image"].numpy(), raw) and s["sensor"] == "sentinel1_grd_linear"
+    assert np.array_equal(s["image"].numpy(), raw[[1, 0]]) and s["sensor"] == "sentinel1_grd_linear"
     want = {"Cargo": 0, "Tanker": 1}.get(item.category, 2)
     assert int(s["label"]) == want and s["id"].endswith(item.member.rsplit("/", 1)[-1][:-4])
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", s["time"])
     vv = OpenSARShip(root, "all", bands=("VV",))
     assert vv[0]["image"].shape[0] == 1 and vv[0]["bands"] == ("VV",)
+    same = next(i for i, c in enumerate(vv.items) if c.member == item.member and c.zip_path == item.zip_path)
+    assert np.array_equal(vv[same]["image"].numpy()[0], raw[1])  # stored VH, VV: VV is the second band
+    with pytest.raises(DatasetError, match="bands must be VV and/or VH"):
+        OpenSARShip(root, "all", bands=("HH",))
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_dual_pol_chips_store_vh_then_vv(root: Path) -> None:
+    """The sample's VV band is the package's Patch_Uint8 *_vv image, and VH is the weaker (cross-pol) one."""
+    ds = OpenSARShip(root, "all")
+    checked, co_above_cross, matched = 0, 0, 0
+    for i, item in enumerate(ds.items[:40]):
+        stem = item.member.rsplit("/", 1)[-1][:-4]
+        with zipfile.ZipFile(item.zip_path) as zf:
+            visual = {p: [n for n in zf.namelist() if n.endswith(f"Patch_Uint8/Visual_{stem}_{p}.tif")] for p in ("vv", "vh")}
+            if not all(visual.values()):
+                continue
+            ref = {}
+            for p, names in visual.items():
+                with MemoryFile(zf.read(names[0])) as mem, mem.open() as src:
+                    ref[p] = src.read(1).astype(np.float64)
+        x = ds[i]["image"].numpy().astype(np.float64)
+        if ref["vv"].shape != x.shape[1:]:
+            continue
+        corr = [[np.corrcoef(x[b].ravel(), ref[p].ravel())[0, 1] for p in ("vv", "vh")] for b in (0, 1)]
+        matched += corr[0][0] > corr[0][1] and corr[1][1] > corr[1][0]
+        co_above_cross += bool(np.median(x[0]) > np.median(x[1]))  # VV above VH over sea
+        checked += 1
+    assert checked >= 10 and co_above_cross >= 0.9 * checked and matched >= 0.8 * checked, (
+        checked, co_above_cross, matched)
 
 
 def test_splits_are_by_scene(root: Path) -> None:

@@ -1,11 +1,15 @@
 """SAR ship chips: OpenSARShip (Sentinel-1 IW, AIS-labelled), read from its per-scene zips in place.
 
 Each official package ``<scene>.zip`` holds ``Patch_Cal/<Category>_x<cx>_y<cy>.tif`` (calibrated
-sigma0, float32; VV+VH for dual-pol scenes, VV for single-pol ones) and ``Ship.xml`` with one
+sigma0, float32; VH+VV for dual-pol scenes, VV for single-pol ones) and ``Ship.xml`` with one
 ``<ship>`` per chip (SAR geometry, the matched AIS record, MarineTraffic facts). A chip is joined
 to its ``<ship>`` by its centre pixel (``Center_x``/``Center_y`` = the ``x``/``y`` of its name).
 Four of the published ``Ship.xml`` files close with the typo ``<\\ShipList>``; it is read as
 ``</ShipList>``. Nothing is extracted: members are read from the zips.
+
+Band order: a dual-pol ``Patch_Cal`` chip stores **VH first, then VV** (its first band matches
+the package's ``Patch_Uint8/*_vh.tif`` and is ~9 dB below the second over sea, as cross-pol is);
+samples name and order bands as asked (default ``('VV', 'VH')``).
 
 Two datasets share the reader: ``opensarship`` (ship category, classification) and
 ``opensarship_length`` (AIS ship length in metres, regression). Splits are by scene, so no
@@ -35,6 +39,7 @@ from eokit.data.sample import Sample
 from eokit.datasets.base import DatasetSpec, EODataset, register
 from eokit.datasets.catalog._util import image_tensor
 from eokit.errors import DatasetError
+from eokit.sensors import get_sensor, match_bands
 from eokit.tasktype import TaskType
 
 #: the categories in the chips' file names, as the packages spell them
@@ -43,6 +48,8 @@ OPENSARSHIP_CATEGORIES = (
 )  # fmt: skip
 #: the default classes: the two large categories and the rest together
 OPENSARSHIP_CLASSES = ("Cargo", "Tanker", "Other")
+#: band order of a dual-pol Patch_Cal chip as stored
+FILE_BANDS_DUAL = ("VH", "VV")
 SCENE_FRACTIONS: dict[str, float] = {"train": 0.6, "val": 0.2, "test": 0.2}
 CHIP_NAME = re.compile(r"(?:^|/)Patch_Cal/(?P<cat>[^/]+)_x(?P<x>\d+)_y(?P<y>\d+)\.tif$")
 CITATION = (
@@ -192,11 +199,15 @@ class _OpenSARShip(EODataset):
         fractions: Mapping[str, float] = SCENE_FRACTIONS,
         **kwargs: Any,
     ) -> None:
-        """``bands``: ``('VV', 'VH')`` keeps the dual-pol scenes, ``('VV',)`` every scene (VV of all).
+        """``bands``: ``('VV', 'VH')`` keeps the dual-pol scenes, ``('VV',)`` every scene (VV of all);
+        any order or subset of VV/VH, resolved with :func:`eokit.sensors.match_bands`.
         ``seed``/``fractions``: the scene split (train/val/test chip shares)."""
-        bands = tuple(bands)
-        if bands not in (("VV", "VH"), ("VV",)):
-            raise DatasetError(f"{self.spec.name}: bands must be ('VV', 'VH') or ('VV',), not {bands}")
+        sensor = get_sensor(self.spec.sensor or "sentinel1_grd_linear")
+        bands = tuple(sensor.canonical(b) for b in bands)
+        if not bands or len(set(bands)) != len(bands) or not set(bands) <= {"VV", "VH"}:
+            raise DatasetError(
+                f"{self.spec.name}: bands must be VV and/or VH, e.g. ('VV', 'VH') or ('VV',) (every scene), not {bands}"
+            )
         if set(fractions) != {"train", "val", "test"} or abs(sum(fractions.values()) - 1) > 1e-6:
             raise DatasetError(f"{self.spec.name}: fractions must give train/val/test shares summing to 1, not {fractions}")
         self.bands = bands
@@ -215,9 +226,9 @@ class _OpenSARShip(EODataset):
             )
         chips = [c for z in zips for c in scene_chips(z)]
         self.scene_bands: dict[str, tuple[str, ...]] = {}
-        for z in zips:  # polarisations of a scene: from the product name (1SDV dual, 1SSV single)
+        for z in zips:  # bands of a scene's chips, in file order: 1SDV dual-pol, 1SSV single-pol
             scene = re.sub(r"\(\d+\)$", "", z.stem)
-            self.scene_bands[scene] = ("VV", "VH") if "_1SDV_" in scene else ("VV",)
+            self.scene_bands[scene] = FILE_BANDS_DUAL if "_1SDV_" in scene else ("VV",)
         chips = [c for c in chips if set(self.bands) <= set(self.scene_bands[c.scene]) and self._keep(c)]
         per_scene: dict[str, int] = {}
         for c in chips:
@@ -243,7 +254,9 @@ class _OpenSARShip(EODataset):
                 f"{self.describe(item)} has {array.shape[0]} bands; a chip of this scene has {want} "
                 f"({'/'.join(self.scene_bands[item.scene])})"
             )
-        return array[: len(self.bands)]
+        where = f"{self.describe(item)} (bands {self.scene_bands[item.scene]})"
+        idx = match_bands(self.bands, self.scene_bands[item.scene], self.spec.sensor, where=where)
+        return array[idx]
 
     def _sample(self, item: ShipChip) -> Sample:
         facts = item.facts
