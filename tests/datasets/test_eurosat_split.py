@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from loopback_http import LoopbackServer
 
 from eokit.datasets.catalog import classification as cl
 from eokit.datasets.catalog.classification import (
@@ -15,9 +16,10 @@ from eokit.datasets.catalog.classification import (
     EuroSATRGB,
     eurosat_seeded_split_payload,
     eurosat_split,
+    fetch_eurosat_lists,
     list_sha256,
 )
-from eokit.errors import DatasetError
+from eokit.errors import ChecksumError, DatasetError
 
 SPLITS = ("train", "val", "test")
 
@@ -79,9 +81,15 @@ def test_lists_in_the_folder_win_and_are_hashed(mirror: Path, tmp_path: Path) ->
     seeded = EuroSATRGB(root, "val", split_source="seeded", split_file=tmp_path / "s.json",
                         fractions={"train": 0.5, "val": 0.25, "test": 0.25})
     assert seeded.split_origin.startswith("seeded split file") and len(seeded) == 10
-    (root / "eurosat-val.txt").unlink()
+    elsewhere = tmp_path / "lists"
+    elsewhere.mkdir()
+    (root / "eurosat-val.txt").rename(elsewhere / "eurosat-val.txt")
     with pytest.raises(DatasetError, match="eurosat-val.txt' not found"):
         EuroSATRGB(root, "val", split_source="lists")
+    moved = EuroSATRGB(root, "val", lists_dir=elsewhere)  # lists kept apart from a read-only folder
+    assert [p.name for p, _ in moved.items] == lines and str(elsewhere) in moved.split_origin
+    with pytest.raises(DatasetError, match="eurosat-test.txt' not found"):
+        EuroSATRGB(root, "test", lists_dir=elsewhere)
 
 
 def test_edited_packaged_split_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,3 +105,14 @@ def test_edited_packaged_split_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
             eurosat_split("train")
     finally:
         cl._eurosat_seeded.cache_clear()
+
+
+def test_fetching_the_published_lists_checks_their_sha256(tmp_path: Path) -> None:
+    """A server whose lists are not the published bytes is refused and nothing is left behind."""
+    www = tmp_path / "www"
+    www.mkdir()
+    for s in SPLITS:  # eokit's own lists: right format, wrong bytes
+        (www / f"eurosat-{s}.txt").write_text("\n".join(f"{st}.jpg" for st in eurosat_split(s)))
+    with LoopbackServer(www) as srv, pytest.raises(ChecksumError, match="eurosat-train.txt"):
+        fetch_eurosat_lists(tmp_path / "lists", base_url=srv.url(""))
+    assert not list((tmp_path / "lists").glob("eurosat-*.txt"))

@@ -106,12 +106,14 @@ class _ClassFolderDataset(EODataset):
         seed: int = 0,
         fractions: Mapping[str, float] = DEFAULT_FRACTIONS,
         split_file: str | Path | None = None,
+        lists_dir: str | Path | None = None,
         **kwargs: Any,
     ) -> None:
         """``split_source``: 'lists' (split lists in the dataset folder, required), 'packaged' (the
         split shipped with eokit, where the dataset has one), 'seeded' (stratified seeded split
         written to ``split_file``), or 'auto' (lists in the folder, else the packaged split, else
-        seeded)."""
+        seeded). ``lists_dir``: read the split lists from this folder instead of the dataset
+        folder (e.g. when that is read-only); a missing list there is an error."""
         if split_source not in ("auto", "lists", "packaged", "seeded"):
             raise DatasetError(
                 f"split_source must be 'auto', 'lists', 'packaged' or 'seeded', not {split_source!r}"
@@ -125,6 +127,7 @@ class _ClassFolderDataset(EODataset):
         self.seed = seed
         self.fractions = dict(fractions)
         self.split_file = split_file
+        self.lists_dir = Path(lists_dir) if lists_dir is not None else None
         super().__init__(root, split, **kwargs)
 
     def _class_dir(self) -> Path:
@@ -149,9 +152,10 @@ class _ClassFolderDataset(EODataset):
             found = image_files(cdir / c, (self.extension,))
             files += found
             labels += [k] * len(found)
-        listfile = self.root / self.split_lists[self.split] if self.split in self.split_lists else None
+        base = self.lists_dir or self.root
+        listfile = base / self.split_lists[self.split] if self.split in self.split_lists else None
         has_list = listfile is not None and listfile.exists()
-        if self.split_source == "lists" and not has_list:
+        if (self.split_source == "lists" or self.lists_dir is not None) and not has_list:
             raise DatasetError(
                 f"{self.spec.name}: split list {str(listfile)!r} not found; download it with "
                 f"`eokit datasets download {self.spec.name}` or pass split_source='seeded'"
@@ -276,6 +280,23 @@ def eurosat_seeded_split_payload() -> str:
         lines.append("  }" + ("," if i < len(splits) - 1 else ""))
     lines += [" }", "}"]
     return "\n".join(lines) + "\n"
+
+
+def fetch_eurosat_lists(folder: str | Path, base_url: str = EUROSAT_LIST_URL) -> dict[str, Path]:
+    """Download the published EuroSAT lists ``eurosat-{train,val,test}.txt`` into ``folder``.
+
+    Each is checked against its published sha256 (a mismatch raises ``ChecksumError``); pass
+    ``folder`` as ``lists_dir=`` to ``eurosat_rgb``/``eurosat_ms``, or download into the dataset
+    folder itself. Files already there are verified, not fetched again.
+    """
+    from eokit.datasets.download import fetch
+
+    out = {}
+    for split in ("train", "val", "test"):
+        name = f"eurosat-{split}.txt"
+        out[split] = fetch(base_url.rstrip("/") + "/" + name, Path(folder) / name,
+                           sha256=EUROSAT_LIST_SHA256[split], md5=EUROSAT_LIST_MD5[split])
+    return out
 
 
 @functools.cache
