@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -70,8 +71,11 @@ def class_folders(folder: Path, expected: Sequence[str] | None, hint: str = "") 
 
 
 def image_files(folder: Path, extensions: Sequence[str] = IMAGE_EXTS) -> list[Path]:
+    """Files of ``folder`` with one of ``extensions`` (case-insensitive), sorted by name."""
     exts = {e.lower() for e in extensions}
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts)
+    with os.scandir(folder) as entries:  # d_type from the directory listing: no stat per file
+        names = [e.name for e in entries if os.path.splitext(e.name)[1].lower() in exts and e.is_file()]
+    return [folder / n for n in sorted(names)]
 
 
 def list_sha256(names: Sequence[str]) -> str:
