@@ -1,7 +1,7 @@
 """The built-in sensors.
 
 Wavelengths and bandwidths follow the agencies' band tables (ESA Sentinel-2
-MSI, USGS Landsat OLI/TIRS and ETM+, NASA MODIS). Default means/stds are
+MSI, USGS Landsat OLI/TIRS and ETM+, NASA MODIS, NSPO Formosat-2 RSI). Default means/stds are
 typical top-of-atmosphere values over land (EuroSAT for Sentinel-2 L1C) and
 serve only as a fallback: a weight's own statistics always win.
 """
@@ -173,6 +173,29 @@ def _rgb() -> Sensor:
     )
 
 
+def _formosat2() -> Sensor:
+    """Formosat-2 RSI multispectral bands (NSPO: 0.45-0.52, 0.52-0.60, 0.63-0.69, 0.76-0.90 um; 8 m).
+
+    Means/stds of B2-B4 are those of the TempCNN training series (Pelletier et al. 2019), in the
+    units the authors distribute; B1 (blue) has no default statistics.
+    """
+    spec = [
+        ("B1", 485, 70, "blue", 0.0, 1.0),
+        ("B2", 560, 80, "green", 73.8, 28.6),
+        ("B3", 660, 60, "red", 82.3, 38.6),
+        ("B4", 830, 140, "nir", 223.7, 86.3),
+    ]
+    bands = tuple(Band(n, c, w, 8, cn, mean=m, std=sd) for n, c, w, cn, m, sd in spec)
+    return Sensor(
+        "formosat2",
+        bands,
+        dtype="uint16",
+        description="Formosat-2 RSI multispectral (blue, green, red, NIR; 8 m)",
+        aliases=("formosat-2", "fs2"),
+        units="DN",
+    )
+
+
 def _sentinel1(units: str) -> Sensor:
     if units == "db":
         stats = {"VV": (-12.5, 5.0), "VH": (-20.0, 5.5)}
@@ -247,6 +270,7 @@ for _sensor in (
     _modis(),
     _naip(),
     _rgb(),
+    _formosat2(),
     # A 400-2500 nm, 10 nm generic imaging spectrometer (EnMAP/AVIRIS-like)
     hyperspectral("hyperspectral_generic", [400 + 10 * i for i in range(211)], 10.0),
 ):

@@ -12,7 +12,11 @@ seeded, stratified split written to a split file (``eokit.datasets.splits``).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
+import json
 import logging
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,7 +28,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from eokit.data.sample import Sample
 from eokit.datasets.base import DatasetSpec, Download, EODataset, register
 from eokit.datasets.catalog._util import geo_meta, image_tensor
-from eokit.datasets.splits import DEFAULT_FRACTIONS, split_file_path, stable_split
+from eokit.datasets.splits import DEFAULT_FRACTIONS, assign_splits, split_file_path, stable_split
 from eokit.errors import DatasetError
 from eokit.io import open_raster
 from eokit.tasktype import TaskType
@@ -84,17 +88,34 @@ def class_folders(folder: Path, expected: Sequence[str] | None, hint: str = "") 
 
 
 def image_files(folder: Path, extensions: Sequence[str] = IMAGE_EXTS) -> list[Path]:
+    """Files of ``folder`` with one of ``extensions`` (case-insensitive), sorted by name."""
     exts = {e.lower() for e in extensions}
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts)
+    with os.scandir(folder) as entries:  # d_type from the directory listing: no stat per file
+        names = [e.name for e in entries if os.path.splitext(e.name)[1].lower() in exts and e.is_file()]
+    return [folder / n for n in sorted(names)]
+
+
+def list_sha256(names: Sequence[str]) -> str:
+    """sha256 of a split list as published (names joined by newlines, no trailing newline)."""
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()
 
 
 class _ClassFolderDataset(EODataset):
-    """A publisher's ``<base_dir>/<Class>/<image>`` layout with optional split lists."""
+    """A publisher's ``<base_dir>/<Class>/<image>`` layout with optional split lists.
+
+    After loading, ``split_origin`` says where the split came from (published lists, lists in
+    the folder, packaged split, seeded split file) and ``split_sha256`` is the sha256 of the
+    split's list (see :func:`list_sha256`), for run cards.
+    """
 
     base_dir: ClassVar[str] = ""
     extension: ClassVar[str] = ".tif"
     split_lists: ClassVar[Mapping[str, str]] = {}
     list_suffix: ClassVar[str] = ""  # suffix used in the list files when it differs from ``extension``
+    published_sha256: ClassVar[Mapping[str, str]] = {}  # sha256 of the published list per split
+    # stems of a split shipped with eokit (used when the folder has no lists), or None
+    packaged_split: ClassVar[Any] = None
+    packaged_origin: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -106,26 +127,45 @@ class _ClassFolderDataset(EODataset):
         seed: int = 0,
         fractions: Mapping[str, float] = DEFAULT_FRACTIONS,
         split_file: str | Path | None = None,
+        lists_dir: str | Path | None = None,
         **kwargs: Any,
     ) -> None:
-        """``split_source``: 'lists' (published lists, required), 'seeded' (stratified seeded split
-        written to ``split_file``), or 'auto' (lists when present, else seeded)."""
-        if split_source not in ("auto", "lists", "seeded"):
-            raise DatasetError(f"split_source must be 'auto', 'lists' or 'seeded', not {split_source!r}")
+        """``split_source``: 'lists' (split lists in the dataset folder, required), 'packaged' (the
+        split shipped with eokit, where the dataset has one), 'seeded' (stratified seeded split
+        written to ``split_file``), or 'auto' (lists in the folder, else the packaged split, else
+        seeded). ``lists_dir``: read the split lists from this folder instead of the dataset
+        folder (e.g. when that is read-only); a missing list there is an error."""
+        if split_source not in ("auto", "lists", "packaged", "seeded"):
+            raise DatasetError(
+                f"split_source must be 'auto', 'lists', 'packaged' or 'seeded', not {split_source!r}"
+            )
+        if split_source == "packaged" and type(self).packaged_split is None:
+            raise DatasetError(f"{self.spec.name} ships no packaged split; use split_source='lists' or 'seeded'")
+        self.split_origin = ""
+        self.split_sha256: str | None = None
         self.band_subset = tuple(bands) if bands is not None else None
         self.split_source = split_source
         self.seed = seed
         self.fractions = dict(fractions)
         self.split_file = split_file
+        self.lists_dir = Path(lists_dir) if lists_dir is not None else None
         super().__init__(root, split, **kwargs)
 
-    def _index(self) -> list[tuple[Path, int]]:
+    def _class_dir(self) -> Path:
+        """``<root>/<base_dir>``, or ``<root>`` itself when it holds the class folders directly."""
         cdir = self.root / self.base_dir
-        if not cdir.is_dir():
-            raise DatasetError(
-                f"{self.spec.name}: expected the class folders in {str(cdir)!r} (layout: {self.spec.layout}); "
-                f"download the dataset with `eokit datasets download {self.spec.name}`"
-            )
+        if cdir.is_dir():
+            return cdir
+        if self.spec.classes and all((self.root / c).is_dir() for c in self.spec.classes):
+            return self.root  # an ImageFolder-style copy: <root>/<Class>/<image>
+        raise DatasetError(
+            f"{self.spec.name}: expected the class folders in {str(cdir)!r} (layout: {self.spec.layout}) "
+            f"or directly under {str(self.root)!r}; download the dataset with "
+            f"`eokit datasets download {self.spec.name}`"
+        )
+
+    def _index(self) -> list[tuple[Path, int]]:
+        cdir = self._class_dir()
         classes = class_folders(cdir, self.spec.classes, f"; re-download with `eokit datasets download {self.spec.name}`")
         files: list[Path] = []
         labels: list[int] = []
@@ -133,34 +173,52 @@ class _ClassFolderDataset(EODataset):
             found = image_files(cdir / c, (self.extension,))
             files += found
             labels += [k] * len(found)
-        listfile = self.root / self.split_lists[self.split] if self.split in self.split_lists else None
-        use_lists = listfile is not None and listfile.exists() and self.split_source != "seeded"
-        if self.split_source == "lists" and not use_lists:
+        base = self.lists_dir or self.root
+        listfile = base / self.split_lists[self.split] if self.split in self.split_lists else None
+        has_list = listfile is not None and listfile.exists()
+        if (self.split_source == "lists" or self.lists_dir is not None) and not has_list:
             raise DatasetError(
                 f"{self.spec.name}: split list {str(listfile)!r} not found; download it with "
                 f"`eokit datasets download {self.spec.name}` or pass split_source='seeded'"
             )
-        if use_lists:
+        wanted: list[str] | None = None
+        if has_list and self.split_source in ("auto", "lists"):
             assert listfile is not None
+            lines = [ln.strip() for ln in listfile.read_text().splitlines() if ln.strip()]
+            self.split_sha256 = list_sha256(lines)
+            published = self.published_sha256.get(self.split) == self.split_sha256
+            self.split_origin = f"{'published list' if published else 'split list'} {str(listfile)!r}"
             wanted = []
-            for line in listfile.read_text().split():
-                name = Path(line.strip()).name
+            for line in lines:
+                name = Path(line).name
                 if self.list_suffix:
                     name = name.removesuffix(self.list_suffix) + self.extension
                 wanted.append(name)
+            source = repr(str(listfile))
+        elif self.packaged_split is not None and self.split_source in ("auto", "packaged"):
+            stems = self.packaged_split(self.split)
+            self.split_sha256 = list_sha256([f"{st}.jpg" for st in stems])
+            self.split_origin = self.packaged_origin
+            wanted = [st + self.extension for st in stems]
+            source = self.packaged_origin
+        if wanted is not None:
             by_name = {f.name: (f, lab) for f, lab in zip(files, labels, strict=True)}
             missing = [n for n in wanted if n not in by_name]
             if missing:
                 raise DatasetError(
-                    f"{self.spec.name}: {len(missing)} images listed in {str(listfile)!r} are not under "
-                    f"{str(cdir)!r}, e.g. {missing[:3]}; the download is incomplete"
+                    f"{self.spec.name}: {len(missing)} images of split {self.split!r} ({source}) are not under "
+                    f"{str(cdir)!r}, e.g. {missing[:3]}; the download is incomplete (complete it with "
+                    f"`eokit datasets download {self.spec.name}`, or pass split_source='seeded' for a subset)"
                 )
             return [by_name[n] for n in wanted]
         log.info("%s: no split list for %r; using the seeded stratified split (seed %d)", self.spec.name, self.split, self.seed)
         ids = [f"{f.parent.name}/{f.name}" for f in files]
         path = self.split_file or split_file_path(self.spec.name, self.seed)
         chosen = set(stable_split(ids, labels, self.split, path=path, fractions=self.fractions, seed=self.seed))
-        return [(f, lab) for f, lab, i in zip(files, labels, ids, strict=True) if i in chosen]
+        self.split_origin = f"seeded split file {str(path)!r}"
+        items = [(f, lab) for f, lab, i in zip(files, labels, ids, strict=True) if i in chosen]
+        self.split_sha256 = list_sha256([f.name for f, _ in items])
+        return items
 
     def describe(self, item: tuple[Path, int]) -> str:
         return repr(str(item[0]))
@@ -180,15 +238,113 @@ EUROSAT_CITATION = (
     "Helber et al., EuroSAT: A Novel Dataset and Deep Learning Benchmark for Land Use and Land Cover "
     "Classification, IEEE JSTARS 12(7), 2019"
 )
-EUROSAT_SPLIT_DOWNLOADS = (
-    Download(SPLIT_LIST_BASE + "eurosat-train.txt", "eurosat-train.txt", md5="908f142e73d6acdf3f482c5e80d851b1"),
-    Download(SPLIT_LIST_BASE + "eurosat-val.txt", "eurosat-val.txt", md5="95de90f2aa998f70a3b2416bfe0687b4"),
-    Download(SPLIT_LIST_BASE + "eurosat-test.txt", "eurosat-test.txt", md5="7ae5ab94471417b6e315763121e67c5f"),
+# The published lists of Neumann et al. 2019 ("In-domain representation learning for remote sensing",
+# google-research/remote_sensing_representations), which TorchGeo and SatMAE use: 16,200/5,400/5,400
+# names "<Class>_<n>.jpg". The original bucket (SPLIT_LIST_BASE) is gone; TorchGeo mirrors the same
+# bytes on Hugging Face (md5 as TorchGeo's split_md5s, sha256 as its CHECKSUMS).
+EUROSAT_LIST_URL = "https://hf.co/datasets/torchgeo/eurosat/resolve/1ce6f1bfb56db63fd91b6ecc466ea67f2509774c/"
+EUROSAT_LIST_SHA256 = {
+    "train": "1c1d2e855f95deee605a3d992f914d113fddbecf422ec61648057d029a37d695",
+    "val": "b385741f31daa9f1250cf1e1fe03adfab394e1172e0693df40141af004f60330",
+    "test": "cf37948894c12bd953930ff54ee9b7abf0b31478abb8d25fd2c6c721db74c592",
+}
+EUROSAT_LIST_MD5 = {
+    "train": "908f142e73d6acdf3f482c5e80d851b1",
+    "val": "95de90f2aa998f70a3b2416bfe0687b4",
+    "test": "7ae5ab94471417b6e315763121e67c5f",
+}
+EUROSAT_SPLIT_DOWNLOADS = tuple(
+    Download(EUROSAT_LIST_URL + f"eurosat-{s}.txt", f"eurosat-{s}.txt", sha256=EUROSAT_LIST_SHA256[s],
+             md5=EUROSAT_LIST_MD5[s])
+    for s in ("train", "val", "test")
 )
+#: images per class in the EuroSAT release (files <Class>_1 .. <Class>_N, no gaps): 27,000
+EUROSAT_COUNTS = {
+    "AnnualCrop": 3000, "Forest": 3000, "HerbaceousVegetation": 3000, "Highway": 2500, "Industrial": 2500,
+    "Pasture": 2000, "PermanentCrop": 2500, "Residential": 3000, "River": 2500, "SeaLake": 3000,
+}  # fmt: skip
+EUROSAT_SEEDED_FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
+#: eokit's seeded stratified 60/20/20 split of the 27,000 stems (package data; scripts/make_eurosat_split.py)
+EUROSAT_SEEDED_SPLIT = Path(__file__).resolve().parents[1] / "split_lists" / "eurosat_seeded_60_20_20.json"
+EUROSAT_SEEDED_ORIGIN = "eokit seeded stratified 60/20/20 split (eokit/datasets/split_lists/eurosat_seeded_60_20_20.json)"
 EUROSAT_SPLIT_POLICY = (
-    "standard lists eurosat-{train,val,test}.txt (16,200/5,400/5,400; Neumann et al. 2019, as TorchGeo "
-    "uses) when present in the root; else a seeded stratified 70/10/20 split written to a split file"
+    "the published lists eurosat-{train,val,test}.txt (16,200/5,400/5,400; Neumann et al. 2019, as TorchGeo "
+    "and SatMAE use; `eokit datasets download` fetches them, sha256-checked) when they are in the dataset "
+    "folder; else eokit's packaged seeded (seed 0) stratified 60/20/20 split of the 27,000 official file "
+    "names, of the same sizes (split_source='packaged'); split_source='seeded' for a subset of the images"
 )
+
+
+def eurosat_seeded_split_payload() -> str:
+    """The text of ``EUROSAT_SEEDED_SPLIT``, made by eokit's split rule from the official stems."""
+    ids = [f"{c}_{n}" for c in EUROSAT_CLASSES for n in range(1, EUROSAT_COUNTS[c] + 1)]
+    labels = [i.rsplit("_", 1)[0] for i in ids]
+    assignment = assign_splits(ids, labels, EUROSAT_SEEDED_FRACTIONS, seed=0)
+    splits = {s: {c: [n for n in range(1, EUROSAT_COUNTS[c] + 1) if assignment[f"{c}_{n}"] == s]
+                  for c in EUROSAT_CLASSES} for s in EUROSAT_SEEDED_FRACTIONS}
+    names = {s: [f"{c}_{n}.jpg" for c, ns in per.items() for n in ns] for s, per in splits.items()}
+    about = {
+        "dataset": "EuroSAT (RGB .jpg and MS .tif share these stems)",
+        "rule": "eokit.datasets.splits.assign_splits over the stems <Class>_<n>, stratified by class, seed 0: "
+        "per class, sha256('0:<stem>') order, each stem to the split furthest below its share",
+        "fractions": EUROSAT_SEEDED_FRACTIONS,
+        "sizes": {s: len(v) for s, v in names.items()},
+        "list_sha256": {s: list_sha256(v) for s, v in names.items()},
+        "list_format": "sha256 of the names '<Class>_<n>.jpg' in class order, then n, joined by newlines",
+        "made_by": "scripts/make_eurosat_split.py",
+    }
+    lines = ["{", f' "about": {json.dumps(about)},', ' "splits": {']
+    for i, (s, per) in enumerate(splits.items()):
+        lines.append(f'  "{s}": {{')
+        rows = [f'   "{c}": {json.dumps(ns)}' for c, ns in per.items()]
+        lines.append(",\n".join(rows))
+        lines.append("  }" + ("," if i < len(splits) - 1 else ""))
+    lines += [" }", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def fetch_eurosat_lists(folder: str | Path, base_url: str = EUROSAT_LIST_URL) -> dict[str, Path]:
+    """Download the published EuroSAT lists ``eurosat-{train,val,test}.txt`` into ``folder``.
+
+    Each is checked against its published sha256 (a mismatch raises ``ChecksumError``); pass
+    ``folder`` as ``lists_dir=`` to ``eurosat_rgb``/``eurosat_ms``, or download into the dataset
+    folder itself. Files already there are verified, not fetched again.
+    """
+    from eokit.datasets.download import fetch
+
+    out = {}
+    for split in ("train", "val", "test"):
+        name = f"eurosat-{split}.txt"
+        out[split] = fetch(base_url.rstrip("/") + "/" + name, Path(folder) / name,
+                           sha256=EUROSAT_LIST_SHA256[split], md5=EUROSAT_LIST_MD5[split])
+    return out
+
+
+@functools.cache
+def _eurosat_seeded() -> dict[str, list[str]]:
+    try:
+        data = json.loads(EUROSAT_SEEDED_SPLIT.read_text())
+        out = {s: [f"{c}_{n}" for c, ns in per.items() for n in ns] for s, per in data["splits"].items()}
+    except (OSError, ValueError, KeyError, AttributeError) as exc:
+        raise DatasetError(
+            f"eokit's EuroSAT split {str(EUROSAT_SEEDED_SPLIT)!r} is unreadable ({exc}); reinstall eokit or "
+            "regenerate it with scripts/make_eurosat_split.py"
+        ) from exc
+    for s, stems in out.items():
+        if list_sha256([f"{st}.jpg" for st in stems]) != data["about"]["list_sha256"][s]:
+            raise DatasetError(
+                f"eokit's EuroSAT split {str(EUROSAT_SEEDED_SPLIT)!r}: split {s!r} does not match its recorded "
+                "sha256; the file was edited — regenerate it with scripts/make_eurosat_split.py"
+            )
+    return out
+
+
+def eurosat_split(split: str) -> list[str]:
+    """Stems (``<Class>_<n>``) of ``split`` in eokit's packaged seeded 60/20/20 EuroSAT split."""
+    parts = _eurosat_seeded()
+    if split not in parts:
+        raise DatasetError(f"eokit's EuroSAT split has no split {split!r}; its splits are {list(parts)}")
+    return parts[split]
 
 
 @register
@@ -199,6 +355,9 @@ class EuroSATMS(_ClassFolderDataset):
     extension = ".tif"
     list_suffix = ".jpg"  # the lists name the RGB JPEGs; the MS files share their stems
     split_lists: ClassVar[Mapping[str, str]] = {s: f"eurosat-{s}.txt" for s in ("train", "val", "test")}
+    published_sha256: ClassVar[Mapping[str, str]] = EUROSAT_LIST_SHA256
+    packaged_split = staticmethod(eurosat_split)
+    packaged_origin = EUROSAT_SEEDED_ORIGIN
     spec = DatasetSpec(
         name="eurosat_ms",
         task=TaskType.CLASSIFICATION,
@@ -229,11 +388,20 @@ class EuroSATMS(_ClassFolderDataset):
 
 @register
 class EuroSATRGB(_ClassFolderDataset):
-    """EuroSAT RGB: the same 27,000 scenes as 8-bit JPEGs of Sentinel-2 B04/B03/B02."""
+    """EuroSAT RGB: the same 27,000 scenes as 8-bit JPEGs of Sentinel-2 B04/B03/B02.
+
+    Reads the release layout (``2750/<Class>/``) or an ImageFolder copy (``<Class>/`` under
+    the root, as in the data mirror). Default split: the published lists when in the root,
+    else eokit's packaged seeded 60/20/20 split (16,200/5,400/5,400); ``split_origin`` and
+    ``split_sha256`` say which.
+    """
 
     base_dir = "2750"
     extension = ".jpg"
     split_lists: ClassVar[Mapping[str, str]] = {s: f"eurosat-{s}.txt" for s in ("train", "val", "test")}
+    published_sha256: ClassVar[Mapping[str, str]] = EUROSAT_LIST_SHA256
+    packaged_split = staticmethod(eurosat_split)
+    packaged_origin = EUROSAT_SEEDED_ORIGIN
     spec = DatasetSpec(
         name="eurosat_rgb",
         task=TaskType.CLASSIFICATION,
@@ -241,7 +409,8 @@ class EuroSATRGB(_ClassFolderDataset):
         bands=("R", "G", "B"),
         classes=EUROSAT_CLASSES,
         folder="eurosat_rgb",
-        layout="2750/<Class>/<Class>_<n>.jpg (64x64 RGB JPEG) + eurosat-{train,val,test}.txt",
+        layout="2750/<Class>/<Class>_<n>.jpg (64x64 RGB JPEG; or <Class>/ directly under the root) "
+        "+ eurosat-{train,val,test}.txt",
         downloads=(
             Download(
                 "http://madm.dfki.de/files/sentinel/EuroSAT.zip",

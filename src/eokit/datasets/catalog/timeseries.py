@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from rasterio.transform import from_bounds
 
 from eokit.data.sample import Sample
-from eokit.datasets.base import DatasetSpec, EODataset, register
+from eokit.datasets.base import DatasetSpec, Download, EODataset, register
 from eokit.datasets.catalog._util import (
     IGNORE_INDEX,
     check_same_grid,
@@ -421,3 +422,131 @@ class MultiDateStack(EODataset):
         if self.mask_path is not None:
             sample["mask"] = mask_tensor(open_raster(self.mask_path).read(window, dtype=None).array[0])
         return sample
+
+
+# --------------------------------------------------------------------------- TempCNN Formosat-2
+TEMPCNN_CLASSES = (
+    "wheat", "barley", "rapeseed", "corn", "soy", "sunflower", "sorghum", "pea", "grassland",
+    "deciduous", "conifer", "water", "urban",
+)  # fmt: skip
+TEMPCNN_COMMIT = "d081da2f6eef19f36b5517549eab3bbbedd18598"
+TEMPCNN_RAW = f"https://raw.githubusercontent.com/charlotte-pel/temporalCNN/{TEMPCNN_COMMIT}/"
+
+
+@register
+class TempCNNFormosat2(EODataset):
+    """Formosat-2 pixel time series of the TempCNN paper: 149 dates x (NIR, R, G), 13 classes.
+
+    Reads the authors' CSVs as shipped (``example/{train,test}_dataset.csv``, no header; a row is
+    ``class, polygonID, d1.NIR, d1.R, d1.G, ..., d149.G``). A sample is one pixel series:
+    ``image`` (T=149, C=3, 1, 1) float32 (``image[:, :, 0, 0]`` is the T x C series), ``label``
+    (0..12), ``polygon`` (the plot id; train and test share none). The CSVs carry no dates (the
+    series are gap-filled onto a regular grid by the authors): ``dates`` is None unless passed
+    as ``dates=`` (149 ISO dates), which also fills ``doy`` (day of year per step).
+    """
+
+    spec = DatasetSpec(
+        name="tempcnn_formosat2",
+        task=TaskType.TIMESERIES_CLASSIFICATION,
+        sensor="formosat2",
+        bands=("B4", "B3", "B2"),  # NIR, red, green: the CSV's order per date
+        classes=TEMPCNN_CLASSES,
+        splits=("train", "test"),
+        folder="tempcnn_formosat2",
+        layout="example/train_dataset.csv, example/test_dataset.csv (no header; class 0..12, polygonID, "
+        "149 x (NIR, R, G)), map/class_map.txt (value = class + 1, name, colour)",
+        downloads=(
+            Download(TEMPCNN_RAW + "example/train_dataset.csv", "example/train_dataset.csv",
+                     sha256="06936ce3cb79666403fbc2dbe55dfe6af766864bd6a145a19159100b600f3fa1"),
+            Download(TEMPCNN_RAW + "example/test_dataset.csv", "example/test_dataset.csv",
+                     sha256="414c4d7eab67f680ce2d81138d92bdfe2c0c5f8644da6d6a08399deb05eb9328"),
+            Download(TEMPCNN_RAW + "map/class_map.txt", "map/class_map.txt",
+                     sha256="a6068be38b3ef860bbe73e2e992cd076b9be8d84b16995fc3653bab853d4e928"),
+        ),
+        license="GPL-3.0 (the temporalCNN repository, which ships these example files)",
+        citation="Pelletier, Webb and Petitjean, Temporal convolutional neural network for the classification "
+        "of satellite image time series, Remote Sensing 11(5):523, 2019",
+        size="2 MB: 260 train + 260 test pixel series (20 per class), 149 dates x 3 bands",
+        tags=frozenset({"gsd<10", "rgbn", "temporal"}),
+        gsd=8.0,
+        split_policy="the official train/test CSVs as shipped (260/260, 20 per class; no polygon in both)",
+        description="Formosat-2 (2006, gap-filled) pixel series of crop and land-cover classes",
+        homepage="https://github.com/charlotte-pel/temporalCNN",
+    )
+    N_DATES = 149
+    FILES: ClassVar[dict[str, str]] = {"train": "example/train_dataset.csv", "test": "example/test_dataset.csv"}
+
+    def __init__(self, *args: Any, dates: Sequence[str | date] | None = None, **kwargs: Any) -> None:
+        if dates is not None and len(dates) != self.N_DATES:
+            raise DatasetError(f"tempcnn_formosat2: dates= lists {len(dates)} dates; the series have {self.N_DATES}")
+        try:
+            parsed = [d if isinstance(d, date) else date.fromisoformat(str(d)) for d in dates or ()]
+        except ValueError as exc:
+            raise DatasetError(f"tempcnn_formosat2: dates= must be ISO dates (YYYY-MM-DD): {exc}") from exc
+        self.dates = [d.isoformat() for d in parsed] if dates is not None else None
+        self.doy = [d.timetuple().tm_yday for d in parsed] if dates is not None else None
+        super().__init__(*args, **kwargs)
+
+    def _check_classes(self) -> None:
+        path = self.root / "map" / "class_map.txt"
+        if not path.exists():
+            return
+        rows = [ln.split(",") for ln in path.read_text().splitlines()[1:] if ln.strip()]
+        names = {int(r[0]) - 1: r[1].strip() for r in rows if len(r) >= 2}
+        if [names.get(i) for i in range(len(TEMPCNN_CLASSES))] != list(TEMPCNN_CLASSES):
+            raise DatasetError(
+                f"{str(path)!r} names the classes {[names[k] for k in sorted(names)]}, not {list(TEMPCNN_CLASSES)}; "
+                "this is not the TempCNN Formosat-2 release"
+            )
+
+    def _index(self) -> list[int]:
+        path = self.root / self.FILES[self.split]
+        if not path.exists():
+            raise DatasetError(
+                f"tempcnn_formosat2: {str(path)!r} not found (layout: {self.spec.layout}); download it with "
+                "`eokit datasets download tempcnn_formosat2`"
+            )
+        self._check_classes()
+        try:
+            table = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+        except ValueError as exc:
+            raise DatasetError(f"{str(path)!r} is not a numeric CSV of pixel series: {exc}") from exc
+        want = 2 + 3 * self.N_DATES
+        if table.shape[1] != want:
+            raise DatasetError(
+                f"{str(path)!r} has {table.shape[1]} columns; a TempCNN row has {want} "
+                f"(class, polygonID, {self.N_DATES} dates x NIR/R/G)"
+            )
+        labels = table[:, 0]
+        bad = np.flatnonzero((labels != np.round(labels)) | (labels < 0) | (labels >= len(TEMPCNN_CLASSES)))
+        if bad.size:
+            raise DatasetError(
+                f"{str(path)!r} row {int(bad[0]) + 1}: class {float(labels[bad[0]]):g} is not one of 0..{len(TEMPCNN_CLASSES) - 1}"
+            )
+        if not np.isfinite(table[:, 2:]).all():
+            row = int(np.flatnonzero(~np.isfinite(table[:, 2:]).all(1))[0])
+            raise DatasetError(f"{str(path)!r} row {row + 1} has a missing or non-finite value")
+        self.path = path
+        self.labels = labels.astype(np.int64)
+        self.polygons = table[:, 1].astype(np.int64)
+        self.series = np.ascontiguousarray(table[:, 2:].reshape(len(table), self.N_DATES, 3), dtype=np.float32)
+        return list(range(len(table)))
+
+    def describe(self, item: int) -> str:
+        return f"row {item + 1} of {str(self.path)!r}"
+
+    def _load(self, item: int) -> Sample:
+        series = self.series[item]
+        return {
+            "image": image_tensor(series[:, :, None, None]),
+            "bands": self.spec.bands,
+            "sensor": self.spec.sensor,
+            "label": torch.tensor(int(self.labels[item]), dtype=torch.int64),
+            "polygon": int(self.polygons[item]),
+            "dates": list(self.dates) if self.dates is not None else None,
+            "doy": list(self.doy) if self.doy is not None else None,
+            "time": self.dates[0] if self.dates else None,
+            "crs": None, "transform": None, "bounds": None,
+            "path": str(self.path),
+            "id": f"{self.split}-{item + 1}",
+        }
