@@ -505,9 +505,11 @@ def run_suite(
     return summary
 
 
-def report_context(df: Any, p: Plan, out: Path | None = None) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def report_context(df: Any, p: Plan, out: Path | None = None, *,
+                   outcomes: Any = None) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """(references, capability groups) of a run's rows, for ``eokit.report.summarise``.
 
+    ``outcomes`` (``ResultsStore.outcomes()``) give the chance levels of the fixed references.
     Writes ``OUT/references.json`` and ``OUT/groups.json`` when ``out`` is given, so a
     later ``eokit report OUT`` scores the same way. (bench does not import report —
     it is the layer above — so the CLI combines the two.)
@@ -515,7 +517,7 @@ def report_context(df: Any, p: Plan, out: Path | None = None) -> tuple[dict[str,
     from eokit.bench.groups import capability_groups, write_groups
     from eokit.bench.references import compute_references, write_references
 
-    refs = compute_references(df, p.suite)
+    refs = compute_references(df, p.suite, outcomes)
     groups = capability_groups(sorted(set(df["dataset"])), dataset_specs(p))
     if out is not None:
         write_references(refs, out / "references.json")

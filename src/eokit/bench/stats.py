@@ -19,10 +19,12 @@ replicates in which A's metric is better (:func:`p_better`).
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from eokit.errors import ConfigError, MetricError
 from eokit.tasktype import TaskType
@@ -290,3 +292,85 @@ def p_better(a: np.ndarray, b: np.ndarray, *, higher_is_better: bool = True) -> 
 def mark(p: float) -> str:
     """'*' when ``p`` is significant either way (> 0.975 or < 0.025), else ''."""
     return "*" if np.isfinite(p) and (p > SIGNIFICANT or p < 1 - SIGNIFICANT) else ""
+
+
+# -- tables over stored outcomes (one row per job x condition, as ResultsStore.outcomes returns) -----
+
+ENTRY_KEYS = ("model", "protocol", "fraction")
+
+
+def _clean(outcomes: pd.DataFrame | None) -> pd.DataFrame:
+    if outcomes is None or outcomes.empty:
+        return pd.DataFrame(columns=["dataset", *ENTRY_KEYS, "seed", "reason", "outcomes"])
+    keep = (outcomes["corruption"].fillna("none") == "none") & (outcomes["severity"].fillna(0) == 0)
+    return outcomes[keep]
+
+
+def not_ranked(outcomes: pd.DataFrame | None, metrics: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``{dataset: reason}`` of the datasets whose test set cannot rank models (see :func:`rank_reason`),
+    or on which an evaluation could not be scored at all (its stored reason)."""
+    out: dict[str, str] = {}
+    c = _clean(outcomes)
+    for ds, sub in c.groupby("dataset", sort=True):
+        failed = sub[sub["outcomes"].isna() & (sub["reason"] != "")]
+        if len(failed):
+            r = failed.iloc[0]
+            out[str(ds)] = f"{r['reason']} ({r['model']} · {r['protocol']})"
+            continue
+        runs = [o for o in sub["outcomes"] if o is not None]
+        why = rank_reason(runs[:1], (metrics or {}).get(str(ds)))
+        if why:
+            out[str(ds)] = why
+    return out
+
+
+def chance_references(outcomes: pd.DataFrame | None, metrics: Mapping[str, str]) -> dict[str, dict[str, tuple[float, float]]]:
+    """``{dataset: {metric: (min, max)}}`` fixed from the test labels: chance level and perfect value.
+
+    Higher-is-better metrics map (chance, perfect) to (0, 1); lower-is-better ones (rmse, mae)
+    are given as (perfect, chance) = (0, rmse of the mean predictor), which ``normalise`` maps to (1, 0).
+    """
+    refs: dict[str, dict[str, tuple[float, float]]] = {}
+    c = _clean(outcomes)
+    for ds, sub in c.groupby("dataset", sort=True):
+        runs = [o for o in sub["outcomes"] if o is not None]
+        met = metrics.get(str(ds))
+        if not runs or met is None or met not in PERFECT:
+            continue
+        try:
+            lo = chance_value(runs[0], met)
+        except MetricError:
+            continue
+        hi = PERFECT[met]
+        refs[str(ds)] = {met: (min(lo, hi), max(lo, hi))}
+    return refs
+
+
+def entry_replicates(outcomes: pd.DataFrame | None, metrics: Mapping[str, str], *, n_boot: int = N_BOOT,
+                     seed: int = 0) -> tuple[pd.DataFrame, dict[tuple[Any, ...], np.ndarray]]:
+    """Per (entry, dataset) on clean test data: the ranked metric's seed-mean, its 95 % bootstrap CI,
+    test samples and seeds; and the replicates themselves, keyed ``(model, protocol, fraction, dataset)``.
+
+    Every (entry, dataset) is resampled with ``default_rng(seed)``: entries with the same test set and
+    number of seeds get the same draws, so their replicates are paired.
+    """
+    cols = [*ENTRY_KEYS, "dataset", "metric", "value", "ci_lo", "ci_hi", "n_test", "n_seeds"]
+    recs: list[dict[str, Any]] = []
+    reps: dict[tuple[Any, ...], np.ndarray] = {}
+    c = _clean(outcomes)
+    c = c[c["outcomes"].notna()] if len(c) else c
+    for key, sub in c.groupby([*ENTRY_KEYS, "dataset"], sort=True):
+        met = metrics.get(str(key[-1]))
+        if met is None:
+            continue
+        runs = [o for _, o in sorted(zip(sub["seed"], sub["outcomes"], strict=True), key=lambda t: t[0])]
+        try:
+            r = replicates(runs, met, n_boot=n_boot, seed=seed)
+            point = point_value(runs, met)
+        except MetricError:
+            continue  # e.g. map_macro: no per-sample form; the row keeps its seed statistics
+        reps[tuple(key)] = r
+        lo, hi = ci(r)
+        recs.append(dict(zip([*ENTRY_KEYS, "dataset"], key, strict=True), metric=met, value=point, ci_lo=lo,
+                         ci_hi=hi, n_test=runs[0].n, n_seeds=len(runs)))
+    return pd.DataFrame.from_records(recs, columns=cols), reps
