@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 from rich.console import Console, JustifyMethod
+from rich.markup import escape
 from rich.table import Table
 
 from eokit.report.summary import EFFICIENCY_COLUMNS, OVERALL, Summary, summarise
@@ -20,6 +21,17 @@ EFF_LABELS = {"params": "params M", "gflops": "GFLOPs", "throughput_ips": "img/s
 def _f(v: Any, digits: int = 3) -> str:
     ok = isinstance(v, int | float) and math.isfinite(v)
     return f"{v:.{digits}f}" if ok else "–"
+
+
+def _ci(r: dict[str, Any], key: str = "score", lo: str = "ci_lo", hi: str = "ci_hi") -> str:
+    """``value [lo, hi]`` (95 % CI), or ``value ± error`` where no CI is known."""
+    v = r.get(key)
+    if not (isinstance(v, int | float) and math.isfinite(v)):
+        return "–"
+    a, b = r.get(lo), r.get(hi)
+    if isinstance(a, int | float) and isinstance(b, int | float) and math.isfinite(a) and math.isfinite(b):
+        return f"{v:.3f} [{a:.3f}, {b:.3f}]"
+    return f"{v:.3f} ± {_f(r.get('error'))}"
 
 
 def _eff(col: str) -> Callable[[Any], str]:
@@ -49,8 +61,7 @@ def leaderboard_table(s: Summary, *, title: str = "eokit leaderboard", width: in
         ("model", "left", lambda r: str(r["model"])),
         ("protocol", "left", lambda r: str(r["protocol"])),
         ("frac", "right", lambda r: f"{r['fraction']:g}"),
-        (f"{OVERALL} ± err", "right",
-         lambda r: "–" if not math.isfinite(r["score"]) else f"{r['score']:.3f} ± {_f(r['error'])}"),
+        (f"{OVERALL} [95% CI]", "right", _ci),
     ]
     optional: list[_Column] = []
     if "robustness_drop" in lb.columns:
@@ -87,6 +98,20 @@ def print_leaderboard(results: pd.DataFrame | Summary, *, console: Console | Non
     s = results if isinstance(results, Summary) else summarise(results, **kwargs)
     con = console or Console()
     con.print(leaderboard_table(s, title=title, width=con.width))
+    for line in pairwise_lines(s):
+        con.print(line, highlight=False)
     for note in s.notes:
-        con.print(f"[yellow]note:[/yellow] {note}")
+        con.print(f"[yellow]note:[/yellow] {escape(note)}")
     return s
+
+
+def pairwise_lines(s: Summary) -> list[str]:
+    """The overall pairwise comparisons of the headline entries, one line each (plain text)."""
+    pw = s.pairwise[s.pairwise["scope"] == OVERALL] if not s.pairwise.empty else s.pairwise
+    if pw.empty:
+        return []
+    width = max(len(str(a)) for a in pw["a"])
+    lines = ["P(A beats B), paired bootstrap over test samples and seeds (* = significant, P > 0.975 or < 0.025):"]
+    for r in pw.to_dict("records"):
+        lines.append(f"  {str(r['a']):<{width}}  vs  {r['b']}: P = {r['p']:.3f} {r['mark']}".rstrip())
+    return lines
