@@ -322,7 +322,7 @@ def finetune_job(suite_json: dict[str, Any], t: Job) -> JobResult:
     res = P.run_finetune(train.task, ex.model, ex.pooled, ex.num_features, train.image[idx], train.target()[idx],
                          test.image, test.target(), t.seed, max(train.num_classes, test.num_classes),
                          epochs=pcfg.epochs or 3, lr=pcfg.lr or 1e-3, batch_size=pcfg.batch_size or 32, keep=keep)
-    (key, (cond,)), = t.entries
+    ((_, (cond,)),) = t.entries
     return _result(suite, t, {cond: res}, keep)
 
 

@@ -113,5 +113,5 @@ def pairwise_lines(s: Summary) -> list[str]:
     width = max(len(str(a)) for a in pw["a"])
     lines = ["P(A beats B), paired bootstrap over test samples and seeds (* = significant, P > 0.975 or < 0.025):"]
     for r in pw.to_dict("records"):
-        lines.append(f"  {str(r['a']):<{width}}  vs  {r['b']}: P = {r['p']:.3f} {r['mark']}".rstrip())
+        lines.append(f"  {r['a']!s:<{width}}  vs  {r['b']}: P = {r['p']:.3f} {r['mark']}".rstrip())
     return lines
