@@ -101,7 +101,7 @@ def summarise(
         if rank_metrics else pd.DataFrame(columns=[*ENTRY, "group", "score", "error", "ci_lo", "ci_hi",
                                                    "n_datasets", "reason"])
     raw = dataset_scores(df).rename(columns={"score": "value", "error": "value_error"})
-    norm = dataset_scores(rows)
+    norm = dataset_scores(rows_ranked)  # not-ranked datasets get no normalised score
     datasets = raw.merge(norm[[*ENTRY, "dataset", "score", "error"]], on=[*ENTRY, "dataset"], how="left")
     datasets = _with_intervals(datasets, intervals, refs)
     datasets["reason"] = datasets["dataset"].map(lambda d: excluded.get(str(d), ""))

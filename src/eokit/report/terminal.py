@@ -111,7 +111,7 @@ def pairwise_lines(s: Summary) -> list[str]:
     if pw.empty:
         return []
     width = max(len(str(a)) for a in pw["a"])
-    lines = ["P(A beats B), paired bootstrap over test samples and seeds (* = significant, P > 0.975 or < 0.025):"]
+    lines = ["P(A beats B), paired bootstrap over test samples and seeds (* = significant at 5 %):"]
     for r in pw.to_dict("records"):
         lines.append(f"  {r['a']!s:<{width}}  vs  {r['b']}: P = {r['p']:.3f} {r['mark']}".rstrip())
     return lines
