@@ -261,11 +261,22 @@ def replicates(runs: Sequence[Outcomes], metric: str, *, n_boot: int = N_BOOT, s
                           "a bootstrap over test samples needs one test set")
     if n == 0:
         raise MetricError(f"{metric}: no test samples to bootstrap")
+    first = runs[0]
+    if any((o.task, o.kind, o.k) != (first.task, first.kind, first.k) for o in runs):
+        raise MetricError(f"the seeds' outcomes of {metric!r} differ in task, kind or class count")
     slots, idx = _draws(n_boot, len(runs), n, seed)
     out = np.zeros(n_boot)
     for j, ix in enumerate(idx):
-        per_seed = np.stack([metric_value(o, metric, ix) for o in runs])  # (S, B)
-        out += per_seed[slots[:, j], np.arange(n_boot)]
+        sums = np.empty((n_boot, first.width))
+        for s, o in enumerate(runs):  # replicate b of slot j resamples seed slots[b, j]
+            pick = slots[:, j] == s
+            if pick.any():
+                sums[pick] = o.sums(ix[pick])
+        values = metrics_from_sums(first.task, first.kind, first.k, sums)
+        if metric not in values:
+            raise MetricError(f"metric {metric!r} has no per-sample form for {first.task} outcomes; "
+                              f"these do: {sorted(values)}")
+        out += values[metric]
     return out / len(runs)
 
 
