@@ -104,6 +104,13 @@ def test_rank_reasons() -> None:
     assert S.rank_reason([ok]) == "" and S.rank_reason([]) == "no per-sample outcomes"
     seg = S.outcomes_of("segmentation", np.full((25, 4, 4), -1), np.zeros((25, 4, 4), int), 3, ignore_index=-1)
     assert S.rank_reason([seg]) == "no labelled pixel in the test split"
+    calm = S.outcomes_of("change_detection", np.zeros((25, 4, 4), int), np.zeros((25, 4, 4), int), 2)
+    assert "one class" in S.rank_reason([calm], "f1_change")
+    some = np.zeros((25, 4, 4), int)
+    some[0, 0, 0] = 1
+    ch = S.outcomes_of("change_detection", some, np.zeros((25, 4, 4), int), 2)
+    assert S.rank_reason([ch], "f1_change") == ""
+    assert S.rank_reason([ml], "map_macro").startswith("1 of 3 labels")  # no per-sample form: not a reason
     with pytest.raises(MetricError, match="differ in test samples"):
         S.replicates([small, ok], "accuracy")
 

@@ -187,7 +187,10 @@ def metric_value(o: Outcomes, metric: str, idx: np.ndarray | None = None) -> np.
 
 
 def rank_reason(runs: Sequence[Outcomes], metric: str | None = None) -> str:
-    """Why an evaluation on this test set cannot be ranked, or '' when it can."""
+    """Why an evaluation on this test set cannot be ranked on ``metric``, or '' when it can.
+
+    (A metric without a per-sample form, e.g. multi-label ``map_macro``, is still ranked: it just
+    has no test-sample CI.)"""
     if not runs:
         return "no per-sample outcomes"
     o = runs[0]
@@ -210,8 +213,8 @@ def rank_reason(runs: Sequence[Outcomes], metric: str | None = None) -> str:
                     f"(label {', '.join(str(int(i)) for i in empty[:5])}{' …' if empty.size > 5 else ''})")
     elif o.kind == "values" and np.nanstd(o.data[:, 0]) == 0:
         return "every test target has the same value"
-    if metric is not None and metric not in metrics_from_sums(o.task, o.kind, o.k, s):
-        return f"{metric} has no per-sample form"
+    if metric == "f1_change" and o.kind == "confusion" and s.reshape(o.k, o.k)[1].sum() == 0:
+        return "no changed pixel in the test split"
     return ""
 
 
