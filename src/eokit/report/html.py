@@ -93,7 +93,7 @@ def _leaderboard_html(s: Summary) -> str:
                  f'<td class="l">{_e(r["protocol"])}</td>', f"<td>{r['fraction']:g}</td>",
                  f'<td class="score"{title}>{_ci(r["score"], r.get("ci_lo"), r.get("ci_hi"), r["error"])}</td>',
                  f"<td>{r['n_datasets']}</td>"]
-        cells += [f"<td>{_num(r[c])}</td>" for c in groups]
+        cells += [f"<td>{_ci(r[c], r.get('group_lo:' + c[6:]), r.get('group_hi:' + c[6:]))}</td>" for c in groups]
         if "robustness_drop" in lb.columns:
             cells.append(f"<td>{_num(r['robustness_drop'])}</td>")
         cells += [f"<td>{_eff(c, r[c])}</td>" for c in effs]

@@ -198,13 +198,16 @@ def _leaderboard(cap: pd.DataFrame, rob: pd.DataFrame, eff: pd.DataFrame) -> pd.
     if cap.empty:
         return pd.DataFrame(columns=cols)
     overall = cap[cap["group"] == OVERALL][cols].copy()
-    wide = cap[cap["group"] != OVERALL].pivot_table(
-        index=list(ENTRY), columns="group", values="score", aggfunc="first", dropna=False
-    )
-    order = [g for g in GROUPS if g in wide.columns] + [g for g in wide.columns if g not in GROUPS]
-    wide = wide[order]
-    wide.columns = [f"group:{c}" for c in wide.columns]
-    lb = overall.merge(wide.reset_index(), on=list(ENTRY), how="left")
+    lb = overall
+    # per group: 'group:G' (score), 'group_lo:G' and 'group_hi:G' (its 95 % CI)
+    for value, prefix in (("score", "group"), ("ci_lo", "group_lo"), ("ci_hi", "group_hi")):
+        wide = cap[cap["group"] != OVERALL].pivot_table(
+            index=list(ENTRY), columns="group", values=value, aggfunc="first", dropna=False
+        )
+        order = [g for g in GROUPS if g in wide.columns] + [g for g in wide.columns if g not in GROUPS]
+        wide = wide[order]
+        wide.columns = [f"{prefix}:{c}" for c in wide.columns]
+        lb = lb.merge(wide.reset_index(), on=list(ENTRY), how="left")
     if not rob.empty:
         drop = rob.groupby(list(ENTRY), dropna=False)["drop"].mean().rename("robustness_drop").reset_index()
         lb = lb.merge(drop, on=list(ENTRY), how="left")

@@ -34,6 +34,18 @@ def _ci(r: dict[str, Any], key: str = "score", lo: str = "ci_lo", hi: str = "ci_
     return f"{v:.3f} ± {_f(r.get('error'))}"
 
 
+def _group_cell(group: str) -> Callable[[dict[str, Any]], str]:
+    """A capability group's score ± half its 95 % CI width (compact; the report gives [lo, hi])."""
+    def cell(r: dict[str, Any]) -> str:
+        v, lo, hi = r.get(f"group:{group}"), r.get(f"group_lo:{group}"), r.get(f"group_hi:{group}")
+        if not (isinstance(v, int | float) and math.isfinite(v)):
+            return "–"
+        if isinstance(lo, int | float) and isinstance(hi, int | float) and math.isfinite(lo) and math.isfinite(hi):
+            return f"{v:.3f}±{(hi - lo) / 2:.3f}"
+        return f"{v:.3f}"
+    return cell
+
+
 def _eff(col: str) -> Callable[[Any], str]:
     def fmt(v: Any) -> str:
         if not (isinstance(v, int | float) and math.isfinite(v)):
@@ -52,8 +64,8 @@ def _cell(key: str, fmt: Callable[[Any], str]) -> Callable[[dict[str, Any]], str
 
 
 def leaderboard_table(s: Summary, *, title: str = "eokit leaderboard", width: int = 80) -> Table:
-    """A rich Table of the leaderboard: the overall score ± error always; then, as far as ``width``
-    allows, the robustness drop, efficiency and the capability-group scores."""
+    """A rich Table of the leaderboard: the overall score [95 % CI] always; then, as far as ``width``
+    allows, the robustness drop, efficiency and the capability-group scores (± half their CI width)."""
     lb = s.leaderboard
     recs = lb.to_dict("records")
     base: list[_Column] = [
@@ -70,7 +82,7 @@ def leaderboard_table(s: Summary, *, title: str = "eokit leaderboard", width: in
         if c in lb.columns:
             optional.append((EFF_LABELS[c], "right", _cell(c, _eff(c))))
     for g in (c for c in lb.columns if c.startswith("group:")):
-        optional.append((SHORT.get(g[6:], g[6:]), "right", _cell(g, _f)))
+        optional.append((SHORT.get(g[6:], g[6:]), "right", _group_cell(g[6:])))
 
     def col_width(col: _Column) -> int:
         return max([len(col[0])] + [len(col[2](r)) for r in recs]) + 3
