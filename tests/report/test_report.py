@@ -133,6 +133,10 @@ def test_rich_leaderboard(summary: Summary) -> None:
         assert name in text
     assert "no score for Overall" in text and "oscd" in text
     assert "tiny_rgb: not ranked: only 12 test samples (< 20)" in text
+    # the raw metric per dataset, with its chance level and CI; tiny_rgb is not in it
+    assert "per dataset: raw metric" in text
+    assert re.search(r"eurosat_rgb +│ accuracy +│ +300 │ +0\.1\d\d │ resnet50_ssl4eo · linear +│ 0\.[89]\d\d \[", text)
+    assert "tiny_rgb  " not in text.split("per dataset: raw metric")[1]
     assert "P(A beats B)" in text and re.search(r"resnet50_ssl4eo · linear +vs +\S+ · \S+: P = \d\.\d{3}", text)
     narrow = Console(record=True, width=80)
     print_leaderboard(summary, console=narrow)

@@ -11,6 +11,7 @@ from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 
+from eokit.bench.aggregate import higher_is_better
 from eokit.report.summary import EFFICIENCY_COLUMNS, OVERALL, Summary, summarise
 
 SHORT = {"Core": "Core", "Multi-Spectral-Dependent": "MS", "Multi-Temporal": "MT", "Pixel-wise": "Pix",
@@ -110,11 +111,43 @@ def print_leaderboard(results: pd.DataFrame | Summary, *, console: Console | Non
     s = results if isinstance(results, Summary) else summarise(results, **kwargs)
     con = console or Console()
     con.print(leaderboard_table(s, title=title, width=con.width))
+    per = dataset_table(s)
+    if per is not None:
+        con.print(per)
     for line in pairwise_lines(s):
         con.print(line, highlight=False)
     for note in s.notes:
         con.print(f"[yellow]note:[/yellow] {escape(note)}")
     return s
+
+
+def dataset_table(s: Summary) -> Table | None:
+    """Per ranked dataset, the raw metric first: its chance level and the best entry's value [95 % CI]."""
+    ds = s.datasets
+    if ds.empty:
+        return None
+    top = ds[ds["fraction"] == ds.groupby(["protocol"])["fraction"].transform("max")]
+    table = Table(title="per dataset: raw metric [95% CI] of the best entry", header_style="bold")
+    cols: list[tuple[str, JustifyMethod]] = [("dataset", "left"), ("metric", "left"), ("n test", "right"),
+                                             ("chance", "right"), ("best entry", "left"), ("value [95% CI]", "right")]
+    for name, just in cols:
+        table.add_column(name, justify=just)
+    for d, sub in top.groupby("dataset", sort=True):
+        metric = s.metrics.get(str(d), "")
+        if str(d) in s.not_ranked or sub["value"].notna().sum() == 0:
+            continue
+        up = higher_is_better(metric)
+        best = sub.loc[sub["value"].idxmax() if up else sub["value"].idxmin()]
+        ref = s.references.get(str(d), {}).get(metric)
+        chance = "–" if ref is None else f"{(ref[0] if up else ref[1]):.3f}"
+        n = best.get("n_test")
+        table.add_row(str(d), metric, "–" if not _finite(n) else f"{int(n)}", chance,
+                      f"{best['model']} · {best['protocol']}", _ci(dict(best), "value"))
+    return table if table.row_count else None
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, int | float) and math.isfinite(v)
 
 
 def pairwise_lines(s: Summary) -> list[str]:
