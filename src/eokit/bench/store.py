@@ -7,6 +7,11 @@ together with the job's key, so a job is either fully stored or not at all,
 and storing it twice is a no-op. A run killed at any point (kill -9) and
 restarted asks ``done_jobs()`` and recomputes only the rest.
 
+Beside the rows, the ``outcomes`` table keeps each evaluation's per-test-sample outcomes
+(:class:`eokit.bench.stats.Outcomes`, schema-versioned) or the reason it could not be scored,
+written in the same transaction as the job's rows; ``eokit report`` computes CIs, chance levels,
+pairwise tests and "not ranked" from them without rerunning anything.
+
 DuckDB allows one writing *process* per file. Every access therefore takes an
 exclusive file lock (``<file>.lock``, released by the OS if the holder dies),
 opens a short-lived connection, and closes it before releasing the lock: two
@@ -300,8 +305,8 @@ class ResultsStore:
 
         Columns: ``OUTCOME_COLUMNS`` less ``data`` and ``schema_version``, plus ``outcomes``
         (an :class:`eokit.bench.stats.Outcomes`, or None where ``reason`` says why there are none).
-        Records of another schema version are left out (``eokit bench`` rewrites them on a rerun
-        of their jobs only after the store is deleted; their result rows still report, without CIs).
+        Records of another schema version are left out: their result rows still report, with
+        seed-only CIs and no pairwise tests.
         """
         from eokit.bench.stats import OUTCOMES_SCHEMA, Outcomes
 
