@@ -27,9 +27,28 @@ def test_bench_cli_writes_report_and_leaderboard(tmp_path: Path, mirror: Path, c
         assert (out / name).is_file(), name
     html = (out / "report.html").read_text()
     assert "raw_pixels" in html and "<img" in html
+    # honest scores: a CI on every ranked figure and the pairwise comparisons, in the terminal and the page
+    assert "Overall [95% CI]" in cap.out and "P(A beats B)" in cap.out
+    assert 'id="pairwise"' in html and "<th>accuracy [95% CI]</th>" in html
     # a second run finds everything stored and still writes the report
     assert main(["bench", "--suite", str(suite), "--out", str(out), "--workers", "0"]) == 0
     assert "0 computed" in capsys.readouterr().err
+
+
+def test_bench_cli_small_test_set_is_not_ranked(tmp_path: Path, mirror: Path, cache: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    d = tiny_suite_dict(seeds=(0,), robustness=False)
+    d["datasets"][0]["test"]["max_items"] = 12
+    d["protocols"] = ["linear"]
+    d["fractions"] = [1.0]
+    d["efficiency"] = {"enabled": False}
+    suite = tmp_path / "small.yaml"
+    suite.write_text(yaml.safe_dump(d))
+    out = tmp_path / "out"
+    assert main(["bench", "--suite", str(suite), "--out", str(out), "--workers", "0", "--no-report"]) == 0
+    text = capsys.readouterr().out
+    assert "eurosat_ms: not ranked: only 12 test samples (< 20)" in text
+    assert "[95% CI]" in text and "0.000 ± 0.000" not in text
 
 
 def test_bench_cli_bad_suite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

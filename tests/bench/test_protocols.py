@@ -89,8 +89,12 @@ def test_a_test_split_without_labelled_pixels_fails_the_job_clearly(monkeypatch)
 
     monkeypatch.setattr(runner, "eval_job", no_pixels)
     job = runner.Job("eval", "m", "d", "decoder", 1.0, 0, (("k", (CLEAN,)),))
-    with pytest.raises(MetricError, match=r"^m decoder d f=1 s=0: metrics miou are undefined"):
-        runner.run_job({}, job)
+    # not a crash and not 0.0: no rows, and the reason goes to the outcomes table
+    res = runner.run_job({"name": "s"}, job)
+    assert dict(res) == {"k": []}
+    (rec,) = res.outcomes["k"]
+    assert rec["reason"] == "metrics miou are undefined: 0 labelled pixels seen" and rec["data"] is None
+    assert (rec["suite"], rec["dataset"], rec["model"], rec["corruption"]) == ("s", "d", "m", "none")
 
 
 def test_fractions_are_stratified_and_seeded() -> None:

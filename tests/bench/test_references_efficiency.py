@@ -22,8 +22,10 @@ def _rows(values: dict[tuple[str, str, float], list[float]]) -> pd.DataFrame:
     return pd.DataFrame(recs)
 
 
-def test_references_hand_computed() -> None:
+def test_references_relative_to_models_hand_computed() -> None:
+    """``low: raw_pixels, high: best`` (the old default): used only while the spread is meaningful."""
     d = tiny_suite_dict()
+    d["references"] = {"low": "raw_pixels", "high": "best"}
     d["models"] = [{"name": "a", "arch": "mobilecnn", "role": "reference"},
                    {"name": "b", "arch": "mobilecnn"}]
     suite = parse_suite(d)
@@ -35,10 +37,47 @@ def test_references_hand_computed() -> None:
         ("b", "linear", 1.0): [0.95, 0.95],                 # not a reference model
     })
     assert compute_references(df, suite) == {"d": {"accuracy": (pytest.approx(0.51), pytest.approx(0.75))}}
-    # nothing beats raw pixels: max falls back to the best entry of any model
+    # nothing beats raw pixels: max is the perfect value, never a range collapsed onto the entries
     df2 = _rows({("raw_pixels", "linear", 1.0): [0.6, 0.6], ("a", "linear", 1.0): [0.5, 0.5],
                  ("b", "linear", 1.0): [0.55, 0.55]})
-    assert compute_references(df2, suite) == {"d": {"accuracy": (pytest.approx(0.6), pytest.approx(0.6))}}
+    assert compute_references(df2, suite) == {"d": {"accuracy": (pytest.approx(0.6), 1.0)}}
+
+
+def _outcomes(dataset: str, models: dict[str, float], n: int = 1200, k: int = 30) -> pd.DataFrame:
+    """Stored-outcome records (as ResultsStore.outcomes returns) of classifiers with given accuracies."""
+    from eokit.bench.stats import outcomes_of
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, k, n)
+    recs = []
+    for model, acc in models.items():
+        pred = np.where(np.arange(n) < round(acc * n), y, (y + 1) % k)
+        recs.append({"dataset": dataset, "model": model, "protocol": "linear", "fraction": 1.0, "seed": 0,
+                     "corruption": "none", "severity": 0, "reason": "",
+                     "outcomes": outcomes_of("classification", y, pred, k)})
+    return pd.DataFrame(recs)
+
+
+def test_default_references_are_chance_and_perfect() -> None:
+    """The issue's 30-class case: raw accuracies 0.454, 0.392, 0.329, 0.325 kept their order and spread
+    (they were normalised to 1.000 and 0.000 x 3 by bounds collapsed onto the entries)."""
+    from eokit.bench.aggregate import normalise
+
+    suite = parse_suite(tiny_suite_dict())
+    accs = {"raw_pixels": 0.454, "cnn": 0.392, "cnn.rgb": 0.329, "spectral_indices": 0.325}
+    df = _rows({(m, "linear", 1.0): [a] for m, a in accs.items()})
+    outs = _outcomes("d", accs)
+    refs = compute_references(df, suite, outs)
+    lo, hi = refs["d"]["accuracy"]
+    majority = np.bincount(outs["outcomes"][0].data[:, 0]).max() / 1200
+    assert hi == 1.0 and lo == pytest.approx(majority) and 0.03 < lo < 0.06
+    scores = normalise(df, refs).set_index("model")["score"]
+    assert list(scores.sort_values(ascending=False).index) == list(accs)  # order kept
+    assert scores["raw_pixels"] == pytest.approx((0.454 - lo) / (1 - lo))
+    assert 0.1 < scores["raw_pixels"] - scores["spectral_indices"] < 0.15  # 0.129 raw gap, ~0.13 normalised
+    assert scores.between(0, 1).all()
+    # without stored outcomes (an exported CSV): floor 0, perfect 1
+    assert compute_references(df, suite) == {"d": {"accuracy": (0.0, 1.0)}}
 
 
 class _Conv:

@@ -112,3 +112,17 @@ def test_adding_a_seed_and_a_protocol_computes_only_new_jobs(first: dict[str, An
     pd.testing.assert_frame_equal(old.sort_values(CELL).reset_index(drop=True),
                                   before.sort_values(CELL).reset_index(drop=True))
     assert not after.duplicated(CELL).any()
+
+
+def test_outcomes_are_stored_with_their_rows(first: dict[str, Any]) -> None:
+    """One outcome record per stored entry and condition; its metric is the row's value, exactly."""
+    from eokit.bench.stats import metric_value
+
+    out = ResultsStore(first["root"] / "out").outcomes()
+    df = first["df"]
+    evals = df[(df["protocol"] != "efficiency") & (df["metric"] == "accuracy")]
+    assert len(out) == len(evals) and set(out["job_key"]) == set(evals["job_key"])
+    assert (out["reason"] == "").all() and (out["n"] == 20).all() and (out["kind"] == "pairs").all()
+    merged = out.merge(evals, on=["job_key", "corruption", "severity"])
+    for o, v in zip(merged["outcomes"], merged["value"], strict=True):
+        assert float(metric_value(o, "accuracy")) == pytest.approx(v, abs=1e-6)  # torchmetrics: float32

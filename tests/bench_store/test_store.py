@@ -207,3 +207,30 @@ def test_kill_9_and_resume_loses_nothing(tmp_path: Path) -> None:
     assert not df.duplicated(["job_key", "seed"]).any()
     # only jobs interrupted between 'compute' and 'committed' were computed more than once
     assert sum(computed.values()) <= n_jobs + 2
+
+
+def test_outcomes_side_table(tmp_path: Path) -> None:
+    """Per-sample outcomes land with their job, come back as Outcomes, and other schema versions are ignored."""
+    import numpy as np
+
+    from eokit.bench.stats import outcomes_of
+    from eokit.bench.store import load_outcomes, outcome_record
+
+    store = ResultsStore(tmp_path)
+    o = outcomes_of("classification", np.array([0, 1, 2, 1]), np.array([0, 1, 1, 1]), 3)
+    recs = [outcome_record(row(), o), outcome_record(row(corruption="haze", severity=1), reason="why")]
+    assert store.add_jobs({"j": [row()]}, {"j": recs}) == {"j"}
+    assert store.add_jobs({"j": [row()]}, {"j": recs}) == set()  # stored once, outcomes too
+    with pytest.raises(ConfigError, match="not being stored"):
+        store.add_jobs({"a": [row()]}, {"b": recs})
+    df = load_outcomes(tmp_path)
+    assert df is not None and len(df) == 2 and "a" not in set(df["job_key"])
+    clean = df[df["corruption"] == "none"].iloc[0]
+    assert clean["n"] == 4 and clean["reason"] == "" and np.array_equal(clean["outcomes"].data, o.data)
+    bad = df[df["corruption"] == "haze"].iloc[0]
+    assert bad["outcomes"] is None and bad["reason"] == "why" and bad["severity"] == 1
+    with duckdb.connect(str(store.path)) as con:
+        con.execute("UPDATE outcomes SET schema_version = 99 WHERE corruption = 'haze'")
+    assert len(store.outcomes()) == 1
+    assert load_outcomes(tmp_path / "results.csv") is not None  # beside the store
+    assert load_outcomes(tmp_path / "other" / "results.parquet") is None

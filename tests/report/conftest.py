@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from results_data import job_rows
+from results_data import grid
 
 from eokit.bench.store import ResultsStore
 
@@ -14,23 +14,23 @@ from eokit.bench.store import ResultsStore
 def bench_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("bench")
     store = ResultsStore(root)
-    store.add_jobs(job_rows())
+    store.add_jobs(*grid())
     store.export()
     return root
 
 
 @pytest.fixture(scope="session")
 def cli_report(bench_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """`eokit report RESULTS.parquet` run once (default output beside the results): (html path, stdout)."""
+    """`eokit report FOLDER` (a copy of the DuckDB store, with its outcomes) run once (default output beside
+    the results): (html path, stdout)."""
     import contextlib
     import io
 
     from eokit.cli.main import main
 
     folder = tmp_path_factory.mktemp("cli")
-    pq = folder / "results.parquet"
-    pq.write_bytes((bench_dir / "results.parquet").read_bytes())
+    (folder / "results.duckdb").write_bytes((bench_dir / "results.duckdb").read_bytes())
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        assert main(["report", str(pq), "--n-boot", "200"]) == 0
+        assert main(["report", str(folder), "--n-boot", "200"]) == 0
     return folder / "report.html", buf.getvalue()

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from eokit.bench.store import ResultsStore, load_results
+from eokit.bench.store import ResultsStore, load_outcomes, load_results
 from eokit.cli.main import main
 from eokit.report import Summary, print_leaderboard, summarise, write_report
 from eokit.report import html as report_html
@@ -21,7 +21,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def summary(bench_dir: Path) -> Summary:
-    return summarise(load_results(bench_dir), n_boot=200)
+    return summarise(load_results(bench_dir), n_boot=200, outcomes=load_outcomes(bench_dir))
 
 
 def test_summary_ranks_and_explains(summary: Summary) -> None:
@@ -45,6 +45,34 @@ def test_summary_ranks_and_explains(summary: Summary) -> None:
     assert lb.loc[lb["protocol"] == "knn5", "robustness_drop"].isna().all()
 
 
+def test_summary_is_honest(summary: Summary) -> None:
+    """Every ranked figure has a CI around it; a 12-sample test set is not ranked; pairwise marks."""
+    assert summary.not_ranked == {"tiny_rgb": "only 12 test samples (< 20)"}
+    assert "tiny_rgb: not ranked: only 12 test samples (< 20)" in summary.notes
+    assert "tiny_rgb" not in summary.groups["Overall"] and "tiny_rgb" not in summary.references
+    scored = summary.leaderboard.dropna(subset=["score"])
+    assert ((scored["ci_lo"] <= scored["score"]) & (scored["score"] <= scored["ci_hi"])).all()
+    assert ((scored["ci_hi"] - scored["ci_lo"]) > 0.005).all()  # test-sample noise, not '± 0.000'
+    ds = summary.datasets
+    ranked = ds[ds["dataset"] != "tiny_rgb"]
+    assert ranked["ci_lo"].notna().all() and (ranked["reason"] == "").all()
+    assert ((ranked["ci_lo"] <= ranked["value"] + 1e-9) & (ranked["value"] <= ranked["ci_hi"] + 1e-9)).all()
+    assert (ranked["score"].between(-0.5, 1.0)).all()  # fixed bounds: no -13
+    tiny = ds[ds["dataset"] == "tiny_rgb"]
+    assert len(tiny) and (tiny["reason"] == "only 12 test samples (< 20)").all()
+    # the chance level of an accuracy dataset is its majority-class share, the high bound perfect
+    lo, hi = summary.references["eurosat_rgb"]["accuracy"]
+    assert hi == 1.0 and 0.1 <= lo < 0.2
+    pw = summary.pairwise
+    overall = pw[pw["scope"] == "Overall"]
+    # the 5 headline entries: 4 pooled-feature entries compared overall (the decoder entry covers other datasets)
+    assert len(overall) == 6 and set(pw["scope"]) >= {"Overall", "eurosat_rgb", "bigearthnet_s2"}
+    assert overall["p"].between(0, 1).all()
+    top = overall.iloc[0]  # rank 1 vs rank 2
+    assert top["a"] == "resnet50_ssl4eo · linear" and top["p"] > 0.5
+    assert (overall["mark"] == "*").any()
+
+
 def _images(page: str) -> list[bytes]:
     return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
 
@@ -57,7 +85,11 @@ def test_report_page(cli_report: tuple[Path, str]) -> None:
     imgs = _images(page)
     assert len(imgs) == 4 and all(i.startswith(PNG_MAGIC) and len(i) > 5000 for i in imgs)
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched from the network
-    assert sorted(p.name for p in out.parent.iterdir()) == ["report.html", "results.parquet"]  # no temp file
+    names = sorted(p.name for p in out.parent.iterdir() if not p.name.endswith(".lock"))
+    assert names == ["report.html", "results.duckdb"]  # no temp file
+    assert 'id="pairwise"' in page and "P(A beats B)" in page
+    assert "not ranked: only 12 test samples (&lt; 20)" in page
+    assert re.search(r"\d\.\d{3} <span class=\"err\">\[\d\.\d{3}, \d\.\d{3}\]</span>", page)
     assert "eokit leaderboard" in stdout and "resnet50_ssl4eo" in stdout and f"report written to {out}" in stdout
 
 
@@ -96,15 +128,22 @@ def test_rich_leaderboard(summary: Summary) -> None:
     wide = Console(record=True, width=220)
     print_leaderboard(summary, console=wide)
     text = wide.export_text()
-    for name in ("resnet50_ssl4eo", "vit_small_dino", "raw_pixels", "spectral_indices", "Overall ± err",
+    for name in ("resnet50_ssl4eo", "vit_small_dino", "raw_pixels", "spectral_indices", "Overall [95% CI]",
                  "Core", "params M", "rob. drop"):
         assert name in text
     assert "no score for Overall" in text and "oscd" in text
+    assert "tiny_rgb: not ranked: only 12 test samples (< 20)" in text
+    # the raw metric per dataset, with its chance level and CI; tiny_rgb is not in it
+    assert "per dataset: raw metric" in text
+    assert re.search(r"eurosat_rgb +│ accuracy +│ +300 │ +0\.1\d\d │ resnet50_ssl4eo · linear +│ 0\.[89]\d\d \[", text)
+    assert "tiny_rgb  " not in text.split("per dataset: raw metric")[1]
+    assert "P(A beats B)" in text and re.search(r"resnet50_ssl4eo · linear +vs +\S+ · \S+: P = \d\.\d{3}", text)
     narrow = Console(record=True, width=80)
     print_leaderboard(summary, console=narrow)
     text = narrow.export_text()
     assert max(len(line) for line in text.splitlines()) <= 80
-    assert "1.002 ± 0.006" in text and "resnet50_ssl4eo" in text
+    assert re.search(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", text) and "resnet50_ssl4eo" in text
+    assert "± 0.000" not in text
 
 
 def test_cli_report(bench_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -127,7 +166,7 @@ def test_cli_report(bench_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     refs.write_text("eurosat_rgb: {accuracy: [0.0, 1.0]}\n")
     out = tmp_path / "w.html"
     assert main(["report", str(small), "--references", str(refs), "-o", str(out), "--quiet", "--n-boot", "100"]) == 0
-    assert "normalised with min 0.000, max 1.000" in out.read_text()
+    assert "normalised with fixed bounds 0.000 (score 0) – 1.000 (score 1)" in out.read_text()
 
 
 def test_cli_uses_bench_sidecars(bench_dir: Path, tmp_path: Path) -> None:
@@ -145,6 +184,6 @@ def test_cli_uses_bench_sidecars(bench_dir: Path, tmp_path: Path) -> None:
     assert read_groups(folder / "groups.json") == {"My-Group": ["eurosat_rgb"]}
     assert main(["report", str(folder / "results.csv"), "--quiet", "--n-boot", "100"]) == 0
     page = (folder / "report.html").read_text()
-    assert "normalised with min 0.100, max 0.900" in page and "My-Group" in page and ">Core<" not in page
+    assert "fixed bounds 0.100 (score 0) – 0.900 (score 1)" in page and "My-Group" in page and ">Core<" not in page
     (folder / "groups.json").write_text("[1, 2]")
     assert main(["report", str(folder), "--quiet"]) == 2

@@ -43,7 +43,7 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
         models = {r.get_attribute("data-model") for r in rows}
         assert models == set(MODELS)
         first = rows[0].find_elements(By.TAG_NAME, "td")
-        assert first[1].text == "resnet50_ssl4eo" and "±" in first[4].text
+        assert first[1].text == "resnet50_ssl4eo" and "[" in first[4].text and "]" in first[4].text
         assert rows[0].is_displayed() and rows[0].size["height"] > 0
         # the model without oscd has no Overall score for its decoder entry, and the page says why
         notes = driver.find_element(By.ID, "notes").text
@@ -60,7 +60,10 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
         # per-dataset tables: one per dataset, every entry listed
         tables = driver.find_elements(By.CSS_SELECTOR, "table.dataset")
         assert {t.get_attribute("data-dataset") for t in tables} == {
-            "eurosat_rgb", "eurosat_ms", "bigearthnet_s2", "m_cashew_plant", "oscd"}
+            "eurosat_rgb", "eurosat_ms", "bigearthnet_s2", "m_cashew_plant", "oscd", "tiny_rgb"}
+        assert "not ranked" in driver.find_element(By.CSS_SELECTOR, '.notranked[data-dataset="tiny_rgb"]').text
+        pairs = driver.find_elements(By.CSS_SELECTOR, "#pairwise tbody tr")
+        assert len(pairs) >= 10 and pairs[0].is_displayed()
         rob = driver.find_element(By.CSS_SELECTOR, "table.robustness").text
         assert "clouds" in rob and "mean" in rob
         # offline: nothing but the file itself and inline data: images was requested

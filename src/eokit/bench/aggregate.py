@@ -187,6 +187,11 @@ def _bootstrap_iqm(per_dataset: list[np.ndarray], n_boot: int, rng: np.random.Ge
     return stats.trim_mean(pooled, 0.25, axis=1)
 
 
+def pooled_replicates(per_dataset: Sequence[np.ndarray]) -> np.ndarray:
+    """IQM across datasets of per-dataset bootstrap replicates (each (B,)): the group's replicates."""
+    return np.asarray(stats.trim_mean(np.stack(per_dataset, 1), 0.25, axis=1))
+
+
 def capability_scores(
     df: pd.DataFrame,
     groups: Mapping[str, Sequence[str]],
@@ -195,23 +200,30 @@ def capability_scores(
     seed: int = 0,
     by: Sequence[str] = ENTRY,
     metric: str | Mapping[str, str] | None = None,
+    replicates: Mapping[tuple[Any, ...], np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Per (entry, group): stratified-bootstrap IQM score and error, or NaN with a ``reason``.
 
-    Columns: entry keys, ``group``, ``score``, ``error``, ``n_datasets``,
-    ``reason`` ('' when scored). A group's datasets are those of its members
-    that any entry with the same non-model keys (e.g. protocol and fraction)
-    was run on. Each (entry, group) draws from a fresh
+    Columns: entry keys, ``group``, ``score``, ``error``, ``ci_lo``, ``ci_hi`` (95 %
+    percentile interval), ``n_datasets``, ``reason`` ('' when scored). A group's datasets
+    are those of its members that any entry with the same non-model keys (e.g. protocol
+    and fraction) was run on. Each (entry, group) draws from a fresh
     ``numpy.random.default_rng(seed)``: replicate b draws, for each dataset in
     sorted order, ``n_d`` seed indices with ``rng.integers(0, n_d, (n_boot, n_d))``.
+
+    ``replicates`` (``{(*entry, dataset): (B,) normalised replicates}``, from a bootstrap over
+    test samples and seeds, :func:`eokit.bench.stats.entry_replicates`) replace the seed-only
+    bootstrap where every dataset of the group has them: score = IQM over the datasets of their
+    seed IQMs, error and CI from the IQM across datasets of the replicates.
     """
     if n_boot < 100:
         raise ConfigError(f"n_boot={n_boot}: use at least 100 bootstrap resamples")
     col = _score_col(df)
     rows = ranked_rows(df, metric)
-    cols = [*by, "group", "score", "error", "n_datasets", "reason"]
+    cols = [*by, "group", "score", "error", "ci_lo", "ci_hi", "n_datasets", "reason"]
     if rows.empty:
         return pd.DataFrame(columns=cols)
+    reps = replicates or {}
     scope = [k for k in by if k != "model"]
     per_seed = rows.groupby([*by, "dataset", "seed"], dropna=False)[col].mean().reset_index()
     records: list[dict[str, Any]] = []
@@ -232,12 +244,20 @@ def capability_scores(
             rec: dict[str, Any] = dict(zip(by, key, strict=True))
             rec.update(group=group, n_datasets=len(datasets))
             if missing:
-                rec.update(score=np.nan, error=np.nan,
+                rec.update(score=np.nan, error=np.nan, ci_lo=np.nan, ci_hi=np.nan,
                            reason=f"no result on {', '.join(missing)} (of {len(datasets)} datasets in the group)")
+            elif all((*key, d) in reps for d in datasets):
+                boot = pooled_replicates([reps[(*key, d)] for d in datasets])
+                point = stats.trim_mean([iqm(by_ds[d]) for d in datasets], 0.25)
+                lo, hi = np.nanpercentile(boot, [2.5, 97.5])
+                rec.update(score=float(point), error=float(np.nanstd(boot)), ci_lo=float(lo), ci_hi=float(hi),
+                           reason="")
             else:
                 vals = [by_ds[d][np.isfinite(by_ds[d])] for d in datasets]
                 boot = _bootstrap_iqm(vals, n_boot, np.random.default_rng(seed))
-                rec.update(score=float(boot.mean()), error=float(boot.std()), reason="")
+                lo, hi = np.percentile(boot, [2.5, 97.5])
+                rec.update(score=float(boot.mean()), error=float(boot.std()), ci_lo=float(lo), ci_hi=float(hi),
+                           reason="")
             records.append(rec)
     return pd.DataFrame.from_records(records, columns=cols)
 

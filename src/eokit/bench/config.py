@@ -165,8 +165,13 @@ class EfficiencyCfg(_Strict):
 
 
 class ReferenceCfg(_Strict):
-    low: str | None = Field("raw_pixels", description="model whose score maps to 0 (per dataset)")
-    high: Literal["best", "model"] = Field("best", description="'best' reference-role model maps to 1")
+    """Normalisation bounds per dataset (docs/bench.md, "References for normalisation")."""
+
+    low: str | None = Field("chance", description="'chance' (best input-blind predictor on the test labels) "
+                            "or a model whose best entry maps to 0")
+    high: Literal["perfect", "best", "model"] = Field(
+        "perfect", description="'perfect' metric value, or the 'best' reference-role model / the named 'model' "
+        "when it clears chance by a meaningful margin")
     model: str | None = None
 
 

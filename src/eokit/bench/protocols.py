@@ -24,11 +24,13 @@ from torch import nn
 
 from eokit.bench.config import POOLED_TASKS, STORED_METRICS
 from eokit.bench.data import IGNORE_INDEX
+from eokit.bench.stats import Outcomes, outcomes_of
 from eokit.errors import ConfigError
 from eokit.tasks.metrics import score
 from eokit.tasktype import TaskType
 
 Cond = tuple[str, int]  # (corruption, severity); ('none', 0) is clean
+CLEAN: Cond = ("none", 0)
 LINEAR_PROBE = {"solver": "lbfgs", "max_iter": 500, "C": 1.0}
 """scikit-learn LogisticRegression settings of the linear probe (standardised features)."""
 
@@ -123,8 +125,10 @@ def _per_label(make: Callable[[], Any], xs: np.ndarray, y: np.ndarray, scale: Ca
 
 
 def run_pooled(protocol: str, task: TaskType | str, train_x: np.ndarray, train_y: np.ndarray,
-               tests: Mapping[Cond, tuple[np.ndarray, np.ndarray]], seed: int, num_classes: int) -> dict[Cond, dict[str, float]]:
-    """Fit once, score every condition: ``{cond: {metric: value}}``.
+               tests: Mapping[Cond, tuple[np.ndarray, np.ndarray]], seed: int, num_classes: int,
+               keep: dict[Cond, Outcomes] | None = None) -> dict[Cond, dict[str, float]]:
+    """Fit once, score every condition: ``{cond: {metric: value}}``; ``keep`` receives each
+    condition's per-test-sample :class:`~eokit.bench.stats.Outcomes` (for CIs and pairwise tests).
 
     BLAS runs single-threaded here: these small fits are ~10x slower with
     OpenBLAS threads competing on a busy CPU (and workers already run in parallel).
@@ -133,7 +137,13 @@ def run_pooled(protocol: str, task: TaskType | str, train_x: np.ndarray, train_y
 
     with threadpool_limits(limits=1):
         predict = fit_pooled(protocol, task, train_x, train_y, seed)
-        return {cond: bench_scores(task, ty, predict(tx), num_classes) for cond, (tx, ty) in tests.items()}
+        out = {}
+        for cond, (tx, ty) in tests.items():
+            pred = predict(tx)
+            out[cond] = bench_scores(task, ty, pred, num_classes)
+            if keep is not None:
+                keep[cond] = outcomes_of(task, ty, pred, num_classes)
+        return out
 
 
 # -- dense: light decoder on frozen maps -------------------------------------------------------------
@@ -165,8 +175,9 @@ def fuse_change(maps1: Sequence[np.ndarray], maps2: Sequence[np.ndarray]) -> lis
 
 def run_decoder(task: TaskType | str, train_maps: Sequence[np.ndarray], train_mask: np.ndarray,
                 tests: Mapping[Cond, tuple[Sequence[np.ndarray], np.ndarray]], seed: int, num_classes: int,
-                epochs: int = 30, lr: float = 3e-3, batch_size: int = 8) -> dict[Cond, dict[str, float]]:
-    """Train a LightDecoder on frozen maps; score every condition."""
+                epochs: int = 30, lr: float = 3e-3, batch_size: int = 8,
+                keep: dict[Cond, Outcomes] | None = None) -> dict[Cond, dict[str, float]]:
+    """Train a LightDecoder on frozen maps; score every condition (per-chip outcomes into ``keep``)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     stats = [(m.astype(np.float32).mean(axis=(0, 2, 3), keepdims=True),
@@ -207,6 +218,8 @@ def run_decoder(task: TaskType | str, train_maps: Sequence[np.ndarray], train_ma
             preds = torch.cat([dec([x[i:i + 16] for x in t], tuple(mask.shape[-2:])).argmax(1)
                                for i in range(0, len(mask), 16)]).numpy()
             out[cond] = bench_scores(task, mask, preds, num_classes)
+            if keep is not None:
+                keep[cond] = outcomes_of(task, mask, preds, num_classes, ignore_index=IGNORE_INDEX)
     return out
 
 
@@ -214,8 +227,9 @@ def run_decoder(task: TaskType | str, train_maps: Sequence[np.ndarray], train_ma
 
 def run_finetune(task: TaskType | str, model: nn.Module, forward_pooled: Callable[[nn.Module, torch.Tensor], torch.Tensor],
                  num_features: int, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-                 seed: int, num_classes: int, epochs: int = 3, lr: float = 1e-3, batch_size: int = 32) -> dict[str, float]:
-    """Train ``model`` + a linear head end to end; return test metrics.
+                 seed: int, num_classes: int, epochs: int = 3, lr: float = 1e-3, batch_size: int = 32,
+                 keep: dict[Cond, Outcomes] | None = None) -> dict[str, float]:
+    """Train ``model`` + a linear head end to end; return test metrics (outcomes in ``keep[CLEAN]``).
 
     ``forward_pooled(model, x)`` maps a raw batch to pooled features (it
     applies the model's own normalisation and band selection).
@@ -256,7 +270,12 @@ def run_finetune(task: TaskType | str, model: nn.Module, forward_pooled: Callabl
         logits = torch.cat([head(forward_pooled(model, torch.from_numpy(test_x[i:i + 64])))
                             for i in range(0, len(test_x), 64)]).numpy()
     if task == TaskType.CLASSIFICATION:
-        return bench_scores(task, test_y, logits.argmax(1), num_classes)
-    if task == TaskType.MULTILABEL:
-        return bench_scores(task, test_y, 1 / (1 + np.exp(-logits)), num_classes)
-    return bench_scores(task, test_y, logits[:, 0], num_classes)
+        pred = logits.argmax(1)
+    elif task == TaskType.MULTILABEL:
+        pred = 1 / (1 + np.exp(-logits))
+    else:
+        pred = logits[:, 0]
+    res = bench_scores(task, test_y, pred, num_classes)
+    if keep is not None:
+        keep[CLEAN] = outcomes_of(task, test_y, pred, num_classes)
+    return res

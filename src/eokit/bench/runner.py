@@ -81,6 +81,16 @@ class Job:
         return f"{self.model} {self.protocol} {self.dataset} f={self.fraction:g} s={self.seed}"
 
 
+class JobResult(dict[str, list[dict[str, Any]]]):
+    """``{job_key: rows}`` of a finished job; ``outcomes``: ``{job_key: [outcome record]}`` (per-test-sample
+    outcomes of each condition, or why it could not be scored) for the results store's outcomes table."""
+
+    def __init__(self, rows: dict[str, list[dict[str, Any]]] | None = None,
+                 outcomes: dict[str, list[dict[str, Any]]] | None = None) -> None:
+        super().__init__(rows or {})
+        self.outcomes: dict[str, list[dict[str, Any]]] = outcomes or {}
+
+
 @dataclass
 class Plan:
     suite: SuiteConfig
@@ -241,7 +251,18 @@ def _row(suite: SuiteConfig, t: Job, cond: tuple[str, int], key: str, metric: st
             "time": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
 
 
-def eval_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+def _result(suite: SuiteConfig, t: Job, results: dict[tuple[str, int], dict[str, float]],
+            keep: dict[tuple[str, int], Any]) -> JobResult:
+    """The rows and outcome records of every entry of ``t``."""
+    from eokit.bench.store import outcome_record
+
+    rows = {key: [_row(suite, t, c, key, k, v) for c in cs for k, v in results[c].items()] for key, cs in t.entries}
+    outs = {key: [outcome_record(_row(suite, t, c, key, "", 0.0), keep[c]) for c in cs if c in keep]
+            for key, cs in t.entries}
+    return JobResult(rows, outs)
+
+
+def eval_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = None) -> JobResult:
     """Fit protocol ``t.protocol`` once and score every condition of ``t``; ``{job_key: rows}``."""
     from eokit.bench import protocols as P
     from eokit.bench.data import fraction_indices, load_split
@@ -258,6 +279,7 @@ def eval_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = 
     idx = fraction_indices(y_train, t.fraction, t.seed, train.task)
     ftrain = load_features(paths["train"])
     results: dict[tuple[str, int], dict[str, float]]
+    keep: dict[tuple[str, int], Any] = {}
     if t.protocol == "decoder":
         pcfg = next(p for p in suite.protocol_cfgs() if p.name == "decoder")
         tests = {}
@@ -266,12 +288,13 @@ def eval_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = 
             tests[c] = (_dense_inputs(train.task, f), test.target())
         results = P.run_decoder(train.task, [m[idx] for m in _dense_inputs(train.task, ftrain)], y_train[idx], tests,
                                 t.seed, max(train.num_classes, test.num_classes, 2),
-                                epochs=pcfg.epochs or 30, lr=pcfg.lr or 3e-3, batch_size=pcfg.batch_size or 8)
+                                epochs=pcfg.epochs or 30, lr=pcfg.lr or 3e-3, batch_size=pcfg.batch_size or 8,
+                                keep=keep)
     else:
         pooled = {c: (load_features(paths[f"test:{c[0]}:{c[1]}"]).pooled, test.target()) for c in conds}
         results = P.run_pooled(t.protocol, train.task, ftrain.pooled[idx], y_train[idx], pooled, t.seed,
-                               max(train.num_classes, test.num_classes))
-    return {key: [_row(suite, t, c, key, k, v) for c in cs for k, v in results[c].items()] for key, cs in t.entries}
+                               max(train.num_classes, test.num_classes), keep=keep)
+    return _result(suite, t, results, keep)
 
 
 def _dense_inputs(task: TaskType, f: Any) -> list[np.ndarray]:
@@ -282,7 +305,7 @@ def _dense_inputs(task: TaskType, f: Any) -> list[np.ndarray]:
     return f.maps
 
 
-def finetune_job(suite_json: dict[str, Any], t: Job) -> dict[str, list[dict[str, Any]]]:
+def finetune_job(suite_json: dict[str, Any], t: Job) -> JobResult:
     from eokit.bench import protocols as P
     from eokit.bench.data import fraction_indices, load_split
     from eokit.bench.features import BackboneExtractor, reflectance_scale
@@ -295,14 +318,15 @@ def finetune_job(suite_json: dict[str, Any], t: Job) -> dict[str, list[dict[str,
     train, test = load_split(d, "train"), load_split(d, "test")
     ex = BackboneExtractor(m, train.bands, train.sensor, reflectance_scale(train))
     idx = fraction_indices(train.target(), t.fraction, t.seed, train.task)
+    keep: dict[tuple[str, int], Any] = {}
     res = P.run_finetune(train.task, ex.model, ex.pooled, ex.num_features, train.image[idx], train.target()[idx],
                          test.image, test.target(), t.seed, max(train.num_classes, test.num_classes),
-                         epochs=pcfg.epochs or 3, lr=pcfg.lr or 1e-3, batch_size=pcfg.batch_size or 32)
-    (key, (cond,)), = t.entries
-    return {key: [_row(suite, t, cond, key, k, v) for k, v in res.items()]}
+                         epochs=pcfg.epochs or 3, lr=pcfg.lr or 1e-3, batch_size=pcfg.batch_size or 32, keep=keep)
+    ((_, (cond,)),) = t.entries
+    return _result(suite, t, {cond: res}, keep)
 
 
-def efficiency_job(suite_json: dict[str, Any], t: Job) -> dict[str, list[dict[str, Any]]]:
+def efficiency_job(suite_json: dict[str, Any], t: Job) -> JobResult:
     from eokit.bench.data import load_split
     from eokit.bench.efficiency import measure
     from eokit.bench.features import make_extractor
@@ -314,19 +338,36 @@ def efficiency_job(suite_json: dict[str, Any], t: Job) -> dict[str, list[dict[st
     ex = make_extractor(m, test)
     res = measure(ex, test.image[: suite.efficiency.batch_size], repeats=suite.efficiency.repeats)
     (key, (cond,)), = t.entries
-    return {key: [_row(suite, t, cond, key, k, v) for k, v in res.items()]}
+    return JobResult({key: [_row(suite, t, cond, key, k, v) for k, v in res.items()]})
 
 
-def run_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Run one job; ``{job_key: rows}``. A metric that cannot be computed (e.g. a test split with
-    no labelled pixel) raises MetricError naming the job; the driver reports it in ``failed``."""
+def not_scored(suite_json: dict[str, Any], t: Job, reason: str) -> JobResult:
+    """The result of an evaluation whose metric is undefined on its test set: no rows, and an
+    outcome record per condition saying why, so the report marks the dataset 'not ranked'."""
+    from eokit.bench.store import outcome_record
+
+    base = {"suite": str(suite_json.get("name", "")), "dataset": t.dataset, "model": t.model, "protocol": t.protocol,
+            "fraction": float(t.fraction), "seed": int(t.seed)}
+    outs = {key: [outcome_record({**base, "corruption": c[0], "severity": int(c[1])}, reason=reason) for c in cs]
+            for key, cs in t.entries}
+    return JobResult({key: [] for key, _ in t.entries}, outs)
+
+
+def run_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = None) -> JobResult:
+    """Run one job; ``{job_key: rows}`` with ``.outcomes``. A metric that cannot be computed on the
+    test set (an empty split, no labelled pixel, no positive label) is not a crash and not 0.0: the
+    job stores no rows and a reason (:func:`not_scored`), logged as a warning naming the job."""
     runners = {"eval": eval_job, "finetune": finetune_job, "efficiency": efficiency_job}
     if t.kind not in runners:
         raise ConfigError(f"unknown job kind {t.kind!r}; one of {sorted(runners)}")
     try:
-        return eval_job(suite_json, t, paths) if t.kind == "eval" else runners[t.kind](suite_json, t)
+        out = eval_job(suite_json, t, paths) if t.kind == "eval" else runners[t.kind](suite_json, t)
     except MetricError as exc:
-        raise MetricError(f"{t.label}: {exc}") from exc
+        if t.kind == "efficiency":
+            raise MetricError(f"{t.label}: {exc}") from exc
+        log.warning("%s: not ranked: %s", t.label, exc)
+        return not_scored(suite_json, t, str(exc))
+    return out if isinstance(out, JobResult) else JobResult(out)
 
 
 # -- driver ------------------------------------------------------------------------------------------
@@ -382,8 +423,10 @@ def run_suite(
         """Store the entries of finished jobs (one connection, one transaction per entry)."""
         nonlocal computed, finished
         entries = {k: rows for _, result in batch for k, rows in result.items() if k not in done}
+        outcomes = {k: recs for _, result in batch for k, recs in getattr(result, "outcomes", {}).items()
+                    if k in entries and recs}
         if entries:
-            store.add_jobs(entries)
+            store.add_jobs(entries, outcomes)
         for key, rows in entries.items():
             done.add(key)
             computed += 1
@@ -462,9 +505,11 @@ def run_suite(
     return summary
 
 
-def report_context(df: Any, p: Plan, out: Path | None = None) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def report_context(df: Any, p: Plan, out: Path | None = None, *,
+                   outcomes: Any = None) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """(references, capability groups) of a run's rows, for ``eokit.report.summarise``.
 
+    ``outcomes`` (``ResultsStore.outcomes()``) give the chance levels of the fixed references.
     Writes ``OUT/references.json`` and ``OUT/groups.json`` when ``out`` is given, so a
     later ``eokit report OUT`` scores the same way. (bench does not import report —
     it is the layer above — so the CLI combines the two.)
@@ -472,7 +517,7 @@ def report_context(df: Any, p: Plan, out: Path | None = None) -> tuple[dict[str,
     from eokit.bench.groups import capability_groups, write_groups
     from eokit.bench.references import compute_references, write_references
 
-    refs = compute_references(df, p.suite)
+    refs = compute_references(df, p.suite, outcomes)
     groups = capability_groups(sorted(set(df["dataset"])), dataset_specs(p))
     if out is not None:
         write_references(refs, out / "references.json")

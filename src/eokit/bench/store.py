@@ -7,6 +7,11 @@ together with the job's key, so a job is either fully stored or not at all,
 and storing it twice is a no-op. A run killed at any point (kill -9) and
 restarted asks ``done_jobs()`` and recomputes only the rest.
 
+Beside the rows, the ``outcomes`` table keeps each evaluation's per-test-sample outcomes
+(:class:`eokit.bench.stats.Outcomes`, schema-versioned) or the reason it could not be scored,
+written in the same transaction as the job's rows; ``eokit report`` computes CIs, chance levels,
+pairwise tests and "not ranked" from them without rerunning anything.
+
 DuckDB allows one writing *process* per file. Every access therefore takes an
 exclusive file lock (``<file>.lock``, released by the OS if the holder dies),
 opens a short-lived connection, and closes it before releasing the lock: two
@@ -21,7 +26,7 @@ import functools
 import os
 import subprocess
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -54,6 +59,28 @@ SCHEMA: dict[str, str] = {
 }
 COLUMNS = tuple(SCHEMA)
 REQUIRED = ("suite", "dataset", "model", "protocol", "metric", "value")
+
+OUTCOMES_TABLE = "outcomes"
+# per-test-sample outcomes of one evaluation (eokit.bench.stats.Outcomes), or why it has none
+OUTCOME_SCHEMA: dict[str, str] = {
+    "job_key": "VARCHAR",
+    "suite": "VARCHAR",
+    "dataset": "VARCHAR",
+    "model": "VARCHAR",
+    "protocol": "VARCHAR",
+    "fraction": "DOUBLE",
+    "seed": "BIGINT",
+    "corruption": "VARCHAR",
+    "severity": "INTEGER",
+    "task": "VARCHAR",
+    "kind": "VARCHAR",
+    "k": "INTEGER",
+    "n": "INTEGER",
+    "reason": "VARCHAR",
+    "schema_version": "INTEGER",
+    "data": "BLOB",
+}
+OUTCOME_COLUMNS = tuple(OUTCOME_SCHEMA)
 
 
 class StoreError(EokitError, OSError):
@@ -165,6 +192,8 @@ class ResultsStore:
             con.execute(
                 "CREATE TABLE IF NOT EXISTS jobs (job_key VARCHAR PRIMARY KEY, n_rows INTEGER, time TIMESTAMP)"
             )
+            ocols = ", ".join(f'"{c}" {t}' for c, t in OUTCOME_SCHEMA.items())
+            con.execute(f"CREATE TABLE IF NOT EXISTS {OUTCOMES_TABLE} ({ocols})")
 
     def __repr__(self) -> str:
         return f"ResultsStore({str(self.path)!r})"
@@ -206,26 +235,33 @@ class ResultsStore:
         """Store a job's rows in one transaction; False (and nothing written) if the job is already stored."""
         return job_key in self.add_jobs({job_key: rows})
 
-    def add_jobs(self, jobs: Mapping[str, Iterable[ResultRow | Mapping[str, Any]]]) -> set[str]:
+    def add_jobs(self, jobs: Mapping[str, Iterable[ResultRow | Mapping[str, Any]]],
+                 outcomes: Mapping[str, Iterable[Mapping[str, Any]]] | None = None) -> set[str]:
         """Store several jobs through one connection, one transaction per job; returns the keys newly stored.
 
         Faster than one ``add_rows`` per job (a connection costs ~0.1 s); every
         job is still all-or-nothing and durable once its transaction commits.
+        ``outcomes`` (``{job_key: [record]}``, records as :func:`outcome_record` makes
+        them) land in the same transaction as their job's rows.
         """
         prepared = {}
         for job_key, rows in jobs.items():
             if not job_key or not isinstance(job_key, str):
                 raise ConfigError(f"job_key must be a non-empty string, got {job_key!r}")
             prepared[job_key] = [ResultRow.coerce(r, job_key) for r in rows]
+        extra = {k: [_outcome_values(r, k) for r in v] for k, v in (outcomes or {}).items()}
+        unknown = sorted(set(extra) - set(prepared))
+        if unknown:
+            raise ConfigError(f"outcomes given for jobs {unknown} that are not being stored")
         written: set[str] = set()
         with self._connect() as con:
             for job_key, recs in prepared.items():
-                if self._insert_job(con, job_key, recs):
+                if self._insert_job(con, job_key, recs, extra.get(job_key, [])):
                     written.add(job_key)
         return written
 
     @staticmethod
-    def _insert_job(con: Any, job_key: str, recs: list[ResultRow]) -> bool:
+    def _insert_job(con: Any, job_key: str, recs: list[ResultRow], outs: Sequence[tuple[Any, ...]] = ()) -> bool:
         con.execute("BEGIN TRANSACTION")
         try:
             if con.execute("SELECT 1 FROM jobs WHERE job_key = ?", [job_key]).fetchone():
@@ -236,6 +272,9 @@ class ResultsStore:
                 con.register("_eokit_rows", batch)
                 con.execute(f"INSERT INTO results SELECT {', '.join(COLUMNS)} FROM _eokit_rows")
                 con.unregister("_eokit_rows")
+            if outs:
+                marks = ", ".join("?" for _ in OUTCOME_COLUMNS)
+                con.executemany(f"INSERT INTO {OUTCOMES_TABLE} VALUES ({marks})", [list(o) for o in outs])
             con.execute("INSERT INTO jobs VALUES (?, ?, ?)", [job_key, len(recs), _utcnow()])
             con.execute("COMMIT")
         except BaseException:
@@ -260,6 +299,31 @@ class ResultsStore:
         with self._connect() as con:
             df = con.execute(q, [suite] if suite is not None else []).df()
         return _typed(df)
+
+    def outcomes(self, suite: str | None = None) -> pd.DataFrame:
+        """Stored per-sample outcomes of the current schema: one row per (job, condition).
+
+        Columns: ``OUTCOME_COLUMNS`` less ``data`` and ``schema_version``, plus ``outcomes``
+        (an :class:`eokit.bench.stats.Outcomes`, or None where ``reason`` says why there are none).
+        Records of another schema version are left out: their result rows still report, with
+        seed-only CIs and no pairwise tests.
+        """
+        from eokit.bench.stats import OUTCOMES_SCHEMA, Outcomes
+
+        q = f"SELECT * FROM {OUTCOMES_TABLE} WHERE schema_version = ?" + (" AND suite = ?" if suite else "")
+        with self._connect() as con:
+            recs = con.execute(q, [OUTCOMES_SCHEMA, *([suite] if suite else [])]).fetchall()
+        df = pd.DataFrame(recs, columns=list(OUTCOME_COLUMNS))
+        objs = [None if blob is None else Outcomes.from_bytes(t, kd, int(k), bytes(blob))
+                for t, kd, k, blob in zip(df["task"], df["kind"], df["k"], df["data"], strict=True)]
+        df = df.drop(columns=["data", "schema_version"])
+        df["reason"] = df["reason"].fillna("").astype(str)
+        df["corruption"] = df["corruption"].fillna("none").astype(str)
+        df["severity"] = pd.to_numeric(df["severity"]).fillna(0).astype("int64")
+        df["seed"] = pd.to_numeric(df["seed"]).fillna(0).astype("int64")
+        df["fraction"] = pd.to_numeric(df["fraction"]).astype(float)
+        df["outcomes"] = pd.Series(objs, index=df.index, dtype=object)
+        return df.reset_index(drop=True)
 
     def __len__(self) -> int:
         with self._connect() as con:
@@ -292,6 +356,43 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     df["corruption"] = df["corruption"].replace("", "none")
     df["time"] = pd.to_datetime(df["time"], errors="coerce")
     return df.reset_index(drop=True)
+
+
+def outcome_record(row: Mapping[str, Any], outcomes: Any = None, reason: str = "") -> dict[str, Any]:
+    """An outcomes-table record for the evaluation that made result row ``row`` (its keys
+    suite, dataset, model, protocol, fraction, seed, corruption, severity): ``outcomes`` (an
+    :class:`eokit.bench.stats.Outcomes`) or, when the evaluation could not be scored, ``reason``."""
+    rec = {k: row.get(k) for k in ("suite", "dataset", "model", "protocol", "fraction", "seed",
+                                   "corruption", "severity")}
+    rec.update(task=getattr(outcomes, "task", str(row.get("task", ""))), kind=getattr(outcomes, "kind", ""),
+               k=int(getattr(outcomes, "k", 0)), n=int(getattr(outcomes, "n", 0)), reason=reason,
+               data=None if outcomes is None else outcomes.to_bytes())
+    return rec
+
+
+def _outcome_values(rec: Mapping[str, Any], job_key: str) -> tuple[Any, ...]:
+    from eokit.bench.stats import OUTCOMES_SCHEMA
+
+    d = dict(rec, job_key=job_key, schema_version=OUTCOMES_SCHEMA)
+    missing = [c for c in OUTCOME_COLUMNS if c not in d]
+    if missing:
+        raise ConfigError(f"outcome record for job {job_key!r} lacks {missing}; make it with outcome_record()")
+    d["corruption"] = d["corruption"] or "none"
+    d["severity"] = int(d["severity"] or 0)
+    return tuple(d[c] for c in OUTCOME_COLUMNS)
+
+
+def load_outcomes(path: str | os.PathLike[str], suite: str | None = None) -> pd.DataFrame | None:
+    """The stored outcomes beside results at ``path`` (a results folder or ``.duckdb``), or None
+    when there is no store there (exported ``.parquet``/``.csv`` files carry no outcomes)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / STORE_FILENAME
+    if p.suffix.lower() not in (".duckdb", ".db"):
+        p = p.parent / STORE_FILENAME
+    if not p.exists():
+        return None
+    return ResultsStore(p).outcomes(suite)
 
 
 def load_results(path: str | os.PathLike[str]) -> pd.DataFrame:

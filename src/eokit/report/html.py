@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from eokit.bench.aggregate import higher_is_better
 from eokit.report.plots import all_charts
 from eokit.report.summary import EFFICIENCY_COLUMNS, OVERALL, Summary, summarise
 
@@ -25,6 +26,7 @@ text-align:right} th{white-space:normal;background:#f4f6f8;position:sticky;top:0
 tr:hover td{background:#fafbfd} .meta{color:#555;font-size:.9em} .meta code{background:#f3f3f3;padding:0 .3em}
 .err{color:#888;font-size:.85em} .wrap{overflow-x:auto} td.score{white-space:nowrap;font-weight:600} .na{color:#aaa} img.chart{max-width:100%;display:block;margin:.8em 0;
 border:1px solid #eee} .notes li{color:#8a5300} .best{font-weight:bold}
+.notranked{color:#8a5300}
 """
 
 METRIC_LABELS = {"params": "params (M)", "gflops": "GFLOPs", "throughput_ips": "img/s", "peak_mem_mb": "peak MB"}
@@ -49,6 +51,19 @@ def _pm(score: Any, err: Any, digits: int = 3) -> str:
     return f"{score:.{digits}f}{e}"
 
 
+def _fin(v: Any) -> bool:
+    return v is not None and isinstance(v, int | float | np.floating) and bool(np.isfinite(v))
+
+
+def _ci(v: Any, lo: Any, hi: Any, err: Any = None, digits: int = 3) -> str:
+    """``value [lo, hi]`` (95 % CI); ``value ± err`` where no CI is known."""
+    if not _fin(v):
+        return '<span class="na">–</span>'
+    if _fin(lo) and _fin(hi):
+        return f'{v:.{digits}f} <span class="err">[{lo:.{digits}f}, {hi:.{digits}f}]</span>'
+    return _pm(v, err, digits)
+
+
 def _eff(col: str, v: Any) -> str:
     if v is None or not np.isfinite(v):
         return '<span class="na">–</span>'
@@ -66,7 +81,7 @@ def _leaderboard_html(s: Summary) -> str:
     groups = [c for c in lb.columns if c.startswith("group:")]
     effs = [c for c in EFFICIENCY_COLUMNS if c in lb.columns]
     head = ['<th>#</th><th class="l">model</th><th class="l">protocol</th><th>fraction</th>',
-            f'<th>{OVERALL} score ± err</th><th title="datasets in the entry\'s scope">n</th>']
+            f'<th>{OVERALL} score [95% CI]</th><th title="datasets in the entry\'s scope">n</th>']
     head += [f"<th>{_e(c[6:])}</th>" for c in groups]
     if "robustness_drop" in lb.columns:
         head.append('<th title="mean drop of the ranked metric under corruption">robust. drop</th>')
@@ -76,8 +91,9 @@ def _leaderboard_html(s: Summary) -> str:
         title = f' title="{_e(r["reason"])}"' if r.get("reason") else ""
         cells = [f"<td>{r['rank']}</td>", f'<td class="l">{_e(r["model"])}</td>',
                  f'<td class="l">{_e(r["protocol"])}</td>', f"<td>{r['fraction']:g}</td>",
-                 f'<td class="score"{title}>{_pm(r["score"], r["error"])}</td>', f"<td>{r['n_datasets']}</td>"]
-        cells += [f"<td>{_num(r[c])}</td>" for c in groups]
+                 f'<td class="score"{title}>{_ci(r["score"], r.get("ci_lo"), r.get("ci_hi"), r["error"])}</td>',
+                 f"<td>{r['n_datasets']}</td>"]
+        cells += [f"<td>{_ci(r[c], r.get('group_lo:' + c[6:]), r.get('group_hi:' + c[6:]))}</td>" for c in groups]
         if "robustness_drop" in lb.columns:
             cells.append(f"<td>{_num(r['robustness_drop'])}</td>")
         cells += [f"<td>{_eff(c, r[c])}</td>" for c in effs]
@@ -102,7 +118,7 @@ def _capability_table(s: Summary) -> str:
             else:
                 r = sub.loc[g]
                 title = f' title="{_e(r["reason"])}"' if r["reason"] else ""
-                cells.append(f"<td{title}>{_pm(r['score'], r['error'])}</td>")
+                cells.append(f"<td{title}>{_ci(r['score'], r.get('ci_lo'), r.get('ci_hi'), r['error'])}</td>")
         out.append(f'<tr><td class="l">{_e(m)} · {_e(p)} · {f:g}</td>{"".join(cells)}</tr>')
     out.append("</tbody></table></div>")
     members = "".join(f"<li><b>{_e(g)}</b>: {_e(', '.join(v))}</li>" for g, v in s.groups.items())
@@ -118,12 +134,19 @@ def _dataset_tables(s: Summary) -> str:
         metric = s.metrics.get(str(d), "")
         ref = s.references.get(str(d), {}).get(metric)
         extra = sorted(set(other.loc[other["dataset"] == d, "metric"]) - {metric})
-        ref_txt = f" · normalised with min {ref[0]:.3f}, max {ref[1]:.3f}" if ref else ""
-        rows = [f'<h3 id="ds-{_e(d)}">{_e(d)}</h3><p class="meta">ranked on <code>{_e(metric)}</code>'
-                f"{ref_txt}</p>",
+        ref_txt = f" · normalised with fixed bounds {ref[0]:.3f} (score 0) – {ref[1]:.3f} (score 1)" \
+            if ref and higher_is_better(metric) else \
+            f" · normalised with fixed bounds {ref[1]:.3f} (score 0) – {ref[0]:.3f} (score 1)" if ref else ""
+        why = s.not_ranked.get(str(d))
+        status = (f'<p class="notranked" data-dataset="{_e(d)}"><b>not ranked: {_e(why)}</b> — shown for '
+                  "information, left out of the leaderboard and every aggregate</p>") if why else ""
+        n_test = sub["n_test"].dropna() if "n_test" in sub.columns else pd.Series(dtype=float)
+        n_txt = f" · {int(n_test.max())} test samples" if len(n_test) else ""
+        rows = [f'<h3 id="ds-{_e(d)}">{_e(d)}</h3>{status}<p class="meta">ranked on <code>{_e(metric)}</code>'
+                f"{ref_txt}{n_txt}</p>",
                 f'<div class="wrap"><table class="dataset" data-dataset="{_e(d)}"><thead><tr><th class="l">model</th>'
-                f'<th class="l">protocol</th><th>fraction</th><th>{_e(metric)} (IQM ± trimmed SE)</th>'
-                f"<th>normalised</th><th>seeds</th>" + "".join(f"<th>{_e(m)}</th>" for m in extra)
+                f'<th class="l">protocol</th><th>fraction</th><th>{_e(metric)} [95% CI]</th>'
+                f"<th>normalised [95% CI]</th><th>seeds</th>" + "".join(f"<th>{_e(m)}</th>" for m in extra)
                 + "</tr></thead><tbody>"]
         sub = sub.sort_values(["fraction", "score"], ascending=[False, False])
         for r in sub.to_dict("records"):
@@ -132,12 +155,31 @@ def _dataset_tables(s: Summary) -> str:
             means = sel.groupby("metric")["value"].mean()
             rows.append(
                 f'<tr><td class="l">{_e(r["model"])}</td><td class="l">{_e(r["protocol"])}</td>'
-                f"<td>{r['fraction']:g}</td><td>{_pm(r['value'], r['value_error'])}</td>"
-                f"<td>{_pm(r['score'], r['error'])}</td><td>{r['n_seeds']}</td>"
+                f"<td>{r['fraction']:g}</td><td>{_ci(r['value'], r.get('ci_lo'), r.get('ci_hi'), r['value_error'])}</td>"
+                f"<td>{_ci(r['score'], r.get('score_lo'), r.get('score_hi'), r['error'])}</td><td>{r['n_seeds']}</td>"
                 + "".join(f"<td>{_num(means.get(m))}</td>" for m in extra) + "</tr>")
         rows.append("</tbody></table></div>")
         parts.append("".join(rows))
     return "".join(parts)
+
+
+def _pairwise_html(s: Summary) -> str:
+    """P(A beats B) of the headline entries, overall and per dataset (paired bootstrap)."""
+    pw = s.pairwise
+    if pw.empty:
+        return ('<p class="meta">No pairwise comparisons: they need per-sample outcomes in the results store '
+                "(re-run <code>eokit bench</code>) and at least two ranked entries.</p>")
+    out = ['<p class="meta">P(A beats B): the fraction of paired bootstrap replicates (the same resampled test '
+           "samples and seeds for both entries) in which A scores better; <b>*</b> marks P &gt; 0.975 or "
+           "P &lt; 0.025, a difference unlikely to be chance at the 5 % level. Overall compares normalised "
+           "scores; a dataset row its ranked metric.</p>",
+           '<div class="wrap"><table id="pairwise"><thead><tr><th class="l">scope</th><th class="l">A</th>'
+           '<th class="l">B</th><th>P(A beats B)</th><th></th></tr></thead><tbody>']
+    for r in pw.to_dict("records"):
+        out.append(f'<tr><td class="l">{_e(r["scope"])}</td><td class="l">{_e(r["a"])}</td>'
+                   f'<td class="l">{_e(r["b"])}</td><td>{r["p"]:.3f}</td><td>{_e(r["mark"])}</td></tr>')
+    out.append("</tbody></table></div>")
+    return "".join(out)
 
 
 def _robustness_tables(s: Summary) -> str:
@@ -189,15 +231,18 @@ def render_html(s: Summary, meta: Mapping[str, Any] | None = None) -> str:
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta" id="meta">{meta_html}</p>',
         "<h2 id=\"leaderboard-title\">Leaderboard</h2>",
-        '<p class="meta">Score: per dataset, the ranked metric is min–max normalised against the reference '
-        "models; the per-dataset score is the interquartile mean over seeds. The overall and capability scores "
-        "are the mean of stratified bootstrap resamples (seeds resampled within each dataset, IQM across the "
-        "group); ± is the bootstrap standard deviation (GEO-Bench-2). Entries at each protocol's largest label "
-        "fraction.</p>",
+        '<p class="meta">Score: per dataset, the ranked metric is normalised between fixed bounds, the chance '
+        "level on the test labels (score 0) and the metric's perfect value (score 1); the per-dataset score is "
+        "the interquartile mean over seeds, and the overall and capability scores the IQM across the group's "
+        "datasets. [lo, hi] is a 95 % bootstrap interval over test samples and seeds (over seeds only, and "
+        "± the bootstrap standard deviation, where no per-sample outcomes are stored). Datasets whose test set "
+        "is too small or degenerate are not ranked. Entries at each protocol's largest label fraction.</p>",
         _leaderboard_html(s),
     ]
     if notes:
         body.append(f'<ul class="notes" id="notes">{notes}</ul>')
+    body.append('<h2 id="pairwise-title">Pairwise comparisons</h2>')
+    body.append(_pairwise_html(s))
     body.append('<h2 id="capabilities">Capability groups</h2>')
     if "capability" in charts:
         body.append(_img("capability", charts["capability"], "capability group scores"))
@@ -235,6 +280,16 @@ def _frame(results: Any) -> pd.DataFrame:
     return load_results(results)
 
 
+def _stored_outcomes(results: Any) -> pd.DataFrame | None:
+    from eokit.bench.store import ResultsStore, load_outcomes
+
+    if isinstance(results, ResultsStore):
+        return results.outcomes()
+    if isinstance(results, str | os.PathLike):
+        return load_outcomes(results)
+    return None
+
+
 def write_report(
     results: pd.DataFrame | Any,
     out_html: str | os.PathLike[str],
@@ -245,14 +300,20 @@ def write_report(
     n_boot: int = 1000,
     seed: int = 0,
     summary: Summary | None = None,
+    outcomes: pd.DataFrame | None = None,
 ) -> Path:
-    """Write the HTML report for ``results`` (DataFrame, ResultsStore, or path) atomically; returns its path."""
+    """Write the HTML report for ``results`` (DataFrame, ResultsStore, or path) atomically; returns its path.
+
+    Per-sample ``outcomes`` (CIs, pairwise tests, not-ranked datasets) default to those stored with
+    ``results`` when it is a store or a path beside one."""
     from eokit.io import atomic_path
 
     meta = dict(meta or {})
     refs = references if references is not None else meta.pop("references", None)
+    if summary is None and outcomes is None:
+        outcomes = _stored_outcomes(results)
     s = summary or summarise(_frame(results), references=refs, reference_models=reference_models,
-                             n_boot=n_boot, seed=seed)
+                             n_boot=n_boot, seed=seed, outcomes=outcomes)
     page = render_html(s, meta)
     out = Path(out_html)
     with atomic_path(out) as tmp:

@@ -56,7 +56,7 @@ def _legend_items(axes: Any) -> tuple[list, list[str]]:
 
 
 def capability_chart(s: Summary) -> str | None:
-    """Grouped bars: capability score ± bootstrap std per group, one bar per entry."""
+    """Grouped bars: capability score with its 95 % CI (else ± bootstrap std) per group, one bar per entry."""
     lb = s.leaderboard.dropna(subset=["score"]).head(MAX_ENTRIES)
     if lb.empty:
         return None
@@ -71,10 +71,16 @@ def capability_chart(s: Summary) -> str | None:
         sub = cap[(cap["model"] == e.model) & (cap["protocol"] == e.protocol) & (cap["fraction"] == e.fraction)]
         sub = sub.set_index("group").reindex(groups)
         x = np.arange(len(groups)) + (i - (n - 1) / 2) * width
-        ax.bar(x, sub["score"].to_numpy(float), width, yerr=sub["error"].to_numpy(float), capsize=2,
+        score = sub["score"].to_numpy(float)
+        if {"ci_lo", "ci_hi"} <= set(sub.columns) and np.isfinite(sub["ci_lo"].to_numpy(float)).any():
+            yerr = np.stack([score - sub["ci_lo"].to_numpy(float), sub["ci_hi"].to_numpy(float) - score])
+            yerr = np.clip(np.nan_to_num(yerr), 0, None)  # the 95 % CI
+        else:
+            yerr = sub["error"].to_numpy(float)
+        ax.bar(x, score, width, yerr=yerr, capsize=2,
                color=colours[(e.model, e.protocol)], label=_label(e.model, e.protocol, e.fraction))
     ax.set_xticks(np.arange(len(groups)), groups, rotation=25, ha="right")
-    ax.set_ylabel("normalised score (IQM, bootstrap)")
+    ax.set_ylabel("normalised score (IQM, 95% CI)")
     ax.axhline(0, color="0.3", lw=0.8)
     ax.set_title("Capability groups")
     ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1))

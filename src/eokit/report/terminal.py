@@ -8,8 +8,10 @@ from typing import Any
 
 import pandas as pd
 from rich.console import Console, JustifyMethod
+from rich.markup import escape
 from rich.table import Table
 
+from eokit.bench.aggregate import higher_is_better
 from eokit.report.summary import EFFICIENCY_COLUMNS, OVERALL, Summary, summarise
 
 SHORT = {"Core": "Core", "Multi-Spectral-Dependent": "MS", "Multi-Temporal": "MT", "Pixel-wise": "Pix",
@@ -20,6 +22,29 @@ EFF_LABELS = {"params": "params M", "gflops": "GFLOPs", "throughput_ips": "img/s
 def _f(v: Any, digits: int = 3) -> str:
     ok = isinstance(v, int | float) and math.isfinite(v)
     return f"{v:.{digits}f}" if ok else "–"
+
+
+def _ci(r: dict[str, Any], key: str = "score", lo: str = "ci_lo", hi: str = "ci_hi") -> str:
+    """``value [lo, hi]`` (95 % CI), or ``value ± error`` where no CI is known."""
+    v = r.get(key)
+    if not (isinstance(v, int | float) and math.isfinite(v)):
+        return "–"
+    a, b = r.get(lo), r.get(hi)
+    if isinstance(a, int | float) and isinstance(b, int | float) and math.isfinite(a) and math.isfinite(b):
+        return f"{v:.3f} [{a:.3f}, {b:.3f}]"
+    return f"{v:.3f} ± {_f(r.get('error'))}"
+
+
+def _group_cell(group: str) -> Callable[[dict[str, Any]], str]:
+    """A capability group's score ± half its 95 % CI width (compact; the report gives [lo, hi])."""
+    def cell(r: dict[str, Any]) -> str:
+        v, lo, hi = r.get(f"group:{group}"), r.get(f"group_lo:{group}"), r.get(f"group_hi:{group}")
+        if not (isinstance(v, int | float) and math.isfinite(v)):
+            return "–"
+        if isinstance(lo, int | float) and isinstance(hi, int | float) and math.isfinite(lo) and math.isfinite(hi):
+            return f"{v:.3f}±{(hi - lo) / 2:.3f}"
+        return f"{v:.3f}"
+    return cell
 
 
 def _eff(col: str) -> Callable[[Any], str]:
@@ -40,8 +65,8 @@ def _cell(key: str, fmt: Callable[[Any], str]) -> Callable[[dict[str, Any]], str
 
 
 def leaderboard_table(s: Summary, *, title: str = "eokit leaderboard", width: int = 80) -> Table:
-    """A rich Table of the leaderboard: the overall score ± error always; then, as far as ``width``
-    allows, the robustness drop, efficiency and the capability-group scores."""
+    """A rich Table of the leaderboard: the overall score [95 % CI] always; then, as far as ``width``
+    allows, the robustness drop, efficiency and the capability-group scores (± half their CI width)."""
     lb = s.leaderboard
     recs = lb.to_dict("records")
     base: list[_Column] = [
@@ -49,8 +74,7 @@ def leaderboard_table(s: Summary, *, title: str = "eokit leaderboard", width: in
         ("model", "left", lambda r: str(r["model"])),
         ("protocol", "left", lambda r: str(r["protocol"])),
         ("frac", "right", lambda r: f"{r['fraction']:g}"),
-        (f"{OVERALL} ± err", "right",
-         lambda r: "–" if not math.isfinite(r["score"]) else f"{r['score']:.3f} ± {_f(r['error'])}"),
+        (f"{OVERALL} [95% CI]", "right", _ci),
     ]
     optional: list[_Column] = []
     if "robustness_drop" in lb.columns:
@@ -59,7 +83,7 @@ def leaderboard_table(s: Summary, *, title: str = "eokit leaderboard", width: in
         if c in lb.columns:
             optional.append((EFF_LABELS[c], "right", _cell(c, _eff(c))))
     for g in (c for c in lb.columns if c.startswith("group:")):
-        optional.append((SHORT.get(g[6:], g[6:]), "right", _cell(g, _f)))
+        optional.append((SHORT.get(g[6:], g[6:]), "right", _group_cell(g[6:])))
 
     def col_width(col: _Column) -> int:
         return max([len(col[0])] + [len(col[2](r)) for r in recs]) + 3
@@ -87,6 +111,52 @@ def print_leaderboard(results: pd.DataFrame | Summary, *, console: Console | Non
     s = results if isinstance(results, Summary) else summarise(results, **kwargs)
     con = console or Console()
     con.print(leaderboard_table(s, title=title, width=con.width))
+    per = dataset_table(s)
+    if per is not None:
+        con.print(per)
+    for line in pairwise_lines(s):
+        con.print(line, highlight=False)
     for note in s.notes:
-        con.print(f"[yellow]note:[/yellow] {note}")
+        con.print(f"[yellow]note:[/yellow] {escape(note)}")
     return s
+
+
+def dataset_table(s: Summary) -> Table | None:
+    """Per ranked dataset, the raw metric first: its chance level and the best entry's value [95 % CI]."""
+    ds = s.datasets
+    if ds.empty:
+        return None
+    top = ds[ds["fraction"] == ds.groupby(["protocol"])["fraction"].transform("max")]
+    table = Table(title="per dataset: raw metric [95% CI] of the best entry", header_style="bold")
+    cols: list[tuple[str, JustifyMethod]] = [("dataset", "left"), ("metric", "left"), ("n test", "right"),
+                                             ("chance", "right"), ("best entry", "left"), ("value [95% CI]", "right")]
+    for name, just in cols:
+        table.add_column(name, justify=just)
+    for d, sub in top.groupby("dataset", sort=True):
+        metric = s.metrics.get(str(d), "")
+        if str(d) in s.not_ranked or sub["value"].notna().sum() == 0:
+            continue
+        up = higher_is_better(metric)
+        best = sub.loc[sub["value"].idxmax() if up else sub["value"].idxmin()]
+        ref = s.references.get(str(d), {}).get(metric)
+        chance = "–" if ref is None else f"{(ref[0] if up else ref[1]):.3f}"
+        n = best.get("n_test")
+        table.add_row(str(d), metric, "–" if not _finite(n) else f"{int(n)}", chance,
+                      f"{best['model']} · {best['protocol']}", _ci(dict(best), "value"))
+    return table if table.row_count else None
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, int | float) and math.isfinite(v)
+
+
+def pairwise_lines(s: Summary) -> list[str]:
+    """The overall pairwise comparisons of the headline entries, one line each (plain text)."""
+    pw = s.pairwise[s.pairwise["scope"] == OVERALL] if not s.pairwise.empty else s.pairwise
+    if pw.empty:
+        return []
+    width = max(len(str(a)) for a in pw["a"])
+    lines = ["P(A beats B), paired bootstrap over test samples and seeds (* = significant at 5 %):"]
+    for r in pw.to_dict("records"):
+        lines.append(f"  {r['a']!s:<{width}}  vs  {r['b']}: P = {r['p']:.3f} {r['mark']}".rstrip())
+    return lines

@@ -71,11 +71,13 @@ def _report(summary: RunSummary, *, write: bool, console: Console) -> Path | Non
     from eokit.bench.store import ResultsStore
     from eokit.report import print_leaderboard, summarise, write_report
 
-    df = ResultsStore(summary.out / "results.duckdb").frame()
+    store = ResultsStore(summary.out / "results.duckdb")
+    df = store.frame()
     if df.empty or summary.plan is None:
         return None
-    refs, groups = report_context(df, summary.plan, summary.out)
-    s = summarise(df, references=refs, groups=groups)
+    outcomes = store.outcomes()  # per-test-sample outcomes: CIs, chance levels, pairwise tests, not-ranked
+    refs, groups = report_context(df, summary.plan, summary.out, outcomes=outcomes)
+    s = summarise(df, references=refs, groups=groups, outcomes=outcomes)
     print_leaderboard(s, console=console)
     if not write:
         return None

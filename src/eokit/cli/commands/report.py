@@ -42,9 +42,10 @@ def _load_references(path: str | None) -> dict | None:
 @click.option("--references", default=None, type=click.Path(dir_okay=False),
               help="JSON/YAML {dataset: {metric: [min, max]}} for normalisation (default: references.json beside "
                    "RESULTS, else min/max over models).")
-@click.option("--reference-models", default=None, help="Comma-separated models whose min/max normalise scores.")
+@click.option("--reference-models", default=None, help="Comma-separated models whose best entry sets the high normalisation bound (where it clears chance "
+                   "meaningfully; default: the metric's perfect value).")
 @click.option("--n-boot", default=1000, show_default=True, type=click.IntRange(min=100),
-              help="Bootstrap resamples for capability scores.")
+              help="Bootstrap resamples for confidence intervals and pairwise comparisons.")
 @seed_option()
 @suite_option()
 @verbosity_option()
@@ -57,7 +58,7 @@ def command(results: str, out: str | None, references: str | None, reference_mod
     """
     configure_logging(verbosity)
     from eokit.bench.groups import GROUPS_FILENAME, read_groups
-    from eokit.bench.store import load_results
+    from eokit.bench.store import load_outcomes, load_results
     from eokit.report import print_leaderboard, summarise, write_report
 
     df = load_results(results)
@@ -80,8 +81,9 @@ def command(results: str, out: str | None, references: str | None, reference_mod
         references = str(here / "references.json")
         click.echo(f"normalising with {references}")
     groups = read_groups(here / GROUPS_FILENAME) if (here / GROUPS_FILENAME).exists() else None
+    outcomes = load_outcomes(results, suite)  # per-sample outcomes beside a store: CIs, pairwise, not-ranked
     s = summarise(df, references=_load_references(references), reference_models=models, groups=groups,
-                  n_boot=n_boot, seed=seed)
+                  n_boot=n_boot, seed=seed, outcomes=outcomes)
     path_out = Path(out) if out else here / "report.html"
     meta = {"results": str(src)}
     if suite or df["suite"].nunique() == 1:
