@@ -473,7 +473,7 @@ def report_context(df: Any, p: Plan, out: Path | None = None) -> tuple[dict[str,
     from eokit.bench.references import compute_references, write_references
 
     refs = compute_references(df, p.suite)
-    groups = capability_groups(sorted(set(df["dataset"])), dataset_specs(p))
+    groups = capability_groups(sorted(set(df["dataset"])), dataset_specs(p), core=p.suite.core)
     if out is not None:
         write_references(refs, out / "references.json")
         write_groups(groups, out / "groups.json")
@@ -481,7 +481,8 @@ def report_context(df: Any, p: Plan, out: Path | None = None) -> tuple[dict[str,
 
 
 def dataset_specs(p: Plan) -> dict[str, Any]:
-    """``{suite dataset name: DatasetSpec}`` (renamed to the suite's label) for capability groups."""
+    """``{suite dataset name: DatasetSpec}`` for capability groups: renamed to the suite's label, with the
+    task and the bands the benchmark actually feeds the models."""
     from eokit.bench.data import open_dataset
 
     specs = {}
@@ -497,6 +498,9 @@ def dataset_specs(p: Plan) -> dict[str, Any]:
         except Exception as exc:
             log.warning("no DatasetSpec for %s: %s", d.name, exc)
             continue
-        task = p.info.get(d.name, {}).get("task", ds_cls_spec.task)
-        specs[d.name] = dataclasses.replace(ds_cls_spec, name=d.name, task=task)
+        info = p.info.get(d.name, {})
+        task = info.get("task", ds_cls_spec.task)
+        bands = tuple(info.get("bands") or ds_cls_spec.bands)
+        sensor = info.get("sensor") or ds_cls_spec.sensor
+        specs[d.name] = dataclasses.replace(ds_cls_spec, name=d.name, task=task, bands=bands, sensor=sensor)
     return specs

@@ -105,8 +105,21 @@ def _capability_table(s: Summary) -> str:
                 cells.append(f"<td{title}>{_pm(r['score'], r['error'])}</td>")
         out.append(f'<tr><td class="l">{_e(m)} · {_e(p)} · {f:g}</td>{"".join(cells)}</tr>')
     out.append("</tbody></table></div>")
-    members = "".join(f"<li><b>{_e(g)}</b>: {_e(', '.join(v))}</li>" for g, v in s.groups.items())
-    return "".join(out) + f'<details><summary>group members</summary><ul>{members}</ul></details>'
+    return "".join(out) + _group_members_html(s)
+
+
+def _group_members_html(s: Summary) -> str:
+    """Each capability group: its definition (GEO-Bench-2's) and the datasets in it."""
+    from eokit.bench.groups import GROUP_DEFINITIONS
+
+    defs = {OVERALL: "every ranked dataset", **GROUP_DEFINITIONS}
+    rows = "".join(
+        f'<tr data-group="{_e(g)}"><td class="l"><b>{_e(g)}</b></td>'
+        f'<td class="l">{_e(defs.get(g, ""))}</td><td class="l">{_e(", ".join(v))}</td></tr>'
+        for g, v in s.groups.items())
+    return ('<div class="wrap"><table id="group-members"><thead><tr><th class="l">group</th>'
+            '<th class="l">definition</th><th class="l">datasets</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table></div>")
 
 
 def _dataset_tables(s: Summary) -> str:
