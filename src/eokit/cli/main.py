@@ -62,6 +62,9 @@ class EokitGroup(click.Group):
 @click.version_option(__version__, prog_name="eokit")
 def cli() -> None:
     """eokit: machine learning on Earth-observation imagery."""
+    from eokit.cli.console import configure_console
+
+    configure_console(0)  # every command: quiet terminal, library chatter to the log; -v/-q/-o refine it
 
 
 def main(argv: list[str] | None = None) -> int:

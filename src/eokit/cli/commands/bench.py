@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from eokit.cli.console import progress_bar
 from eokit.cli.options import (
     configure_logging,
     out_option,
@@ -37,12 +37,10 @@ def command(suite: str, out: str, scheduler: str | None, workers: int, no_report
     """
     from eokit.bench.runner import run_suite
 
-    configure_logging(verbosity)
-    console = Console(stderr=True)
-    with Progress(TextColumn("[bold]bench[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console, transient=False,
-                  disable=verbosity < 0) as bar:
-        task = bar.add_task("planning (loading data)", total=None)
+    log_path = configure_logging(verbosity, log_dir=out)
+    console = Console(stderr=True)  # result lines print under -q too
+    with progress_bar(console, "bench", disable=verbosity < 0) as bar:
+        task = bar.add_task("planning: loading the datasets", total=None)
 
         def progress(done: int, total: int, label: str) -> None:
             bar.update(task, completed=done, total=total, description=label)
@@ -59,6 +57,7 @@ def command(suite: str, out: str, scheduler: str | None, workers: int, no_report
     )
     if report:
         console.print(f"report: {report}")
+    console.print(f"log: {log_path}")
     if summary.failed:
         for label, err in summary.failed[:20]:
             console.print(f"[red]failed[/] {escape(label)}: {escape(err)}")

@@ -55,7 +55,9 @@ def command(results: str, out: str | None, references: str | None, reference_mod
     Writes the HTML file OUT (default: report.html beside RESULTS); --suite keeps only that suite's rows,
     --seed seeds the bootstrap of the capability scores.
     """
-    configure_logging(verbosity)
+    src = Path(results)
+    here = src if src.is_dir() else src.parent
+    configure_logging(verbosity, log_dir=Path(out).parent if out else here)
     from eokit.bench.groups import GROUPS_FILENAME, read_groups
     from eokit.bench.store import load_results
     from eokit.report import print_leaderboard, summarise, write_report
@@ -73,8 +75,6 @@ def command(results: str, out: str | None, references: str | None, reference_mod
     if df.empty:
         raise ConfigError(f"{results!r} holds no result rows yet")
     models = [m.strip() for m in reference_models.split(",")] if reference_models else None
-    src = Path(results)
-    here = src if src.is_dir() else src.parent
     # sidecars `eokit bench` writes beside its store: the suite's references and capability groups
     if references is None and models is None and (here / "references.json").exists():
         references = str(here / "references.json")
