@@ -70,7 +70,8 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; eokit errors print as one clear line and exit with status 2."""
     try:
-        cli.main(args=argv, prog_name="eokit", standalone_mode=False)
+        args = sys.argv[1:] if argv is None else list(argv)
+        cli.main(args=args, prog_name="eokit", standalone_mode=False, obj={"argv": args})
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:

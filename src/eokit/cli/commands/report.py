@@ -59,6 +59,7 @@ def command(results: str, out: str | None, references: str | None, reference_mod
     here = src if src.is_dir() else src.parent
     configure_logging(verbosity, log_dir=Path(out).parent if out else here)
     from eokit.bench.groups import GROUPS_FILENAME, read_groups
+    from eokit.bench.runcard import RUNCARD_FILENAME, read_run_card
     from eokit.bench.store import load_results
     from eokit.report import print_leaderboard, summarise, write_report
 
@@ -86,7 +87,8 @@ def command(results: str, out: str | None, references: str | None, reference_mod
     meta = {"results": str(src)}
     if suite or df["suite"].nunique() == 1:
         meta["suite"] = suite or str(df["suite"].iloc[0])
-    path = write_report(df, path_out, meta=meta, summary=s)
+    card = read_run_card(here) if (here / RUNCARD_FILENAME).exists() else None
+    path = write_report(df, path_out, meta=meta, summary=s, run_card=card)
     if verbosity >= 0:
         print_leaderboard(s)
     click.echo(f"report written to {path}")
