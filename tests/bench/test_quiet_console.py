@@ -45,7 +45,7 @@ def test_console_routes_library_records_to_the_log(tmp_path: Path, capsys: pytes
     logging.getLogger("lightning.pytorch.utilities.rank_zero").info("Tip: try installing litlogger")
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        logging.captureWarnings(True)
+        configure_console(0, tmp_path)  # takes the warnings hook back from pytest's catch_warnings
         warnings.warn_explicit("old api is deprecated", DeprecationWarning, "/x/site-packages/lib/mod.py", 3)
     logging.getLogger("eokit.bench.runner").warning("dataset x skipped: not found")
     logging.getLogger("distributed.nanny").error("worker died")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -142,6 +143,8 @@ def configure_console(verbosity: int = 0, log_dir: str | os.PathLike[str] | None
         root.addHandler(h)
     root.setLevel(logging.INFO)
     logging.getLogger("eokit").setLevel(logging.INFO)
+    if warnings.showwarning is not getattr(logging, "_showwarning", None):
+        logging.captureWarnings(False)  # someone (pytest, a library) replaced the hook since: take it again
     logging.captureWarnings(True)
     _adopt_library_loggers()
     return path
