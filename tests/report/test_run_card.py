@@ -66,6 +66,9 @@ def test_report_renders_the_run_card(bench_dir: Path, tmp_path: Path) -> None:
         assert f'data-stage="{stage}"><td class="l">{stage}</td><td>{secs}</td>' in card, stage
     assert "/data/eurosat" in card and "f" * 64 in card and "splits/eurosat_rgb.train.txt" in card
     assert "1234abcd5678ef90" in card and "random (seed 0)" in card and "seeds=[0, 1]" in card
+    # each capability group is listed with its (GEO-Bench-2) definition and its datasets
+    groups = page[page.index('id="group-members"'):page.index('id="run-card"')]
+    assert "more than one timestamp used as input" in groups and 'data-group="Multi-Temporal"' in groups
 
 
 def test_report_without_a_run_card_has_no_section(cli_report: tuple[Path, str]) -> None:

@@ -135,6 +135,19 @@ def _write(path: Path, a: SplitArrays) -> None:
         np.savez(fh, **arrays)
 
 
+def split_extra(cfg: DatasetCfg, part: str) -> dict[str, Any]:
+    """The recorded extras (``items``, ``source_items``) of a loaded split, without reading its arrays."""
+    key = data_key(cfg, part)
+    if key in _MEMO:
+        return dict(_MEMO[key].extra)
+    path = _cache_file(key)
+    if not path.exists():
+        return dict(load_split(cfg, part).extra)
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(z["meta"].tobytes().decode())
+    return dict(meta.get("extra", {}))
+
+
 def _read(path: Path, key: str) -> SplitArrays:
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(z["meta"].tobytes().decode())

@@ -156,7 +156,7 @@ def _sha256_lines(lines: list[str]) -> str:
 
 
 def _data_section(p: Plan, out: Path | None) -> dict[str, Any]:
-    from eokit.bench.data import load_split, open_dataset
+    from eokit.bench.data import open_dataset, split_extra
     from eokit.io import atomic_path
 
     section: dict[str, Any] = {}
@@ -172,10 +172,11 @@ def _data_section(p: Plan, out: Path | None) -> dict[str, Any]:
         except Exception as exc:  # the root is a fact for the card, not a reason to fail the run
             entry["root"] = f"unknown ({exc})"
         for part in ("train", "test"):
-            arrays = load_split(d, part)  # memoised: the plan loaded it already
-            items = [str(i) for i in arrays.extra.get("items") or []]
+            extra = split_extra(d, part)  # the plan loaded the split: its cache holds the item list
+            items = [str(i) for i in extra.get("items") or []]
+            info = p.info.get(d.name, {})
             rec: dict[str, Any] = {"split": (d.train if part == "train" or d.holdout else d.test).split,
-                                   "samples": len(arrays), "source_items": len(items)}
+                                   "samples": info.get(f"n_{part}"), "source_items": len(items)}
             if items:
                 rec["sha256"] = _sha256_lines(items)
                 if out is not None:
@@ -193,13 +194,8 @@ def _data_section(p: Plan, out: Path | None) -> dict[str, Any]:
 
 def _models_section(p: Plan) -> dict[str, Any]:
     """Per model: config, weights, and the sha256 of the initial state dict on its first dataset's bands."""
-    from eokit.bench.data import load_split
-    from eokit.bench.features import (
-        BackboneExtractor,
-        applicable,
-        reflectance_scale,
-        weights_digest,
-    )
+    from eokit.bench.features import BackboneExtractor, select_bands, weights_digest
+    from eokit.errors import BandError
 
     section: dict[str, Any] = {}
     for m in p.suite.models:
@@ -209,13 +205,16 @@ def _models_section(p: Plan) -> dict[str, Any]:
                                  "options": m.options}
         if m.kind == "backbone":
             for d in p.suite.datasets:
-                if d.name not in p.info:
+                info = p.info.get(d.name)
+                if not info:
                     continue
-                data = load_split(d, "test")
-                if applicable(m, data):
-                    continue
+                bands, sensor = tuple(info["bands"]), info.get("sensor")
                 try:
-                    ex = BackboneExtractor(m, data.bands, data.sensor, reflectance_scale(data))
+                    select_bands(m, bands, sensor)
+                except BandError:  # the model does not run on this dataset
+                    continue
+                try:  # the input scale does not touch the weights: (1, 0) spares reading the arrays
+                    ex = BackboneExtractor(m, bands, sensor, (1.0, 0.0))
                     entry["state_dict_sha256"] = weights_digest(ex.model)
                     entry["hashed_on"] = f"{d.name} ({len(ex.bands)} bands)"
                 except Exception as exc:
