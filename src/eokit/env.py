@@ -66,3 +66,28 @@ def gdal_env(**options: object) -> Iterator[rasterio.Env]:
         merged["GDAL_CACHEMAX"] = cache_bytes(merged["GDAL_CACHEMAX"])
     with rasterio.Env(**merged) as env:
         yield env
+
+
+LOG_FILE_ENV = "EOKIT_LOG_FILE"
+"""The command's log file (set by ``eokit.cli.console``); worker processes inherit it."""
+
+
+def route_worker_warnings() -> None:
+    """In a worker process (Dask): Python warnings go to ``$EOKIT_LOG_FILE``, not the inherited terminal.
+
+    Idempotent; does nothing when the variable is unset (eokit used as a library).
+    """
+    import logging
+
+    path = os.environ.get(LOG_FILE_ENV)
+    logger = logging.getLogger("py.warnings")
+    if not path or not Path(path).parent.is_dir():
+        return
+    if any(getattr(h, "_eokit_worker", False) for h in logger.handlers):
+        return
+    handler = logging.FileHandler(path, mode="a", encoding="utf-8", delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [worker %(process)d]: %(message)s"))
+    handler._eokit_worker = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.propagate = False
+    logging.captureWarnings(True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import warnings
 from pathlib import Path
@@ -35,6 +36,7 @@ def restore_logging():
             h.close()
     root.setLevel(level)
     logging.captureWarnings(False)
+    os.environ.pop("EOKIT_LOG_FILE", None)
 
 
 def test_console_routes_library_records_to_the_log(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -80,6 +82,30 @@ def test_library_handlers_attached_at_import_are_adopted(tmp_path: Path, capsys:
         assert "GPU available" in (tmp_path / LOG_FILENAME).read_text()
     finally:
         lg.removeHandler(own)
+
+
+def test_worker_warnings_go_to_the_commands_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str], restore_logging: None) -> None:
+    from eokit.env import LOG_FILE_ENV, route_worker_warnings
+
+    log = tmp_path / LOG_FILENAME
+    monkeypatch.setenv(LOG_FILE_ENV, str(log))
+    pw = logging.getLogger("py.warnings")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            logging.captureWarnings(False)
+            route_worker_warnings()
+            route_worker_warnings()  # idempotent: one handler
+            assert sum(getattr(h, "_eokit_worker", False) for h in pw.handlers) == 1
+            warnings.warn_explicit("torch.foo is deprecated", FutureWarning, "/x/site-packages/torch/a.py", 1)
+        assert "deprecated" not in capsys.readouterr().err
+        assert "[worker " in log.read_text() and "torch.foo is deprecated" in log.read_text()
+    finally:
+        for h in [h for h in pw.handlers if getattr(h, "_eokit_worker", False)]:
+            pw.removeHandler(h)
+            h.close()
+        pw.propagate = True
 
 
 @pytest.mark.slow

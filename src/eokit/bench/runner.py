@@ -201,7 +201,7 @@ def _suite(suite_json: dict[str, Any]) -> SuiteConfig:
 
 
 def _worker_threads() -> None:
-    """One torch thread per Dask worker thread (threads_per_worker=1)."""
+    """In a Dask worker: one torch thread per worker thread (threads_per_worker=1), warnings to the log."""
     try:
         from distributed import get_worker
 
@@ -210,7 +210,10 @@ def _worker_threads() -> None:
         return
     import torch
 
+    from eokit.env import route_worker_warnings
+
     torch.set_num_threads(1)
+    route_worker_warnings()  # the worker's warnings join the command's eokit.log
 
 
 def _needed_conditions(jobs: Iterable[Job]) -> list[tuple[str, int]]:

@@ -34,6 +34,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from eokit.env import LOG_FILE_ENV
+
 LOG_FILENAME = "eokit.log"
 FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 VERBOSE_FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -143,6 +145,7 @@ def configure_console(verbosity: int = 0, log_dir: str | os.PathLike[str] | None
         root.addHandler(h)
     root.setLevel(logging.INFO)
     logging.getLogger("eokit").setLevel(logging.INFO)
+    os.environ[LOG_FILE_ENV] = str(path)  # Dask workers started from here log their warnings there too
     if warnings.showwarning is not getattr(logging, "_showwarning", None):
         logging.captureWarnings(False)  # someone (pytest, a library) replaced the hook since: take it again
     logging.captureWarnings(True)
