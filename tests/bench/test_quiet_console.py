@@ -37,6 +37,7 @@ def restore_logging():
     root.setLevel(level)
     logging.captureWarnings(False)
     os.environ.pop("EOKIT_LOG_FILE", None)
+    os.environ.pop("EOKIT_LOG_PID", None)
 
 
 def test_console_routes_library_records_to_the_log(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -86,10 +87,14 @@ def test_library_handlers_attached_at_import_are_adopted(tmp_path: Path, capsys:
 
 def test_worker_warnings_go_to_the_commands_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str], restore_logging: None) -> None:
-    from eokit.env import LOG_FILE_ENV, route_worker_warnings
+    from eokit.env import LOG_FILE_ENV, LOG_PID_ENV, route_worker_warnings
 
     log = tmp_path / LOG_FILENAME
     monkeypatch.setenv(LOG_FILE_ENV, str(log))
+    monkeypatch.setenv(LOG_PID_ENV, str(os.getpid()))
+    route_worker_warnings()  # the console's own process routes its warnings itself
+    assert not any(getattr(h, "_eokit_worker", False) for h in logging.getLogger("py.warnings").handlers)
+    monkeypatch.setenv(LOG_PID_ENV, "1")  # as in a worker process
     pw = logging.getLogger("py.warnings")
     try:
         with warnings.catch_warnings():

@@ -34,7 +34,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from eokit.env import LOG_FILE_ENV
+from eokit.env import LOG_FILE_ENV, LOG_PID_ENV
 
 LOG_FILENAME = "eokit.log"
 FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -146,9 +146,15 @@ def configure_console(verbosity: int = 0, log_dir: str | os.PathLike[str] | None
     root.setLevel(logging.INFO)
     logging.getLogger("eokit").setLevel(logging.INFO)
     os.environ[LOG_FILE_ENV] = str(path)  # Dask workers started from here log their warnings there too
+    os.environ[LOG_PID_ENV] = str(os.getpid())
     if warnings.showwarning is not getattr(logging, "_showwarning", None):
         logging.captureWarnings(False)  # someone (pytest, a library) replaced the hook since: take it again
     logging.captureWarnings(True)
+    pw = logging.getLogger("py.warnings")  # warnings reach the root handlers (not a worker-only file)
+    for h in [h for h in pw.handlers if getattr(h, "_eokit_worker", False)]:
+        pw.removeHandler(h)
+        h.close()
+    pw.propagate = True
     _adopt_library_loggers()
     return path
 
