@@ -66,3 +66,34 @@ def gdal_env(**options: object) -> Iterator[rasterio.Env]:
         merged["GDAL_CACHEMAX"] = cache_bytes(merged["GDAL_CACHEMAX"])
     with rasterio.Env(**merged) as env:
         yield env
+
+
+LOG_FILE_ENV = "EOKIT_LOG_FILE"
+"""The command's log file (set by ``eokit.cli.console``); worker processes inherit it."""
+LOG_PID_ENV = "EOKIT_LOG_PID"
+"""The process that set up the console (it routes its own warnings)."""
+
+
+def route_worker_warnings() -> None:
+    """In a worker process (Dask): Python warnings go to ``$EOKIT_LOG_FILE``, not the inherited terminal.
+
+    Does nothing in the process that set up the console (or when eokit is used as a library);
+    follows the variable when a later command names another file.
+    """
+    import logging
+
+    path = os.environ.get(LOG_FILE_ENV)
+    if not path or not Path(path).parent.is_dir() or os.environ.get(LOG_PID_ENV) == str(os.getpid()):
+        return
+    logger = logging.getLogger("py.warnings")
+    for h in [h for h in logger.handlers if getattr(h, "_eokit_worker", False)]:
+        if isinstance(h, logging.FileHandler) and h.baseFilename == os.path.abspath(path):
+            return
+        logger.removeHandler(h)
+        h.close()
+    handler = logging.FileHandler(path, mode="a", encoding="utf-8", delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [worker %(process)d]: %(message)s"))
+    handler._eokit_worker = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.propagate = False
+    logging.captureWarnings(True)

@@ -201,14 +201,14 @@ def test_capability_groups_from_tags() -> None:
         spec("boxes", "detection", set(), ("R", "G", "B"), "rgb", 0.3),
         spec("bigearthnet", "multilabel", {"multispectral"}, s2, "sentinel2_l2a", 10),
     ]
-    assert dataset_groups(specs[0]) == ["Core", "Multi-Spectral-Dependent", "Classification", ">=10 m"]
-    assert dataset_groups(specs[1]) == ["Core", "Classification", ">=10 m", "RGB/NIR"]
+    assert dataset_groups(specs[0]) == ["Multi-Spectral-Dependent", "Classification", ">=10 m"]
+    assert dataset_groups(specs[1]) == ["Classification", ">=10 m", "RGB/NIR"]
     assert dataset_groups(specs[2]) == ["Multi-Spectral-Dependent", "Multi-Temporal", "Pixel-wise", ">=10 m"]
-    assert dataset_groups(specs[3]) == ["Core", "Pixel-wise", "<10 m", "RGB/NIR"]
+    assert dataset_groups(specs[3]) == ["Pixel-wise", "<10 m", "RGB/NIR"]
     assert dataset_groups(specs[4]) == ["Detection", "<10 m", "RGB/NIR"]
     groups = capability_groups(specs)
     assert list(groups) == [g for g in GROUPS if g in groups]
-    assert groups["Core"] == ["aerial_seg", "bigearthnet", "eurosat_ms", "eurosat_rgb"]
+    assert groups["Core"] == ["aerial_seg", "bigearthnet", "boxes", "eurosat_ms", "eurosat_rgb", "oscd"]
     assert groups["Multi-Spectral-Dependent"] == ["bigearthnet", "eurosat_ms", "oscd"]
     assert groups["Classification"] == ["bigearthnet", "eurosat_ms", "eurosat_rgb"]
     # names resolve through a mapping; unknown names join no group

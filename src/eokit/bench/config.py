@@ -190,6 +190,7 @@ class SuiteConfig(_Strict):
     references: ReferenceCfg = ReferenceCfg()
     baselines: bool = Field(True, description="append the standard baselines (eokit.bench.baselines)")
     batch_size: int = Field(64, ge=1, description="feature extraction batch size")
+    core: list[str] | None = Field(None, description="datasets of the Core capability group (default: all)")
 
     @field_validator("fractions")
     @classmethod
@@ -210,6 +211,9 @@ class SuiteConfig(_Strict):
                 if d not in known_ds:
                     raise ValueError(f"protocol {p.name!r}: dataset {d!r} is not a dataset of the suite ({known_ds})."
                                      f"{suggest(d, known_ds)}")
+        for d in self.core or []:
+            if d not in known_ds:
+                raise ValueError(f"core: {d!r} is not a dataset of the suite ({known_ds}).{suggest(d, known_ds)}")
         if self.robustness and self.robustness.datasets:
             known = [d.name for d in self.datasets]
             for d in self.robustness.datasets:

@@ -30,7 +30,7 @@ from eokit.tasktype import TaskType
 
 log = logging.getLogger(__name__)
 
-DATA_VERSION = 1  # bump when the array layout or the subset rule changes
+DATA_VERSION = 2  # bump when the array layout, the subset rule or the recorded extras change
 IGNORE_INDEX = -1  # the datasets' value for unlabelled pixels (eokit.datasets.catalog._util)
 
 
@@ -133,6 +133,19 @@ def _write(path: Path, a: SplitArrays) -> None:
             arrays[name] = v
     with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
+
+
+def split_extra(cfg: DatasetCfg, part: str) -> dict[str, Any]:
+    """The recorded extras (``items``, ``source_items``) of a loaded split, without reading its arrays."""
+    key = data_key(cfg, part)
+    if key in _MEMO:
+        return dict(_MEMO[key].extra)
+    path = _cache_file(key)
+    if not path.exists():
+        return dict(load_split(cfg, part).extra)
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(z["meta"].tobytes().decode())
+    return dict(meta.get("extra", {}))
 
 
 def _read(path: Path, key: str) -> SplitArrays:
@@ -267,7 +280,33 @@ def _build(cfg: DatasetCfg, part: str) -> SplitArrays:
             keep = np.sort(np.random.default_rng(cfg.split_seed).permutation(len(arrays))[:max_items])
             arrays = arrays.subset(keep)
     arrays.extra["source_items"] = len(idx)
+    arrays.extra["items"] = item_ids(ds, idx)
     return arrays
+
+
+def item_ids(ds: Any, idx: np.ndarray) -> list[str]:
+    """The chosen items of ``ds`` as text, paths relative to the dataset root (the run card's split list)."""
+    items = getattr(ds, "items", None)
+    root = getattr(ds, "root", None)
+    if items is None or len(items) != len(ds):
+        return [str(int(i)) for i in idx]
+
+    def one(v: Any) -> str:
+        if isinstance(v, str | Path):
+            text = str(v)
+            if root is not None:
+                prefix = str(root).rstrip("/") + "/"
+                text = text[len(prefix):] if text.startswith(prefix) else text
+            return text
+        if isinstance(v, tuple | list):
+            return "\t".join(one(x) for x in v)
+        if isinstance(v, dict):
+            return "\t".join(f"{k}={one(x)}" for k, x in sorted(v.items()))
+        if isinstance(v, int | float | np.integer | np.floating | bool) or v is None:
+            return str(v)
+        return type(v).__name__
+
+    return [one(items[int(i)]) for i in idx]
 
 
 class _Joined:

@@ -115,6 +115,7 @@ class RunSummary:
     feature_jobs: int = 0
     plan: Plan | None = None
     failed: list[tuple[str, str]] = field(default_factory=list)  # (job label, error) of jobs that raised
+    run_card: dict[str, Any] | None = None  # what `eokit.bench.runcard` stored as OUT/runcard.json
 
 
 # -- planning -------------------------------------------------------------------------------------
@@ -210,7 +211,7 @@ def _suite(suite_json: dict[str, Any]) -> SuiteConfig:
 
 
 def _worker_threads() -> None:
-    """One torch thread per Dask worker thread (threads_per_worker=1)."""
+    """In a Dask worker: one torch thread per worker thread (threads_per_worker=1), warnings to the log."""
     try:
         from distributed import get_worker
 
@@ -219,7 +220,10 @@ def _worker_threads() -> None:
         return
     import torch
 
+    from eokit.env import route_worker_warnings
+
     torch.set_num_threads(1)
+    route_worker_warnings()  # the worker's warnings join the command's eokit.log
 
 
 def _needed_conditions(jobs: Iterable[Job]) -> list[tuple[str, int]]:
@@ -390,20 +394,29 @@ def run_suite(
     workers: int = 2,
     progress: Progress | None = None,
     on_stored: Callable[[str, int], None] | None = None,
+    command: str | None = None,
 ) -> RunSummary:
     """Run ``suite`` into ``out`` (results.duckdb + Parquet/CSV exports; the CLI adds report.html).
 
     ``workers=0`` runs every job in this process; otherwise a loopback
     LocalCluster of ``workers`` processes (one thread each) is started, or the
-    Dask scheduler at ``scheduler`` (``tcp://HOST:PORT``) is used.
+    Dask scheduler at ``scheduler`` (``tcp://HOST:PORT``) is used. The run card
+    (``OUT/runcard.json``: data, models, protocols, machine, ``command``, seconds per
+    stage) is written at the end.
     """
+    import time
+
+    from eokit.bench import runcard as rc
     from eokit.bench.store import ResultsStore
 
     cfg = suite if isinstance(suite, SuiteConfig) else load_suite(suite)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     store = ResultsStore(out / "results.duckdb")
-    p = plan(cfg)
+    started, t_start = dt.datetime.now(dt.UTC), time.perf_counter()
+    clock = rc.StageClock()
+    with clock.time(rc.STAGE_DATA):
+        p = plan(cfg)
     suite_json = p.suite.model_dump(mode="json")
     done = store.done_jobs()
     pending = [dataclasses.replace(t, entries=tuple(e for e in t.entries if e[0] not in done))
@@ -454,28 +467,36 @@ def run_suite(
         if t.kind == "eval":
             feature_groups.setdefault((t.model, t.dataset), []).append(t)
     if grid and (scheduler or workers > 0):
-        from distributed import as_completed
+        from distributed import as_completed, get_task_stream
 
         client, cluster = _client(scheduler, workers)
+        clock.mode = "job stages: compute seconds summed over the Dask workers; other stages: wall"
+        stage_of_key: dict[str, str] = {}
         try:
-            feats = {g: client.submit(features_job, suite_json, g[0], g[1], _needed_conditions(ts), pure=False,
-                                      key=f"features-{g[0]}-{g[1]}-{os.getpid()}")
-                     for g, ts in feature_groups.items()}
-            futures = {}
-            for t in grid:
-                dep = feats.get((t.model, t.dataset)) if t.kind == "eval" else None
-                fut = client.submit(run_job, suite_json, t, dep, pure=False)
-                futures[fut] = t
-            for finished_batch in as_completed(list(futures)).batches():
-                ok = []
-                for fut in finished_batch:
-                    try:
-                        ok.append((futures[fut], fut.result()))
-                    except Exception as exc:  # a failed job is reported; the others still run and store
-                        fail(futures[fut], exc)
-                store_results(ok)
-                for fut in finished_batch:
-                    del futures[fut]  # drop the result from the cluster
+            with get_task_stream(client) as stream:
+                feats = {g: client.submit(features_job, suite_json, g[0], g[1], _needed_conditions(ts), pure=False,
+                                          key=f"features-{g[0]}-{g[1]}-{os.getpid()}")
+                         for g, ts in feature_groups.items()}
+                stage_of_key.update({str(f.key): rc.STAGE_FEATURES for f in feats.values()})
+                futures = {}
+                for t in grid:
+                    dep = feats.get((t.model, t.dataset)) if t.kind == "eval" else None
+                    fut = client.submit(run_job, suite_json, t, dep, pure=False)
+                    futures[fut] = t
+                    stage_of_key[str(fut.key)] = _stage(t)
+                for finished_batch in as_completed(list(futures)).batches():
+                    ok = []
+                    for fut in finished_batch:
+                        try:
+                            ok.append((futures[fut], fut.result()))
+                        except Exception as exc:  # a failed job is reported; the others still run and store
+                            fail(futures[fut], exc)
+                    store_results(ok)
+                    for fut in finished_batch:
+                        del futures[fut]  # drop the result from the cluster
+            for key, seconds in rc.task_stream_seconds(stream.data).items():
+                if key in stage_of_key:
+                    clock.add(stage_of_key[key], seconds)
         finally:
             client.close()
             if cluster is not None:
@@ -485,24 +506,37 @@ def run_suite(
         for t in grid:
             try:
                 if t.kind == "eval" and (t.model, t.dataset) not in paths:
-                    paths[(t.model, t.dataset)] = features_job(
-                        suite_json, t.model, t.dataset, _needed_conditions(feature_groups[(t.model, t.dataset)]))
-                result = run_job(suite_json, t, paths.get((t.model, t.dataset)))
+                    with clock.time(rc.STAGE_FEATURES):
+                        paths[(t.model, t.dataset)] = features_job(
+                            suite_json, t.model, t.dataset, _needed_conditions(feature_groups[(t.model, t.dataset)]))
+                with clock.time(_stage(t)):
+                    result = run_job(suite_json, t, paths.get((t.model, t.dataset)))
             except Exception as exc:
                 fail(t, exc)
                 continue
             store_result(t, result)
     for t in eff:  # on the driver, after the grid: timings undisturbed by busy workers
         try:
-            result = run_job(suite_json, t)
+            with clock.time(rc.STAGE_EFFICIENCY):
+                result = run_job(suite_json, t)
         except Exception as exc:
             fail(t, exc)
             continue
         store_result(t, result)
     exports = store.export(out)
+    card = rc.build_run_card(p, clock, out=out, command=command, started=started,
+                             wall_s=time.perf_counter() - t_start)
+    rc.write_run_card(card, out)
     summary = RunSummary(out, n_entries, done_before, computed, len(store), p.skipped, exports=tuple(exports),
-                         feature_jobs=len(feature_groups), failed=failed, plan=p)
+                         feature_jobs=len(feature_groups), failed=failed, plan=p, run_card=card)
     return summary
+
+
+def _stage(t: Job) -> str:
+    """The run card's stage of a job."""
+    from eokit.bench.runcard import STAGE_EFFICIENCY, protocol_stage
+
+    return STAGE_EFFICIENCY if t.kind == "efficiency" else protocol_stage(t.protocol)
 
 
 def report_context(df: Any, p: Plan, out: Path | None = None, *,
@@ -518,7 +552,7 @@ def report_context(df: Any, p: Plan, out: Path | None = None, *,
     from eokit.bench.references import compute_references, write_references
 
     refs = compute_references(df, p.suite, outcomes)
-    groups = capability_groups(sorted(set(df["dataset"])), dataset_specs(p))
+    groups = capability_groups(sorted(set(df["dataset"])), dataset_specs(p), core=p.suite.core)
     if out is not None:
         write_references(refs, out / "references.json")
         write_groups(groups, out / "groups.json")
@@ -526,7 +560,8 @@ def report_context(df: Any, p: Plan, out: Path | None = None, *,
 
 
 def dataset_specs(p: Plan) -> dict[str, Any]:
-    """``{suite dataset name: DatasetSpec}`` (renamed to the suite's label) for capability groups."""
+    """``{suite dataset name: DatasetSpec}`` for capability groups: renamed to the suite's label, with the
+    task and the bands the benchmark actually feeds the models."""
     from eokit.bench.data import open_dataset
 
     specs = {}
@@ -542,6 +577,9 @@ def dataset_specs(p: Plan) -> dict[str, Any]:
         except Exception as exc:
             log.warning("no DatasetSpec for %s: %s", d.name, exc)
             continue
-        task = p.info.get(d.name, {}).get("task", ds_cls_spec.task)
-        specs[d.name] = dataclasses.replace(ds_cls_spec, name=d.name, task=task)
+        info = p.info.get(d.name, {})
+        task = info.get("task", ds_cls_spec.task)
+        bands = tuple(info.get("bands") or ds_cls_spec.bands)
+        sensor = info.get("sensor") or ds_cls_spec.sensor
+        specs[d.name] = dataclasses.replace(ds_cls_spec, name=d.name, task=task, bands=bands, sensor=sensor)
     return specs

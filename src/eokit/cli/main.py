@@ -62,12 +62,16 @@ class EokitGroup(click.Group):
 @click.version_option(__version__, prog_name="eokit")
 def cli() -> None:
     """eokit: machine learning on Earth-observation imagery."""
+    from eokit.cli.console import configure_console
+
+    configure_console(0)  # every command: quiet terminal, library chatter to the log; -v/-q/-o refine it
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; eokit errors print as one clear line and exit with status 2."""
     try:
-        cli.main(args=argv, prog_name="eokit", standalone_mode=False)
+        args = sys.argv[1:] if argv is None else list(argv)
+        cli.main(args=args, prog_name="eokit", standalone_mode=False, obj={"argv": args})
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:

@@ -11,8 +11,9 @@ or a folder) is a parameter of the decorator, never the help text.
 from __future__ import annotations
 
 import functools
-import logging
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import click
@@ -180,10 +181,11 @@ def deprecated_alias(old: str, new: str, dest: str, **kwargs: Any) -> Decorator:
     return decorate
 
 
-def configure_logging(verbosity: int) -> None:
-    """Log level from ``verbosity``: -1 errors only, 0 warnings, 1 progress details (INFO)."""
-    level = {-1: logging.ERROR, 0: logging.WARNING}.get(verbosity, logging.INFO)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if verbosity:  # -v/-q also when logging was configured before (basicConfig is then a no-op)
-        logging.getLogger("eokit").setLevel(level)
-    logging.getLogger("distributed").setLevel(max(level, logging.WARNING))
+def configure_logging(verbosity: int, log_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The quiet console (``eokit.cli.console``): -1 errors only, 0 eokit's warnings, 1 every library's INFO.
+
+    Everything, shown or not, goes to ``LOG_DIR/eokit.log`` (default: ``$EOKIT_CACHE``); returns that path.
+    """
+    from eokit.cli.console import configure_console
+
+    return configure_console(verbosity, log_dir)

@@ -121,8 +121,21 @@ def _capability_table(s: Summary) -> str:
                 cells.append(f"<td{title}>{_ci(r['score'], r.get('ci_lo'), r.get('ci_hi'), r['error'])}</td>")
         out.append(f'<tr><td class="l">{_e(m)} · {_e(p)} · {f:g}</td>{"".join(cells)}</tr>')
     out.append("</tbody></table></div>")
-    members = "".join(f"<li><b>{_e(g)}</b>: {_e(', '.join(v))}</li>" for g, v in s.groups.items())
-    return "".join(out) + f'<details><summary>group members</summary><ul>{members}</ul></details>'
+    return "".join(out) + _group_members_html(s)
+
+
+def _group_members_html(s: Summary) -> str:
+    """Each capability group: its definition (GEO-Bench-2's) and the datasets in it."""
+    from eokit.bench.groups import GROUP_DEFINITIONS
+
+    defs = {OVERALL: "every ranked dataset", **GROUP_DEFINITIONS}
+    rows = "".join(
+        f'<tr data-group="{_e(g)}"><td class="l"><b>{_e(g)}</b></td>'
+        f'<td class="l">{_e(defs.get(g, ""))}</td><td class="l">{_e(", ".join(v))}</td></tr>'
+        for g, v in s.groups.items())
+    return ('<div class="wrap"><table id="group-members"><thead><tr><th class="l">group</th>'
+            '<th class="l">definition</th><th class="l">datasets</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table></div>")
 
 
 def _dataset_tables(s: Summary) -> str:
@@ -207,8 +220,71 @@ def _img(cid: str, b64: str, alt: str) -> str:
     return f'<img class="chart" id="chart-{_e(cid)}" alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
 
 
-def render_html(s: Summary, meta: Mapping[str, Any] | None = None) -> str:
-    """The report page as a string."""
+def _kv_table(rows: Sequence[tuple[str, Any]], cls: str) -> str:
+    body = "".join(f'<tr><td class="l"><b>{_e(k)}</b></td><td class="l">{_e(v)}</td></tr>' for k, v in rows)
+    return f'<div class="wrap"><table class="{cls}"><tbody>{body}</tbody></table></div>'
+
+
+def _run_card_html(card: Mapping[str, Any]) -> str:
+    """The run card (``eokit.bench.runcard``): machine, command, stage times, data, models, protocols, seeds."""
+    m = card.get("machine", {})
+    libs = ", ".join(f"{k} {v}" for k, v in (m.get("libraries") or {}).items())
+    facts = [("run", card.get("run_id", "")), ("command", card.get("command", "")),
+             ("started / finished (UTC)", f"{card.get('started', '')} / {card.get('finished', '')}"),
+             ("eokit", f"{m.get('eokit_version', '?')} · git {m.get('git_sha', 'unknown')}"),
+             ("suite", f"{card.get('suite', '')} · config {card.get('config_hash', '')}"),
+             ("machine", f"{m.get('cpu', '?')} · {m.get('cores', '?')} cores ({m.get('cores_usable', '?')} usable)"
+                         f" · {m.get('ram_gb', '?')} GB RAM · GPU: {m.get('gpu', 'none')}"),
+             ("system", f"{m.get('os', '?')} · Python {m.get('python', '?')}"), ("libraries", libs),
+             ("seeds", ", ".join(str(x) for x in card.get("seeds", [])))]
+    stages = card.get("stages", {})
+    total = card.get("wall_s")
+    stage_rows = "".join(f'<tr data-stage="{_e(k)}"><td class="l">{_e(k)}</td><td>{float(v):.1f}</td></tr>'
+                         for k, v in stages.items())
+    if total is not None:
+        stage_rows += f'<tr><td class="l"><b>bench wall time before the report</b></td><td><b>{float(total):.1f}</b></td></tr>'
+    stage_html = (f'<p class="meta">Seconds per stage ({_e(card.get("stage_clock", "wall"))}).</p>'
+                  f'<div class="wrap"><table id="run-stages"><thead><tr><th class="l">stage</th><th>s</th></tr>'
+                  f"</thead><tbody>{stage_rows}</tbody></table></div>")
+    data_rows = []
+    for name, d in card.get("data", {}).items():
+        root = d.get("root", d.get("skipped", ""))
+        cells = [f'<td class="l">{_e(name)}</td>', f'<td class="l">{_e(root)}</td>']
+        for part in ("train", "test"):
+            r = d.get(part) or {}
+            split = r.get("split", "")
+            split = "+".join(split) if isinstance(split, list) else split
+            listed = f" · {_e(r['list'])}" if r.get("list") else ""
+            cells.append(f'<td class="l">{_e(split)}: {_e(r.get("samples", "–"))} samples, '
+                         f'{_e(r.get("source_items", "–"))} items · '
+                         f'<code title="{_e(r.get("sha256", ""))}">{_e(str(r.get("sha256", "–"))[:16])}</code>'
+                         f"{listed}</td>")
+        data_rows.append(f'<tr data-dataset="{_e(name)}">{"".join(cells)}</tr>')
+    data_html = ('<div class="wrap"><table id="run-data"><thead><tr><th class="l">dataset</th><th class="l">root</th>'
+                 '<th class="l">train (list sha256)</th><th class="l">test (list sha256)</th></tr></thead>'
+                 f'<tbody>{"".join(data_rows)}</tbody></table></div>')
+    model_rows = []
+    for n, x in card.get("models", {}).items():
+        seed = f" (seed {x['init_seed']})" if x.get("init_seed") is not None else ""
+        model_rows.append(
+            f'<tr><td class="l">{_e(n)}</td><td class="l">{_e(x.get("kind", ""))}</td>'
+            f'<td class="l">{_e(x.get("arch") or "–")}</td><td class="l">{_e(x.get("weights", ""))}{_e(seed)}</td>'
+            f'<td class="l"><code>{_e(x.get("state_dict_sha256", "–"))}</code> {_e(x.get("hashed_on", ""))}</td></tr>')
+    model_html = ('<div class="wrap"><table id="run-models"><thead><tr><th class="l">model</th><th class="l">kind</th>'
+                  '<th class="l">arch</th><th class="l">weights</th><th class="l">initial state-dict sha256</th></tr>'
+                  f'</thead><tbody>{"".join(model_rows)}</tbody></table></div>')
+    proto_rows = "".join(
+        f'<tr><td class="l">{_e(n)}</td><td class="l">'
+        f'{_e(", ".join(f"{k}={v}" for k, v in x.items() if k != "name"))}</td></tr>'
+        for n, x in card.get("protocols", {}).items())
+    proto_html = ('<div class="wrap"><table id="run-protocols"><thead><tr><th class="l">protocol</th>'
+                  f'<th class="l">hyper-parameters</th></tr></thead><tbody>{proto_rows}</tbody></table></div>')
+    return ('<h2 id="run-card">Run card</h2>' + _kv_table(facts, "run-facts") + stage_html
+            + "<h3>Data</h3>" + data_html + "<h3>Models</h3>" + model_html + "<h3>Protocols</h3>" + proto_html)
+
+
+def render_html(s: Summary, meta: Mapping[str, Any] | None = None, run_card: Mapping[str, Any] | None = None) -> str:
+    """The report page as a string (with the run card section when ``run_card`` is given)."""
     meta = dict(meta or {})
     charts = all_charts(s)
     title = meta.pop("title", None) or f"eokit benchmark report{' — ' + str(meta['suite']) if 'suite' in meta else ''}"
@@ -261,6 +337,8 @@ def render_html(s: Summary, meta: Mapping[str, Any] | None = None) -> str:
         body.append(_img("fractions", charts["fractions"], "score vs label fraction"))
     body.append('<h2 id="datasets">Per-dataset results</h2>')
     body.append(_dataset_tables(s))
+    if run_card:
+        body.append(_run_card_html(run_card))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{_e(title)}</title><style>{CSS}</style></head><body>"
@@ -301,11 +379,14 @@ def write_report(
     seed: int = 0,
     summary: Summary | None = None,
     outcomes: pd.DataFrame | None = None,
+    run_card: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the HTML report for ``results`` (DataFrame, ResultsStore, or path) atomically; returns its path.
 
     Per-sample ``outcomes`` (CIs, pairwise tests, not-ranked datasets) default to those stored with
-    ``results`` when it is a store or a path beside one."""
+    ``results`` when it is a store or a path beside one. ``run_card``: the run's card
+    (``eokit.bench.runcard``), rendered as its own section.
+    """
     from eokit.io import atomic_path
 
     meta = dict(meta or {})
@@ -314,7 +395,7 @@ def write_report(
         outcomes = _stored_outcomes(results)
     s = summary or summarise(_frame(results), references=refs, reference_models=reference_models,
                              n_boot=n_boot, seed=seed, outcomes=outcomes)
-    page = render_html(s, meta)
+    page = render_html(s, meta, run_card)
     out = Path(out_html)
     with atomic_path(out) as tmp:
         tmp.write_text(page, encoding="utf-8")

@@ -11,7 +11,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import nn
@@ -159,6 +159,8 @@ def _trainer(cfg: TrainConfig, callbacks: list[Callback], out: Path) -> L.Traine
     for name in ("limit_train_batches", "limit_val_batches", "limit_test_batches", "gradient_clip_val"):
         if getattr(t, name) is not None:
             kw[name] = getattr(t, name)
+    if t.progress_bar:  # on stderr, so stdout carries only results
+        callbacks = [*callbacks, RichProgressBar(leave=True, console_kwargs={"stderr": True})]
     return L.Trainer(
         max_epochs=t.max_epochs, accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
         num_nodes=t.num_nodes, precision=t.precision, deterministic=t.deterministic,

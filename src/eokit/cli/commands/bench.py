@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from eokit.cli.console import progress_bar
 from eokit.cli.options import (
     configure_logging,
     out_option,
@@ -37,17 +37,16 @@ def command(suite: str, out: str, scheduler: str | None, workers: int, no_report
     """
     from eokit.bench.runner import run_suite
 
-    configure_logging(verbosity)
-    console = Console(stderr=True)
-    with Progress(TextColumn("[bold]bench[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console, transient=False,
-                  disable=verbosity < 0) as bar:
-        task = bar.add_task("planning (loading data)", total=None)
+    log_path = configure_logging(verbosity, log_dir=out)
+    console = Console(stderr=True)  # result lines print under -q too
+    with progress_bar(console, "bench", disable=verbosity < 0) as bar:
+        task = bar.add_task("planning: loading the datasets", total=None)
 
         def progress(done: int, total: int, label: str) -> None:
             bar.update(task, completed=done, total=total, description=label)
 
-        summary = run_suite(suite, out, scheduler=scheduler, workers=workers, progress=progress)
+        summary = run_suite(suite, out, scheduler=scheduler, workers=workers, progress=progress,
+                            command=_command_line())
     report = _report(summary, write=not no_report, console=Console(quiet=verbosity < 0))
     for model, dataset, why in summary.skipped:
         why = escape(why)
@@ -59,18 +58,32 @@ def command(suite: str, out: str, scheduler: str | None, workers: int, no_report
     )
     if report:
         console.print(f"report: {report}")
+    console.print(f"log: {log_path}")
     if summary.failed:
         for label, err in summary.failed[:20]:
             console.print(f"[red]failed[/] {escape(label)}: {escape(err)}")
         raise click.ClickException(f"{len(summary.failed)} benchmark jobs failed (rerun to retry only those)")
 
 
+def _command_line() -> str:
+    """The command as typed (``eokit.cli.main.main`` keeps its arguments in the context object)."""
+    from eokit.bench.runcard import command_line
+
+    obj = click.get_current_context().find_root().obj
+    return command_line(obj.get("argv") if isinstance(obj, dict) else None)
+
+
 def _report(summary: RunSummary, *, write: bool, console: Console) -> Path | None:
-    """Leaderboard in the terminal and OUT/report.html, from every row in the store."""
+    """Leaderboard in the terminal and OUT/report.html, from every row in the store; the report's time
+    goes into the run card (the page shows the time up to its rendering)."""
+    import time
+
+    from eokit.bench.runcard import STAGE_REPORT, set_stage
     from eokit.bench.runner import report_context
     from eokit.bench.store import ResultsStore
     from eokit.report import print_leaderboard, summarise, write_report
 
+    t0 = time.perf_counter()
     store = ResultsStore(summary.out / "results.duckdb")
     df = store.frame()
     if df.empty or summary.plan is None:
@@ -80,7 +93,15 @@ def _report(summary: RunSummary, *, write: bool, console: Console) -> Path | Non
     s = summarise(df, references=refs, groups=groups, outcomes=outcomes)
     print_leaderboard(s, console=console)
     if not write:
+        if summary.run_card is not None:
+            set_stage(summary.out, STAGE_REPORT, time.perf_counter() - t0)
         return None
     suite = summary.plan.suite
     meta = {"suite": suite.name, "description": suite.description, "config_hash": suite.config_hash()}
-    return write_report(df, summary.out / "report.html", meta=meta, summary=s)
+    card = summary.run_card
+    if card is not None:
+        card = {**card, "stages": {**card.get("stages", {}), STAGE_REPORT: round(time.perf_counter() - t0, 3)}}
+    path = write_report(df, summary.out / "report.html", meta=meta, summary=s, run_card=card)
+    if summary.run_card is not None:
+        set_stage(summary.out, STAGE_REPORT, time.perf_counter() - t0)
+    return path

@@ -13,11 +13,12 @@ from rich.progress import (
     Progress,
     TaskID,
     TextColumn,
+    TimeRemainingColumn,
     TransferSpeedColumn,
 )
 from rich.table import Table
 
-from eokit.cli.options import json_option, root_option
+from eokit.cli.options import configure_logging, json_option, root_option, verbosity_option
 from eokit.datasets import DATASETS, DatasetSpec, list_datasets
 from eokit.env import data_root
 
@@ -122,12 +123,15 @@ def info_cmd(name: str, as_json: bool) -> None:
 @click.argument("name")
 @root_option()
 @click.option("--keep-archives", is_flag=True, help="Keep the downloaded archives beside the dataset.")
-def download_cmd(name: str, root: str | None, keep_archives: bool) -> None:
+@verbosity_option()
+def download_cmd(name: str, root: str | None, keep_archives: bool, verbosity: int) -> None:
     """Download NAME into --root with resume and checksum verification, and unpack it atomically."""
     from eokit.datasets.download import download_dataset
 
     spec = _spec(name)
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()) as bar:
+    configure_logging(verbosity, log_dir=Path(root) if root else spec.path())
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  TimeRemainingColumn(), console=Console(stderr=True), disable=verbosity < 0) as bar:
         tasks: dict[str, TaskID] = {}
 
         def progress(d, done: int, total: int | None) -> None:

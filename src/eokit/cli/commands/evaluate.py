@@ -9,7 +9,14 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from eokit.cli.options import batch_size_option, device_option, out_option, root_option
+from eokit.cli.options import (
+    batch_size_option,
+    configure_logging,
+    device_option,
+    out_option,
+    root_option,
+    verbosity_option,
+)
 
 
 @click.command("evaluate")
@@ -23,8 +30,9 @@ from eokit.cli.options import batch_size_option, device_option, out_option, root
 @click.option("--max-samples", type=click.IntRange(min=1), default=None, help="Evaluate at most this many samples.")
 @device_option()
 @out_option("file")
+@verbosity_option()
 def command(checkpoint: str, dataset: str, split: str, root: str | None, options: tuple[str, ...],
-            batch_size: int, max_samples: int | None, device: str, out: str | None) -> None:
+            batch_size: int, max_samples: int | None, device: str, out: str | None, verbosity: int) -> None:
     """Evaluate CHECKPOINT (an eokit checkpoint folder) on DATASET/--split; print and write the metrics.
 
     The metrics go to the JSON file OUT (default: <checkpoint>/eval_<dataset>_<split>.json).
@@ -43,6 +51,7 @@ def command(checkpoint: str, dataset: str, split: str, root: str | None, options
     ck = Path(checkpoint)
     folder = ck.parent if ck.is_file() else ck
     out = out or str(folder / f"eval_{dataset}_{split}.json")
+    configure_logging(verbosity, log_dir=Path(out).parent)
     res = evaluate(checkpoint, dataset, split, root=root, options=opts, batch_size=batch_size,
                    max_samples=max_samples, device=device, out=out)
     table = Table(title=f"{dataset} / {split} ({res['samples']} samples)")
@@ -51,5 +60,6 @@ def command(checkpoint: str, dataset: str, split: str, root: str | None, options
     for k, v in res["metrics"].items():
         if isinstance(v, float):
             table.add_row(k, f"{v:.4f}")
-    Console(stderr=True).print(table)
+    if verbosity >= 0:
+        Console(stderr=True).print(table)
     click.echo(json.dumps({"output": out, **{k: v for k, v in res["metrics"].items() if isinstance(v, float)}}))

@@ -113,7 +113,8 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
     from eokit.infer.distributed import output_paths
     from eokit.infer.predict import CPU_FORWARD_BATCH
 
-    configure_logging(verbosity)
+    # one scene writes the COG OUT (log beside it), several write into the folder OUT
+    configure_logging(verbosity, log_dir=out if len(scenes) > 1 or Path(out).is_dir() else Path(out).parent)
     console = Console(stderr=True)
     models = [model, *extra_models]
     options = PredictOptions(

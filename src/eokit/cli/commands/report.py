@@ -56,8 +56,11 @@ def command(results: str, out: str | None, references: str | None, reference_mod
     Writes the HTML file OUT (default: report.html beside RESULTS); --suite keeps only that suite's rows,
     --seed seeds the bootstrap of the capability scores.
     """
-    configure_logging(verbosity)
+    src = Path(results)
+    here = src if src.is_dir() else src.parent
+    configure_logging(verbosity, log_dir=Path(out).parent if out else here)
     from eokit.bench.groups import GROUPS_FILENAME, read_groups
+    from eokit.bench.runcard import RUNCARD_FILENAME, read_run_card
     from eokit.bench.store import load_outcomes, load_results
     from eokit.report import print_leaderboard, summarise, write_report
 
@@ -74,8 +77,6 @@ def command(results: str, out: str | None, references: str | None, reference_mod
     if df.empty:
         raise ConfigError(f"{results!r} holds no result rows yet")
     models = [m.strip() for m in reference_models.split(",")] if reference_models else None
-    src = Path(results)
-    here = src if src.is_dir() else src.parent
     # sidecars `eokit bench` writes beside its store: the suite's references and capability groups
     if references is None and models is None and (here / "references.json").exists():
         references = str(here / "references.json")
@@ -88,7 +89,8 @@ def command(results: str, out: str | None, references: str | None, reference_mod
     meta = {"results": str(src)}
     if suite or df["suite"].nunique() == 1:
         meta["suite"] = suite or str(df["suite"].iloc[0])
-    path = write_report(df, path_out, meta=meta, summary=s)
+    card = read_run_card(here) if (here / RUNCARD_FILENAME).exists() else None
+    path = write_report(df, path_out, meta=meta, summary=s, run_card=card)
     if verbosity >= 0:
         print_leaderboard(s)
     click.echo(f"report written to {path}")

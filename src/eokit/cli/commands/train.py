@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 
-from eokit.cli.options import out_option
+from eokit.cli.options import configure_logging, out_option, verbosity_option
+
+if TYPE_CHECKING:
+    from eokit.train.fit import TrainResult
 
 
 @click.command("train")
@@ -16,11 +23,15 @@ from eokit.cli.options import out_option
 @out_option("dir")
 @click.option("--no-resume", is_flag=True, help="Start afresh even if the output folder has a resume checkpoint.")
 @click.option("--check", is_flag=True, help="Only validate the config and print it.")
-def command(config: str, overrides: tuple[str, ...], out: str | None, no_resume: bool, check: bool) -> None:
+@verbosity_option()
+def command(config: str, overrides: tuple[str, ...], out: str | None, no_resume: bool, check: bool,
+            verbosity: int) -> None:
     """Train a model as CONFIG.yaml says (task, model, data, optimiser, trainer).
 
-    The run (checkpoint, metrics, logs) goes to the folder OUT (default: the config's output_dir).
+    The run (checkpoint, metrics, logs, eokit.log) goes to the folder OUT (default: the config's
+    output_dir). The last line on stdout is the result as JSON; a summary table goes to stderr.
     """
+    configure_logging(verbosity)
     from eokit.train import load_config, train
 
     extra = list(overrides)
@@ -28,15 +39,35 @@ def command(config: str, overrides: tuple[str, ...], out: str | None, no_resume:
         extra.append(f"output_dir={out}")
     if no_resume:
         extra.append("resume=false")
+    if verbosity < 0:
+        extra.append("trainer.progress_bar=false")
     cfg = load_config(config, extra)
     if check:
         click.echo(json.dumps(cfg.model_dump(), indent=2))
         return
+    log_path = configure_logging(verbosity, log_dir=cfg.out)
     result = train(cfg)
+    val, test = _scalars(result.best_val), _scalars(result.test)
+    if verbosity >= 0:
+        _summary(cfg.name, result, val, test, log_path)
     click.echo(json.dumps({"checkpoint": str(result.checkpoint), "epochs": result.epochs,
                            "start_epoch": result.start_epoch, "resumed": result.resumed,
-                           "val": _scalars(result.best_val), "test": _scalars(result.test)}))
+                           "val": val, "test": test}))
 
 
-def _scalars(d: dict) -> dict:
+def _summary(name: str, result: TrainResult, val: dict[str, float], test: dict[str, float], log_path: Path) -> None:
+    """One screen on stderr: the metrics of the best epoch and the test split, and where things are."""
+    table = Table(title=f"{name}: {result.epochs} epoch(s)"
+                  + (f", resumed at epoch {result.start_epoch}" if result.resumed else ""))
+    table.add_column("metric")
+    table.add_column("val (best)", justify="right")
+    table.add_column("test", justify="right")
+    for k in sorted(set(val) | set(test)):
+        table.add_row(k, f"{val[k]:.4f}" if k in val else "–", f"{test[k]:.4f}" if k in test else "–")
+    console = Console(stderr=True)
+    console.print(table)
+    console.print(f"checkpoint: {result.checkpoint}\nlog: {log_path}")
+
+
+def _scalars(d: dict[str, Any]) -> dict[str, float]:
     return {k: round(v, 6) for k, v in d.items() if isinstance(v, float)}
