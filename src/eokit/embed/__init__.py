@@ -1,7 +1,15 @@
 """Earth embeddings: chip-grid embeddings of scenes, the GeoParquet store, embedding-field COGs, products."""
 
 from eokit.embed.model import Embedder, as_embedder
-from eokit.embed.scene import ChipGrid, EmbedOptions, EmbedResult, concat_stores, embed_scene
+from eokit.embed.scene import (
+    ChipGrid,
+    EmbedOptions,
+    EmbedResult,
+    concat_stores,
+    embed_scene,
+    embed_scenes,
+    embed_split,
+)
 from eokit.embed.store import (
     EmbeddingStore,
     quantize_int8,
@@ -19,6 +27,8 @@ __all__ = [
     "as_embedder",
     "concat_stores",
     "embed_scene",
+    "embed_scenes",
+    "embed_split",
     "quantize_int8",
     "read_embeddings",
     "unit_int8",
