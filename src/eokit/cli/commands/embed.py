@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from eokit.cli.options import (
@@ -82,7 +84,7 @@ def command(model: str, scenes: tuple[str, ...], out: str, field: str | None, we
     from eokit.infer.options import RunOptions, SceneOptions
 
     configure_logging(verbosity)
-    model_kwargs = {"weights": weights, "bands": bands, "sensor": sensor, "seed": seed}
+    model_kwargs: dict[str, Any] = {"weights": weights, "bands": bands, "sensor": sensor, "seed": seed}
     datasets = [s for s in scenes if s.startswith(DATASET_PREFIX)]
     if datasets:
         if len(scenes) != 1 or field:
