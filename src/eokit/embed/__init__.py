@@ -1,6 +1,7 @@
 """Earth embeddings: chip-grid embeddings of scenes, the GeoParquet store, embedding-field COGs, products."""
 
 from eokit.embed.model import Embedder, as_embedder
+from eokit.embed.products import EmbeddingField, read_clay, read_field, read_majortom
 from eokit.embed.scene import (
     ChipGrid,
     EmbedOptions,
@@ -23,6 +24,7 @@ __all__ = [
     "EmbedOptions",
     "EmbedResult",
     "Embedder",
+    "EmbeddingField",
     "EmbeddingStore",
     "as_embedder",
     "concat_stores",
@@ -30,7 +32,10 @@ __all__ = [
     "embed_scenes",
     "embed_split",
     "quantize_int8",
+    "read_clay",
     "read_embeddings",
+    "read_field",
+    "read_majortom",
     "unit_int8",
     "write_embeddings",
 ]
