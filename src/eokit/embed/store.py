@@ -190,11 +190,12 @@ def _arrow_table(table: Any, vectors: np.ndarray, meta: dict[str, Any]) -> Any:
              and c != getattr(table, "_geometry_column_name", "geometry")]
     for c in extra:  # keep caller columns (e.g. a label) after the contract columns
         cols[c] = pa.array(list(table[c]))
-    bounds = shapely.total_bounds(geoms) if n else [0.0, 0.0, 0.0, 0.0]
-    types = sorted({g.geom_type for g in geoms if g is not None}) if n else []
-    geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": {
-        "encoding": "WKB", "geometry_types": types, "crs": _crs84_projjson(),
-        "bbox": [float(b) for b in bounds]}}}
+    present = [g for g in geoms if g is not None and not g.is_empty]
+    types = sorted({g.geom_type for g in present})
+    column: dict[str, Any] = {"encoding": "WKB", "geometry_types": types, "crs": _crs84_projjson()}
+    if present:  # bbox only of real geometries (no NaN in the JSON)
+        column["bbox"] = [float(b) for b in shapely.total_bounds(np.asarray(present, dtype=object))]
+    geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": column}}
     out = pa.table(cols)
     return out.replace_schema_metadata({b"geo": json.dumps(geo).encode(),
                                         META_KEY: json.dumps(meta).encode()})
