@@ -11,16 +11,17 @@ and ``geo`` the GeoParquet metadata.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from eokit.errors import EmbeddingError
+from eokit.errors import EmbeddingError, EokitError
 from eokit.io.cog import atomic_path
 
 STORE_VERSION = 1
@@ -33,6 +34,29 @@ _INT_COLUMNS = ("col", "row", "width", "height")
 _STR_COLUMNS = ("chip_id", "scene_id", "crs", "model", "weights_sha256")
 #: the metadata keys two stores must agree on to be compared
 COMPATIBLE_KEYS = ("model", "weights_sha256", "dim")
+
+
+R = TypeVar("R")
+
+
+def typed_reader(what: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Decorate a reader whose first argument is a path: any non-eokit error (a corrupt file's
+    Arrow, JSON, Unicode or PROJ error) becomes an :class:`EmbeddingError` naming the file."""
+
+    def decorate(read: Callable[..., R]) -> Callable[..., R]:
+        @functools.wraps(read)
+        def wrapper(path: Any, *args: Any, **kwargs: Any) -> R:
+            try:
+                return read(path, *args, **kwargs)
+            except EokitError:
+                raise
+            except Exception as exc:  # anything a damaged file makes a library raise
+                raise EmbeddingError(f"cannot read {str(path)!r} as {what} ({type(exc).__name__}: {exc}); "
+                                     "is the file complete and of that format?") from exc
+
+        return wrapper
+
+    return decorate
 
 
 def quantize_int8(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -243,6 +267,7 @@ def _vectors_from(column: Any, scale: Any, where: str) -> np.ndarray:
     return vectors
 
 
+@typed_reader("an eokit embedding store")
 def read_embeddings(path: str | os.PathLike[str], *, columns: Sequence[str] | None = None) -> EmbeddingStore:
     """Read a store written by :func:`write_embeddings` (int8 stores come back as float32 vectors).
 
