@@ -90,6 +90,18 @@ class MetricError(EokitError, ValueError):
     """A metric is undefined for the given predictions (no valid sample, pixel or positive label)."""
 
 
+class PlacesOutsideError(EokitError, ValueError):
+    """Places of a table fall outside every chip of an embedding store."""
+
+
+class OverlapError(EokitError, ValueError):
+    """Treated and control units do not overlap (propensities separate them): no effect is identified."""
+
+
+class MissingExtraError(EokitError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
 def suggest(name: str, choices: list[str] | tuple[str, ...]) -> str:
     """Return ' Did you mean X?' for the closest choice, or an empty string."""
     import difflib

@@ -1,0 +1,1 @@
+"""Earth embeddings: stores of chip vectors, search, and science on embeddings."""
