@@ -90,7 +90,11 @@ class MetricError(EokitError, ValueError):
     """A metric is undefined for the given predictions (no valid sample, pixel or positive label)."""
 
 
-class PlacesOutsideError(EokitError, ValueError):
+class EmbeddingError(EokitError, ValueError):
+    """An embedding store is unreadable, malformed or from a different model than expected."""
+
+
+class PlacesOutsideError(EmbeddingError):
     """Places of a table fall outside every chip of an embedding store."""
 
 
