@@ -91,3 +91,16 @@ def test_cross_validate_rejects_bad_target():
     y[3] = np.nan
     with pytest.raises(ConfigError, match="1 missing"):
         cross_validate(X, y, np.arange(20) % 5, k=2)
+
+
+def test_store_round_trip_feeds_the_join(tmp_path):
+    from eokit.embed.store import read_embeddings, write_embeddings
+
+    chips, vec, _, _ = _grid(n=3, size=1.0, dim=4)
+    chips["scene_id"] = "s1"
+    path = write_embeddings(tmp_path / "emb.parquet", (chips, vec), {"model": "m", "dim": 4})
+    places = gpd.GeoDataFrame({"y": [0.0]}, geometry=[Point(1.5, 2.5)], crs="EPSG:4326")
+    for src in (read_embeddings(path), path):
+        X, ll = join_places(places, src)
+        np.testing.assert_allclose(X[0], vec[7], rtol=1e-6)
+        np.testing.assert_allclose(ll[0], [1.5, 2.5])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -28,11 +29,16 @@ def _as_4326(frame: Any, what: str) -> Any:
 
 
 def _chips_and_vectors(store_or_chips: Any, vectors: np.ndarray | None) -> tuple[Any, np.ndarray]:
-    """(chip GeoDataFrame, (N, D) float32 vectors) from an EmbeddingStore or a frame + array."""
+    """(chip GeoDataFrame, (N, D) float32 vectors) from a store (or its path) or a frame + array."""
+    from eokit.embed.store import EmbeddingStore, read_embeddings
+
+    if isinstance(store_or_chips, str | Path):
+        store_or_chips = read_embeddings(store_or_chips)
+    if isinstance(store_or_chips, EmbeddingStore):
+        return store_or_chips.table, store_or_chips.vectors
     if vectors is None:
-        if not hasattr(store_or_chips, "vectors") or not hasattr(store_or_chips, "table"):
-            raise ConfigError("pass an EmbeddingStore, or a chip GeoDataFrame together with vectors=")
-        return store_or_chips.table, np.asarray(store_or_chips.vectors, dtype=np.float32)
+        raise ConfigError("pass an EmbeddingStore (or its path), or a chip GeoDataFrame together "
+                          "with vectors=")
     vec = np.asarray(vectors, dtype=np.float32)
     if vec.ndim != 2 or len(vec) != len(store_or_chips):
         raise ConfigError(f"vectors have shape {vec.shape}; expected ({len(store_or_chips)}, D), "
@@ -44,7 +50,7 @@ def join_places(places: Any, store_or_chips: Any, vectors: np.ndarray | None = N
                 where: str = "places") -> tuple[np.ndarray, np.ndarray]:
     """Embeddings of ``places``: the chip a point falls in, the mean of the chips a polygon meets.
 
-    ``store_or_chips`` is an ``EmbeddingStore`` or a chip GeoDataFrame (EPSG:4326 footprints) with
+    ``store_or_chips`` is an ``EmbeddingStore`` (or its path) or a chip GeoDataFrame (EPSG:4326 footprints) with
     ``vectors`` (N, D). Returns ``(X, lonlat)``: one vector and one representative (lon, lat) per
     place, in the places' order. A point on the border of several chips (or in overlapping chips)
     gets their mean. Places outside every chip raise :class:`PlacesOutsideError` naming them.
