@@ -52,3 +52,24 @@ def test_missing_doubleml_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "doubleml", None)
     with pytest.raises(MissingExtraError, match=r"eokit\[causal\]"):
         estimate_effects(units, embeddings=emb)
+
+
+def test_confounders_from_a_store_by_chip_id(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from eokit.embed.causal import confounders_for
+    from eokit.embed.store import read_embeddings, write_embeddings
+    from eokit.errors import ConfigError
+
+    units, emb = _units(n=40)
+    chips = gpd.GeoDataFrame({"chip_id": [f"c{i}" for i in range(40)], "scene_id": "s"},
+                             geometry=[box(i, 0, i + 1, 1) for i in range(40)], crs="EPSG:4326")
+    store = read_embeddings(write_embeddings(tmp_path / "e.parquet", (chips, emb), {"dim": 6}))
+    units["chip"] = [f"c{i}" for i in range(39, -1, -1)]  # reversed order
+    X = confounders_for(units, store=store, chip_column="chip", covariates=["region"])
+    np.testing.assert_allclose(X[:, :6], emb[::-1], rtol=1e-6)
+    np.testing.assert_array_equal(X[:, 6], units["region"])
+    units.loc[0, "chip"] = "nope"
+    with pytest.raises(ConfigError, match="1 chip ids of column 'chip'.*nope"):
+        confounders_for(units, store=store, chip_column="chip")
