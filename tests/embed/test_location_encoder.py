@@ -67,8 +67,8 @@ def test_train_encode_and_checkpoint_round_trip(tmp_path, one_thread):
     cfg = LocationConfig(degree=6, hidden=32, layers=2, dim=8)
     model, hist = train_location_encoder(lonlat, img, config=cfg, epochs=15, batch_size=64, seed=1)
     assert hist[-1] < hist[0] - 0.3  # contrastive loss decreases
-    _, hist2 = train_location_encoder(lonlat, img, config=cfg, epochs=15, batch_size=64, seed=1)
-    assert hist == hist2  # seeded
+    _, hist2 = train_location_encoder(lonlat, img, config=cfg, epochs=3, batch_size=64, seed=1)
+    assert hist[:3] == hist2  # seeded: the same first epochs
     v = model.encode(lonlat[:5, 0], lonlat[:5, 1])
     assert v.shape == (5, 8) and v.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-5)

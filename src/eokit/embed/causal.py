@@ -10,6 +10,7 @@ analysis (robustness values). Needs the optional extra: ``pip install 'eokit[cau
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -224,26 +225,32 @@ def estimate_effects(units: Any, *, treatment: str = "treatment", outcome: str =
     ps = cross_val_predict(clone(ml_m), X, d.astype(int), cv=cv, method="predict_proba")[:, 1]
     diag = overlap_diagnostics(ps, d, trim=trim, min_share=min_share, max_extreme=max_extreme,
                                where=where)
-    np.random.seed(seed)  # DoubleML draws its sample splits from numpy's global state
-    data = dml.DoubleMLData.from_arrays(X, y, d)
-    irm = dml.DoubleMLIRM(data, ml_g, ml_m, n_folds=n_folds, trimming_threshold=trim)
-    irm.fit()
-    lo, hi = (float(v) for v in irm.confint(level=0.95).iloc[0])
-    irm.sensitivity_analysis(cf_y=cf_y, cf_d=cf_d, rho=1.0)
-    sp = irm.sensitivity_params
-    sens = {"rv": float(sp["rv"][0]), "rva": float(sp["rva"][0]), "cf_y": cf_y, "cf_d": cf_d,
-            "theta_lower": float(sp["theta"]["lower"][0]),
-            "theta_upper": float(sp["theta"]["upper"][0]),
-            "ci_lower": float(sp["ci"]["lower"][0]), "ci_upper": float(sp["ci"]["upper"][0])}
-    gates: list[dict[str, Any]] = []
-    if by:
-        groups = _groups(units[by].to_numpy(), n_bins)
-        g = irm.gate(groups=groups)
-        ci = g.confint(level=0.95)
-        for name in groups.columns:
-            gates.append({"group": f"{by}={name}", "n": int(groups[name].sum()),
-                          "effect": float(ci.loc[name, "effect"]),
-                          "ci": (float(ci.loc[name, "2.5 %"]), float(ci.loc[name, "97.5 %"]))})
+    with warnings.catch_warnings():  # DoubleML's own pandas deprecation notices
+        warnings.filterwarnings("ignore", module="doubleml")
+        state = np.random.get_state()  # DoubleML draws its sample splits from numpy's global RNG
+        np.random.seed(seed)
+        try:
+            data = dml.DoubleMLData.from_arrays(X, y, d)
+            irm = dml.DoubleMLIRM(data, ml_g, ml_m, n_folds=n_folds, trimming_threshold=trim)
+            irm.fit()
+        finally:
+            np.random.set_state(state)
+        lo, hi = (float(v) for v in irm.confint(level=0.95).iloc[0])
+        irm.sensitivity_analysis(cf_y=cf_y, cf_d=cf_d, rho=1.0)
+        sp = irm.sensitivity_params
+        sens = {"rv": float(sp["rv"][0]), "rva": float(sp["rva"][0]), "cf_y": cf_y, "cf_d": cf_d,
+                "theta_lower": float(sp["theta"]["lower"][0]),
+                "theta_upper": float(sp["theta"]["upper"][0]),
+                "ci_lower": float(sp["ci"]["lower"][0]), "ci_upper": float(sp["ci"]["upper"][0])}
+        gates: list[dict[str, Any]] = []
+        if by:
+            groups = _groups(units[by].to_numpy(), n_bins)
+            g = irm.gate(groups=groups)
+            ci = g.confint(level=0.95)
+            for name in groups.columns:
+                gates.append({"group": f"{by}={name}", "n": int(groups[name].sum()),
+                              "effect": float(ci.loc[name, "effect"]),
+                              "ci": (float(ci.loc[name, "2.5 %"]), float(ci.loc[name, "97.5 %"]))})
     return CausalResult(ate=float(irm.coef[0]), se=float(irm.se[0]), ci=(lo, hi), n=len(d),
                         n_treated=n_t, overlap=diag, sensitivity=sens, gates=gates,
                         confounders=X.shape[1])
