@@ -11,7 +11,11 @@ import pytest
 from eokit.embed.causal import estimate_effects, overlap_diagnostics
 from eokit.errors import MissingExtraError, OverlapError
 
-pytest.importorskip("doubleml")
+
+
+@pytest.fixture
+def doubleml():
+    return pytest.importorskip("doubleml")
 
 
 def _units(n: int = 600, tau: float = 2.0, seed: int = 0, separate: bool = False):
@@ -24,7 +28,7 @@ def _units(n: int = 600, tau: float = 2.0, seed: int = 0, separate: bool = False
     return pd.DataFrame({"treatment": d.astype(int), "outcome": y, "region": region}), emb
 
 
-def test_effect_recovered_within_ci_and_naive_is_biased():
+def test_effect_recovered_within_ci_and_naive_is_biased(doubleml):
     units, emb = _units()
     res = estimate_effects(units, embeddings=emb, by="region", seed=0)
     true_ate = 2.0 + 0.5 * 2.0 * units["region"].mean()
@@ -39,7 +43,7 @@ def test_effect_recovered_within_ci_and_naive_is_biased():
     assert res.overlap.share_in_support > 0.9 and res.n_treated == int(units.treatment.sum())
 
 
-def test_no_overlap_stops_the_estimate():
+def test_no_overlap_stops_the_estimate(doubleml):
     units, emb = _units(separate=True)
     with pytest.raises(OverlapError, match="no overlap between treated and control"):
         estimate_effects(units, embeddings=emb, where="plots.parquet")
