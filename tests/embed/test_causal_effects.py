@@ -12,7 +12,6 @@ from eokit.embed.causal import estimate_effects, overlap_diagnostics
 from eokit.errors import MissingExtraError, OverlapError
 
 
-
 @pytest.fixture
 def doubleml():
     return pytest.importorskip("doubleml")
