@@ -94,6 +94,18 @@ class EmbeddingError(EokitError, ValueError):
     """An embedding store is unreadable, malformed or from a different model than expected."""
 
 
+class PlacesOutsideError(EmbeddingError):
+    """Places of a table fall outside every chip of an embedding store."""
+
+
+class OverlapError(EokitError, ValueError):
+    """Treated and control units do not overlap (propensities separate them): no effect is identified."""
+
+
+class MissingExtraError(EokitError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
 def suggest(name: str, choices: list[str] | tuple[str, ...]) -> str:
     """Return ' Did you mean X?' for the closest choice, or an empty string."""
     import difflib
