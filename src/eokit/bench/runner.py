@@ -47,7 +47,7 @@ from eokit.bench.config import (
     load_suite,
     stable_hash,
 )
-from eokit.env import data_root
+from eokit.env import allocator_env, data_root, limit_threads, tune_allocator
 from eokit.errors import ConfigError, DatasetError, DatasetNotFoundError, DownloadError, MetricError
 from eokit.tasktype import TaskType
 
@@ -199,17 +199,24 @@ def _suite(suite_json: dict[str, Any]) -> SuiteConfig:
     return SuiteConfig.model_validate(suite_json)
 
 
-def _worker_threads() -> None:
-    """One torch thread per Dask worker thread (threads_per_worker=1)."""
+_WORKER_READY: list[bool] = []
+
+
+def _worker_setup() -> None:
+    """Once per Dask worker process: one torch/BLAS thread (threads_per_worker=1, so threads x
+    workers <= cores) and glibc's allocator keeping freed buffers (``eokit.env.tune_allocator``;
+    a worker of an external cluster may have been started with Dask's 64 KiB trim threshold)."""
+    if _WORKER_READY:
+        return
     try:
         from distributed import get_worker
 
         get_worker()
     except (ImportError, ValueError):
         return
-    import torch
-
-    torch.set_num_threads(1)
+    tune_allocator()
+    limit_threads(1)
+    _WORKER_READY.append(True)
 
 
 def _needed_conditions(jobs: Iterable[Job]) -> list[tuple[str, int]]:
@@ -222,7 +229,7 @@ def features_job(suite_json: dict[str, Any], model: str, dataset: str, conds: li
     from eokit.bench.data import load_split
     from eokit.bench.features import extract_features, make_extractor
 
-    _worker_threads()
+    _worker_setup()
     suite = _suite(suite_json)
     m = next(x for x in suite.models if x.name == model)
     d = next(x for x in suite.datasets if x.name == dataset)
@@ -247,7 +254,7 @@ def eval_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = 
     from eokit.bench.data import fraction_indices, load_split
     from eokit.bench.features import load_features
 
-    _worker_threads()
+    _worker_setup()
     suite = _suite(suite_json)
     d = next(x for x in suite.datasets if x.name == t.dataset)
     conds = t.conditions
@@ -287,7 +294,7 @@ def finetune_job(suite_json: dict[str, Any], t: Job) -> dict[str, list[dict[str,
     from eokit.bench.data import fraction_indices, load_split
     from eokit.bench.features import BackboneExtractor, reflectance_scale
 
-    _worker_threads()
+    _worker_setup()
     suite = _suite(suite_json)
     m = next(x for x in suite.models if x.name == t.model)
     d = next(x for x in suite.datasets if x.name == t.dataset)
@@ -332,12 +339,17 @@ def run_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = N
 # -- driver ------------------------------------------------------------------------------------------
 
 def _client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler:
         return Client(scheduler), None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+    # the nanny exports these before it spawns a worker; Dask's own MALLOC_TRIM_THRESHOLD_=65536
+    # made glibc mmap/munmap every buffer above 128 KiB (see eokit.env.tune_allocator)
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **allocator_env()}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
 
@@ -358,6 +370,7 @@ def run_suite(
     """
     from eokit.bench.store import ResultsStore
 
+    tune_allocator()  # the driver decodes the datasets and runs the in-process grid
     cfg = suite if isinstance(suite, SuiteConfig) else load_suite(suite)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
