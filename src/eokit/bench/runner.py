@@ -30,6 +30,7 @@ import dataclasses
 import datetime as dt
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,9 @@ class RunSummary:
     feature_jobs: int = 0
     plan: Plan | None = None
     failed: list[tuple[str, str]] = field(default_factory=list)  # (job label, error) of jobs that raised
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    """Wall seconds per stage: plan (read + decode the datasets), features (until the last feature
+    job finished), grid (features + protocols), efficiency, export; also in ``OUT/timings.json``."""
 
 
 # -- planning -------------------------------------------------------------------------------------
@@ -375,7 +379,10 @@ def run_suite(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     store = ResultsStore(out / "results.duckdb")
+    stages: dict[str, float] = {}
+    t0 = time.perf_counter()
     p = plan(cfg)
+    stages["plan"] = time.perf_counter() - t0
     suite_json = p.suite.model_dump(mode="json")
     done = store.done_jobs()
     pending = [dataclasses.replace(t, entries=tuple(e for e in t.entries if e[0] not in done))
@@ -423,6 +430,8 @@ def run_suite(
     for t in grid:
         if t.kind == "eval":
             feature_groups.setdefault((t.model, t.dataset), []).append(t)
+    t_grid = time.perf_counter()
+    features_done: list[float] = []
     if grid and (scheduler or workers > 0):
         from distributed import as_completed
 
@@ -431,6 +440,8 @@ def run_suite(
             feats = {g: client.submit(features_job, suite_json, g[0], g[1], _needed_conditions(ts), pure=False,
                                       key=f"features-{g[0]}-{g[1]}-{os.getpid()}")
                      for g, ts in feature_groups.items()}
+            for f in feats.values():
+                f.add_done_callback(lambda _: features_done.append(time.perf_counter()))
             futures = {}
             for t in grid:
                 dep = feats.get((t.model, t.dataset)) if t.kind == "eval" else None
@@ -452,16 +463,23 @@ def run_suite(
                 cluster.close()
     else:
         paths: dict[tuple[str, str], dict[str, str]] = {}
+        in_features = 0.0
         for t in grid:
             try:
                 if t.kind == "eval" and (t.model, t.dataset) not in paths:
+                    tf = time.perf_counter()
                     paths[(t.model, t.dataset)] = features_job(
                         suite_json, t.model, t.dataset, _needed_conditions(feature_groups[(t.model, t.dataset)]))
+                    in_features += time.perf_counter() - tf
                 result = run_job(suite_json, t, paths.get((t.model, t.dataset)))
             except Exception as exc:
                 fail(t, exc)
                 continue
             store_result(t, result)
+        features_done.append(t_grid + in_features)
+    stages["features"] = max(features_done, default=t_grid) - t_grid
+    stages["grid"] = time.perf_counter() - t_grid
+    t_eff = time.perf_counter()
     for t in eff:  # on the driver, after the grid: timings undisturbed by busy workers
         try:
             result = run_job(suite_json, t)
@@ -469,10 +487,26 @@ def run_suite(
             fail(t, exc)
             continue
         store_result(t, result)
+    stages["efficiency"] = time.perf_counter() - t_eff
+    t_export = time.perf_counter()
     exports = store.export(out)
+    stages["export"] = time.perf_counter() - t_export
+    write_timings(out, stages)
     summary = RunSummary(out, n_entries, done_before, computed, len(store), p.skipped, exports=tuple(exports),
-                         feature_jobs=len(feature_groups), failed=failed, plan=p)
+                         feature_jobs=len(feature_groups), failed=failed, plan=p, stage_seconds=stages)
     return summary
+
+
+def write_timings(out: Path, stages: dict[str, float]) -> Path:
+    """``OUT/timings.json``: ``{stage: wall seconds}`` of the latest run (written atomically)."""
+    import json
+
+    from eokit.io import atomic_path
+
+    path = Path(out) / "timings.json"
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps({k: round(v, 3) for k, v in stages.items()}, indent=1) + "\n")
+    return path
 
 
 def report_context(df: Any, p: Plan, out: Path | None = None) -> tuple[dict[str, Any], dict[str, list[str]]]:
