@@ -126,6 +126,16 @@ def tune_allocator() -> bool:
     return ok
 
 
+def release_free_memory() -> bool:
+    """Return the free heap memory of this process to the OS (glibc ``malloc_trim``; else a no-op).
+
+    With :func:`tune_allocator` freed buffers stay resident; a measurement of resident-set
+    growth (``eokit.bench.efficiency``) calls this first so that it sees its own allocations.
+    """
+    libc = _glibc()
+    return bool(libc.malloc_trim(0)) if libc is not None else False
+
+
 def allocator_env() -> dict[str, str]:
     """Environment of a compute subprocess that glibc reads at start-up: the thresholds of
     :func:`tune_allocator` and :data:`ARENA_MAX`; empty when tuning is off or off glibc."""
