@@ -93,6 +93,8 @@ def _cache_file(key: str) -> Path:
 
 _MEMO: OrderedDict[str, SplitArrays] = OrderedDict()
 MEMO_SIZE = 4  # splits kept in memory per process (a Dask worker runs many tasks on the same data)
+STATS = {"decodes": 0, "disk_reads": 0}
+"""Splits built from the dataset (images decoded) / read from the disk cache in this process (tests)."""
 
 
 def load_split(cfg: DatasetCfg, part: str) -> SplitArrays:
@@ -149,6 +151,7 @@ def split_extra(cfg: DatasetCfg, part: str) -> dict[str, Any]:
 
 
 def _read(path: Path, key: str) -> SplitArrays:
+    STATS["disk_reads"] += 1
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(z["meta"].tobytes().decode())
         get = {k: z[k] for k in z.files if k != "meta"}
@@ -248,6 +251,7 @@ def stratified_holdout(labels: np.ndarray | None, n: int, test_fraction: float, 
 
 
 def _build(cfg: DatasetCfg, part: str) -> SplitArrays:
+    STATS["decodes"] += 1
     split_cfg = cfg.train if (part == "train" or cfg.holdout) else cfg.test
     names = [split_cfg.split] if isinstance(split_cfg.split, str) else list(split_cfg.split)
     parts = [open_dataset(cfg, name) for name in names]

@@ -8,7 +8,9 @@
   warm-up batch;
 - ``peak_mem_mb``: peak resident-set growth (MiB) over the warm-up and timed batches,
   sampled every 2 ms from ``/proc/self/statm`` (torch allocates outside
-  Python's heap, so tracemalloc would miss it); 0 where /proc is missing.
+  Python's heap, so tracemalloc would miss it); 0 where /proc is missing. Free heap
+  memory is returned to the OS first (``eokit.env.release_free_memory``), so buffers an
+  earlier job freed and the tuned allocator kept do not hide this model's working memory.
 
 Rows use protocol ``'efficiency'`` with these metric names (the report's
 ``eokit.bench.aggregate.EFFICIENCY_METRICS``).
@@ -23,6 +25,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from eokit.env import release_free_memory
 
 EFFICIENCY_METRICS = ("params", "gflops", "throughput_ips", "peak_mem_mb")
 
@@ -84,6 +88,7 @@ def measure(extractor: Any, images: np.ndarray, repeats: int = 3) -> dict[str, f
     params = float(sum(p.numel() for p in model.parameters())) if model is not None else 0.0
     calls = feat.STATS["backbone_calls"]
     times = []
+    release_free_memory()  # the base RSS must not hold buffers an earlier job freed (tuned allocator)
     with PeakRSS() as mem:
         extractor.extract(x)  # warm-up (inside: the first batch allocates the working memory)
         for _ in range(repeats):

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -46,7 +48,7 @@ log = logging.getLogger(__name__)
 FEATURES_VERSION = 1
 INDEX_NAMES = ("NDVI", "NDWI", "MNDWI", "NDBI", "NBR", "NDMI", "EVI", "SAVI", "GNDVI")
 DN_THRESHOLD = 10.0  # a 99th percentile above this means raw digital numbers, not reflectance
-STATS = {"backbone_calls": 0}  # forward passes run in this process (tests read it)
+STATS = {"backbone_calls": 0, "feature_reads": 0}  # forward passes / feature files read in this process (tests)
 
 
 @dataclass
@@ -295,13 +297,51 @@ def save_features(path: Path, fs: FeatureSet) -> None:
         save_file(tensors, str(tmp), metadata={"format": "eokit-bench-features", "v": str(FEATURES_VERSION)})
 
 
+_MEMO: OrderedDict[tuple[str, int, int], FeatureSet] = OrderedDict()
+MEMO_BYTES = 512 * 2**20
+"""Feature sets kept in memory per process: the eval jobs of one (model, dataset) — every
+protocol, fraction and seed — read the same files, one after another on a worker."""
+
+
+def _nbytes(fs: FeatureSet) -> int:
+    arrays = [fs.pooled, *fs.maps, *([fs.pooled2] if fs.pooled2 is not None else []), *(fs.maps2 or [])]
+    return sum(a.nbytes for a in arrays)
+
+
 def load_features(path: str | Path) -> FeatureSet:
+    """The feature set stored at ``path``, read-only (kept in a per-process LRU; keyed by path,
+    size and mtime, so a rewritten file is read again)."""
     from safetensors.numpy import load_file
 
+    st = os.stat(path)
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key in _MEMO:
+        _MEMO.move_to_end(key)
+        return _MEMO[key]
+    STATS["feature_reads"] += 1
     t = load_file(str(path))
+    for a in t.values():
+        a.flags.writeable = False
     maps = [t[f"map{j}"] for j in range(sum(k.startswith("map") for k in t))]
     maps2 = [t[f"second_map{j}"] for j in range(sum(k.startswith("second_map") for k in t))]
-    return FeatureSet(t["pooled"], maps, t.get("second_pooled"), maps2 or None)
+    fs = FeatureSet(t["pooled"], maps, t.get("second_pooled"), maps2 or None)
+    if _nbytes(fs) <= MEMO_BYTES:
+        _MEMO[key] = fs
+        while sum(_nbytes(v) for v in _MEMO.values()) > MEMO_BYTES:
+            _MEMO.popitem(last=False)
+    return fs
+
+
+def _readable(path: Path) -> bool:
+    """A complete eokit feature file (header and sizes checked without reading the tensors)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "np") as f:
+            return "pooled" in list(f.keys()) and (f.metadata() or {}).get("format") == "eokit-bench-features"
+    except Exception as exc:
+        log.warning("recomputing damaged feature cache %s: %s", path, exc)
+        return False
 
 
 def extract_features(extractor: Extractor, data: SplitArrays, corruption: str = "none", severity: int = 0,
@@ -309,12 +349,8 @@ def extract_features(extractor: Extractor, data: SplitArrays, corruption: str = 
     """Path of the cached features of ``data`` under ``corruption``; computed and stored when missing."""
     dense = data.task.dense
     path = feature_path(extractor.fingerprint, data.key, corruption, severity, dense)
-    if path.exists():
-        try:
-            load_features(path)
-            return path
-        except Exception as exc:
-            log.warning("recomputing damaged feature cache %s: %s", path, exc)
+    if path.exists() and _readable(path):
+        return path
     if on_compute:
         on_compute()
     pooled, maps = _run(extractor, data.image, data, corruption, severity, batch_size, dense, 0)

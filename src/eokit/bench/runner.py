@@ -30,6 +30,7 @@ import dataclasses
 import datetime as dt
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,7 @@ from eokit.bench.config import (
     load_suite,
     stable_hash,
 )
-from eokit.env import data_root
+from eokit.env import allocator_env, data_root, limit_threads, route_worker_warnings, tune_allocator
 from eokit.errors import ConfigError, DatasetError, DatasetNotFoundError, DownloadError, MetricError
 from eokit.tasktype import TaskType
 
@@ -116,6 +117,9 @@ class RunSummary:
     plan: Plan | None = None
     failed: list[tuple[str, str]] = field(default_factory=list)  # (job label, error) of jobs that raised
     run_card: dict[str, Any] | None = None  # what `eokit.bench.runcard` stored as OUT/runcard.json
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    """Wall seconds per stage: plan (read + decode the datasets), features (until the last feature
+    job finished), grid (features + protocols), efficiency, export; also in ``OUT/timings.json``."""
 
 
 # -- planning -------------------------------------------------------------------------------------
@@ -210,20 +214,26 @@ def _suite(suite_json: dict[str, Any]) -> SuiteConfig:
     return SuiteConfig.model_validate(suite_json)
 
 
-def _worker_threads() -> None:
-    """In a Dask worker: one torch thread per worker thread (threads_per_worker=1), warnings to the log."""
+_WORKER_READY: list[bool] = []
+
+
+def _worker_setup() -> None:
+    """Once per Dask worker process: one torch/BLAS thread (threads_per_worker=1, so threads x
+    workers <= cores) and glibc's allocator keeping freed buffers (``eokit.env.tune_allocator``;
+    a worker of an external cluster may have been started with Dask's 64 KiB trim threshold)."""
+    if _WORKER_READY:
+        return
     try:
         from distributed import get_worker
 
         get_worker()
     except (ImportError, ValueError):
         return
-    import torch
 
-    from eokit.env import route_worker_warnings
-
-    torch.set_num_threads(1)
+    tune_allocator()
+    limit_threads(1)
     route_worker_warnings()  # the worker's warnings join the command's eokit.log
+    _WORKER_READY.append(True)
 
 
 def _needed_conditions(jobs: Iterable[Job]) -> list[tuple[str, int]]:
@@ -236,7 +246,7 @@ def features_job(suite_json: dict[str, Any], model: str, dataset: str, conds: li
     from eokit.bench.data import load_split
     from eokit.bench.features import extract_features, make_extractor
 
-    _worker_threads()
+    _worker_setup()
     suite = _suite(suite_json)
     m = next(x for x in suite.models if x.name == model)
     d = next(x for x in suite.datasets if x.name == dataset)
@@ -272,7 +282,7 @@ def eval_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = 
     from eokit.bench.data import fraction_indices, load_split
     from eokit.bench.features import load_features
 
-    _worker_threads()
+    _worker_setup()
     suite = _suite(suite_json)
     d = next(x for x in suite.datasets if x.name == t.dataset)
     conds = t.conditions
@@ -314,7 +324,7 @@ def finetune_job(suite_json: dict[str, Any], t: Job) -> JobResult:
     from eokit.bench.data import fraction_indices, load_split
     from eokit.bench.features import BackboneExtractor, reflectance_scale
 
-    _worker_threads()
+    _worker_setup()
     suite = _suite(suite_json)
     m = next(x for x in suite.models if x.name == t.model)
     d = next(x for x in suite.datasets if x.name == t.dataset)
@@ -377,12 +387,17 @@ def run_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = N
 # -- driver ------------------------------------------------------------------------------------------
 
 def _client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler:
         return Client(scheduler), None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+    # the nanny exports these before it spawns a worker; Dask's own MALLOC_TRIM_THRESHOLD_=65536
+    # made glibc mmap/munmap every buffer above 128 KiB (see eokit.env.tune_allocator)
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **allocator_env()}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
 
@@ -404,19 +419,22 @@ def run_suite(
     (``OUT/runcard.json``: data, models, protocols, machine, ``command``, seconds per
     stage) is written at the end.
     """
-    import time
 
     from eokit.bench import runcard as rc
     from eokit.bench.store import ResultsStore
 
+    tune_allocator()  # the driver decodes the datasets and runs the in-process grid
     cfg = suite if isinstance(suite, SuiteConfig) else load_suite(suite)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     store = ResultsStore(out / "results.duckdb")
     started, t_start = dt.datetime.now(dt.UTC), time.perf_counter()
     clock = rc.StageClock()
+    stages: dict[str, float] = {}
+    t0 = time.perf_counter()
     with clock.time(rc.STAGE_DATA):
         p = plan(cfg)
+    stages["plan"] = time.perf_counter() - t0
     suite_json = p.suite.model_dump(mode="json")
     done = store.done_jobs()
     pending = [dataclasses.replace(t, entries=tuple(e for e in t.entries if e[0] not in done))
@@ -466,6 +484,8 @@ def run_suite(
     for t in grid:
         if t.kind == "eval":
             feature_groups.setdefault((t.model, t.dataset), []).append(t)
+    t_grid = time.perf_counter()
+    features_done: list[float] = []
     if grid and (scheduler or workers > 0):
         from distributed import as_completed, get_task_stream
 
@@ -478,6 +498,8 @@ def run_suite(
                                           key=f"features-{g[0]}-{g[1]}-{os.getpid()}")
                          for g, ts in feature_groups.items()}
                 stage_of_key.update({str(f.key): rc.STAGE_FEATURES for f in feats.values()})
+                for f in feats.values():
+                    f.add_done_callback(lambda _: features_done.append(time.perf_counter()))
                 futures = {}
                 for t in grid:
                     dep = feats.get((t.model, t.dataset)) if t.kind == "eval" else None
@@ -503,18 +525,25 @@ def run_suite(
                 cluster.close()
     else:
         paths: dict[tuple[str, str], dict[str, str]] = {}
+        in_features = 0.0
         for t in grid:
             try:
                 if t.kind == "eval" and (t.model, t.dataset) not in paths:
+                    tf = time.perf_counter()
                     with clock.time(rc.STAGE_FEATURES):
                         paths[(t.model, t.dataset)] = features_job(
                             suite_json, t.model, t.dataset, _needed_conditions(feature_groups[(t.model, t.dataset)]))
+                    in_features += time.perf_counter() - tf
                 with clock.time(_stage(t)):
                     result = run_job(suite_json, t, paths.get((t.model, t.dataset)))
             except Exception as exc:
                 fail(t, exc)
                 continue
             store_result(t, result)
+        features_done.append(t_grid + in_features)
+    stages["features"] = max(features_done, default=t_grid) - t_grid
+    stages["grid"] = time.perf_counter() - t_grid
+    t_eff = time.perf_counter()
     for t in eff:  # on the driver, after the grid: timings undisturbed by busy workers
         try:
             with clock.time(rc.STAGE_EFFICIENCY):
@@ -523,13 +552,30 @@ def run_suite(
             fail(t, exc)
             continue
         store_result(t, result)
+    stages["efficiency"] = time.perf_counter() - t_eff
+    t_export = time.perf_counter()
     exports = store.export(out)
+    stages["export"] = time.perf_counter() - t_export
+    write_timings(out, stages)
     card = rc.build_run_card(p, clock, out=out, command=command, started=started,
                              wall_s=time.perf_counter() - t_start)
     rc.write_run_card(card, out)
     summary = RunSummary(out, n_entries, done_before, computed, len(store), p.skipped, exports=tuple(exports),
-                         feature_jobs=len(feature_groups), failed=failed, plan=p, run_card=card)
+                         feature_jobs=len(feature_groups), failed=failed, plan=p, run_card=card,
+                         stage_seconds=stages)
     return summary
+
+
+def write_timings(out: Path, stages: dict[str, float]) -> Path:
+    """``OUT/timings.json``: ``{stage: wall seconds}`` of the latest run (written atomically)."""
+    import json
+
+    from eokit.io import atomic_path
+
+    path = Path(out) / "timings.json"
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps({k: round(v, 3) for k, v in stages.items()}, indent=1) + "\n")
+    return path
 
 
 def _stage(t: Job) -> str:

@@ -10,6 +10,7 @@ from importlib.metadata import entry_points
 import click
 
 from eokit import __version__
+from eokit.env import tune_allocator
 from eokit.errors import EokitError
 
 
@@ -68,7 +69,12 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; eokit errors print as one clear line and exit with status 2."""
+    """Run the CLI; eokit errors print as one clear line and exit with status 2.
+
+    Tunes glibc's allocator first (``eokit.env.tune_allocator``): the heavy commands
+    (bench, train, predict) free and reallocate large tensors all the time.
+    """
+    tune_allocator()
     try:
         args = sys.argv[1:] if argv is None else list(argv)
         cli.main(args=args, prog_name="eokit", standalone_mode=False, obj={"argv": args})
