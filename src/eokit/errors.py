@@ -90,6 +90,14 @@ class MetricError(EokitError, ValueError):
     """A metric is undefined for the given predictions (no valid sample, pixel or positive label)."""
 
 
+class EmbeddingError(EokitError, ValueError):
+    """An embedding store is unreadable, malformed or from a different model than expected."""
+
+
+class MissingDependencyError(EokitError, ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it."""
+
+
 def suggest(name: str, choices: list[str] | tuple[str, ...]) -> str:
     """Return ' Did you mean X?' for the closest choice, or an empty string."""
     import difflib

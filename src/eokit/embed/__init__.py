@@ -1,0 +1,1 @@
+"""Earth embeddings: chip-grid embeddings of scenes, the GeoParquet store, similarity search."""
