@@ -283,7 +283,7 @@ def fingerprint(vectors: np.ndarray) -> str:
     """A hash of the vectors' bytes (and shape): an index is valid only for the rows it was built on."""
     v = np.ascontiguousarray(vectors, dtype=np.float32)
     h = hashlib.blake2b(str(v.shape).encode(), digest_size=16)
-    h.update(memoryview(v).cast("B"))
+    h.update(v.data)
     return h.hexdigest()
 
 
