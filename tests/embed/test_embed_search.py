@@ -251,7 +251,7 @@ def _scene(tmp_path):
 def test_mosaic_reads_each_hit_window(tmp_path):
     from PIL import Image
 
-    st = _store(tmp_path, scene="scene.tif")
+    st = _store(tmp_path, scene="scene.tif")  # scene_id a path beside the store
     _scene(tmp_path)
     hits = search(st, query_from_chip(st, "c0"), k=6)
     png, missing = hits_mosaic(hits, tmp_path / "m.png", store_path=st.path, tile=16, columns=3, gap=2)
@@ -261,17 +261,20 @@ def test_mosaic_reads_each_hit_window(tmp_path):
     hits.loc[0, "scene_id"] = "gone.tif"
     _, missing = hits_mosaic(hits, tmp_path / "m2.png", store_path=st.path, tile=16)
     assert missing == ["gone.tif"]
+    hits["scene_id"] = "scene"  # the name embed_scene records: found among the scenes given
+    _, missing = hits_mosaic(hits, tmp_path / "m4.png", scenes=[str(tmp_path / "scene.tif")], tile=16)
+    assert missing == []
     hits["scene_id"] = "gone.tif"
     with pytest.raises(EmbeddingError, match="none of the hits' scenes could be read"):
         hits_mosaic(hits, tmp_path / "m3.png", store_path=st.path)
 
 
 def test_cli_search_end_to_end(tmp_path, capsys):
-    st = _store(tmp_path, scene="scene.tif")
-    _scene(tmp_path)
+    st = _store(tmp_path, scene="scene")
+    scene = _scene(tmp_path)
     out, png = tmp_path / "hits.parquet", tmp_path / "hits.png"
     assert main(["search", str(st.path), "--like", "c5", "-k", "3", "-o", str(out), "--mosaic", str(png),
-                 "--json"]) == 0
+                 "--scene", str(scene), "--json"]) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     ref = search(st, query_from_chip(st, "c5"), k=3)
     assert res["chip_id"] == ref["chip_id"].tolist() and res["method"] == "exact"

@@ -284,24 +284,32 @@ def write_hits(path: str | os.PathLike[str], hits: Any, meta: Mapping[str, Any] 
     return write_embeddings(path, (hits.drop(columns=["embedding"]), vectors), store_meta)
 
 
-def _scene_source(scene_id: str, base: Path | None, scenes: Mapping[str, Any] | None) -> Any:
-    """An open raster or band stack for ``scene_id``: from ``scenes``, else a path (absolute or
-    relative to the store's folder); None when no file is found."""
-    from eokit.io import open_band_files, open_raster
+def _scene_table(scenes: Mapping[str, Any] | Sequence[Any] | None) -> dict[str, Any]:
+    """scene_id -> scene: a mapping as given, or scenes keyed by ``eokit.infer.source.scene_name``
+    (the id ``embed_scene`` writes)."""
+    from eokit.infer.source import scene_name
 
-    target = (scenes or {}).get(scene_id, scene_id)
-    paths = [target] if isinstance(target, str | os.PathLike) else list(target)
-    found = []
-    for p in paths:
-        cand = Path(p)
+    if scenes is None:
+        return {}
+    if isinstance(scenes, Mapping):
+        return {str(k): v for k, v in scenes.items()}
+    return {scene_name(s): s for s in scenes}
+
+
+def _scene_source(scene_id: str, base: Path | None, table: Mapping[str, Any], sensor: str | None) -> Any:
+    """The open scene of ``scene_id``: from ``table``, else ``scene_id`` as a path (absolute or
+    relative to the store's folder); None when there is nothing to open."""
+    from eokit.infer.source import open_scene
+
+    scene = table.get(scene_id)
+    if scene is None:
+        cand = Path(scene_id)
         if not cand.is_absolute() and base is not None and not cand.exists():
             cand = base / cand
         if not cand.is_file():
             return None
-        found.append(str(cand))
-    if not found:
-        return None
-    return open_raster(found[0]) if len(found) == 1 else open_band_files(found)
+        scene = str(cand)
+    return open_scene(scene, sensor=sensor)
 
 
 def _rgb_bands(src: Any) -> list[str]:
@@ -319,14 +327,17 @@ def _rgb_bands(src: Any) -> list[str]:
         return names[:3] if len(names) >= 3 else names[:1] * 3
 
 
-def hits_mosaic(hits: Any, path: str | os.PathLike[str], *, store_path: str | os.PathLike[str] | None = None,
-                scenes: Mapping[str, str | Sequence[str]] | None = None, tile: int = 128,
+def hits_mosaic(hits: Any, path: str | os.PathLike[str], *, scenes: Mapping[str, Any] | Sequence[Any] | None = None,
+                store_path: str | os.PathLike[str] | None = None, sensor: str | None = None, tile: int = 128,
                 columns: int = 5, gap: int = 4) -> tuple[Path, list[str]]:
     """A PNG of the hits in rank order: each hit's window read from its scene, stretched, tiled.
 
-    Scenes come from ``scenes`` (scene_id -> file or band files) or from ``scene_id`` as a path
-    (relative to ``store_path``'s folder). Unreadable hits become grey tiles; returns the path and
-    the scene ids that could not be read. Raises :class:`EmbeddingError` when no hit is readable.
+    ``scenes``: the scenes the store was embedded from (anything ``eokit.infer.open_scene``
+    opens), keyed by their scene name as ``embed_scene`` records it, or a mapping scene_id ->
+    scene; a ``scene_id`` that is itself a path (relative to ``store_path``'s folder) also works.
+    ``sensor`` names the bands (so red/green/blue resolve). Unreadable hits become grey tiles;
+    returns the path and the scene ids that could not be read. Raises :class:`EmbeddingError`
+    when no hit is readable.
     """
     from PIL import Image
 
@@ -335,14 +346,15 @@ def hits_mosaic(hits: Any, path: str | os.PathLike[str], *, store_path: str | os
     if not len(hits):
         raise EmbeddingError(f"no hits to draw in {str(path)!r}")
     base = Path(store_path).parent if store_path else None
+    table = _scene_table(scenes)
     missing: list[str] = []
     tiles = []
     for _, hit in hits.sort_values("rank").iterrows():
         img = np.full((3, tile, tile), 128, np.uint8)
         try:
-            src = _scene_source(str(hit["scene_id"]), base, scenes)
+            src = _scene_source(str(hit["scene_id"]), base, table, sensor)
             if src is None:
-                raise EmbeddingError(f"scene {hit['scene_id']!r} is not a readable file")
+                raise EmbeddingError(f"scene {hit['scene_id']!r} is neither among the scenes given nor a file")
             window = (int(hit["col"]), int(hit["row"]), int(hit["width"]), int(hit["height"]))
             chip = src.read(window, bands=_rgb_bands(src), boundless=True)
             rgb = stretch(chip.array, chip.valid)
@@ -353,9 +365,8 @@ def hits_mosaic(hits: Any, path: str | os.PathLike[str], *, store_path: str | os
             missing.append(str(hit["scene_id"]))
         tiles.append(img)
     if len(missing) == len(tiles):
-        raise EmbeddingError(f"none of the hits' scenes could be read ({sorted(set(missing))[:5]}); pass "
-                             "scenes={scene_id: file} (or keep scene_id a path relative to the store) to draw a "
-                             "mosaic")
+        raise EmbeddingError(f"none of the hits' scenes could be read ({sorted(set(missing))[:5]}); pass the "
+                             "scenes the store was embedded from (scenes=[...], --scene FILE) to draw a mosaic")
     ncol = min(columns, len(tiles))
     nrow = -(-len(tiles) // ncol)
     canvas = np.full((nrow * tile + (nrow - 1) * gap, ncol * tile + (ncol - 1) * gap, 3), 255, np.uint8)

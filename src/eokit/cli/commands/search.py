@@ -12,6 +12,7 @@ from eokit.cli.options import (
     configure_logging,
     json_option,
     out_option,
+    sensor_option,
     time_range_option,
     verbosity_option,
 )
@@ -70,16 +71,22 @@ def _read_geometry(path: str, what: str):  # -> shapely geometry
 @out_option("file", required=True)
 @click.option("--mosaic", metavar="PNG", default=None, type=click.Path(dir_okay=False),
               help="Also write a quicklook mosaic of the hits, read from their scenes.")
+@click.option("--scene", "scene", multiple=True, metavar="SCENE",
+              help="A scene the store was embedded from (file, folder, band-file glob, STAC item), for "
+                   "--mosaic; repeat for several.")
+@sensor_option()
 @json_option()
 @verbosity_option()
 def command(store: str, like: str | None, point: tuple[float, float] | None, polygon: str | None,
             vector: str | None, query_store: str | None, bbox: tuple[float, ...] | None, within: str | None,
             start: str | None, end: str | None, k: int, method: str, reindex: bool, keep_query: bool, out: str,
-            mosaic: str | None, as_json: bool, verbosity: int) -> None:
+            mosaic: str | None, scene: tuple[str, ...], sensor: str | None, as_json: bool,
+            verbosity: int) -> None:
     """Write the k chips of STORE most like a query to the GeoParquet OUT, with score and rank.
 
     Give one query: --like CHIP_ID, --point LON,LAT, --polygon FILE or --vector FILE.npy; limit
-    the hits to an area (--bbox, --within) and a time range (--start, --end).
+    the hits to an area (--bbox, --within) and a time range (--start, --end). --mosaic draws
+    the hits from the scenes named by --scene (the ones given to `eokit embed`).
     """
     import shapely
 
@@ -124,7 +131,7 @@ def command(store: str, like: str | None, point: tuple[float, float] | None, pol
     write_hits(out, hits)
     missing: list[str] = []
     if mosaic:
-        _, missing = hits_mosaic(hits, mosaic, store_path=store)
+        _, missing = hits_mosaic(hits, mosaic, scenes=list(scene) or None, store_path=store, sensor=sensor)
     if as_json:
         import json
 
