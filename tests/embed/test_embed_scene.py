@@ -7,7 +7,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from eokit.embed import EmbedOptions, embed_scene, read_embeddings, unit_int8
+from eokit.embed import EmbedOptions, embed_scene, read_embeddings, read_field, unit_int8
 from eokit.embed.model import as_embedder
 from eokit.errors import BandError, EmbeddingError, NoOverlapError
 
@@ -56,6 +56,10 @@ def test_store_and_field_agree(tmp_path, embedder):
     codes = unit_int8(store.vectors)
     for k, (r, c) in enumerate(zip(store.table["row"], store.table["col"], strict=True)):
         np.testing.assert_array_equal(field[:, r // 32, c // 32], codes[k])
+    back = read_field(tmp_path / "f.tif")  # eokit's own field: de-quantised as v / 127, NaN where nodata
+    assert not back.flipped and np.isnan(back.values[:, :, 0]).all()
+    r0, c0 = store.table["row"].iloc[0] // 32, store.table["col"].iloc[0] // 32
+    np.testing.assert_allclose(back.values[:, r0, c0], codes[0] / 127.0, rtol=1e-6)
     # footprints lie inside the scene's lon/lat bounds
     with rasterio.open(scene) as ds:
         from rasterio.warp import transform_bounds

@@ -378,3 +378,202 @@ def concat_stores(stores: Sequence[EmbeddingStore]) -> EmbeddingStore:
         first.check_compatible(s.meta)
     table = gpd.GeoDataFrame(pd.concat([s.table for s in stores], ignore_index=True), crs="EPSG:4326")
     return EmbeddingStore(np.concatenate([s.vectors for s in stores]), table, dict(first.meta))
+
+
+# -- many scenes --------------------------------------------------------------------------------
+_EMBEDDERS: dict[str, Embedder] = {}
+
+
+def _embed_one(model: Any, model_kwargs: dict[str, Any], scene: Scene, field: str | None, options: EmbedOptions,
+               threads: int) -> tuple[Any, np.ndarray, dict[str, Any], int]:
+    """Runs on a worker: embed one scene (a model given by name or path built once per worker)."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+    if isinstance(model, str):
+        key = repr((model, sorted(model_kwargs.items()), options.run.device))
+        if key not in _EMBEDDERS:
+            _EMBEDDERS[key] = as_embedder(model, device=options.run.device, **model_kwargs)
+        model = _EMBEDDERS[key]
+    res = embed_scene(model, scene, None, field=field, options=options)
+    return res.store.table, res.store.vectors, res.store.meta, res.skipped
+
+
+def field_paths(scenes: Sequence[Scene], field: str | os.PathLike[str]) -> list[Path]:
+    """One scene -> ``field`` itself; several -> ``field/<scene name>.tif`` (as ``eokit predict`` names outputs)."""
+    from eokit.infer.distributed import output_paths
+
+    return output_paths(list(scenes), field)
+
+
+def embed_scenes(
+    model: Any,
+    scenes: Sequence[Scene],
+    out: str | os.PathLike[str] | None,
+    *,
+    field: str | os.PathLike[str] | None = None,
+    options: EmbedOptions | None = None,
+    n_workers: int = 0,
+    scheduler: str | None = None,
+    threads_per_worker: int = 1,
+    on_done: Callable[[int, int], None] | None = None,
+    **model_kwargs: Any,
+) -> EmbeddingStore:
+    """Embed every scene into one store ``out`` (and one field COG per scene); returns the store.
+
+    ``n_workers=0`` (and no ``scheduler``) runs here, one scene after the other; otherwise one task
+    per scene runs on Dask distributed (a LocalCluster on loopback, or ``scheduler``), as
+    ``eokit.infer.predict_scenes`` does. A model given by name or checkpoint path is built on each
+    worker (seeded, so every worker has the same weights: the store checks the weights hash).
+    A failed scene raises after the others finished, and nothing is written.
+    """
+    o = options or EmbedOptions()
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 0:
+        raise ConfigError(f"n_workers {n_workers!r} must be a whole number >= 0 (0 runs in this process)")
+    if not scenes:
+        raise ConfigError("no scenes to embed: pass at least one raster, band-file glob or STAC item")
+    fields: list[str | None] = ([str(p) for p in field_paths(scenes, field)] if field is not None
+                                else [None] * len(scenes))
+    parts: list[Any] = [None] * len(scenes)
+    errors: list[tuple[Any, BaseException]] = []
+    if not scheduler and n_workers == 0:
+        emb = as_embedder(model, device=o.run.device, **model_kwargs)
+        for k, (s, f) in enumerate(zip(scenes, fields, strict=True)):
+            try:
+                parts[k] = _embed_one(emb, {}, s, f, o, 0)
+            except Exception as exc:  # collected: every scene gets its chance, as in predict_scenes
+                errors.append((s, exc))
+                continue
+            if on_done is not None:
+                on_done(k, len(parts[k][1]))
+    else:
+        from dask.distributed import Client, LocalCluster, as_completed
+
+        cluster = None if scheduler else LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address="127.0.0.1:0")
+        client = Client(scheduler) if scheduler else Client(cluster)
+        try:
+            shipped = str(model) if isinstance(model, (str, os.PathLike)) else client.scatter(model, broadcast=True)
+            futures = [client.submit(_embed_one, shipped, model_kwargs, str(s) if isinstance(s, os.PathLike) else s,
+                                     f, o, threads_per_worker, pure=False, key=f"embed-{k}")
+                       for k, (s, f) in enumerate(zip(scenes, fields, strict=True))]
+            index = {fut.key: k for k, fut in enumerate(futures)}
+            for fut in as_completed(futures):
+                k = index[fut.key]
+                try:
+                    parts[k] = fut.result()
+                except Exception as exc:  # collected, raised once every scene has finished
+                    errors.append((scenes[k], exc))
+                    continue
+                if on_done is not None:
+                    on_done(k, len(parts[k][1]))
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    if errors:
+        bad, first = errors[0]
+        first.add_note(f"{len(errors)} of {len(scenes)} scenes failed; this error is from {bad!r}")
+        raise first
+    store = concat_stores([EmbeddingStore(v, t, m) for t, v, m, _ in parts])
+    if out is not None:
+        write_embeddings(out, store, {**store.meta, "dtype": o.dtype})
+        store.path = Path(out)
+    return store
+
+
+# -- dataset splits --------------------------------------------------------------------------------
+def embed_split(
+    model: Any,
+    dataset: Any,
+    split: str = "test",
+    out: str | os.PathLike[str] | None = None,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    batch_size: int = 32,
+    int8: bool = False,
+    device: str = "cpu",
+    limit: int | None = None,
+    **model_kwargs: Any,
+) -> EmbeddingStore:
+    """Embed every sample of a dataset split (one row per sample); ``dataset`` a name or an EODataset.
+
+    Sample bands are matched to the model's with ``eokit.sensors.match_bands``; the footprint is the
+    sample's ``bounds`` in EPSG:4326 where it carries ``crs`` and ``bounds`` (else no geometry).
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    from eokit.sensors import get_sensor, match_bands
+
+    emb = as_embedder(model, device=device, **model_kwargs)
+    if isinstance(dataset, str):
+        from eokit.datasets import get_dataset
+
+        kw: dict[str, Any] = {"split": split}
+        if root is not None:
+            kw["root"] = root
+        ds = get_dataset(dataset, **kw)
+    else:
+        ds = dataset
+    dname = getattr(getattr(ds, "spec", None), "name", None) or type(ds).__name__
+    split = getattr(ds, "split", split)
+    n = len(ds) if limit is None else min(limit, len(ds))
+    rows: list[dict[str, Any]] = []
+    vectors: list[np.ndarray] = []
+    batch: list[torch.Tensor] = []
+    index_cache: dict[tuple[str, ...], list[int]] = {}
+
+    def flush() -> None:
+        if batch:
+            x = torch.stack(batch)
+            vectors.append(emb(x, torch.ones(x.shape[0], *x.shape[-2:], dtype=torch.bool)))
+            batch.clear()
+
+    for k in range(n):
+        sample = ds[k]
+        image = sample["image"]
+        if image.ndim != 3:
+            raise EmbeddingError(f"{dname} {split!r} sample {k} has an image of shape {tuple(image.shape)}; "
+                                 "embed_split takes single-date (C, H, W) samples")
+        bands = tuple(sample.get("bands") or ())
+        if bands not in index_cache:
+            sensor = sample.get("sensor")
+            try:
+                index_cache[bands] = match_bands(list(emb.bands), list(bands), get_sensor(sensor) if sensor else None,
+                                                 where=f"{dname} {split!r} samples", what=f"the model {emb.name}")
+            except BandError as exc:
+                raise BandError(f"dataset {dname!r} cannot feed {emb.name}: {exc.args[0]}") from None
+        x = torch.as_tensor(image, dtype=torch.float32)[index_cache[bands]]
+        if batch and (batch[0].shape != x.shape or len(batch) >= batch_size):
+            flush()
+        batch.append(x)
+        geom = None
+        if sample.get("crs") and sample.get("bounds"):
+            import shapely
+            from rasterio.warp import transform_bounds
+
+            geom = shapely.box(*transform_bounds(sample["crs"], "EPSG:4326", *sample["bounds"], densify_pts=5))
+        rows.append({"chip_id": f"{dname}/{split}/{sample.get('id') or k}", "scene_id": str(sample.get("path") or dname),
+                     "crs": str(sample.get("crs") or ""), "col": 0, "row": 0, "width": int(x.shape[-1]),
+                     "height": int(x.shape[-2]), "time": pd.Timestamp(sample["time"], tz="UTC")
+                     if sample.get("time") else None, "model": emb.name, "weights_sha256": emb.weights_sha256,
+                     "label": _label(sample), "geometry": geom})
+    flush()
+    if not rows:
+        raise EmbeddingError(f"{dname} split {split!r} has no samples to embed")
+    table = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+    vec = np.concatenate(vectors)
+    meta = {**emb.meta(), "dim": int(vec.shape[1]), "dtype": "int8" if int8 else "float32", "chip_size": None,
+            "stride": None, "dataset": dname, "split": split}
+    path = write_embeddings(out, (table, vec), meta) if out is not None else None
+    return EmbeddingStore(vec, table, {**meta, "version": 1}, path)
+
+
+def _label(sample: dict[str, Any]) -> Any:
+    """A sample's class label as an int (None when it has no scalar label)."""
+    lab = sample.get("label")
+    if lab is None:
+        return None
+    t = torch.as_tensor(lab)
+    return int(t.item()) if t.numel() == 1 else None
