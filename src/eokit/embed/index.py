@@ -107,7 +107,7 @@ def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int, *, rows: np.n
 
 @dataclass(frozen=True)
 class IndexParams:
-    """Settings of the approximate indexes (defaults tuned by benchmarks/search.py).
+    """Settings of the approximate indexes (IVF defaults tuned with benchmarks/search.py).
 
     HNSW: ``hnsw_m`` links per node, ``ef_construction`` and ``ef_search`` candidate-list sizes.
     IVF: ``nlist`` k-means cells (None: about 2 * sqrt(N)), ``nprobe`` cells visited per query,
