@@ -41,7 +41,7 @@ DIM = 64
 K = 10
 
 
-def clustered(n: int, *, dim: int = DIM, clusters: int = 1000, sub: int = 8, seed: int = 0,
+def clustered(n: int, *, dim: int = DIM, clusters: int = 1000, sub: int = 8, noise: float = 0.03, seed: int = 0,
               rng_offset: int = 0) -> np.ndarray:
     """``n`` unit vectors from a seeded mixture of ``clusters`` low-rank Gaussian sheets.
 
@@ -59,7 +59,7 @@ def clustered(n: int, *, dim: int = DIM, clusters: int = 1000, sub: int = 8, see
         m = min(100_000, n - lo)
         c = draw.choice(clusters, m, p=weights)
         z = draw.standard_normal((m, sub)).astype(np.float32) * scales
-        x = centres[c] + np.einsum("nds,ns->nd", bases[c], z) + 0.03 * draw.standard_normal((m, dim))
+        x = centres[c] + np.einsum("nds,ns->nd", bases[c], z) + noise * draw.standard_normal((m, dim))
         out[lo:lo + m] = x
     return unit_vectors(out)
 
@@ -139,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--clusters", type=int, default=1000)
+    ap.add_argument("--sub", type=int, default=8, help="dimensions of each cluster's sheet")
+    ap.add_argument("--noise", type=float, default=0.03, help="isotropic noise (per dimension)")
     ap.add_argument("--method", default="ivf", choices=["ivf", "hnsw"])
     ap.add_argument("--nlist", type=int, default=None)
     ap.add_argument("--nprobe", type=int, default=IndexParams.nprobe)
@@ -152,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     params = IndexParams(hnsw_m=args.hnsw_m, ef_construction=args.ef_construction, ef_search=args.ef_search,
                          nlist=args.nlist, nprobe=args.nprobe, seed=args.seed)
     t0 = time.perf_counter()
-    base = clustered(args.rows, clusters=args.clusters, seed=args.seed)
-    queries = clustered(args.queries, clusters=args.clusters, seed=args.seed, rng_offset=1)
+    shape = dict(clusters=args.clusters, sub=args.sub, noise=args.noise, seed=args.seed)
+    base = clustered(args.rows, **shape)
+    queries = clustered(args.queries, rng_offset=1, **shape)
     print(f"synthetic: {args.rows} x {DIM} clustered unit vectors in {time.perf_counter() - t0:.1f} s; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
     sweep = tuple(int(v) for v in args.sweep.split(",") if v)
