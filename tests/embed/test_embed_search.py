@@ -158,6 +158,8 @@ def test_missing_faiss_names_the_extra(monkeypatch):
         VectorIndex.build(clustered(100), "hnsw")
     exact = VectorIndex.build(clustered(100), "exact")  # exact search needs no FAISS
     assert exact.search(clustered(1, seed=3), 3)[1].shape == (1, 3)
+    auto = VectorIndex.build(clustered(100), "auto", exact_max_rows=10)  # 'auto' falls back, with a warning
+    assert auto.method == "exact" and auto.ann is None
 
 
 def test_store_index_is_saved_beside_the_store_and_reused(tmp_path):

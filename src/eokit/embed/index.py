@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -20,6 +21,8 @@ import numpy as np
 
 from eokit.errors import EmbeddingError, MissingDependencyError
 from eokit.io.cog import atomic_path
+
+log = logging.getLogger(__name__)
 
 INDEX_VERSION = 1
 METHODS = ("auto", "exact", "hnsw", "ivf")
@@ -157,11 +160,19 @@ class VectorIndex:
               exact_max_rows: int = EXACT_MAX_ROWS, normalized: bool = False) -> VectorIndex:
         """Index ``vectors`` (N, D); ``method`` 'auto' (exact below ``exact_max_rows``), 'exact', 'hnsw', 'ivf'.
 
-        ``normalized=True`` trusts that rows are unit vectors already (no copy).
+        Without FAISS, 'auto' searches exactly with a warning naming the extra; 'hnsw' and 'ivf'
+        raise :class:`MissingDependencyError`. ``normalized=True`` trusts that rows are unit
+        vectors already (no copy).
         """
         import time
 
         chosen = resolve_method(method, len(vectors), exact_max_rows)
+        if method == "auto" and chosen != "exact":
+            try:
+                _faiss()
+            except MissingDependencyError as exc:  # 'auto' still answers, exactly (slower), and says why
+                log.warning("searching %d rows exactly: %s", len(vectors), exc)
+                chosen = "exact"
         v = np.ascontiguousarray(vectors, dtype=np.float32) if normalized else unit_vectors(vectors)
         p = params or IndexParams()
         t0 = time.perf_counter()

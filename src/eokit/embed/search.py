@@ -30,7 +30,7 @@ from eokit.embed.index import (
     unit_vectors,
 )
 from eokit.embed.store import EmbeddingStore, read_embeddings
-from eokit.errors import EmbeddingError, EokitError
+from eokit.errors import EmbeddingError, EokitError, MissingDependencyError
 from eokit.io.cog import atomic_path
 
 log = logging.getLogger(__name__)
@@ -208,10 +208,13 @@ def open_index(store: EmbeddingStore, method: str = "auto", params: IndexParams 
         if meta.get("method") == chosen and (params is None or meta.get("params") == _asdict(params)):
             try:
                 return VectorIndex.load(path, store.vectors)
+            except MissingDependencyError:
+                if method != "auto":
+                    raise
             except EmbeddingError as exc:
                 log.warning("rebuilding the search index: %s", exc)
-    index = VectorIndex.build(store.vectors, chosen, params)
-    if path is not None and save:
+    index = VectorIndex.build(store.vectors, method if method == "auto" else chosen, params)
+    if path is not None and save and index.ann is not None:
         index.save(path, {"model": store.meta.get("model"), "weights_sha256": store.meta.get("weights_sha256")})
         log.info("saved the %s index of %d rows to %s (%.1f s)", chosen, len(store), path, index.build_s)
     return index
