@@ -293,3 +293,20 @@ def test_cli_search_end_to_end(tmp_path, capsys):
     assert "8 dimensions" in capsys.readouterr().err
     assert main(["search", str(st.path), "--like", "c1", "--point", "10,45", "-o", str(out)]) == 2
     assert "exactly one query" in capsys.readouterr().err
+
+
+def test_cli_polygon_query_and_within_area_from_vector_files(tmp_path, capsys):
+    st = _store(tmp_path)
+    poly = gpd.GeoDataFrame(geometry=[shapely.box(10.001, 45.001, 10.019, 45.009)], crs="EPSG:4326")
+    poly.to_file(tmp_path / "q.geojson")
+    inner = shapely.box(10.0005, 45.0105, 10.0395, 45.0295)  # away from the edges: reprojection moves them
+    area = gpd.GeoDataFrame(geometry=[inner], crs="EPSG:4326").to_crs(32632)
+    area.to_file(tmp_path / "area.gpkg")  # another CRS: reprojected to EPSG:4326
+    out = tmp_path / "hits.parquet"
+    assert main(["search", str(st.path), "--polygon", str(tmp_path / "q.geojson"), "--within",
+                 str(tmp_path / "area.gpkg"), "-k", "20", "-o", str(out), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["chip_id"]
+    assert set(got) == {f"c{i}" for i in (8, 9, 10, 11, 16, 17, 18, 19)}  # rows 1-2, columns 0-3
+    ref = search(st, query_from_geometry(st, shapely.box(10.001, 45.001, 10.019, 45.009)), k=20,
+                 area=inner)
+    assert got == ref["chip_id"].tolist()
