@@ -127,3 +127,44 @@ def test_options_are_validated():
     with pytest.raises(ConfigError, match="bbox"):
         EmbedOptions(bbox=(10, 5, 9, 6))
     assert EmbedOptions(chip=48).stride == 48
+
+
+def test_scene_without_crs_gets_null_geometry(tmp_path, embedder):
+    import warnings
+
+    from eokit.errors import ConfigError
+
+    data = np.random.default_rng(0).integers(200, 3000, size=(4, 32, 32)).astype(np.uint16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio's NotGeoreferencedWarning
+        with rasterio.open(tmp_path / "raw.tif", "w", driver="GTiff", width=32, height=32, count=4,
+                           dtype="uint16") as ds:
+            ds.write(data)
+            for i, b in enumerate(BANDS, start=1):
+                ds.set_band_description(i, b)
+        store = embed_scene(embedder, tmp_path / "raw.tif", tmp_path / "e.parquet", chip=32).store
+        back = read_embeddings(tmp_path / "e.parquet")
+        with pytest.raises(ConfigError, match="no CRS"):
+            embed_scene(embedder, tmp_path / "raw.tif", None, chip=32, bbox=(0, 0, 1, 1))
+    assert len(store) == 1 and store.table.geometry.iloc[0] is None and back.table.geometry.iloc[0] is None
+    import json
+
+    import pyarrow.parquet as pq
+
+    geo = json.loads(pq.read_schema(tmp_path / "e.parquet").metadata[b"geo"])  # strict JSON: no NaN bbox
+    assert "bbox" not in geo["columns"]["geometry"] and geo["columns"]["geometry"]["geometry_types"] == []
+
+
+def test_stac_item_gives_scene_id_and_time(tmp_path, embedder):
+    import json
+
+    _scene(tmp_path / "s.tif", width=32, height=32)
+    item = {"type": "Feature", "stac_version": "1.0.0", "id": "S2B_32TQM_20200501",
+            "properties": {"datetime": "2020-05-01T10:20:30Z"}, "geometry": None, "links": [],
+            "assets": {"img": {"href": "s.tif", "type": "image/tiff", "roles": ["data"],
+                               "eo:bands": [{"name": b} for b in BANDS]}}}
+    (tmp_path / "item.json").write_text(json.dumps(item))
+    store = read_embeddings(embed_scene(embedder, tmp_path / "item.json", tmp_path / "e.parquet", chip=32).path)
+    assert list(store.table["scene_id"]) == ["S2B_32TQM_20200501"]
+    assert store.table["chip_id"].iloc[0] == "S2B_32TQM_20200501/r0c0"
+    assert store.table["time"].iloc[0].isoformat() == "2020-05-01T10:20:30+00:00"

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from eokit.embed.store import EmbeddingStore
+from eokit.embed.store import EmbeddingStore, typed_reader
 from eokit.errors import EmbeddingError
 from eokit.io import GridSpec
 
@@ -90,6 +90,7 @@ class EmbeddingField:
         return EmbeddingStore(self.values[:, rows, cols].T.copy(), table, meta, self.path)
 
 
+@typed_reader("an int8 embedding-field COG")
 def read_field(path: str | os.PathLike[str], *, dequantize: str | None = None,
                window: tuple[int, int, int, int] | None = None) -> EmbeddingField:
     """Read an int8 embedding-field COG north-up, de-quantised to float32 (NaN where nodata).
@@ -127,7 +128,10 @@ def read_field(path: str | os.PathLike[str], *, dequantize: str | None = None,
             if col < 0 or row < 0 or ww <= 0 or wh <= 0 or col + ww > w or row + wh > h:
                 raise EmbeddingError(f"window {window} lies outside the {w}x{h} field {str(p)!r}")
         file_row = h - row - wh if bottom_up else row
-        codes = ds.read(window=Window(col, file_row, ww, wh))
+        try:
+            codes = ds.read(window=Window(col, file_row, ww, wh))
+        except Exception as exc:  # RasterioIOError / CPLE errors of a truncated or corrupt file
+            raise EmbeddingError(f"cannot read the pixels of {str(p)!r} ({exc}); is the file complete?") from exc
         names = tuple(d or f"A{k:02d}" for k, d in enumerate(ds.descriptions))
         crs = ds.crs
     if bottom_up:
@@ -180,6 +184,7 @@ def _store(table: Any, vectors: np.ndarray, model: str, path: Path, extra_meta: 
     return EmbeddingStore(vectors.astype(np.float32), table.reset_index(drop=True), meta, path)
 
 
+@typed_reader("a Major TOM embedding file")
 def read_majortom(path: str | os.PathLike[str], model: str | None = None) -> EmbeddingStore:
     """Read a Major TOM embedding expansion (e.g. Core-S2L1C-SSL4EO) Parquet file as a store.
 
@@ -234,6 +239,7 @@ def read_majortom(path: str | os.PathLike[str], model: str | None = None) -> Emb
     return _store(table, vectors, name, p, {"product": "majortom"})
 
 
+@typed_reader("a Clay embeddings GeoParquet file")
 def read_clay(path: str | os.PathLike[str], model: str = "clay") -> EmbeddingStore:
     """Read a Clay embeddings GeoParquet file (``embeddings``, ``geometry``, ``date``, ``source_url``) as a store."""
     import geopandas as gpd

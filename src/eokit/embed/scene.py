@@ -171,9 +171,12 @@ def _window_of(src: Any, bbox: tuple[float, float, float, float], name: str) -> 
 
 def _footprints(grid: GridSpec, cols: np.ndarray, rows: np.ndarray, widths: np.ndarray,
                 heights: np.ndarray) -> Any:
-    """Chip windows -> polygons in EPSG:4326 (corners transformed)."""
+    """Chip windows -> polygons in EPSG:4326 (corners transformed); None each for a scene without a CRS."""
     import shapely
     from pyproj import Transformer
+
+    if grid.crs is None:  # no place on Earth: null geometry rather than pixel coordinates labelled as degrees
+        return [None] * len(cols)
 
     t = grid.transform
     xs0, ys0 = t * (cols.astype(float), rows.astype(float))  # type: ignore[operator]  # Affine maps arrays

@@ -11,16 +11,17 @@ and ``geo`` the GeoParquet metadata.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from eokit.errors import EmbeddingError
+from eokit.errors import EmbeddingError, EokitError
 from eokit.io.cog import atomic_path
 
 STORE_VERSION = 1
@@ -33,6 +34,29 @@ _INT_COLUMNS = ("col", "row", "width", "height")
 _STR_COLUMNS = ("chip_id", "scene_id", "crs", "model", "weights_sha256")
 #: the metadata keys two stores must agree on to be compared
 COMPATIBLE_KEYS = ("model", "weights_sha256", "dim")
+
+
+R = TypeVar("R")
+
+
+def typed_reader(what: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Decorate a reader whose first argument is a path: any non-eokit error (a corrupt file's
+    Arrow, JSON, Unicode or PROJ error) becomes an :class:`EmbeddingError` naming the file."""
+
+    def decorate(read: Callable[..., R]) -> Callable[..., R]:
+        @functools.wraps(read)
+        def wrapper(path: Any, *args: Any, **kwargs: Any) -> R:
+            try:
+                return read(path, *args, **kwargs)
+            except EokitError:
+                raise
+            except Exception as exc:  # anything a damaged file makes a library raise
+                raise EmbeddingError(f"cannot read {str(path)!r} as {what} ({type(exc).__name__}: {exc}); "
+                                     "is the file complete and of that format?") from exc
+
+        return wrapper
+
+    return decorate
 
 
 def quantize_int8(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,11 +214,12 @@ def _arrow_table(table: Any, vectors: np.ndarray, meta: dict[str, Any]) -> Any:
              and c != getattr(table, "_geometry_column_name", "geometry")]
     for c in extra:  # keep caller columns (e.g. a label) after the contract columns
         cols[c] = pa.array(list(table[c]))
-    bounds = shapely.total_bounds(geoms) if n else [0.0, 0.0, 0.0, 0.0]
-    types = sorted({g.geom_type for g in geoms if g is not None}) if n else []
-    geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": {
-        "encoding": "WKB", "geometry_types": types, "crs": _crs84_projjson(),
-        "bbox": [float(b) for b in bounds]}}}
+    present = [g for g in geoms if g is not None and not g.is_empty]
+    types = sorted({g.geom_type for g in present})
+    column: dict[str, Any] = {"encoding": "WKB", "geometry_types": types, "crs": _crs84_projjson()}
+    if present:  # bbox only of real geometries (no NaN in the JSON)
+        column["bbox"] = [float(b) for b in shapely.total_bounds(np.asarray(present, dtype=object))]
+    geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": column}}
     out = pa.table(cols)
     return out.replace_schema_metadata({b"geo": json.dumps(geo).encode(),
                                         META_KEY: json.dumps(meta).encode()})
@@ -242,6 +267,7 @@ def _vectors_from(column: Any, scale: Any, where: str) -> np.ndarray:
     return vectors
 
 
+@typed_reader("an eokit embedding store")
 def read_embeddings(path: str | os.PathLike[str], *, columns: Sequence[str] | None = None) -> EmbeddingStore:
     """Read a store written by :func:`write_embeddings` (int8 stores come back as float32 vectors).
 
