@@ -57,7 +57,8 @@ def _shared_specs() -> dict[str, tuple[tuple[str, ...], str, str | None]]:
     decorators = [O.out_option(), O.out_option("dir"), O.json_option(), O.sensor_option(), O.bands_option(),
                   O.band_names_option(), O.band_map_option(), O.resampling_option(), O.device_option(),
                   O.workers_option(), O.scheduler_option(), O.batch_size_option(1), O.seed_option(),
-                  O.root_option(), O.suite_option(), O.verbosity_option()]
+                  O.root_option(), O.suite_option(), O.verbosity_option(), O.bbox_option(),
+                  O.time_range_option()]
     specs: dict[str, tuple[tuple[str, ...], str, str | None]] = {}
     for deco in decorators:
         cmd = click.Command("x", params=[], callback=deco(lambda **kw: None))
@@ -74,7 +75,8 @@ SHARED = _shared_specs()
 def test_registry_is_complete() -> None:
     """The walk sees every built-in command, the groups' subcommands included, and none is broken."""
     for name in ("bench", "datasets list", "datasets info", "datasets download", "evaluate", "index", "info",
-                 "models list", "models info", "models heads", "predict", "quicklook", "report", "train"):
+                 "models list", "models info", "models heads", "predict", "quicklook", "report", "search",
+                 "train"):
         assert name in NAMES
     broken = [n for n, (_, c) in zip(NAMES, COMMANDS, strict=True) if c.__class__.__name__ == "_BrokenCommand"]
     assert not broken, f"commands that failed to import: {broken}"
@@ -123,7 +125,7 @@ def test_short_forms_mean_one_thing() -> None:
 
 
 def test_commands_writing_files_take_dash_o() -> None:
-    writers = {"bench", "evaluate", "index", "predict", "quicklook", "report", "train"}
+    writers = {"bench", "evaluate", "index", "predict", "quicklook", "report", "search", "train"}
     for name, (_, cmd) in zip(NAMES, COMMANDS, strict=True):
         if name in writers:
             assert any("-o" in _shorts(o) for o in _visible(cmd)), f"`eokit {name}` has no -o/--out"

@@ -102,8 +102,8 @@ class OverlapError(EokitError, ValueError):
     """Treated and control units do not overlap (propensities separate them): no effect is identified."""
 
 
-class MissingExtraError(EokitError, ImportError):
-    """An optional dependency is not installed; the message names the extra to install."""
+class MissingDependencyError(EokitError, ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it."""
 
 
 def suggest(name: str, choices: list[str] | tuple[str, ...]) -> str:

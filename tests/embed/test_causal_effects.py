@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from eokit.embed.causal import estimate_effects, overlap_diagnostics
-from eokit.errors import MissingExtraError, OverlapError
+from eokit.errors import MissingDependencyError, OverlapError
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_no_overlap_stops_the_estimate(doubleml):
 def test_missing_doubleml_names_the_extra(monkeypatch):
     units, emb = _units(n=100)
     monkeypatch.setitem(sys.modules, "doubleml", None)
-    with pytest.raises(MissingExtraError, match=r"eokit\[causal\]"):
+    with pytest.raises(MissingDependencyError, match=r"eokit\[causal\]"):
         estimate_effects(units, embeddings=emb)
 
 

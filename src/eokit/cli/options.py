@@ -37,6 +37,9 @@ ROOT_HELP = "Dataset folder (default: the dataset's folder under $EOKIT_DATA)."
 SUITE_HELP = "Benchmark suite: 'quick', 'full' or a suite YAML file."
 VERBOSE_HELP = "Log progress details."
 QUIET_HELP = "Print only the result lines (no tables, no progress bars)."
+BBOX_HELP = "Area as W,S,E,N in degrees (EPSG:4326 lon/lat)."
+START_HELP = "Earliest acquisition time, ISO 8601 (e.g. 2021-06-01); naive times are UTC."
+END_HELP = "Latest acquisition time, ISO 8601; a date alone includes that whole day."
 
 #: Long names that once meant "the output" on some command; ``-o/--out`` is the one spelling.
 OUTPUT_SYNONYMS = ("--output", "--output-dir", "--outdir", "--out-dir", "--output-file")
@@ -140,6 +143,31 @@ def root_option() -> Decorator:
 def suite_option(default: str | None = None) -> Decorator:
     """``--suite``: a built-in benchmark suite name or a suite YAML file."""
     return click.option("--suite", default=default, show_default=default is not None, help=SUITE_HELP)
+
+
+def _bbox(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, ...] | None:
+    """'W,S,E,N' -> four floats with W < E and S < N, in lon/lat range; else a usage error."""
+    if value is None:
+        return None
+    try:
+        box = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not (-180 <= box[0] < box[2] <= 180 and -90 <= box[1] < box[3] <= 90):
+        raise click.BadParameter(f"{value!r} is not W,S,E,N in degrees with W < E and S < N "
+                                 "(e.g. 10.5,45.2,11.0,45.6)")
+    return box
+
+
+def bbox_option() -> Decorator:
+    """``--bbox W,S,E,N``: an area in EPSG:4326 degrees (a tuple of 4 floats, None when not given)."""
+    return click.option("--bbox", metavar="W,S,E,N", default=None, callback=_bbox, help=BBOX_HELP)
+
+
+def time_range_option() -> Decorator:
+    """``--start TIME`` and ``--end TIME``: an inclusive acquisition-time range (strings, None when not given)."""
+    return _stack(click.option("--start", metavar="TIME", default=None, help=START_HELP),
+                  click.option("--end", metavar="TIME", default=None, help=END_HELP))
 
 
 def verbosity_option() -> Decorator:

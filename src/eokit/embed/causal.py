@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from eokit.errors import ConfigError, MissingExtraError, OverlapError
+from eokit.errors import ConfigError, MissingDependencyError, OverlapError
 
 
 def _doubleml() -> Any:
     try:
         import doubleml
     except ImportError as exc:
-        raise MissingExtraError(
+        raise MissingDependencyError(
             "eokit.embed.causal needs DoubleML, which is not installed: "
             "pip install 'eokit[causal]' (or pip install doubleml==0.11.4)") from exc
     return doubleml

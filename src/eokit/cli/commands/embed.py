@@ -11,6 +11,7 @@ from eokit.cli.options import (
     band_names_option,
     bands_option,
     batch_size_option,
+    bbox_option,
     configure_logging,
     device_option,
     out_option,
@@ -26,18 +27,6 @@ from eokit.cli.options import (
 DATASET_PREFIX = "dataset:"
 
 
-def _bbox(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, ...] | None:
-    if value is None:
-        return None
-    try:
-        parts = tuple(float(v) for v in value.split(","))
-    except ValueError:
-        parts = ()
-    if len(parts) != 4:
-        raise click.BadParameter(f"{value!r} is not WEST,SOUTH,EAST,NORTH in degrees (e.g. -75.7,37.5,-75.5,37.7)")
-    return parts
-
-
 @click.command("embed")
 @click.argument("model")
 @click.argument("scenes", nargs=-1, required=True)
@@ -50,8 +39,7 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
               help="Chip size in pixels: one embedding per chip.")
 @click.option("--stride", type=click.IntRange(min=1), default=None,
               help="Step between tiles (crop - overlap).")
-@click.option("--bbox", callback=_bbox, default=None, metavar="W,S,E,N",
-              help="Embed only chips inside this lon/lat box (EPSG:4326 degrees).")
+@bbox_option()
 @click.option("--min-valid", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Fraction of valid (not nodata) pixels a chip needs to be embedded.")
 @click.option("--int8", is_flag=True, help="Store vectors as int8 with a per-row scale (4x smaller).")
