@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -64,6 +65,10 @@ def _cell(key: str, fmt: Callable[[Any], str]) -> Callable[[dict[str, Any]], str
     return lambda r: fmt(r[key])
 
 
+MAX_NOTES = 4
+"""Notes printed one per line; more are summarised in one line (the HTML report lists them all)."""
+
+
 def leaderboard_table(s: Summary, *, title: str = "eokit leaderboard", width: int = 80) -> Table:
     """A rich Table of the leaderboard: the overall score [95 % CI] always; then, as far as ``width``
     allows, the robustness drop, efficiency and the capability-group scores (± half their CI width)."""
@@ -76,6 +81,8 @@ def leaderboard_table(s: Summary, *, title: str = "eokit leaderboard", width: in
         ("frac", "right", lambda r: f"{r['fraction']:g}"),
         (f"{OVERALL} [95% CI]", "right", _ci),
     ]
+    if "n_datasets" in lb.columns:  # entries of protocols that run on fewer datasets rank on fewer
+        base.insert(4, ("ds", "right", lambda r: str(int(r["n_datasets"])) if _finite(r["n_datasets"]) else "–"))
     optional: list[_Column] = []
     if "robustness_drop" in lb.columns:
         optional.append(("rob. drop", "right", lambda r: _f(r["robustness_drop"])))
@@ -116,8 +123,13 @@ def print_leaderboard(results: pd.DataFrame | Summary, *, console: Console | Non
         con.print(per)
     for line in pairwise_lines(s):
         con.print(line, highlight=False)
-    for note in s.notes:
-        con.print(f"[yellow]note:[/yellow] {escape(note)}")
+    if len(s.notes) <= MAX_NOTES:
+        for note in s.notes:
+            con.print(f"[yellow]note:[/yellow] {escape(note)}")
+    else:  # one line; every note is in the HTML report
+        models = sorted({n.split(" · ")[0] for n in s.notes})
+        con.print(f"[yellow]note:[/yellow] {len(s.notes)} entries lack a score for some groups (datasets they "
+                  f"cannot run on), of {escape(', '.join(models))}: see the report's notes")
     return s
 
 
@@ -147,7 +159,7 @@ def dataset_table(s: Summary) -> Table | None:
 
 
 def _finite(v: Any) -> bool:
-    return isinstance(v, int | float) and math.isfinite(v)
+    return isinstance(v, numbers.Real) and math.isfinite(float(v))  # numpy scalars included
 
 
 def pairwise_lines(s: Summary) -> list[str]:
