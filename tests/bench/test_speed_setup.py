@@ -52,7 +52,9 @@ def _faults(mode: str) -> int:
 @glibc_only
 def test_tune_allocator_stops_page_faults_per_buffer() -> None:
     untuned, tuned = _faults("plain"), _faults("tuned")
-    assert untuned > 40 * 500  # every 4 MiB buffer mmapped afresh: ~1024 faults each
+    # every 4 MiB buffer mmapped afresh faults its pages in again (measured 480-520 faults per buffer here,
+    # fewer than its 1,024 pages where the kernel maps several pages per fault): at least 100 each
+    assert untuned > 40 * 100
     assert tuned < untuned / 20
 
 
