@@ -62,16 +62,10 @@ REQUIRED = ("suite", "dataset", "model", "protocol", "metric", "value")
 
 OUTCOMES_TABLE = "outcomes"
 # per-test-sample outcomes of one evaluation (eokit.bench.stats.Outcomes), or why it has none
+_CONDITION_COLUMNS = ("suite", "dataset", "model", "protocol", "fraction", "seed", "corruption", "severity")
 OUTCOME_SCHEMA: dict[str, str] = {
     "job_key": "VARCHAR",
-    "suite": "VARCHAR",
-    "dataset": "VARCHAR",
-    "model": "VARCHAR",
-    "protocol": "VARCHAR",
-    "fraction": "DOUBLE",
-    "seed": "BIGINT",
-    "corruption": "VARCHAR",
-    "severity": "INTEGER",
+    **{c: SCHEMA[c] for c in _CONDITION_COLUMNS},  # the same condition columns as the results
     "task": "VARCHAR",
     "kind": "VARCHAR",
     "k": "INTEGER",

@@ -139,7 +139,8 @@ def command(store: str, like: str | None, point: tuple[float, float] | None, pol
                                "chip_id": hits["chip_id"].tolist(), "score": [round(float(s), 6) for s in
                                                                              hits["score"]]}))
         return
-    if verbosity >= 0:
+    if verbosity >= 0 and len(hits):
+        click.echo("rank  cosine  chip  scene")  # score: cosine similarity of unit vectors, 1 = same direction
         for _, h in hits.iterrows():
             click.echo(f"{h['rank']:>3}  {h['score']:.4f}  {h['chip_id']}  {h['scene_id']}")
     click.echo(f"{len(hits)} hits ({index.method} search of {len(st)} chips, query: {q.source}) -> {out}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -213,4 +213,23 @@ def decode_colour_mask(
                 f"row {y}, col {x}) is no class colour; {len(values)} unknown colour(s) in all. The class colours "
                 f"are {list(colours)}; fix the palette (or pass the colour as an ignore colour)"
             )
+    return out
+
+
+SPLIT_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "train": ("train", "training"),
+    "val": ("val", "validation", "valid"),
+    "test": ("test", "testing"),
+}
+"""Folder names that mean each split in user-made layouts (``root/<alias>/...``)."""
+
+
+def split_folders(root: Path, inner: str = "") -> dict[str, Path]:
+    """``{split: root/<alias>}`` for each split whose folder exists (with ``inner`` inside it, when given)."""
+    out = {}
+    for split, aliases in SPLIT_ALIASES.items():
+        for a in aliases:
+            if (root / a / inner).is_dir():
+                out[split] = root / a
+                break
     return out

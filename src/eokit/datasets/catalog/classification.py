@@ -27,7 +27,7 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from eokit.data.sample import Sample
 from eokit.datasets.base import DatasetSpec, Download, EODataset, register
-from eokit.datasets.catalog._util import geo_meta, image_tensor
+from eokit.datasets.catalog._util import geo_meta, image_tensor, split_folders
 from eokit.datasets.splits import DEFAULT_FRACTIONS, assign_splits, split_file_path, stable_split
 from eokit.errors import DatasetError
 from eokit.io import open_raster
@@ -541,11 +541,6 @@ class ImageFolderEO(EODataset):
         split_policy="split folders when present; else a seeded stratified split (70/10/20) in a split file",
         homepage="https://github.com/eokit",
     )
-    SPLIT_ALIASES: ClassVar[Mapping[str, tuple[str, ...]]] = {
-        "train": ("train", "training"),
-        "val": ("val", "validation", "valid"),
-        "test": ("test", "testing"),
-    }
 
     def __init__(
         self,
@@ -576,13 +571,7 @@ class ImageFolderEO(EODataset):
         super().__init__(root, split, **kwargs)
 
     def _split_dirs(self) -> dict[str, Path]:
-        out = {}
-        for s, aliases in self.SPLIT_ALIASES.items():
-            for a in aliases:
-                if (self.root / a).is_dir():
-                    out[s] = self.root / a
-                    break
-        return out
+        return split_folders(self.root)
 
     def _index(self) -> list[tuple[Path, int]]:
         split_dirs = self._split_dirs()

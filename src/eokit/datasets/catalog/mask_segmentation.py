@@ -33,6 +33,7 @@ from eokit.datasets.catalog._util import (
     geo_meta,
     image_tensor,
     mask_tensor,
+    split_folders,
     split_ids,
 )
 from eokit.datasets.catalog.classification import IMAGE_EXTS, photo_sensor, read_image
@@ -359,11 +360,6 @@ class MaskFolder(EODataset):
         {"pixelwise"}, unit="image stems",
     )
     MASK_EXTS: ClassVar[tuple[str, ...]] = (".png", ".tif", ".tiff")
-    SPLIT_ALIASES: ClassVar[Mapping[str, tuple[str, ...]]] = {
-        "train": ("train", "training"),
-        "val": ("val", "validation", "valid"),
-        "test": ("test", "testing"),
-    }
 
     def __init__(
         self,
@@ -408,13 +404,7 @@ class MaskFolder(EODataset):
         super().__init__(Path(root).expanduser(), split, **kwargs)
 
     def _split_dirs(self) -> dict[str, Path]:
-        out = {}
-        for s, aliases in self.SPLIT_ALIASES.items():
-            for a in aliases:
-                if (self.root / a / self.images_dir).is_dir():
-                    out[s] = self.root / a
-                    break
-        return out
+        return split_folders(self.root, self.images_dir)
 
     def _pairs(self, base: Path) -> list[tuple[Path, Path]]:
         img_dir, mask_dir = base / self.images_dir, base / self.masks_dir
