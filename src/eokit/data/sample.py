@@ -2,13 +2,22 @@
 
 A Sample is a plain ``dict`` (so it passes through torch's DataLoader) with:
 
-- ``image``: float32 tensor (C, H, W), or (T, C, H, W) for time series
+- ``image``: float32 tensor (C, H, W); (T, C, H, W) for image time series,
+  (T, C) for pixel time series
 - ``bands``: tuple of band names, one per channel of ``image``
 - ``sensor``: sensor name (``eokit.sensors``) or None
 - optional targets: ``mask`` (H, W) int64, ``label`` (int64 scalar or multi-hot
   float vector), ``target`` (float regression value or (H, W) map),
   ``image2`` (second date, change detection), ``boxes`` (N, 4) float xyxy
   pixels + ``labels`` (N,) int64 (detection)
+- time series: ``doy`` (T,) int64 day of year (1-366) of each date, ``time_mask``
+  (T,) bool, True where the date holds an observation (padded or missing dates
+  are False and never filled silently); ``dates`` (tuple of ISO date strings,
+  metadata)
+- multi-modal: ``modalities``, a dict ``name -> sub-sample`` (each a dict with
+  its own ``image``, ``bands``, ``sensor`` and optional ``doy``/``time_mask``),
+  all on the grid of the sample's ``crs``/``transform``; targets stay at the top
+  level. ``collate_samples`` batches each modality like a sample.
 - metadata: ``crs`` (str or None), ``transform`` (6-tuple or None),
   ``bounds`` (4-tuple or None), ``time`` (ISO string or None), ``path``/``id``
 
@@ -25,7 +34,7 @@ import torch
 
 Sample = dict[str, Any]
 
-TENSOR_KEYS = ("image", "image2", "mask", "label", "target", "valid")
+TENSOR_KEYS = ("image", "image2", "mask", "label", "target", "valid", "doy", "time_mask")
 RAGGED_KEYS = ("boxes", "labels")  # detection: a list per batch
 
 
@@ -52,7 +61,13 @@ def collate_samples(samples: Sequence[Sample]) -> Sample:
             raise BandError(f"cannot batch samples with different bands: {bands} vs {s.get('bands')}")
     for k in keys:
         values = [s[k] for s in samples]
-        if k in TENSOR_KEYS and isinstance(values[0], torch.Tensor):
+        if k == "modalities" and isinstance(values[0], dict):
+            names = list(values[0])
+            if any(list(v) != names for v in values[1:]):
+                raise BandError(f"cannot batch samples with different modalities: {names} vs "
+                                f"{[list(v) for v in values if list(v) != names][0]}")
+            batch[k] = {m: collate_samples([v[m] for v in values]) for m in names}
+        elif k in TENSOR_KEYS and isinstance(values[0], torch.Tensor):
             batch[k] = torch.stack(values)
         elif k in TENSOR_KEYS and isinstance(values[0], int | float):
             batch[k] = torch.tensor(values)
