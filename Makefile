@@ -8,12 +8,13 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock 2>/dev/null | md5sum | cut -c1-12)
+REF_STAMP := $(VENV)/.ref-$(shell cat requirements-ref.txt 2>/dev/null | md5sum | cut -c1-12)
 # The real EO data mirror beside the checkout, else the user's data root.
 EOKIT_DATA ?= $(if $(wildcard ../shared/data/MANIFEST.md),$(abspath ../shared/data),$(HOME)/.cache/eokit)
 export EOKIT_DATA
 OUT ?= outputs
 
-.PHONY: install run demo test check lint bench-deps clean
+.PHONY: install run demo test check lint bench-deps ref-deps clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +23,13 @@ $(STAMP): pyproject.toml requirements.lock
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
+
+# Reference model code (TorchGeo, TerraTorch) for the foundation-model equivalence tests: --no-deps, no pin changes.
+$(REF_STAMP): $(STAMP) requirements-ref.txt
+	$(BIN)/pip install -q --no-deps -r requirements-ref.txt
+	@rm -f $(VENV)/.ref-* && touch $(REF_STAMP)
+
+ref-deps: $(REF_STAMP)
 
 # The main job: the quick benchmark suite on the real data mirror -> leaderboard + OUT/bench/report.html
 run: $(STAMP)
@@ -37,7 +45,7 @@ demo: $(STAMP)
 		--map $(OUT)/landsat8_ndvi.tif -o $(OUT)/landsat8_quicklook.png
 
 # Locates (as root: installs) Chromium for the browser test, or says on one line why it is skipped.
-test: $(STAMP)
+test: $(STAMP) $(REF_STAMP)
 	@bash .ci/chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 

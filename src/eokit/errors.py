@@ -86,6 +86,14 @@ class CheckpointMismatchError(ModelError):
     """A checkpoint does not fit the model (architecture or band set differ)."""
 
 
+class CheckpointFormatError(ModelError):
+    """A weights file that cannot be read safely (truncated, unknown container, needs a full pickle)."""
+
+
+class LicenseError(ModelError):
+    """Weights whose licence the user's settings exclude (e.g. non-commercial with allow_noncommercial=False)."""
+
+
 class MetricError(EokitError, ValueError):
     """A metric is undefined for the given predictions (no valid sample, pixel or positive label)."""
 

@@ -65,7 +65,7 @@ def collate_samples(samples: Sequence[Sample]) -> Sample:
             names = list(values[0])
             if any(list(v) != names for v in values[1:]):
                 raise BandError(f"cannot batch samples with different modalities: {names} vs "
-                                f"{[list(v) for v in values if list(v) != names][0]}")
+                                f"{next(list(v) for v in values if list(v) != names)}")
             batch[k] = {m: collate_samples([v[m] for v in values]) for m in names}
         elif k in TENSOR_KEYS and isinstance(values[0], torch.Tensor):
             batch[k] = torch.stack(values)

@@ -8,7 +8,7 @@
 from eokit.models.backbone import Backbone, Features
 from eokit.models.band_adapter import BandMapping, map_bands, resolve_bands
 from eokit.models.contract import DataContract
-from eokit.models.factory import create_backbone
+from eokit.models.factory import check_license, create_backbone, download_weights
 from eokit.models.model import TASKS, DetectionModel, EOModel, create_model, model_from_config
 from eokit.models.registry import (
     ArchSpec,
@@ -36,8 +36,10 @@ __all__ = [
     "Features",
     "HeadSpec",
     "WeightSpec",
+    "check_license",
     "create_backbone",
     "create_model",
+    "download_weights",
     "get_arch",
     "get_head",
     "get_weight_spec",

@@ -12,6 +12,7 @@ from torch import nn
 from eokit.errors import BandError, CheckpointMismatchError
 from eokit.models.band_adapter import BandLike, adapt_conv_weight, map_bands, resolve_bands
 from eokit.models.contract import DataContract
+from eokit.models.state_dict import check_keys
 from eokit.models.weights import WeightSpec
 from eokit.sensors import Band, Sensor, band_key, get_sensor, match_bands
 from eokit.transforms import Normalize, NormalizeBands
@@ -27,17 +28,7 @@ class Features:
 
 def check_state_dict(module: nn.Module, sd: dict[str, torch.Tensor], arch: str) -> None:
     """Raise CheckpointMismatchError listing missing/unexpected keys and shape mismatches."""
-    own = module.state_dict()
-    missing = sorted(set(own) - set(sd))
-    unexpected = sorted(set(sd) - set(own))
-    shape = sorted(k for k in set(own) & set(sd) if own[k].shape != sd[k].shape)
-    if missing or unexpected or shape:
-        raise CheckpointMismatchError(
-            f"{arch}: checkpoint does not fit ({len(missing)} missing keys {missing[:8]}, {len(unexpected)} "
-            f"unexpected keys {unexpected[:8]}, {len(shape)} shape mismatches "
-            f"{[(k, tuple(sd[k].shape), tuple(own[k].shape)) for k in shape[:8]]}); is it a checkpoint of "
-            "another architecture?"
-        )
+    check_keys(module, sd, arch)
 
 
 class Backbone(nn.Module):
@@ -153,9 +144,17 @@ class Backbone(nn.Module):
         return self.forward(image, bands).maps
 
     # -- weights ------------------------------------------------------------------
+    def convert_checkpoint(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A published checkpoint's keys -> this module's keys (unwrap, prefixes, renames, dropped heads).
+
+        Families whose published container differs from their module override this
+        (see :mod:`eokit.models.state_dict` for the shared pieces); the default is identity.
+        """
+        return state_dict
+
     def load_checkpoint(self, state_dict: dict[str, torch.Tensor], ckpt_bands: tuple[Band, ...]) -> None:
         """Load a state dict trained on ``ckpt_bands``; band-dependent kernels are adapted by band name."""
-        sd = dict(state_dict)
+        sd = dict(self.convert_checkpoint(dict(state_dict)))
         for key in self.first_conv_keys:
             if key not in sd:
                 raise CheckpointMismatchError(f"{self.arch}: checkpoint lacks the first-layer kernel {key!r}")

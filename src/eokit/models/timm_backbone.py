@@ -85,6 +85,7 @@ class TimmBackbone(Backbone):
     # -- weights -----------------------------------------------------------------
     def load_checkpoint(self, state_dict: dict[str, torch.Tensor], ckpt_bands: tuple[Band, ...]) -> None:
         """Load a timm-format state dict trained on ``ckpt_bands``, adapting the first layer by band name."""
+        state_dict = self.convert_checkpoint(dict(state_dict))
         sd = {k: v for k, v in state_dict.items() if not k.startswith(("fc.", "head.fc.", "classifier.", "head.weight", "head.bias"))}
         sd = {k.removeprefix("model."): v for k, v in sd.items()}
         filt = getattr(sys.modules[type(self.model).__module__], "checkpoint_filter_fn", None)

@@ -27,6 +27,14 @@ class WeightSpec:
     ``bands`` are the checkpoint's input bands (names of ``sensor``), in
     channel order; empty for random init (any bands). ``mean``/``std`` are per
     band, in ``sensor`` reflectance units (ImageNet RGB: 0-1 pixel values).
+
+    Published weights also say: ``noncommercial`` (the licence forbids commercial
+    use; refused under ``allow_noncommercial=False``), ``family`` (the published
+    model family, e.g. ``"SSL4EO-S12"``; empty for ImageNet/random), ``patch_size``,
+    ``normalization`` (the published rule in words, e.g. "divide by 10000"),
+    ``proof`` (how eokit proves it loads them: the reference-equivalence test or the
+    key manifest, with its source commit) and ``sha256`` (None: none is published).
+    ``extra`` holds family-specific facts (modalities, frames, feature levels).
     """
 
     arch: str
@@ -43,8 +51,13 @@ class WeightSpec:
     file: str | None = None
     timm_name: str | None = None
     license: str = "n/a"
+    noncommercial: bool = False
+    family: str = ""
     citation: str = ""
     description: str = ""
+    patch_size: int | None = None
+    normalization: str = ""
+    proof: str = ""
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -136,23 +149,16 @@ def fetch(url: str, sha256: str | None, filename: str | None = None, root: Path 
 
 
 def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Tensors and string metadata of a safetensors file (no pickle involved)."""
-    from safetensors import safe_open
+    """Tensors and string metadata of a weights file (a torch container's ``state_dict`` nesting removed).
 
-    path = Path(path)
-    if not path.exists():
-        raise ModelError(f"weights file {str(path)!r} does not exist; pass an existing .safetensors path")
-    if path.suffix in (".pt", ".pth", ".ckpt", ".bin"):
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-        sd = sd.get("state_dict", sd) if isinstance(sd, dict) else sd
-        return dict(sd), {}
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no __iter__
-    except Exception as exc:  # safetensors raises its own error types
-        raise ModelError(f"cannot read weights file {str(path)!r} as safetensors: {exc}") from exc
-    return tensors, meta
+    safetensors without pickle; torch containers with ``weights_only=True`` only
+    (see :mod:`eokit.models.state_dict`). Keys are otherwise as in the file: a
+    family's backbone converts published layouts in ``convert_checkpoint``.
+    """
+    from eokit.models.state_dict import read_state_dict, unwrap
+
+    tensors, meta = read_state_dict(path)
+    return (tensors if meta or Path(path).suffix == ".safetensors" else unwrap(tensors, ("state_dict",))), meta
 
 
 def save_backbone_weights(path: str | Path, state_dict: dict[str, torch.Tensor], *, arch: str,

@@ -79,3 +79,8 @@ if "dofa_tiny" not in ARCHS:
             _det, (lambda d: lambda bb, k, **kw: Detector(bb, k, d, **kw))(_det), "detection",
             f"torchvision {_det} on the backbone + FPN",
         ))
+
+# Published EO foundation models (one module per family in eokit.models.fm).
+from eokit.models.fm import load_families  # noqa: E402
+
+load_families()

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
+import torch
 from rich.console import Console
 from rich.table import Table
 
 from eokit.cli.options import json_option
-from eokit.models import create_backbone, get_arch, get_weight_spec, list_heads, list_models
+from eokit.models import (
+    create_backbone,
+    download_weights,
+    get_arch,
+    get_weight_spec,
+    list_heads,
+    list_models,
+)
 
 
 def _console() -> Console:
@@ -39,7 +48,7 @@ def list_cmd(pretrained: bool | None, as_json: bool) -> None:
     for s in specs:
         table.add_row(
             s.name, get_arch(s.arch).family, s.source, ",".join(s.bands) or "any", str(s.input_size),
-            "" if s.gsd is None else f"{s.gsd:g}", s.license,
+            "" if s.gsd is None else f"{s.gsd:g}", s.license + (" NC" if s.noncommercial else ""),
         )
     _console().print(table)
 
@@ -53,8 +62,13 @@ def info_cmd(name: str, as_json: bool) -> None:
     arch = get_arch(spec.arch)
     bands = spec.bands or ("B02", "B03", "B04", "B08")
     sensor = spec.sensor if spec.bands else "sentinel2_l1c"
-    bb = create_backbone(spec.arch, bands=bands, sensor=sensor)  # random init: shapes only, no download
+    bb = _shapes_only(spec.name, bands, sensor)
     d = spec.to_dict()
+    if spec.bands:
+        d["wavelengths_nm"] = [round(b.center_nm, 1) if b.center_nm > 0 else None for b in spec.band_objects()]
+    if spec.pretrained and spec.source in ("url", "file"):
+        d["sha256"] = spec.sha256 or "none published"
+    d["license"] = spec.license + (" (NON-COMMERCIAL)" if spec.noncommercial else "")
     d.update(
         family=arch.family,
         architecture=arch.description,
@@ -63,19 +77,42 @@ def info_cmd(name: str, as_json: bool) -> None:
         parameters=sum(p.numel() for p in bb.parameters()),
         band_flexible=bb.band_flexible,
     )
+    d.update({k: v for k, v in spec.extra.items() if k not in d})
     d.pop("extra", None)
     if as_json:
         click.echo(json.dumps(d, indent=2, default=str))
         return
     table = Table(title=spec.name, show_header=False)
-    for key in ("architecture", "family", "source", "bands", "sensor", "mean", "std", "gsd", "input_size",
-                "num_features", "feature_info", "parameters", "band_flexible", "url", "sha256", "timm_name",
-                "license", "description"):
+    keys = ["architecture", "family", "source", "bands", "wavelengths_nm", "sensor", "mean", "std",
+            "normalization", "gsd", "input_size", "patch_size", "num_features", "feature_info", "parameters",
+            "band_flexible", "url", "sha256", "timm_name", "license", "citation", "proof", "description"]
+    for key in keys + [k for k in spec.extra if k not in keys]:
         value = d.get(key)
         if value in (None, (), [], ""):
             value = "any (adapted by name)" if key == "bands" else "-"
         table.add_row(key, str(value))
     _console().print(table)
+
+
+def _shapes_only(name: str, bands: tuple[str, ...], sensor: str | None) -> Any:
+    """The backbone with its weights' contract, built on the meta device (no memory, no download)."""
+    try:
+        with torch.device("meta"):
+            return create_backbone(name, bands=bands, sensor=sensor, pretrained=False)
+    except (NotImplementedError, RuntimeError):  # an initialiser without a meta kernel
+        return create_backbone(name, bands=bands, sensor=sensor, pretrained=False)
+
+
+@command.command("download")
+@click.argument("names", nargs=-1, required=True)
+def download_cmd(names: tuple[str, ...]) -> None:
+    """Download published weights (arch.tag) into the cache, verified by sha256 where published.
+
+    Offline, the error names the URL and the path where the file can be placed by hand.
+    """
+    for name in names:
+        path = download_weights(name)
+        click.echo(f"{get_weight_spec(name).name}\t{path}")
 
 
 @command.command("heads")

@@ -1,0 +1,17 @@
+"""docs/models.md's foundation-model table is generated from the registry and kept up to date."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+
+
+def test_fm_models_table_is_current() -> None:
+    spec = importlib.util.spec_from_file_location("eokit_gen_models", DOCS / "gen_models.py")
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    text = (DOCS / "models.md").read_text()
+    assert gen.updated(text) == text, "docs/models.md is out of date: run `python docs/gen_models.py`"
