@@ -74,7 +74,8 @@ class ModelCfg(_Strict):
     name: str = Field(description="label in tables, unique in the suite")
     kind: Literal["backbone", "raw_pixels", "spectral_indices"] = "backbone"
     arch: str | None = Field(None, description="eokit.models.create_backbone name (kind=backbone)")
-    weights: str | None = Field(None, description="weights tag or file; null = random init")
+    weights: str | None = Field(None, description="weights tag, file:PATH or url:URL; null = the tag in arch, "
+                                "else random init")
     bands: Literal["all", "rgb"] | list[str] = Field("all", description="bands fed to the model")
     init_seed: int = Field(0, description="seed of the random initialisation")
     role: Literal["model", "baseline", "reference"] = "model"
@@ -191,6 +192,8 @@ class SuiteConfig(_Strict):
     baselines: bool = Field(True, description="append the standard baselines (eokit.bench.baselines)")
     batch_size: int = Field(64, ge=1, description="feature extraction batch size")
     core: list[str] | None = Field(None, description="datasets of the Core capability group (default: all)")
+    allow_noncommercial: bool | None = Field(
+        None, description="false: leave out weights under a non-commercial licence (default $EOKIT_ALLOW_NONCOMMERCIAL)")
 
     @field_validator("fractions")
     @classmethod

@@ -111,6 +111,29 @@ def _create_backbone(arch: str, **kwargs: Any) -> Any:
     return create_backbone(arch, **kwargs)
 
 
+def weights_problem(cfg: ModelCfg, allow_noncommercial: bool | None = None) -> str | None:
+    """Why a backbone row cannot run here (its weights cannot be fetched, or their licence is excluded), or None.
+
+    Published weights are downloaded now (once, into the cache), so a suite run offline says per model
+    what is missing and where to place the file by hand, and still runs every other model.
+    """
+    if cfg.kind != "backbone" or not cfg.arch:
+        return None
+    from eokit.errors import DownloadError, ModelError
+    from eokit.models.factory import check_license, resolve_spec, weights_path
+
+    try:
+        _, spec, path = resolve_spec(cfg.arch, cfg.weights)
+        check_license(spec, allow_noncommercial)
+        if path is not None and not path.exists():
+            return f"weights file {str(path)!r} does not exist"
+        if path is None and spec.source in ("url", "file"):
+            weights_path(spec)
+    except (ModelError, DownloadError) as exc:
+        return str(exc)
+    return None
+
+
 def _forward(model: Any, x: torch.Tensor, bands: Sequence[str]) -> Any:
     """One backbone forward pass (counted; tests patch this to prove the cache is used)."""
     STATS["backbone_calls"] += 1

@@ -203,7 +203,10 @@ def _models_section(p: Plan) -> dict[str, Any]:
                                  "weights": m.weights or ("random" if m.kind == "backbone" else "none"),
                                  "init_seed": m.init_seed if m.kind == "backbone" and not m.weights else None,
                                  "options": m.options}
-        if m.kind == "backbone":
+        left_out = next((why for name, ds, why in p.skipped if name == m.name and ds == "*"), None)
+        if left_out:
+            entry["left_out"] = left_out
+        elif m.kind == "backbone":
             for d in p.suite.datasets:
                 info = p.info.get(d.name)
                 if not info:

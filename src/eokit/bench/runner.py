@@ -150,7 +150,7 @@ def _protocol_ok(protocol: str, task: TaskType) -> bool:
 def plan(suite: SuiteConfig) -> Plan:
     """The full job grid of ``suite`` (baselines included); loads each dataset once to learn bands and task."""
     from eokit.bench.data import load_split
-    from eokit.bench.features import applicable
+    from eokit.bench.features import applicable, weights_problem
 
     suite = with_baselines(suite)
     jobs: list[Job] = []
@@ -158,6 +158,10 @@ def plan(suite: SuiteConfig) -> Plan:
     info: dict[str, dict[str, Any]] = {}
     rob = suite.robustness
     rob_datasets = set(rob.datasets) if rob and rob.datasets is not None else None
+    unavailable = {m.name: why for m in suite.models if (why := weights_problem(m, suite.allow_noncommercial))}
+    for name, why in unavailable.items():
+        log.warning("model %s left out: %s", name, why)
+        skipped.append((name, "*", why))
     for d in suite.datasets:
         try:
             train = load_split(d, "train")
@@ -175,6 +179,8 @@ def plan(suite: SuiteConfig) -> Plan:
             raise ConfigError(f"robustness.datasets: {d.name!r} is a {train.task} dataset; robustness is "
                               f"evaluated on pooled-feature tasks {[str(t) for t in POOLED_TASKS]}")
         for m in suite.models:
+            if m.name in unavailable:
+                continue
             why = applicable(m, train)
             if why:
                 skipped.append((m.name, d.name, why))

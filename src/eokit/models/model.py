@@ -173,6 +173,10 @@ def _head_kwargs(task: str, kind: str, bb: Backbone, k: int, fusion: str, scale:
     return {"feature_info": info, "num_outputs": k}
 
 
+# create_backbone arguments about this run (what may be loaded), not about the model: not saved in its config
+RUNTIME_KWARGS = ("allow_noncommercial", "pretrained")
+
+
 def create_model(
     backbone: str = "resnet18",
     task: str = "classification",
@@ -229,7 +233,7 @@ def create_model(
         "scale": scale if task == "super_resolution" else None,
         "temporal": temporal,
         "normalize": normalize,
-        "backbone_kwargs": dict(backbone_kwargs),
+        "backbone_kwargs": {k: v for k, v in backbone_kwargs.items() if k not in RUNTIME_KWARGS},
         "head_kwargs": dict(head_kwargs or {}),
     }
     if kind == "detection":

@@ -45,7 +45,8 @@ class TaskConfig(_Section):
 class ModelConfig(_Section):
     backbone: str
     head: str | None = None
-    weights: str | None = None
+    weights: str | None = None  # a tag, file:PATH or url:URL (file/url keep arch.tag's data contract)
+    allow_noncommercial: bool | None = None  # false: refuse non-commercial weights (default $EOKIT_ALLOW_NONCOMMERCIAL)
     options: dict[str, Any] = Field(default_factory=dict)
 
 

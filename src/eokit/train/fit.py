@@ -132,6 +132,8 @@ def build_model(cfg: TrainConfig, task: Task, bands: tuple[str, ...], sensor: st
         kw["head"] = cfg.model.head
     if cfg.model.weights is not None:
         kw["weights"] = cfg.model.weights
+    if cfg.model.allow_noncommercial is not None:
+        kw["allow_noncommercial"] = cfg.model.allow_noncommercial
     if sensor is not None:
         kw.setdefault("sensor", sensor)
     num = task.num_classes if task.num_classes is not None else 1

@@ -50,8 +50,11 @@ def command(suite: str, out: str, scheduler: str | None, workers: int, no_report
     report = _report(summary, write=not no_report, console=Console(quiet=verbosity < 0))
     for model, dataset, why in summary.skipped:
         why = escape(why)
-        console.print(f"[dim]skipped {model} on {dataset}: {why}[/]" if model != "*"
-                      else f"[yellow]skipped dataset {dataset}: {why}[/]")
+        if dataset == "*":
+            console.print(f"[yellow]model {model} left out: {why}[/]")
+        else:
+            console.print(f"[dim]skipped {model} on {dataset}: {why}[/]" if model != "*"
+                          else f"[yellow]skipped dataset {dataset}: {why}[/]")
     console.print(
         f"{summary.total_jobs} jobs: {summary.done_before} already stored, {summary.computed} computed; "
         f"{summary.rows} rows in {summary.out / 'results.duckdb'}"
