@@ -18,7 +18,8 @@ from fm_ref import max_abs_diff, reference_file
 
 from eokit.errors import BandError, CheckpointMismatchError, ModelError
 from eokit.models import create_backbone, get_weight_spec
-from eokit.models.fm.prithvi import VARIANTS, block_indices
+from eokit.models.fm._vit import block_indices
+from eokit.models.fm.prithvi import VARIANTS
 
 
 def _ref():

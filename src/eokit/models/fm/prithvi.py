@@ -24,6 +24,7 @@ from torch import nn
 from eokit.errors import BandError, ModelError
 from eokit.models.backbone import Backbone, Features
 from eokit.models.band_adapter import BandLike
+from eokit.models.fm._vit import block_indices
 from eokit.models.registry import ARCHS, ArchSpec, register_arch, register_weights
 from eokit.models.state_dict import drop_keys, strip_prefix, unwrap
 from eokit.models.weights import WeightSpec
@@ -50,11 +51,6 @@ def sincos_3d(dim: int, grid: tuple[int, int, int]) -> torch.Tensor:
     row = sincos_1d(dim // 16 * 6, torch.arange(h)).repeat_interleave(w, dim=0).repeat(t, 1)
     frame = sincos_1d(dim // 16 * 4, torch.arange(t)).repeat_interleave(h * w, dim=0)
     return torch.cat([col, row, frame], dim=1).float()
-
-
-def block_indices(depth: int) -> list[int]:
-    """The 4 evenly spaced blocks a ViT exposes as feature maps (fewer when depth < 4), last block included."""
-    return sorted({max(0, -(-depth * k // 4) - 1) for k in (1, 2, 3, 4)})
 
 
 class PatchEmbed3d(nn.Module):
