@@ -171,3 +171,15 @@ def test_fm_prithvi_full_size_v1_checkpoint_loads(tmp_path: Path) -> None:
         f = bb(cube, bb.bands)
     assert f.maps[-1].shape == (1, 3 * 768, 14, 14)
     assert max_abs_diff(f.pooled, ref_pooled) <= 1e-4 and max_abs_diff(f.maps[-1], ref_maps[-1]) <= 1e-4
+
+
+def test_fm_prithvi_tl_trains_without_coordinates() -> None:
+    """Fine-tuning a TL variant on images without dates: every parameter gets a gradient (DDP needs it)."""
+    bb = create_backbone("prithvi_eo_v2_300_tl.hls", pretrained=False, img_size=32, **SMALL)
+    x = torch.randn(2, 6, 32, 32, generator=torch.Generator().manual_seed(0))
+    f = bb(x, bb.bands)
+    (f.pooled.sum() + sum(m.sum() for m in f.maps)).backward()
+    assert [n for n, p in bb.named_parameters() if p.grad is None] == []
+    with torch.no_grad():
+        bb.temporal_embed_enc.scale.fill_(5.0)  # without dates the encoding stays out, whatever its scale
+        assert max_abs_diff(bb(x, bb.bands).pooled, f.pooled) == 0.0

@@ -269,8 +269,8 @@ class ClayBackbone(Backbone):
             return self.spec
         s = get_sensor(m["sensor"])
         return replace(self.spec, bands=tuple(m["bands"]), sensor=s.name, gsd=float(m["gsd"]),
-                       mean=tuple(v * s.scale + s.offset for v in m["mean_dn"]),
-                       std=tuple(v * s.scale for v in m["std_dn"]))
+                       mean=tuple(round(v * s.scale + s.offset, 8) for v in m["mean_dn"]),
+                       std=tuple(round(v * s.scale, 8) for v in m["std_dn"]))
 
     @property
     def data_contract(self) -> DataContract:
@@ -370,10 +370,10 @@ _CITE = ("Clay Foundation Model: an open-source AI model and interface for Earth
          "https://clay-foundation.github.io/model")
 _VERSIONS = [
     # arch, tag, family, size, platforms, url, input size, reference module, upstream commit
-    ("clay_v1_base", "v1", "Clay v1", {"dim": 768, "depth": 12, "heads": 12, "dim_head": 64, "mlp_ratio": 4.0},
+    ("clay_v1_base", "v1", "Clay", {"dim": 768, "depth": 12, "heads": 12, "dim_head": 64, "mlp_ratio": 4.0},
      _PLATFORMS_V1, "https://huggingface.co/made-with-clay/Clay-legacy/resolve/main/v1/clay-v1-base.ckpt", 224,
      "clay_v1.modules", "3a0c857c9442"),
-    ("clay_v15_large", "v1_5", "Clay v1.5", {"dim": 1024, "depth": 24, "heads": 16, "dim_head": 64,
+    ("clay_v15_large", "v1_5", "Clay", {"dim": 1024, "depth": 24, "heads": 16, "dim_head": 64,
                                               "mlp_ratio": 4.0},
      _PLATFORMS_V15, "https://huggingface.co/made-with-clay/Clay/resolve/main/v1.5/clay-v1.5.ckpt", 256,
      "clay_v15.model", "436d304c5f8c"),
@@ -392,7 +392,8 @@ def build_clay(arch: str):
 
 def _register() -> None:
     for arch, tag, family, size, platforms, url, input_size, ref, commit in _VERSIONS:
-        desc = (f"{family} encoder: wavelength-conditioned ViT ({size['dim']}-d, {size['depth']} layers, patch 8), "
+        version = "v1" if tag == "v1" else "v1.5"
+        desc = (f"Clay {version} encoder: wavelength-conditioned ViT ({size['dim']}-d, {size['depth']} layers, patch 8), "
                 "any bands with known wavelengths")
         test = {"img_size": 32, "dim": 64, "depth": 2, "heads": 2, "dim_head": 32}
         register_arch(ArchSpec(arch, build_clay(arch), "clay", desc, {"dense": "upernet"}, test))
@@ -401,8 +402,8 @@ def _register() -> None:
             arch, tag, source="url", url=url, sha256=None, license="Apache-2.0", family=family, citation=_CITE,
             description=f"{desc}; MAE + DINOv2-teacher pre-training on {', '.join(platforms)}. Encoder only (the "
                         "Lightning checkpoint's decoder and teacher are dropped). No sha256 is published",
-            bands=_S2[1], sensor=_S2[0], mean=tuple(m * s2.scale for m in _S2[3]),
-            std=tuple(s * s2.scale for s in _S2[4]),
+            bands=_S2[1], sensor=_S2[0], mean=tuple(round(m * s2.scale, 8) for m in _S2[3]),
+            std=tuple(round(s * s2.scale, 8) for s in _S2[4]),
             normalization="(DN - mean) / std per band with the platform's statistics from Clay's metadata.yaml "
                           "(Sentinel-2 L2A: mean 1105..1835, std 1809..1379 DN); eokit applies them by sensor",
             gsd=10.0, input_size=input_size, patch_size=8,

@@ -206,6 +206,9 @@ class PrithviBackbone(Backbone):
                 raise ModelError(f"{self.arch}: location must be (B, 2) latitude and longitude, got "
                                  f"{tuple(location.shape)}")
             tokens = tokens + self.location_embed_enc(location.to(tokens.device))[:, None]
+        for enc, given in ((self.temporal_embed_enc, time), (self.location_embed_enc, location)):
+            if enc is not None and given is None:  # keep the scale in the graph (DDP); adds exactly zero
+                tokens = tokens + 0.0 * enc.scale
         cls = (self.cls_token + pos[:, :1]).expand(b, -1, -1)
         tokens = torch.cat([cls, tokens], dim=1)
         maps = []
@@ -302,7 +305,7 @@ def _register() -> None:
                         f"{frames} frame(s)); encoder only (decoder dropped). No sha256 is published by eokit's "
                         "source (Hugging Face serves the file without a separate checksum list)",
             bands=HLS_BANDS, sensor="hls",
-            mean=tuple(m * 1e-4 for m in mean), std=tuple(s * 1e-4 for s in std),
+            mean=tuple(round(m * 1e-4, 8) for m in mean), std=tuple(round(s * 1e-4, 8) for s in std),
             normalization="(x - mean) / std on HLS surface reflectance x 10000 with the published per-band "
                           f"mean {list(mean)} and std {list(std)}",
             gsd=30.0, input_size=224, patch_size=p, proof=_PROOF,
