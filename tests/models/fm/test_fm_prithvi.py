@@ -183,3 +183,14 @@ def test_fm_prithvi_tl_trains_without_coordinates() -> None:
     with torch.no_grad():
         bb.temporal_embed_enc.scale.fill_(5.0)  # without dates the encoding stays out, whatever its scale
         assert max_abs_diff(bb(x, bb.bands).pooled, f.pooled) == 0.0
+
+
+def test_fm_prithvi_time_coords_from_sample_dates() -> None:
+    from eokit.models.fm.prithvi import time_coords
+
+    t = time_coords([("2021-01-01", "2021-12-31"), ("2020-03-01", "2020-12-31")])
+    assert t.shape == (2, 2, 2) and t[0, 1].tolist() == [2021.0, 365.0] and t[1].tolist() == [[2020, 61], [2020, 366]]
+    with pytest.raises(ModelError, match="ISO strings"):
+        time_coords([("2021-13-01",)])
+    with pytest.raises(ModelError, match="same number of dates"):
+        time_coords([("2021-01-01",), ("2021-01-01", "2021-02-01")])

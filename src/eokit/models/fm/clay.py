@@ -28,7 +28,7 @@ from eokit.errors import BandError, ModelError
 from eokit.models.backbone import Backbone, Features
 from eokit.models.band_adapter import BandLike, is_sar, resolve_bands
 from eokit.models.contract import DataContract
-from eokit.models.fm._vit import block_indices
+from eokit.models.fm._vit import SHA_NOTE, block_indices
 from eokit.models.registry import ARCHS, ArchSpec, register_arch, register_weights
 from eokit.models.state_dict import take_prefix, unwrap
 from eokit.models.weights import WeightSpec
@@ -401,7 +401,7 @@ def _register() -> None:
         register_weights(WeightSpec(
             arch, tag, source="url", url=url, sha256=None, license="Apache-2.0", family=family, citation=_CITE,
             description=f"{desc}; MAE + DINOv2-teacher pre-training on {', '.join(platforms)}. Encoder only (the "
-                        "Lightning checkpoint's decoder and teacher are dropped). No sha256 is published",
+                        "Lightning checkpoint's decoder and teacher are dropped). " + SHA_NOTE,
             bands=_S2[1], sensor=_S2[0], mean=tuple(round(m * s2.scale, 8) for m in _S2[3]),
             std=tuple(round(s * s2.scale, 8) for s in _S2[4]),
             normalization="(DN - mean) / std per band with the platform's statistics from Clay's metadata.yaml "

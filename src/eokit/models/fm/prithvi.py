@@ -24,7 +24,7 @@ from torch import nn
 from eokit.errors import BandError, ModelError
 from eokit.models.backbone import Backbone, Features
 from eokit.models.band_adapter import BandLike
-from eokit.models.fm._vit import block_indices
+from eokit.models.fm._vit import SHA_NOTE, block_indices
 from eokit.models.registry import ARCHS, ArchSpec, register_arch, register_weights
 from eokit.models.state_dict import drop_keys, strip_prefix, unwrap
 from eokit.models.weights import WeightSpec
@@ -51,6 +51,24 @@ def sincos_3d(dim: int, grid: tuple[int, int, int]) -> torch.Tensor:
     row = sincos_1d(dim // 16 * 6, torch.arange(h)).repeat_interleave(w, dim=0).repeat(t, 1)
     frame = sincos_1d(dim // 16 * 4, torch.arange(t)).repeat_interleave(h * w, dim=0)
     return torch.cat([col, row, frame], dim=1).float()
+
+
+def time_coords(dates: Sequence[Sequence[str]]) -> torch.Tensor:
+    """ISO dates of a batch of time series (B lists of T dates, a Sample's ``dates``) -> (B, T, 2) year, day of year.
+
+    The ``time=`` input of the TL variants.
+    """
+    import datetime as dt
+
+    try:
+        rows = [[(float(d.year), float(d.timetuple().tm_yday)) for d in map(dt.date.fromisoformat, series)]
+                for series in dates]
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"time_coords: dates must be ISO strings like '2021-06-30' per sample and frame ({exc}); "
+                         f"got {list(dates)[:2]}") from None
+    if len({len(r) for r in rows}) != 1:
+        raise ModelError(f"time_coords: every sample needs the same number of dates, got {[len(r) for r in rows]}")
+    return torch.tensor(rows, dtype=torch.float32)
 
 
 class PatchEmbed3d(nn.Module):
@@ -167,7 +185,8 @@ class PrithviBackbone(Backbone):
                 time: torch.Tensor | None = None, location: torch.Tensor | None = None) -> Features:
         """Features of (B, C, H, W) or (B, T, C, H, W) ``image``.
 
-        ``time``: (B, T, 2) or (B, 2) year and day of year of each frame; ``location``: (B, 2)
+        ``time``: (B, T, 2) or (B, 2) year and day of year of each frame (:func:`time_coords` makes
+        it from a batch's ``dates``); ``location``: (B, 2)
         latitude and longitude in degrees. Only the TL variants use them; without them (as in
         their pre-training's metadata dropout) the encodings are left out.
         """
@@ -302,8 +321,7 @@ def _register() -> None:
             arch, "hls", source="url", url=f"https://huggingface.co/ibm-nasa-geospatial/{repo}/resolve/main/{fname}",
             sha256=None, license=_LICENSE, family=family, citation=_CITE_V1 if version == "v1" else _CITE_V2,
             description=f"{desc}; MAE pre-trained on HLS ({'US' if version == 'v1' else 'global'}, 30 m, "
-                        f"{frames} frame(s)); encoder only (decoder dropped). No sha256 is published by eokit's "
-                        "source (Hugging Face serves the file without a separate checksum list)",
+                        f"{frames} frame(s)); encoder only (decoder dropped). {SHA_NOTE}",
             bands=HLS_BANDS, sensor="hls",
             mean=tuple(round(m * 1e-4, 8) for m in mean), std=tuple(round(s * 1e-4, 8) for s in std),
             normalization="(x - mean) / std on HLS surface reflectance x 10000 with the published per-band "
@@ -321,4 +339,4 @@ def _register() -> None:
 if "prithvi_eo_v2_300" not in ARCHS:
     _register()
 
-__all__ = ["HLS_BANDS", "PrithviBackbone", "build_prithvi", "sincos_3d"]
+__all__ = ["HLS_BANDS", "PrithviBackbone", "build_prithvi", "sincos_3d", "time_coords"]
