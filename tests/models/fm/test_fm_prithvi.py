@@ -164,13 +164,15 @@ def test_fm_prithvi_full_size_v1_checkpoint_loads(tmp_path: Path) -> None:
     path = tmp_path / "Prithvi_EO_V1_100M.pt"
     torch.save(sd, path)
     del sd
-    bb = create_backbone("prithvi_eo_v1_100.hls", weights=f"file:{path}", num_frames=3).eval()
-    cube = torch.randn(1, 3, 6, 224, 224, generator=torch.Generator().manual_seed(0))
-    ref_pooled, ref_maps = _reference_features(mae, cube)
+    # one frame keeps the CPU time down: the 3-frame model's fixed position embedding is recomputed for it
+    bb = create_backbone("prithvi_eo_v1_100.hls", weights=f"file:{path}").eval()
+    cube = torch.randn(1, 1, 6, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        f = bb(cube, bb.bands)
-    assert f.maps[-1].shape == (1, 3 * 768, 14, 14)
-    assert max_abs_diff(f.pooled, ref_pooled) <= 1e-4 and max_abs_diff(f.maps[-1], ref_maps[-1]) <= 1e-4
+        ref = mae.encoder.forward_features(cube.transpose(1, 2))[-1][:, 1:]
+        f = bb(cube[:, 0], bb.bands)
+    assert f.maps[-1].shape == (1, 768, 14, 14)
+    assert max_abs_diff(f.pooled, ref.mean(dim=1)) <= 1e-4
+    assert max_abs_diff(f.maps[-1], ref.transpose(1, 2).reshape(1, 768, 14, 14)) <= 1e-4
 
 
 def test_fm_prithvi_tl_trains_without_coordinates() -> None:
