@@ -221,8 +221,9 @@ def _hls() -> Sensor:
     Bandpasses are the OLI ranges of the HLS v2.0 User Guide (Masek et al., 2021): S30 is
     bandpass-adjusted to OLI, so one range serves both (Blue 0.45-0.51, Green 0.53-0.59, Red
     0.64-0.67, NIR Narrow 0.85-0.88, SWIR 1 1.57-1.65, SWIR 2 2.11-2.29, Coastal 0.43-0.45, Cirrus
-    1.36-1.38 um). Names follow the guide (L30 B02-B07 / S30 B02, B03, B04, B8A, B11, B12). Default
-    means/stds of the six land bands are Prithvi-EO-2.0's HLS statistics.
+    1.36-1.38 um). Names are the guide's band names in upper case (the HLS band names of TerraTorch
+    and the Prithvi model cards); L30 B02-B07 and S30 B02, B03, B04, B8A, B11, B12 are BLUE..SWIR_2.
+    Default means/stds of the six land bands are Prithvi-EO-2.0's HLS statistics.
     """
     spec = [
         # name, centre, width, common name, aliases, mean, std (reflectance)
