@@ -215,6 +215,39 @@ def _sentinel1(units: str) -> Sensor:
     )
 
 
+def _hls() -> Sensor:
+    """NASA Harmonized Landsat Sentinel-2 (HLS v2.0) surface reflectance, the bands L30 and S30 share.
+
+    Bandpasses are the OLI ranges of the HLS v2.0 User Guide (Masek et al., 2021): S30 is
+    bandpass-adjusted to OLI, so one range serves both (Blue 0.45-0.51, Green 0.53-0.59, Red
+    0.64-0.67, NIR Narrow 0.85-0.88, SWIR 1 1.57-1.65, SWIR 2 2.11-2.29, Coastal 0.43-0.45, Cirrus
+    1.36-1.38 um). Names are the guide's band names in upper case (the HLS band names of TerraTorch
+    and the Prithvi model cards); L30 B02-B07 and S30 B02, B03, B04, B8A, B11, B12 are BLUE..SWIR_2.
+    Default means/stds of the six land bands are Prithvi-EO-2.0's HLS statistics.
+    """
+    spec = [
+        # name, centre, width, common name, aliases, mean, std (reflectance)
+        ("COASTAL_AEROSOL", 440, 20, "coastal", (), 0.12, 0.05),
+        ("BLUE", 480, 60, "blue", (), 0.1087, 0.2248),
+        ("GREEN", 560, 60, "green", (), 0.1342, 0.2179),
+        ("RED", 655, 30, "red", (), 0.1433, 0.2178),
+        ("NIR_NARROW", 865, 30, "nir08", ("nir",), 0.2734, 0.1850),
+        ("SWIR_1", 1610, 80, "swir16", ("swir1",), 0.1958, 0.1242),
+        ("SWIR_2", 2200, 180, "swir22", ("swir2",), 0.1363, 0.1049),
+        ("CIRRUS", 1370, 20, "cirrus", (), 0.005, 0.005),
+    ]
+    bands = tuple(Band(n, c, w, 30, cn, aliases=al, mean=m, std=sd) for n, c, w, cn, al, m, sd in spec)
+    return Sensor(
+        "hls",
+        bands,
+        dtype="int16",
+        scale=1e-4,
+        description="NASA HLS v2.0 surface reflectance (L30/S30, 30 m); DN/10000 = reflectance, "
+        "fill value -9999",
+        aliases=("hls_v2", "harmonized_landsat_sentinel2"),
+    )
+
+
 def hyperspectral(
     name: str,
     wavelengths_nm: Sequence[float],
@@ -271,6 +304,7 @@ for _sensor in (
     _naip(),
     _rgb(),
     _formosat2(),
+    _hls(),
     # A 400-2500 nm, 10 nm generic imaging spectrometer (EnMAP/AVIRIS-like)
     hyperspectral("hyperspectral_generic", [400 + 10 * i for i in range(211)], 10.0),
 ):
