@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from zhu_equiv import assert_equivalent, dinov2_original, family_specs, load_through_eokit, reference_model
+from zhu_equiv import (
+    assert_equivalent,
+    dinov2_original,
+    family_specs,
+    load_through_eokit,
+    reference_model,
+)
 
 from eokit.errors import ModelError
 from eokit.models import create_backbone, get_weight_spec
