@@ -14,11 +14,11 @@ FAMILY = "DeCUR"
 LICENSE = "Apache-2.0"
 CITATION = ("Wang, Albrecht, Braham, Liu, Xiong, Zhu. Decoupling common and unique representations for "
             "multimodal self-supervised learning. ECCV 2024. arXiv:2309.05300")
-HF = "https://huggingface.co/torchgeo/decur/resolve"
+_HF = "https://huggingface.co/torchgeo/decur/resolve"
 
 register_all([
     published(
-        "resnet50", "decur_s1", url=f"{HF}/9328eeb90c686a88b30f8526ed757b4bc0f12027/"
+        "resnet50", "decur_s1", url=f"{_HF}/9328eeb90c686a88b30f8526ed757b4bc0f12027/"
         "rn50_ssl4eo-s12_sar_decur_ep100-f0e69ba2.pth", modality="s1", norm="s1stats", family=FAMILY,
         license=LICENSE, citation=CITATION, method="decur",
         proof=TORCHGEO_PROOF.format(module="resnet", builder="resnet50"),
@@ -27,7 +27,7 @@ register_all([
                "paired_with": "resnet50.decur_s2 (the joint model's optical encoder)"},
     ),
     published(
-        "resnet50", "decur_s2", url=f"{HF}/eba7ae5945d482a4319be046d34b552db5dd9950/"
+        "resnet50", "decur_s2", url=f"{_HF}/eba7ae5945d482a4319be046d34b552db5dd9950/"
         "rn50_ssl4eo-s12_ms_decur_ep100-fc6b09ff.pth", modality="s2", norm="div10k", family=FAMILY,
         license=LICENSE, citation=CITATION, method="decur",
         proof=TORCHGEO_PROOF.format(module="resnet", builder="resnet50"),

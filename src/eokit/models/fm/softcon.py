@@ -15,8 +15,8 @@ FAMILY = "SoftCon"
 LICENSE = "CC-BY-4.0"
 CITATION = ("Wang, Albrecht, Zhu. Multi-label guided soft contrastive learning for efficient Earth "
             "observation pretraining. IEEE TGRS 2024. arXiv:2405.20462")
-RN = "https://huggingface.co/wangyi111/softcon/resolve/62ff465b2e7467dbfc70758ec1e9d08ab87fc46b"
-VIT = "https://huggingface.co/wangyi111/softcon/resolve/bae909781911f8ec034b4b959992fae17b973c0c"
+_RN = "https://huggingface.co/wangyi111/softcon/resolve/62ff465b2e7467dbfc70758ec1e9d08ab87fc46b"
+_VIT = "https://huggingface.co/wangyi111/softcon/resolve/bae909781911f8ec034b4b959992fae17b973c0c"
 
 ensure_timm_arch("vit_small_patch14_dinov2", "vit", "ViT-S/14 DINOv2 layout (Oquab et al., 2023)",
                  {"img_size": 28})
@@ -26,11 +26,11 @@ ensure_timm_arch("vit_base_patch14_dinov2", "vit", "ViT-B/14 DINOv2 layout (Oqua
 _ARCH = {"resnet50": ("ResNet-50", "resnet", None), "vit_small_patch14_dinov2": ("ViT-S/14", "vit", 14),
          "vit_base_patch14_dinov2": ("ViT-B/14", "vit", 14)}
 _FILES = {
-    ("resnet50", "s2"): f"{RN}/B13_rn50_softcon.pth", ("resnet50", "s1"): f"{RN}/B2_rn50_softcon.pth",
-    ("vit_small_patch14_dinov2", "s2"): f"{VIT}/B13_vits14_softcon_enc.pth",
-    ("vit_small_patch14_dinov2", "s1"): f"{VIT}/B2_vits14_softcon_enc.pth",
-    ("vit_base_patch14_dinov2", "s2"): f"{VIT}/B13_vitb14_softcon_enc.pth",
-    ("vit_base_patch14_dinov2", "s1"): f"{VIT}/B2_vitb14_softcon_enc.pth",
+    ("resnet50", "s2"): f"{_RN}/B13_rn50_softcon.pth", ("resnet50", "s1"): f"{_RN}/B2_rn50_softcon.pth",
+    ("vit_small_patch14_dinov2", "s2"): f"{_VIT}/B13_vits14_softcon_enc.pth",
+    ("vit_small_patch14_dinov2", "s1"): f"{_VIT}/B2_vits14_softcon_enc.pth",
+    ("vit_base_patch14_dinov2", "s2"): f"{_VIT}/B13_vitb14_softcon_enc.pth",
+    ("vit_base_patch14_dinov2", "s1"): f"{_VIT}/B2_vitb14_softcon_enc.pth",
 }
 
 register_all([

@@ -17,31 +17,31 @@ LICENSE = "CC-BY-4.0"
 CITATION = ("Wang, Braham, Xiong, Liu, Albrecht, Zhu. SSL4EO-S12: A large-scale multimodal, multitemporal "
             "dataset for self-supervised learning in Earth observation. IEEE GRSM 2023. arXiv:2211.07044")
 
-HF = "https://hf.co/torchgeo"
-WY = "https://huggingface.co/wangyi111/SSL4EO-S12/resolve/75c72195d35201dc1fb210818993518c25da566b"
+_HF = "https://hf.co/torchgeo"
+_WY = "https://huggingface.co/wangyi111/SSL4EO-S12/resolve/75c72195d35201dc1fb210818993518c25da566b"
 
 # arch, tag, url, modality, SSL method, torchgeo builder module
 _ENTRIES = [
-    ("resnet18", "ssl4eo_s2_moco", f"{HF}/resnet18_sentinel2_all_moco/resolve/5b8cddc9a14f3844350b7f40b85bcd32aed75918/"
+    ("resnet18", "ssl4eo_s2_moco", f"{_HF}/resnet18_sentinel2_all_moco/resolve/5b8cddc9a14f3844350b7f40b85bcd32aed75918/"
      "resnet18_sentinel2_all_moco-59bfdff9.pth", "s2", "moco", "resnet"),
-    ("resnet18", "ssl4eo_s2rgb_moco", f"{HF}/resnet18_sentinel2_rgb_moco/resolve/e1c032e7785fd0625224cdb6699aa138bb304eec/"
+    ("resnet18", "ssl4eo_s2rgb_moco", f"{_HF}/resnet18_sentinel2_rgb_moco/resolve/e1c032e7785fd0625224cdb6699aa138bb304eec/"
      "resnet18_sentinel2_rgb_moco-e3a335e3.pth", "s2rgb", "moco", "resnet"),
-    ("resnet50", "ssl4eo_s2_moco", f"{HF}/resnet50_sentinel2_all_moco/resolve/da4f3c9dbe09272eb902f3b37f46635fa4726879/"
+    ("resnet50", "ssl4eo_s2_moco", f"{_HF}/resnet50_sentinel2_all_moco/resolve/da4f3c9dbe09272eb902f3b37f46635fa4726879/"
      "resnet50_sentinel2_all_moco-df8b932e.pth", "s2", "moco", "resnet"),
-    ("resnet50", "ssl4eo_s2rgb_moco", f"{HF}/resnet50_sentinel2_rgb_moco/resolve/efd9723b59a88e9dc1420dc1e96afb25b0630a3c/"
+    ("resnet50", "ssl4eo_s2rgb_moco", f"{_HF}/resnet50_sentinel2_rgb_moco/resolve/efd9723b59a88e9dc1420dc1e96afb25b0630a3c/"
      "resnet50_sentinel2_rgb_moco-2b57ba8b.pth", "s2rgb", "moco", "resnet"),
-    ("resnet50", "ssl4eo_s2_dino", f"{HF}/resnet50_sentinel2_all_dino/resolve/d7f14bf5530d70ac69d763e58e77e44dbecfec7c/"
+    ("resnet50", "ssl4eo_s2_dino", f"{_HF}/resnet50_sentinel2_all_dino/resolve/d7f14bf5530d70ac69d763e58e77e44dbecfec7c/"
      "resnet50_sentinel2_all_dino-d6c330e9.pth", "s2", "dino", "resnet"),
-    ("resnet50", "ssl4eo_s1_moco", f"{HF}/resnet50_sentinel1_all_moco/resolve/e79862c667853c10a709bdd77ea8ffbad0e0f1cf/"
+    ("resnet50", "ssl4eo_s1_moco", f"{_HF}/resnet50_sentinel1_all_moco/resolve/e79862c667853c10a709bdd77ea8ffbad0e0f1cf/"
      "resnet50_sentinel1_all_moco-906e4356.pth", "s1", "moco", "resnet"),
-    ("vit_small_patch16_224", "ssl4eo_s2_moco", f"{HF}/vit_small_patch16_224_sentinel2_all_moco/resolve/"
+    ("vit_small_patch16_224", "ssl4eo_s2_moco", f"{_HF}/vit_small_patch16_224_sentinel2_all_moco/resolve/"
      "1cb683f6c14739634cdfaaceb076529adf898c74/vit_small_patch16_224_sentinel2_all_moco-67c9032d.pth", "s2",
      "moco-v3", "vit"),
-    ("vit_small_patch16_224", "ssl4eo_s2_dino", f"{HF}/vit_small_patch16_224_sentinel2_all_dino/resolve/"
+    ("vit_small_patch16_224", "ssl4eo_s2_dino", f"{_HF}/vit_small_patch16_224_sentinel2_all_dino/resolve/"
      "5b41dd418a79de47ac9f5be3e035405a83818a62/vit_small_patch16_224_sentinel2_all_dino-36bcc127.pth", "s2",
      "dino", "vit"),
-    ("vit_small_patch16_224", "ssl4eo_s2_mae", f"{WY}/B13_vits16_mae_ep99_enc.pth", "s2", "mae", "vit"),
-    ("vit_small_patch16_224", "ssl4eo_s1_mae", f"{WY}/B2_vits16_mae_ep99_enc.pth", "s1", "mae", "vit"),
+    ("vit_small_patch16_224", "ssl4eo_s2_mae", f"{_WY}/B13_vits16_mae_ep99_enc.pth", "s2", "mae", "vit"),
+    ("vit_small_patch16_224", "ssl4eo_s1_mae", f"{_WY}/B2_vits16_mae_ep99_enc.pth", "s1", "mae", "vit"),
 ]
 
 _WHAT = {"s2": "Sentinel-2 L1C, 13 bands", "s2rgb": "Sentinel-2 L1C RGB (B4, B3, B2)",
