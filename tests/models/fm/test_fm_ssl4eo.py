@@ -24,7 +24,9 @@ def test_ssl4eo_entries_cover_the_published_variants() -> None:
     assert {"resnet18.ssl4eo_s2_moco", "resnet18.ssl4eo_s2rgb_moco", "resnet50.ssl4eo_s2_moco",
             "resnet50.ssl4eo_s2_dino", "resnet50.ssl4eo_s1_moco", "vit_small_patch16_224.ssl4eo_s2_dino",
             "vit_small_patch16_224.ssl4eo_s2_moco", "vit_small_patch16_224.ssl4eo_s2_mae",
-            "vit_small_patch16_224.ssl4eo_s1_mae"} <= names
+            "vit_small_patch16_224.ssl4eo_s1_mae", "vit_base_patch16_224.ssl4eo_s2_mae",
+            "vit_large_patch16_224.ssl4eo_s1_mae", "vit_huge_patch14_224.ssl4eo_s2_mae"} <= names
+    assert get_weight_spec("vit_huge_patch14_224.ssl4eo_s1_mae").patch_size == 14
     s2 = get_weight_spec("resnet50.ssl4eo_s2_moco")
     assert s2.bands[8] == "B8A" and s2.bands[10] == "B10" and len(s2.bands) == 13
     assert s2.mean == (0.0,) * 13 and s2.std == (1.0,) * 13  # DN / 10000 on a 1e-4-scaled sensor
@@ -35,8 +37,13 @@ def test_ssl4eo_entries_cover_the_published_variants() -> None:
 
 
 def _small(spec) -> dict:
-    """Full architecture; ViTs at 112 px on both sides (the file then holds a 7x7 position embedding)."""
-    return {"img_size": 112} if spec.arch.startswith("vit") else {}
+    """Same layout, smaller: ViTs at 112 px on both sides (the file then holds a 7x7 or 8x8 position
+    embedding), ViT-B/L/H with 4 blocks, ViT-L/H 256 wide; ResNets full size."""
+    if spec.arch.startswith("vit_small"):
+        return {"img_size": 112}
+    if spec.arch.startswith("vit_base"):
+        return {"img_size": 112, "depth": 4}
+    return {"img_size": 112, "depth": 4, "embed_dim": 256, "num_heads": 4} if spec.arch.startswith("vit") else {}
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])

@@ -48,6 +48,11 @@ def plain(sd: StateDict) -> Any:
     return sd
 
 
+def without_head(sd: StateDict) -> Any:
+    """A backbone-only file: the timm state dict without the classifier (DeCUR's ViT files)."""
+    return {k: v for k, v in sd.items() if not k.startswith(("head.", "fc."))}
+
+
 def moco(sd: StateDict) -> Any:
     """MoCo v2 training checkpoint: query and momentum encoders under DDP, the queue, the epoch."""
     enc = {f"module.encoder_q.{k}": v for k, v in sd.items()}

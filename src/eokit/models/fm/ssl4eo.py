@@ -1,7 +1,7 @@
 """SSL4EO-S12 (Wang et al., 2023): self-supervised baselines pretrained on SSL4EO-S12.
 
-MoCo-v2/v3, DINO and MAE encoders (ResNet-18, ResNet-50, ViT-S/16) for Sentinel-2 L1C (all 13
-bands, or RGB) and Sentinel-1 GRD (VV, VH), 100 epochs, CC-BY-4.0. The files are the timm state
+MoCo-v2/v3, DINO and MAE encoders (ResNet-18, ResNet-50, ViT-S/16; MAE also ViT-B/16, ViT-L/16 and
+ViT-H/14) for Sentinel-2 L1C (all 13 bands, or RGB) and Sentinel-1 GRD (VV, VH), CC-BY-4.0. The files are the timm state
 dicts TorchGeo hosts (``torchgeo.models.ResNet18_Weights``/``ResNet50_Weights``/``ViTSmall16_Weights``);
 the authors' own containers (MoCo ``module.encoder_q.``, DINO ``teacher.backbone.``) load too through
 :meth:`eokit.models.timm_backbone.TimmBackbone.convert_checkpoint`. The data2vec ViT-S/16 is published
@@ -10,7 +10,7 @@ only on Google Drive in a BEiT layout and is not registered.
 
 from __future__ import annotations
 
-from eokit.models.fm._ssl4eo_s12 import TORCHGEO_PROOF, published, register_all
+from eokit.models.fm._ssl4eo_s12 import TORCHGEO_PROOF, ensure_timm_arch, published, register_all
 
 FAMILY = "SSL4EO-S12"
 LICENSE = "CC-BY-4.0"
@@ -19,6 +19,15 @@ CITATION = ("Wang, Braham, Xiong, Liu, Albrecht, Zhu. SSL4EO-S12: A large-scale 
 
 _HF = "https://hf.co/torchgeo"
 _WY = "https://huggingface.co/wangyi111/SSL4EO-S12/resolve/75c72195d35201dc1fb210818993518c25da566b"
+
+# the larger MAE encoders need timm ViT-B/16, ViT-L/16 and ViT-H/14 (tests: 4 blocks; L and H 256 wide)
+_NARROW = {"embed_dim": 256, "num_heads": 4}
+for _name, _desc, _test in (
+    ("vit_base_patch16_224", "ViT-B/16", {"img_size": 32, "depth": 4}),
+    ("vit_large_patch16_224", "ViT-L/16", {"img_size": 32, "depth": 4, **_NARROW}),
+    ("vit_huge_patch14_224", "ViT-H/14", {"img_size": 28, "depth": 4, **_NARROW}),
+):
+    ensure_timm_arch(_name, "vit", f"{_desc} (Dosovitskiy et al., 2021)", _test)
 
 # arch, tag, url, modality, SSL method, torchgeo builder module
 _ENTRIES = [
@@ -42,22 +51,30 @@ _ENTRIES = [
      "dino", "vit"),
     ("vit_small_patch16_224", "ssl4eo_s2_mae", f"{_WY}/B13_vits16_mae_ep99_enc.pth", "s2", "mae", "vit"),
     ("vit_small_patch16_224", "ssl4eo_s1_mae", f"{_WY}/B2_vits16_mae_ep99_enc.pth", "s1", "mae", "vit"),
+    ("vit_base_patch16_224", "ssl4eo_s2_mae", f"{_WY}/B13_vitb16_mae_ep99_enc.pth", "s2", "mae", "vit"),
+    ("vit_base_patch16_224", "ssl4eo_s1_mae", f"{_WY}/B2_vitb16_mae_ep99_enc.pth", "s1", "mae", "vit"),
+    ("vit_large_patch16_224", "ssl4eo_s2_mae", f"{_WY}/B13_vitl16_mae_ep99_enc.pth", "s2", "mae", "vit"),
+    ("vit_large_patch16_224", "ssl4eo_s1_mae", f"{_WY}/B2_vitl16_mae_ep99_enc.pth", "s1", "mae", "vit"),
+    ("vit_huge_patch14_224", "ssl4eo_s2_mae", f"{_WY}/B13_vith14_mae_ep199_enc.pth", "s2", "mae", "vit"),
+    ("vit_huge_patch14_224", "ssl4eo_s1_mae", f"{_WY}/B2_vith14_mae_ep199_enc.pth", "s1", "mae", "vit"),
 ]
 
 _WHAT = {"s2": "Sentinel-2 L1C, 13 bands", "s2rgb": "Sentinel-2 L1C RGB (B4, B3, B2)",
          "s1": "Sentinel-1 GRD VV+VH (dB)"}
-_ARCH = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "vit_small_patch16_224": "ViT-S/16"}
+_ARCH = {"resnet18": "ResNet-18", "resnet50": "ResNet-50", "vit_small_patch16_224": "ViT-S/16",
+         "vit_base_patch16_224": "ViT-B/16", "vit_large_patch16_224": "ViT-L/16", "vit_huge_patch14_224": "ViT-H/14"}
+_EPOCHS = {"vit_huge_patch14_224": 200}
 
 register_all([
     published(
         arch, tag, url=url, modality=mod, norm="s1stats" if mod == "s1" else "div10k", family=FAMILY,
         license=LICENSE, citation=CITATION, method=method,
         proof=TORCHGEO_PROOF.format(module=module, builder=arch),
-        patch_size=16 if module == "vit" else None,
-        description=f"SSL4EO-S12 {method.upper()} {_ARCH[arch]} encoder, {_WHAT[mod]}, 100 epochs "
-                    f"(timm state dict as hosted for TorchGeo)",
-        extra={"feature_levels": "4 ViT blocks (3, 6, 9, 12) at stride 16" if module == "vit"
-               else "ResNet stages at strides 2, 4, 8, 16, 32"},
+        patch_size=(14 if "patch14" in arch else 16) if module == "vit" else None,
+        description=f"SSL4EO-S12 {method.upper()} {_ARCH[arch]} encoder, {_WHAT[mod]}, "
+                    f"{_EPOCHS.get(arch, 100)} epochs (timm state dict as hosted for TorchGeo)",
+        extra={"feature_levels": f"4 evenly spaced ViT blocks at stride {14 if 'patch14' in arch else 16}"
+               if module == "vit" else "ResNet stages at strides 2, 4, 8, 16, 32"},
     )
     for arch, tag, url, mod, method, module in _ENTRIES
 ])
