@@ -102,7 +102,8 @@ def check_sha256_prefix(path: Path, prefix: str, name: str) -> None:
         path.unlink(missing_ok=True)
         raise ChecksumError(
             f"{name}: sha256 mismatch: the published sha256 starts with {prefix} but {str(path)!r} has {digest}; "
-            "the download is corrupt or the source changed. The file was deleted: download it again"
+            "the download is corrupt or the source changed. The file was deleted: download it again (a file "
+            f"you trust despite this loads with weights='file:PATH' beside the name {name!r})"
         )
 
 
