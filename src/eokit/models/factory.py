@@ -83,7 +83,28 @@ def weights_path(spec: WeightSpec) -> Path:
         return Path(spec.file or "").expanduser()
     if spec.source != "url" or not spec.url:
         raise ModelError(f"weights {spec.name!r} have no file to download (source {spec.source!r})")
-    return fetch(spec.url, spec.sha256, filename=spec.extra.get("filename"), name=spec.name)
+    path = fetch(spec.url, spec.sha256, filename=spec.extra.get("filename"), name=spec.name)
+    if spec.sha256 is None and spec.extra.get("sha256_prefix"):
+        check_sha256_prefix(path, str(spec.extra["sha256_prefix"]), spec.name)
+    return path
+
+
+def check_sha256_prefix(path: Path, prefix: str, name: str) -> None:
+    """Where only a sha256 prefix is published (TorchGeo's ``name-1c691b4f.pth``), the file must match it.
+
+    A mismatching file is deleted and ChecksumError names it, the prefix and the actual digest.
+    """
+    from eokit.datasets.download import file_digest
+    from eokit.errors import ChecksumError
+
+    digest = file_digest(path)
+    if not digest.startswith(prefix.lower()):
+        path.unlink(missing_ok=True)
+        raise ChecksumError(
+            f"{name}: sha256 mismatch: the published sha256 starts with {prefix} but {str(path)!r} has {digest}; "
+            "the download is corrupt or the source changed. The file was deleted: download it again (a file "
+            f"you trust despite this loads with weights='file:PATH' beside the name {name!r})"
+        )
 
 
 def download_weights(name: str) -> Path:

@@ -17,6 +17,10 @@ from eokit.sensors import Band, Sensor
 
 # which intermediate blocks a plain ViT exposes as feature maps (4 evenly spaced)
 VIT_LIKE = ("vit_",)
+# where self-supervised training code keeps the encoder in its checkpoints: MoCo v2 (encoder_q),
+# MoCo v3 (base_encoder), DINO (teacher/student -> backbone), DDP (module.), plain encoders
+SSL_ENCODER_PREFIXES = ("module.encoder_q.", "encoder_q.", "module.base_encoder.", "base_encoder.",
+                        "module.backbone.", "backbone.", "module.encoder.", "encoder.", "module.")
 
 
 class TimmBackbone(Backbone):
@@ -83,6 +87,26 @@ class TimmBackbone(Backbone):
         return Features(pooled=pooled, maps=list(maps))
 
     # -- weights -----------------------------------------------------------------
+    def convert_checkpoint(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A self-supervised training container -> the timm encoder's keys (timm state dicts unchanged).
+
+        Checkpoints whose keys already name the first layer (timm files, this module's own
+        ``state_dict()``) pass through. Otherwise one nesting level (``state_dict``, ``model``,
+        ``teacher``...) is removed and the encoder is taken from under its training-code prefix
+        (:data:`SSL_ENCODER_PREFIXES`: MoCo ``module.encoder_q.``, DINO ``backbone.``...), which drops
+        the momentum encoder, queues and projection heads beside it.
+        """
+        from eokit.models.state_dict import take_prefix, unwrap
+
+        first = self.first_conv_keys[0] if self.first_conv_keys else None
+        if first is None or first in state_dict or f"model.{first}" in state_dict:
+            return state_dict
+        sd = unwrap(state_dict)
+        if first in sd:
+            return sd
+        prefix = next((p for p in SSL_ENCODER_PREFIXES if f"{p}{first}" in sd), None)
+        return take_prefix(sd, prefix) if prefix else sd
+
     def load_checkpoint(self, state_dict: dict[str, torch.Tensor], ckpt_bands: tuple[Band, ...]) -> None:
         """Load a timm-format state dict trained on ``ckpt_bands``, adapting the first layer by band name."""
         state_dict = self.convert_checkpoint(dict(state_dict))

@@ -47,10 +47,24 @@ def list_cmd(pretrained: bool | None, as_json: bool) -> None:
         table.add_column(col)
     for s in specs:
         table.add_row(
-            s.name, get_arch(s.arch).family, s.source, ",".join(s.bands) or "any", str(s.input_size),
+            s.name, s.family or get_arch(s.arch).family, s.source, _bands_cell(s.bands), str(s.input_size),
             "" if s.gsd is None else f"{s.gsd:g}", s.license + (" NC" if s.noncommercial else ""),
         )
     _console().print(table)
+
+
+def _bands_cell(bands: tuple[str, ...]) -> str:
+    """Bands for the list table: all of a few, first…last (count) of many."""
+    if not bands:
+        return "any"
+    return ",".join(bands) if len(bands) <= 4 else f"{bands[0]}…{bands[-1]} ({len(bands)})"
+
+
+def _cell(value: Any) -> str:
+    """A value for the info table: sequences of scalars comma-separated, the rest as str()."""
+    if isinstance(value, list | tuple) and all(isinstance(v, str | int | float) for v in value):
+        return ", ".join(str(v) for v in value)
+    return str(value)
 
 
 @command.command("info")
@@ -70,8 +84,8 @@ def info_cmd(name: str, as_json: bool) -> None:
         d["sha256"] = spec.sha256 or "none published"
     d["license"] = spec.license + (" (NON-COMMERCIAL)" if spec.noncommercial else "")
     d.update(
-        family=arch.family,
-        architecture=arch.description,
+        family=spec.family or arch.family,
+        architecture=arch.description + (f" [{arch.family}]" if spec.family else ""),
         num_features=bb.num_features,
         feature_info=bb.feature_info,
         parameters=sum(p.numel() for p in bb.parameters()),
@@ -83,6 +97,8 @@ def info_cmd(name: str, as_json: bool) -> None:
         click.echo(json.dumps(d, indent=2, default=str))
         return
     table = Table(title=spec.name, show_header=False)
+    table.add_column("key", no_wrap=True)
+    table.add_column("value", overflow="fold")
     keys = ["architecture", "family", "source", "bands", "wavelengths_nm", "sensor", "mean", "std",
             "normalization", "gsd", "input_size", "patch_size", "num_features", "feature_info", "parameters",
             "band_flexible", "url", "sha256", "timm_name", "license", "citation", "proof", "description"]
@@ -90,7 +106,7 @@ def info_cmd(name: str, as_json: bool) -> None:
         value = d.get(key)
         if value in (None, (), [], ""):
             value = "any (adapted by name)" if key == "bands" else "-"
-        table.add_row(key, str(value))
+        table.add_row(key, _cell(value))
     _console().print(table)
 
 
