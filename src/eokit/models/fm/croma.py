@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -120,7 +120,8 @@ class Transformer(nn.Module):
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> list[torch.Tensor]:
         outs = []
-        for attn, ffn in self.layers:  # type: ignore[misc]  # ModuleList of pairs
+        for layer in self.layers:
+            attn, ffn = cast(nn.ModuleList, layer)  # [attention, feed-forward]
             x = attn(x, bias) + x
             x = ffn(x) + x
             outs.append(x)
@@ -140,7 +141,8 @@ class JointTransformer(nn.Module):
         self.norm_out = nn.LayerNorm(dim)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        for attn, cross, ffn in self.layers:  # type: ignore[misc]  # ModuleList of triples
+        for layer in self.layers:
+            attn, cross, ffn = cast(nn.ModuleList, layer)  # [attention, cross-attention, feed-forward]
             x = attn(x, bias) + x
             x = cross(x, context, bias) + x
             x = ffn(x) + x
