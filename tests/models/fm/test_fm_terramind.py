@@ -22,7 +22,7 @@ import pytest
 import torch
 from fm_ref import max_abs_diff, reference_file
 
-from eokit.errors import BandError, CheckpointMismatchError
+from eokit.errors import BandError, CheckpointMismatchError, ModelError
 from eokit.models import create_backbone
 from eokit.models.fm.terramind import MODALITIES
 
@@ -95,7 +95,8 @@ def _check(tmp_path: Path, dim: int, depth: int, heads: int, img: int, size: int
     s2 = torch.randn(2, 12, size, size, generator=g)
     s1 = torch.randn(2, 2, size, size, generator=g)
     dem = torch.randn(2, 1, size, size, generator=g)
-    bb = create_backbone("terramind_v1_base.s2l2a", weights=f"file:{path}", **kw).eval()
+    bb = create_backbone("terramind_v1_base.s2l2a", weights=f"file:{path}", modalities="all", **kw).eval()
+    assert set(bb.modalities) == set(MODALITIES)
     with torch.no_grad():
         for inputs, ref_inputs in (
             ({"s2l2a": s2}, {"untok_sen2l2a@224": s2}),
@@ -127,8 +128,11 @@ def test_fm_terramind_base_full_size_equals_terratorch(tmp_path: Path) -> None:
 
 
 def test_fm_terramind_bad_inputs(tmp_path: Path) -> None:
-    bb = create_backbone("terramind_v1_base.s2l2a", pretrained=False, **SMALL)
+    bb = create_backbone("terramind_v1_base.s2l2a", pretrained=False, modalities=["S1GRD"], **SMALL)
+    assert list(bb.modalities) == ["s2l2a", "s1grd"]
     x = torch.randn(1, 12, 32, 32)
+    with pytest.raises(BandError, match="not one of"):
+        bb.forward_multimodal({"dem": torch.randn(1, 1, 32, 32)})  # not built
     with pytest.raises(BandError, match="not one of"):
         bb.forward_multimodal({"hyperspectral": x})
     with pytest.raises(BandError, match="VV"):
@@ -137,6 +141,8 @@ def test_fm_terramind_bad_inputs(tmp_path: Path) -> None:
         bb.forward_multimodal({"s2l2a": x, "s1grd": torch.randn(1, 2, 64, 64)})
     # TerraTorch's own modality names work as well
     assert bb.forward_multimodal({"S2L2A": x, "untok_sen1grd@224": torch.randn(1, 2, 32, 32)}).pooled.shape == (1, 64)
+    with pytest.raises(ModelError, match="hyperspectral"):
+        create_backbone("terramind_v1_base.s2l2a", pretrained=False, modalities=["hyperspectral"], **SMALL)
     # a checkpoint of another family: every key it lacks is listed
     other = tmp_path / "other.pt"
     torch.save({"blocks.0.attn.qkv.weight": torch.zeros(3, 3)}, other)

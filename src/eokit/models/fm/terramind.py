@@ -16,8 +16,9 @@ s1rtc    untok_sen1rtc@224            VV, VH (RTC, dB)
 dem      untok_dem@224                DEM (Copernicus GLO-30)
 ======== ============================ ==========================
 
-``forward(image, bands)`` encodes the weights' primary modality (band-adapted by name);
-``forward_multimodal({"s2l2a": x, "s1grd": y, ...})`` encodes several, and, like TerraTorch's
+``forward(image, bands)`` encodes the weights' primary modality (band-adapted by name); built with
+``modalities=("s1grd", "dem")`` (or ``"all"``), ``forward_multimodal({"s2l2a": x, "s1grd": y, ...})``
+encodes several, and, like TerraTorch's
 ``TerraMindViT(merge_method="mean")``, averages every layer's tokens over the modalities. Maps are 4
 evenly spaced blocks (the deepest after the final norm), stride 16; ``pooled`` is the token mean of
 the deepest. The published file holds the whole encoder-decoder (tokenised modalities, captions,
@@ -159,7 +160,12 @@ class Block(nn.Module):
 
 
 class TerraMindBackbone(Backbone):
-    """TerraMind v1 encoder over raw pixels (see the module docstring)."""
+    """TerraMind v1 encoder over raw pixels (see the module docstring).
+
+    ``modality`` is the input of ``forward`` (default: the weights' primary modality, ``s2l2a`` for
+    random init); ``modalities`` the others to build for ``forward_multimodal`` (names or ``"all"``).
+    Only built modalities are loaded, so single-modality training leaves no parameter unused.
+    """
 
     def __init__(
         self,
@@ -174,18 +180,21 @@ class TerraMindBackbone(Backbone):
         patch_size: int = 16,
         img_size: int | None = None,
         modality: str | None = None,
+        modalities: Sequence[str] | str | None = None,
     ) -> None:
         self.arch = arch
         super().__init__(bands, sensor, spec)
         self.patch_size = patch_size
         self.img_size = img_size or spec.input_size
         self.dim = dim
-        primary = modality or spec.extra.get("modality") or self._guess_modality()
-        if primary not in MODALITIES:
-            raise ModelError(f"{arch}: modality {primary!r} is not one of {sorted(MODALITIES)}")
+        primary = modality_name(modality or spec.extra.get("modality") or "s2l2a")
+        wanted = list(MODALITIES) if modalities == "all" else [modality_name(m) for m in modalities or ()]
+        unknown = [m for m in [primary, *wanted] if m not in MODALITIES]
+        if unknown:
+            raise ModelError(f"{arch}: modalities {unknown} are not among TerraMind's {sorted(MODALITIES)}")
         self.primary = primary
         self.modalities: dict[str, tuple[str, ...]] = {
-            m: (self.bands if m == primary else MODALITIES[m][2]) for m in MODALITIES
+            m: (self.bands if m == primary else MODALITIES[m][2]) for m in dict.fromkeys([primary, *wanted])
         }
         self.embeddings = nn.ModuleDict(
             {m: ModalityEmbedding(len(b), dim, patch_size) for m, b in self.modalities.items()})
@@ -196,11 +205,6 @@ class TerraMindBackbone(Backbone):
         self.feature_info = [{"channels": dim, "stride": patch_size} for _ in self.out_indices]
         self.num_features = dim
         self.first_conv_keys = [f"embeddings.{primary}.proj.weight"]
-
-    def _guess_modality(self) -> str:
-        """The modality of a random-init backbone from its bands' sensor (Sentinel-2 L2A by default)."""
-        by_sensor = {MODALITIES[m][1]: m for m in MODALITIES}
-        return by_sensor.get(self.sensor_name or "", "s2l2a")
 
     def _pos(self, gh: int, gw: int) -> torch.Tensor:
         pos: torch.Tensor = self.pos_emb  # type: ignore[assignment]  # a registered buffer
@@ -261,10 +265,11 @@ class TerraMindBackbone(Backbone):
     def convert_checkpoint(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """TerraMind's encoder-decoder checkpoint -> this encoder (eokit's own state dict passes).
 
-        Kept: the six raw-pixel modality embeddings (renamed ``embeddings.<modality>``; linear patch
-        projections become convolution kernels), ``encoder.*`` and ``encoder_norm.weight``. Dropped by
-        name: the decoder, mask token, tokeniser, the embeddings of tokenised/sequence modalities, the
-        fixed sin-cos ``pos_emb`` buffers (recomputed) and the all-zero LayerNorm bias buffers.
+        Kept: the raw-pixel embeddings of the modalities built (renamed ``embeddings.<modality>``;
+        linear patch projections become convolution kernels), ``encoder.*`` and ``encoder_norm.weight``.
+        Dropped by name: the decoder, mask token, tokeniser, the embeddings of other modalities (raw,
+        tokenised, sequences), the fixed sin-cos ``pos_emb`` buffers (recomputed) and the all-zero
+        LayerNorm bias buffers.
         """
         sd: dict[str, torch.Tensor] = {}
         p = self.patch_size
@@ -273,8 +278,8 @@ class TerraMindBackbone(Backbone):
                 continue
             if k.startswith("encoder_embeddings."):
                 key, _, rest = k[len("encoder_embeddings."):].partition(".")
-                if key not in _BY_KEY or rest == "pos_emb":
-                    continue  # tokenised, caption and coordinate embeddings; fixed position embeddings
+                if key not in _BY_KEY or _BY_KEY[key] not in self.modalities or rest == "pos_emb":
+                    continue  # modalities not built (tokenised ones, captions...); fixed position embeddings
                 if rest == "proj.weight" and v.ndim == 2:  # Linear over (ph, pw, c)-ordered pixels -> conv
                     v = v.reshape(v.shape[0], p, p, -1).permute(0, 3, 1, 2).contiguous()
                 k = f"embeddings.{_BY_KEY[key]}.{rest}"
@@ -334,7 +339,8 @@ for _arch in VARIANTS:
                           f"(raw values: mean {list(MODALITIES[_m][3])}, std {list(MODALITIES[_m][4])})",
             gsd=10.0, input_size=224, patch_size=16, proof=PROOF,
             description=(f"TerraMind v1 {_size} (IBM & ESA, pretrained on TerraMesh) with {_what} as the primary "
-                         "input of forward(); all six raw-pixel modalities are loaded for forward_multimodal. "
+                         "input of forward(); create it with modalities='all' (or a list) to load the other "
+                         "raw-pixel modality embeddings for forward_multimodal. "
                          "One published file (the encoder-decoder, ibm-esa-geospatial on Hugging Face) for every "
                          "entry of this size; no sha256 is published"),
             extra={"modality": _m, "modalities": {
