@@ -54,6 +54,9 @@ def _check(arch: str, tmp_path: Path, kw: dict, ref_size: str) -> None:
         f = joint.forward_multimodal({"s1": s1, "s2": s2})
         assert max_abs_diff(f.pooled, out["joint_GAP"]) <= TOL
         assert max_abs_diff(f.maps[-1].flatten(2).transpose(1, 2), out["joint_encodings"]) <= TOL
+        # a multi-modal sample names its bands: channels are taken by name, in any order
+        named = joint.forward_multimodal({"s1": s1.flip(1), "s2": s2}, bands={"s1": ("VH", "VV")})
+        assert max_abs_diff(named.pooled, f.pooled) == 0.0
         # single modality through the joint weights: the optical encoder
         assert max_abs_diff(joint(s2, joint.bands).pooled, out["optical_GAP"]) <= TOL
 
@@ -80,6 +83,8 @@ def test_fm_croma_bad_inputs(tmp_path: Path) -> None:
         joint.forward_multimodal({"s3": s2})
     with pytest.raises(BandError, match="VV"):
         joint.forward_multimodal({"s1": s2, "s2": s2})
+    with pytest.raises(BandError, match=r"'VH'.* not found"):
+        joint.forward_multimodal({"s1": s2[:, :2]}, bands={"s1": ("VV", "HH")})
     # a checkpoint of another layout: a typed error naming the keys
     other = tmp_path / "other.pt"
     torch.save({"encoder": {"blocks.0.weight": torch.zeros(2)}}, other)

@@ -108,6 +108,8 @@ def _check(tmp_path: Path, dim: int, depth: int, heads: int, img: int, size: int
             for level, i in enumerate(bb.out_indices):
                 assert max_abs_diff(f.maps[level].flatten(2).transpose(1, 2), out[i]) <= TOL, (list(inputs), i)
             assert max_abs_diff(f.pooled, out[-1].mean(dim=1)) <= TOL
+        named = bb.forward_multimodal({"s2l2a": s2, "s1grd": s1.flip(1), "dem": dem}, bands={"s1grd": ("VH", "VV")})
+        assert max_abs_diff(named.pooled, f.pooled) == 0.0
         # the S1 GRD entry of the same file: its primary input is the radar embedding
         sar = create_backbone("terramind_v1_base.s1grd", weights=f"file:{path}", **kw).eval()
         assert max_abs_diff(sar(s1, ("VV", "VH")).pooled, ref({"untok_sen1grd@224": s1})[-1].mean(dim=1)) <= TOL

@@ -25,9 +25,10 @@ from torch import nn
 from eokit.errors import BandError, CheckpointMismatchError, ModelError
 from eokit.models.backbone import Backbone, Features
 from eokit.models.band_adapter import BandLike, is_sar
+from eokit.models.fm._modal import modality_channels
 from eokit.models.registry import ARCHS, ArchSpec, register_arch, register_weights
 from eokit.models.weights import WeightSpec
-from eokit.sensors import Sensor, get_sensor
+from eokit.sensors import Band, Sensor, get_sensor
 
 FAMILY = "CROMA"
 LICENSE = "MIT"
@@ -36,6 +37,7 @@ CITATION = ("Fuller, A., Millard, K., Green, J. R. (2023). CROMA: Remote Sensing
 PROOF = "equivalence: torchgeo 0.8.1 torchgeo.models.croma"
 S2_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
 S1_BANDS = ("VV", "VH")
+SENSORS = {"s1": "sentinel1_grd_db", "s2": "sentinel2_l1c"}
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "croma_base": {"dim": 768, "depth": 12, "num_heads": 16},
@@ -199,9 +201,12 @@ class CromaBackbone(Backbone):
         self.num_heads = num_heads
         built = ("s1", "s2") if kind == "joint" else (kind,)
         self.modalities: dict[str, tuple[str, ...]] = {}
+        self._modality_bands: dict[str, tuple[Band, ...]] = {}
         for m in built:
-            own = self.bands if m == self.primary else (S1_BANDS if m == "s1" else S2_BANDS)
-            self.modalities[m] = tuple(own)
+            own = self.band_objects if m == self.primary else tuple(
+                get_sensor(SENSORS[m]).band(b) for b in (S1_BANDS if m == "s1" else S2_BANDS))
+            self._modality_bands[m] = own
+            self.modalities[m] = tuple(b.name for b in own)
             m_depth = depth // 2 if m == "s1" else depth
             setattr(self, f"{m}_encoder", Encoder(len(own), dim, m_depth, patch_size))
             setattr(self, f"{m}_GAP_FFN", _gap_ffn(dim))
@@ -240,9 +245,12 @@ class CromaBackbone(Backbone):
     def forward_features(self, x: torch.Tensor) -> Features:
         return self._features(self.primary, x)
 
-    def forward_multimodal(self, inputs: Mapping[str, torch.Tensor]) -> Features:
-        """Inputs by modality (``s1``: VV, VH; ``s2``: the 12 bands, in ``self.modalities`` order).
+    def forward_multimodal(self, inputs: Mapping[str, torch.Tensor],
+                           bands: Mapping[str, Sequence[str]] | None = None) -> Features:
+        """Inputs by modality (``s1``: VV, VH; ``s2``: the 12 bands), each (B, C, H, W).
 
+        ``bands`` names each input's channels (e.g. a multi-modal sample's ``bands``), which are then
+        selected and ordered by name; without it each input must be in ``self.modalities`` order.
         One modality: that encoder's features. Both (``joint`` weights): the joint encoder's output is
         the deepest map and its token mean the pooled vector (CROMA's joint_GAP); the shallower maps are
         the optical encoder's.
@@ -251,10 +259,8 @@ class CromaBackbone(Backbone):
         if unknown or not inputs:
             raise BandError(f"{self.arch}.{self.spec.tag}: modalities {unknown or '{}'} are not among "
                             f"{sorted(self.modalities)}; pass a dict with keys from those")
-        for m, x in inputs.items():
-            if x.ndim != 4 or x.shape[1] != len(self.modalities[m]):
-                raise BandError(f"{self.arch}: modality {m!r} needs (B, {len(self.modalities[m])}, H, W) with "
-                                f"bands {list(self.modalities[m])}, got shape {tuple(x.shape)}")
+        inputs = {m: modality_channels(x, (bands or {}).get(m), self._modality_bands[m], owner=self.arch,
+                                       modality=m) for m, x in inputs.items()}
         if len(inputs) == 1:
             (m, x), = inputs.items()
             return self._features(m, x)

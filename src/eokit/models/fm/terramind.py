@@ -37,9 +37,10 @@ from torch import nn
 from eokit.errors import BandError, CheckpointMismatchError, ModelError
 from eokit.models.backbone import Backbone, Features
 from eokit.models.band_adapter import BandLike
+from eokit.models.fm._modal import modality_channels
 from eokit.models.registry import ARCHS, ArchSpec, register_arch, register_weights
 from eokit.models.weights import WeightSpec
-from eokit.sensors import Sensor, get_sensor
+from eokit.sensors import Band, Sensor, get_sensor
 
 FAMILY = "TerraMind"
 LICENSE = "Apache-2.0"
@@ -193,9 +194,13 @@ class TerraMindBackbone(Backbone):
         if unknown:
             raise ModelError(f"{arch}: modalities {unknown} are not among TerraMind's {sorted(MODALITIES)}")
         self.primary = primary
-        self.modalities: dict[str, tuple[str, ...]] = {
-            m: (self.bands if m == primary else MODALITIES[m][2]) for m in dict.fromkeys([primary, *wanted])
+        self._modality_bands: dict[str, tuple[Band, ...]] = {
+            m: self.band_objects if m == primary else tuple(get_sensor(MODALITIES[m][1]).band(b)
+                                                            for b in MODALITIES[m][2])
+            for m in dict.fromkeys([primary, *wanted])
         }
+        self.modalities: dict[str, tuple[str, ...]] = {
+            m: tuple(b.name for b in bands) for m, bands in self._modality_bands.items()}
         self.embeddings = nn.ModuleDict(
             {m: ModalityEmbedding(len(b), dim, patch_size) for m, b in self.modalities.items()})
         self.encoder = nn.ModuleList(Block(dim, num_heads) for _ in range(depth))
@@ -241,19 +246,24 @@ class TerraMindBackbone(Backbone):
         tokens, grid = self._tokens(self.primary, x)
         return self._run([tokens], grid)
 
-    def forward_multimodal(self, inputs: Mapping[str, torch.Tensor]) -> Features:
+    def forward_multimodal(self, inputs: Mapping[str, torch.Tensor],
+                           bands: Mapping[str, Sequence[str]] | None = None) -> Features:
         """Inputs by modality (``s2l2a``, ``s2l1c``, ``s2rgb``, ``s1grd``, ``s1rtc``, ``dem``; TerraTorch's
-        names work too), each (B, C, H, W) in ``self.modalities`` band order and of one size."""
+        names work too), each (B, C, H, W), all of one size.
+
+        ``bands`` names each input's channels (keyed like ``inputs``), which are then selected and
+        ordered by name; without it each input must be in ``self.modalities`` order.
+        """
         if not inputs:
             raise BandError(f"{self.arch}: forward_multimodal needs at least one of {sorted(self.modalities)}")
         tokens, grids = [], set()
         for name, x in inputs.items():
             m = modality_name(name)
             if m not in self.modalities:
-                raise BandError(f"{self.arch}: modality {name!r} is not one of {sorted(self.modalities)}")
-            if x.ndim != 4 or x.shape[1] != len(self.modalities[m]):
-                raise BandError(f"{self.arch}: modality {m!r} needs (B, {len(self.modalities[m])}, H, W) with "
-                                f"bands {list(self.modalities[m])}, got shape {tuple(x.shape)}")
+                raise BandError(f"{self.arch}: modality {name!r} is not one of {sorted(self.modalities)} (build "
+                                "the backbone with modalities=[...] or 'all' for more)")
+            x = modality_channels(x, (bands or {}).get(name), self._modality_bands[m], owner=self.arch,
+                                  modality=m)
             t, grid = self._tokens(m, x)
             tokens.append(t)
             grids.add(grid)
