@@ -114,3 +114,17 @@ def test_fm_satlas_wrong_checkpoint_lists_keys(tmp_path: Path) -> None:
     with pytest.raises(CheckpointMismatchError, match=r"missing keys .*swin\.features"):
         create_backbone("satlas_swin_v2_t.sentinel2_si_rgb",
                         weights=f"file:{path}")
+
+
+@pytest.mark.parametrize("prefix", ["backbone.backbone.", "backbone.backbone.backbone."])
+def test_fm_satlas_own_release_layout(tmp_path: Path, prefix: str) -> None:
+    """satlaspretrain_models' files (single/multi-image prefixes, with FPN and head keys) load the backbone."""
+    ref = _reference("small", 3)
+    sd = {prefix + k: v for k, v in ref.state_dict().items()}
+    sd["intermediates.0.fpn.inner_blocks.0.weight"] = torch.zeros(4, 16, 1, 1)
+    path = tmp_path / "satlas-model-v1.pth"
+    torch.save(sd, path)
+    bb = create_backbone("satlas_swin_v2_b.sentinel2_mi_rgb", weights=f"file:{path}", **SMALL).eval()
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        assert max_abs_diff(bb(x).pooled, _reference_features(ref, x)[0]) <= TOL

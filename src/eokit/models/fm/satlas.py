@@ -7,8 +7,9 @@ checkpoint's bands; the weights are the SatlasPretrain releases as TorchGeo 0.8.
 feature maps are the outputs of the four Swin stages (strides 4, 8, 16, 32), the ones Satlas feeds its
 FPN; the pooled vector is torchvision's final norm + global average.
 
-Multi-image (``mi``) weights were trained on several dates of one place, encoded date by date with
-the shared backbone and max-pooled over time; eokit does the same: ``forward`` takes ``(B, T, C, H, W)``
+Multi-image (``mi``) weights were trained on several dates (up to 8) of one place, encoded date by date
+with the shared backbone and max-pooled over time (satlaspretrain_models' AggregationBackbone, which has
+no parameters); eokit does the same: ``forward`` takes ``(B, T, C, H, W)``
 and max-pools every map and the pooled vector over T (a single image ``(B, C, H, W)`` works too).
 """
 
@@ -30,7 +31,7 @@ from eokit.errors import BandError
 from eokit.models.backbone import Backbone, Features
 from eokit.models.band_adapter import BandLike
 from eokit.models.registry import ARCHS, ArchSpec, register_arch, register_weights
-from eokit.models.state_dict import drop_keys, strip_prefix
+from eokit.models.state_dict import drop_keys, take_prefix
 from eokit.models.weights import WeightSpec
 from eokit.sensors import Sensor
 
@@ -116,15 +117,20 @@ class SatlasSwin(Backbone):
         self.swin.norm = nn.Identity()
 
     def convert_checkpoint(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """TorchGeo's flat torchvision state dict (or Satlas's ``backbone.backbone.`` one) -> ``swin.*``.
+        """TorchGeo's flat torchvision state dict (or a satlaspretrain_models file) -> ``swin.*``.
 
-        The ImageNet ``head`` (random in every Satlas release) is dropped; eokit's own state dict
-        (``swin.*`` keys) passes unchanged.
+        The ImageNet ``head`` (random in every Satlas release) is dropped. A file of Satlas's own
+        model (backbone under ``backbone.backbone.``, or ``backbone.backbone.backbone.`` for
+        multi-image) keeps only the backbone's keys, as Satlas's loader does (its FPN and heads are
+        not part of the backbone). eokit's own state dict (``swin.*`` keys) passes unchanged.
         """
         sd = dict(state_dict)
         if any(k.startswith("swin.") for k in sd):
             return sd
-        sd = strip_prefix(sd, ("backbone.backbone.",))
+        for prefix in ("backbone.backbone.backbone.", "backbone.backbone."):
+            if any(k.startswith(prefix) for k in sd):
+                sd = take_prefix(sd, prefix)
+                break
         sd = drop_keys(sd, ("head.",))
         if self.pooling_pruned:
             sd = drop_keys(sd, ("norm.",))
