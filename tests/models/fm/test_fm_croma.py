@@ -93,3 +93,14 @@ def test_fm_croma_bad_inputs(tmp_path: Path) -> None:
     # a CROMA-large file for CROMA-base: shapes and depth do not fit
     with pytest.raises(CheckpointMismatchError, match="unexpected keys"):
         create_backbone("croma_base.s2", weights=f"file:{path}", dim=64, depth=1, img_size=32)
+
+
+def test_fm_croma_torchgeo_module_state_dict(tmp_path: Path) -> None:
+    """A TorchGeo CROMA module saved flat (with its attn_bias buffer) loads as well."""
+    ref = _reference()
+    path = tmp_path / "croma_flat.pt"
+    torch.save(ref.state_dict(), path)
+    bb = create_backbone("croma_base.s2", weights=f"file:{path}", **SMALL).eval()
+    s1, s2 = _inputs()
+    with torch.no_grad():
+        assert max_abs_diff(bb(s2, bb.bands).pooled, ref(x_sar=s1, x_optical=s2)["optical_GAP"]) <= TOL

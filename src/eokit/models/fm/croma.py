@@ -281,9 +281,10 @@ class CromaBackbone(Backbone):
         """CROMA's checkpoint (one sub-dict per part) -> the parts this backbone builds.
 
         Parts of other modalities (``s1_*`` for the optical weights, ``joint_encoder`` without both) are
-        dropped; the linear patch embeddings become convolution kernels; eokit's own state dict passes.
+        dropped; the linear patch embeddings become convolution kernels. A TorchGeo ``CROMA`` module's
+        flat state dict (its ``attn_bias`` buffer is recomputed) and eokit's own state dict load too.
         """
-        sd = dict(state_dict)
+        sd = {k: v for k, v in state_dict.items() if k != "attn_bias"}  # TorchGeo's model: a derived buffer
         parts = ("s1_encoder.", "s1_GAP_FFN.", "s2_encoder.", "s2_GAP_FFN.", "joint_encoder.")
         other = [k for k in sd if not k.startswith(parts)]
         if other:
