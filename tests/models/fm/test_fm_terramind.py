@@ -52,14 +52,15 @@ def _reference_package() -> types.SimpleNamespace:
     return types.SimpleNamespace(**{n: importlib.import_module(f"{PKG}.{n}") for n in names})
 
 
-def _common(tm: types.SimpleNamespace, dim: int, heads: int) -> dict:
-    """terramind_v1_base's block settings (terramind_register.py), at any width."""
-    return dict(dim=dim, num_heads=heads, mlp_ratio=4, qkv_bias=False, proj_bias=False, mlp_bias=False,
-                norm_layer=partial(tm.tm_utils.LayerNorm, eps=1e-6, bias=False), act_layer=torch.nn.SiLU,
-                gated_mlp=True)
+def _common(tm: types.SimpleNamespace, dim: int, heads: int, gated: bool = True) -> dict:
+    """The block settings of terramind_v1_base/large (gated) or _tiny/_small (terramind_register.py)."""
+    return dict(dim=dim, num_heads=heads, mlp_ratio=4, qkv_bias=not gated, proj_bias=not gated, mlp_bias=not gated,
+                norm_layer=partial(tm.tm_utils.LayerNorm, eps=1e-6, bias=False),
+                act_layer=torch.nn.SiLU if gated else torch.nn.GELU, gated_mlp=gated)
 
 
-def _published(tmp_path: Path, tm: types.SimpleNamespace, dim: int, depth: int, heads: int, img: int) -> Path:
+def _published(tmp_path: Path, tm: types.SimpleNamespace, dim: int, depth: int, heads: int, img: int,
+               gated: bool = True) -> Path:
     """A random encoder-decoder in the published layout (+ a tokenised modality, its decoder embedding)."""
     torch.manual_seed(0)
     info = tm.modality_info.MODALITY_INFO
@@ -70,15 +71,16 @@ def _published(tmp_path: Path, tm: types.SimpleNamespace, dim: int, depth: int, 
     dec = {"tok_sen2l2a@224": tm.decoder_embeddings.ImageTokenDecoderEmbedding(vocab_size=32, patch_size=16,
                                                                                image_size=img)}
     full = tm.terramind.TerraMind(encoder_embeddings=enc, decoder_embeddings=dec, modality_info=info,
-                                  encoder_depth=depth, decoder_depth=1, **_common(tm, dim, heads))
+                                  encoder_depth=depth, decoder_depth=1, **_common(tm, dim, heads, gated))
     path = tmp_path / "TerraMind_v1_base.pt"
     torch.save(full.state_dict(), path)
     return path
 
 
-def _reference_vit(tm: types.SimpleNamespace, path: Path, dim: int, depth: int, heads: int, img: int):
+def _reference_vit(tm: types.SimpleNamespace, path: Path, dim: int, depth: int, heads: int, img: int,
+                   gated: bool = True):
     vit = tm.terramind_vit.TerraMindViT(img_size=img, modalities=list(KEYS), patch_size=16, encoder_depth=depth,
-                                        merge_method="mean", **_common(tm, dim, heads))
+                                        merge_method="mean", **_common(tm, dim, heads, gated))
     sd = torch.load(path, weights_only=True)
     own = vit.state_dict()
     kept = {k: v for k, v in sd.items() if k in own}  # what TerraTorch's checkpoint_filter_fn keeps
@@ -87,15 +89,17 @@ def _reference_vit(tm: types.SimpleNamespace, path: Path, dim: int, depth: int, 
     return vit.eval()
 
 
-def _check(tmp_path: Path, dim: int, depth: int, heads: int, img: int, size: int, kw: dict) -> None:
+def _check(tmp_path: Path, dim: int, depth: int, heads: int, img: int, size: int, kw: dict,
+           arch: str = "terramind_v1_base") -> None:
     tm = _reference_package()
-    path = _published(tmp_path, tm, dim, depth, heads, img)
-    ref = _reference_vit(tm, path, dim, depth, heads, img)
+    gated = arch.endswith(("base", "large"))
+    path = _published(tmp_path, tm, dim, depth, heads, img, gated)
+    ref = _reference_vit(tm, path, dim, depth, heads, img, gated)
     g = torch.Generator().manual_seed(2)
     s2 = torch.randn(2, 12, size, size, generator=g)
     s1 = torch.randn(2, 2, size, size, generator=g)
     dem = torch.randn(2, 1, size, size, generator=g)
-    bb = create_backbone("terramind_v1_base.s2l2a", weights=f"file:{path}", modalities="all", **kw).eval()
+    bb = create_backbone(f"{arch}.s2l2a", weights=f"file:{path}", modalities="all", **kw).eval()
     assert set(bb.modalities) == set(MODALITIES)
     with torch.no_grad():
         for inputs, ref_inputs in (
@@ -111,12 +115,17 @@ def _check(tmp_path: Path, dim: int, depth: int, heads: int, img: int, size: int
         named = bb.forward_multimodal({"s2l2a": s2, "s1grd": s1.flip(1), "dem": dem}, bands={"s1grd": ("VH", "VV")})
         assert max_abs_diff(named.pooled, f.pooled) == 0.0
         # the S1 GRD entry of the same file: its primary input is the radar embedding
-        sar = create_backbone("terramind_v1_base.s1grd", weights=f"file:{path}", **kw).eval()
+        sar = create_backbone(f"{arch}.s1grd", weights=f"file:{path}", **kw).eval()
         assert max_abs_diff(sar(s1, ("VV", "VH")).pooled, ref({"untok_sen1grd@224": s1})[-1].mean(dim=1)) <= TOL
 
 
 def test_fm_terramind_small_equals_terratorch(tmp_path: Path) -> None:
     _check(tmp_path, 64, 2, 4, 32, 32, SMALL)
+
+
+def test_fm_terramind_small_tiny_layout_equals_terratorch(tmp_path: Path) -> None:
+    """tiny/small: biased projections and GELU MLPs instead of bias-free SwiGLU."""
+    _check(tmp_path, 64, 2, 4, 32, 32, SMALL, arch="terramind_v1_tiny")
 
 
 def test_fm_terramind_position_embedding_interpolated(tmp_path: Path) -> None:
@@ -127,6 +136,11 @@ def test_fm_terramind_position_embedding_interpolated(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_fm_terramind_base_full_size_equals_terratorch(tmp_path: Path) -> None:
     _check(tmp_path, 768, 12, 12, 224, 64, {})
+
+
+@pytest.mark.slow
+def test_fm_terramind_tiny_full_size_equals_terratorch(tmp_path: Path) -> None:
+    _check(tmp_path, 192, 12, 3, 224, 64, {}, arch="terramind_v1_tiny")
 
 
 def test_fm_terramind_bad_inputs(tmp_path: Path) -> None:

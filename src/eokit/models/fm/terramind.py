@@ -2,8 +2,9 @@
 
 TerraMind embeds each image modality on its own (a bias-free linear patch embedding over 16x16 patches,
 a learned modality embedding and a fixed 2-D sin-cos position embedding), concatenates the tokens of
-all modalities given and runs one pre-norm transformer (bias-free LayerNorms and projections, SwiGLU
-MLPs). eokit builds the encoder with the six raw-pixel modalities of the published checkpoint:
+all modalities given and runs one pre-norm transformer (bias-free LayerNorms; base and large: bias-free
+projections and SwiGLU MLPs, tiny and small: biased projections and GELU MLPs). eokit's encoder knows
+the six raw-pixel modalities of the published checkpoints:
 
 ======== ============================ ==========================
 eokit    TerraMind key                bands (sensor)
@@ -73,9 +74,12 @@ _BY_KEY = {v[0]: k for k, v in MODALITIES.items()}
 # parts of the published encoder-decoder that the encoder does not use
 _NOT_ENCODER = ("decoder", "mask_token", "tokenizer.", "register_tokens")
 
+# terramind_register.py: base/large use bias-free SwiGLU blocks; tiny/small biased GELU MLPs
 VARIANTS: dict[str, dict[str, Any]] = {
-    "terramind_v1_base": {"dim": 768, "depth": 12, "num_heads": 12},
-    "terramind_v1_large": {"dim": 1024, "depth": 24, "num_heads": 16},
+    "terramind_v1_tiny": {"dim": 192, "depth": 12, "num_heads": 3, "bias": True, "gated": False},
+    "terramind_v1_small": {"dim": 384, "depth": 12, "num_heads": 6, "bias": True, "gated": False},
+    "terramind_v1_base": {"dim": 768, "depth": 12, "num_heads": 12, "bias": False, "gated": True},
+    "terramind_v1_large": {"dim": 1024, "depth": 24, "num_heads": 16, "bias": False, "gated": True},
 }
 
 
@@ -121,11 +125,11 @@ class ModalityEmbedding(nn.Module):
 
 
 class Attention(nn.Module):
-    def __init__(self, dim: int, heads: int) -> None:
+    def __init__(self, dim: int, heads: int, bias: bool = False) -> None:
         super().__init__()
         self.heads = heads
-        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
-        self.proj = nn.Linear(dim, dim, bias=False)
+        self.qkv = nn.Linear(dim, 3 * dim, bias=bias)
+        self.proj = nn.Linear(dim, dim, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
@@ -134,26 +138,42 @@ class Attention(nn.Module):
 
 
 class SwiGLU(nn.Module):
-    """fc2(silu(fc1 x) * fc3 x), hidden width 2/3 of ``hidden`` (bias-free)."""
+    """fc2(silu(fc1 x) * fc3 x), hidden width 2/3 of ``hidden`` (base and large: bias-free)."""
 
-    def __init__(self, dim: int, hidden: int) -> None:
+    def __init__(self, dim: int, hidden: int, bias: bool = False) -> None:
         super().__init__()
         inner = int(2 * hidden / 3)
-        self.fc1 = nn.Linear(dim, inner, bias=False)
-        self.fc2 = nn.Linear(inner, dim, bias=False)
-        self.fc3 = nn.Linear(dim, inner, bias=False)
+        self.fc1 = nn.Linear(dim, inner, bias=bias)
+        self.fc2 = nn.Linear(inner, dim, bias=bias)
+        self.fc3 = nn.Linear(dim, inner, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(F.silu(self.fc1(x)) * self.fc3(x))
 
 
+class GeluMlp(nn.Module):
+    """fc2(gelu(fc1 x)) (tiny and small)."""
+
+    def __init__(self, dim: int, hidden: int, bias: bool = True) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden, bias=bias)
+        self.fc2 = nn.Linear(hidden, dim, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
 class Block(nn.Module):
-    def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0) -> None:
+    """Pre-norm transformer block; LayerNorms without bias in every size."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0, *, bias: bool = False,
+                 gated: bool = True) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=1e-6, bias=False)
-        self.attn = Attention(dim, heads)
+        self.attn = Attention(dim, heads, bias)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6, bias=False)
-        self.mlp = SwiGLU(dim, int(dim * mlp_ratio))
+        hidden = int(dim * mlp_ratio)
+        self.mlp: nn.Module = SwiGLU(dim, hidden, bias) if gated else GeluMlp(dim, hidden, bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))
@@ -178,6 +198,8 @@ class TerraMindBackbone(Backbone):
         dim: int = 768,
         depth: int = 12,
         num_heads: int = 12,
+        bias: bool = False,
+        gated: bool = True,
         patch_size: int = 16,
         img_size: int | None = None,
         modality: str | None = None,
@@ -203,7 +225,7 @@ class TerraMindBackbone(Backbone):
             m: tuple(b.name for b in bands) for m, bands in self._modality_bands.items()}
         self.embeddings = nn.ModuleDict(
             {m: ModalityEmbedding(len(b), dim, patch_size) for m, b in self.modalities.items()})
-        self.encoder = nn.ModuleList(Block(dim, num_heads) for _ in range(depth))
+        self.encoder = nn.ModuleList(Block(dim, num_heads, bias=bias, gated=gated) for _ in range(depth))
         self.encoder_norm: nn.Module = nn.LayerNorm(dim, eps=1e-6, bias=False)
         self.register_buffer("pos_emb", sincos_2d(self.img_size // patch_size, dim), persistent=False)
         self.out_indices = sorted({max(round(depth * k / 4) - 1, 0) for k in (1, 2, 3, 4)})
@@ -336,7 +358,8 @@ for _arch in VARIANTS:
     _size = _arch.rsplit("_", 1)[1]
     register_arch(ArchSpec(
         _arch, build_terramind(_arch), "terramind",
-        f"TerraMind v1 {_size} encoder (ViT, patch 16, SwiGLU, per-modality embeddings: "
+        f"TerraMind v1 {_size} encoder (ViT-{_size[0].upper()}, patch 16, "
+        f"{'bias-free SwiGLU' if VARIANTS[_arch]['gated'] else 'GELU'} blocks, per-modality embeddings: "
         f"{', '.join(MODALITIES)}); several modalities via forward_multimodal",
         {"dense": "upernet"}, {"dim": 64, "depth": 2, "num_heads": 4, "img_size": 32},
     ))
