@@ -150,7 +150,8 @@ _TEST = {"embed_dim": 16, "depths": (1, 1, 1, 1), "num_heads": (1, 1, 1, 1), "im
 
 _S2_RGB = ("B04", "B03", "B02")
 _S2_MS = ("B04", "B03", "B02", "B05", "B06", "B07", "B08", "B11", "B12")
-# ESA's TCI (true-colour image) saturates at L1C reflectance 0.3558, so TCI/255 = reflectance/0.3558;
+# ESA codes the TCI (true-colour image) 1-255 with 255 at L1C reflectance 0.3558 (Sentinel-2 MSI user
+# guide, "Definitions"); eokit's contract takes that as linear, TCI/255 ~ reflectance/0.3558 (approximate);
 # the other bands are L1C DN/8160 = reflectance/0.816 (both clipped to 0-1 by Satlas)
 _TCI_STD = 0.3558
 _MS_STD = 0.816
@@ -159,19 +160,21 @@ _MS_STD = 0.816
 _ENTRIES: list[tuple[str, str, tuple[str, ...], tuple[float, ...], tuple[float, ...], str, float, int,
                      dict[str, str]]] = [
     ("sentinel2_si_rgb", "sentinel2_l1c", _S2_RGB, (0.0,) * 3, (_TCI_STD,) * 3,
-     "the 8-bit TCI (R, G, B) / 255, clipped to 0-1 (TCI/255 = L1C reflectance/0.3558)", 10.0, 512,
+     "the 8-bit TCI (R, G, B) / 255, clipped to 0-1 (eokit: L1C reflectance/0.3558, ~TCI/255)", 10.0, 512,
      {"satlas_swin_v2_t": "sentinel2_swint_si_rgb-0c1a96e0.pth",
       "satlas_swin_v2_b": "sentinel2_swinb_si_rgb-156a98d5.pth"}),
     ("sentinel2_mi_rgb", "sentinel2_l1c", _S2_RGB, (0.0,) * 3, (_TCI_STD,) * 3,
-     "the 8-bit TCI (R, G, B) / 255, clipped to 0-1 (TCI/255 = L1C reflectance/0.3558)", 10.0, 512,
+     "the 8-bit TCI (R, G, B) / 255, clipped to 0-1 (eokit: L1C reflectance/0.3558, ~TCI/255)", 10.0, 512,
      {"satlas_swin_v2_t": "sentinel2_swint_mi_rgb-424d91f4.pth",
       "satlas_swin_v2_b": "sentinel2_swinb_mi_rgb-4efa210c.pth"}),
     ("sentinel2_si_ms", "sentinel2_l1c", _S2_MS, (0.0,) * 9, (_TCI_STD,) * 3 + (_MS_STD,) * 6,
-     "TCI (R, G, B) / 255, then B05, B06, B07, B08, B11, B12 L1C DN / 8160, each clipped to 0-1", 10.0, 512,
+     "TCI (R, G, B) / 255 (eokit: L1C reflectance/0.3558, ~TCI/255), then B05, B06, B07, B08, B11, "
+     "B12 L1C DN / 8160, each clipped to 0-1", 10.0, 512,
      {"satlas_swin_v2_t": "sentinel2_swint_si_ms-bc68e396.pth",
       "satlas_swin_v2_b": "sentinel2_swinb_si_ms-fe22a12c.pth"}),
     ("sentinel2_mi_ms", "sentinel2_l1c", _S2_MS, (0.0,) * 9, (_TCI_STD,) * 3 + (_MS_STD,) * 6,
-     "TCI (R, G, B) / 255, then B05, B06, B07, B08, B11, B12 L1C DN / 8160, each clipped to 0-1", 10.0, 512,
+     "TCI (R, G, B) / 255 (eokit: L1C reflectance/0.3558, ~TCI/255), then B05, B06, B07, B08, B11, "
+     "B12 L1C DN / 8160, each clipped to 0-1", 10.0, 512,
      {"satlas_swin_v2_t": "sentinel2_swint_mi_ms-d8c659e3.pth",
       "satlas_swin_v2_b": "sentinel2_swinb_mi_ms-39c86721.pth"}),
     ("sentinel1_si", "sentinel1_grd_dn", ("VH", "VV"), (0.0, 0.0), (255.0, 255.0),
