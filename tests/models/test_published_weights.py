@@ -119,9 +119,12 @@ def test_file_and_url_forms_keep_the_entry_contract(published: dict[str, Any], t
 
 
 def test_wrong_checkpoint_lists_keys(published: dict[str, Any]) -> None:
-    _register("pubtest_wrong", published["server"].url("moco.pth"), published["sha256"])
-    with pytest.raises(CheckpointMismatchError, match="first-layer kernel|missing keys"):
-        create_backbone("resnet18.pubtest_wrong")  # the MoCo prefix is not converted: nothing fits
+    small = timm.create_model("resnet18", num_classes=0, in_chans=4).state_dict()
+    small.pop("layer4.1.conv2.weight")  # one key short: a strict load names it
+    torch.save({"state_dict": small}, published["files"] / "short.pth")
+    _register("pubtest_wrong", published["server"].url("short.pth"), None)
+    with pytest.raises(CheckpointMismatchError, match=r"1 missing keys \['model.layer4.1.conv2.weight'\]"):
+        create_backbone("resnet18.pubtest_wrong")
 
 
 def test_noncommercial_refused_by_setting(published: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -248,6 +248,62 @@ def _hls() -> Sensor:
     )
 
 
+def _sentinel1_grd_dn() -> Sensor:
+    """Sentinel-1 Level-1 GRD IW amplitude as delivered (16-bit digital numbers, not calibrated).
+
+    The input of the Satlas Sentinel-1 models (allenai/satlas Normalization.md: VH then VV, N/255
+    clipped to 0-1); defaults are that rule.
+    """
+    bands = tuple(
+        Band(p, C_BAND_NM, 0.0, 10, None, aliases=(p.lower(),), mean=0.0, std=255.0) for p in ("VV", "VH")
+    )
+    return Sensor(
+        "sentinel1_grd_dn",
+        bands,
+        dtype="uint16",
+        units="DN",
+        description="Sentinel-1 Level-1 GRD IW amplitude digital numbers (VV, VH; uint16, uncalibrated)",
+    )
+
+
+def _sentinel1_rtc_db() -> Sensor:
+    """Sentinel-1 radiometrically terrain-corrected backscatter (gamma0, dB), e.g. the Planetary Computer RTC.
+
+    Default statistics are TerraMind v1's S1RTC pretraining mean/std (TerraTorch 1.2.13).
+    """
+    stats = {"VV": (-10.93, 4.391), "VH": (-17.329, 4.459)}
+    bands = tuple(
+        Band(p, C_BAND_NM, 0.0, 10, None, aliases=(p.lower(),), mean=stats[p][0], std=stats[p][1])
+        for p in ("VV", "VH")
+    )
+    return Sensor(
+        "sentinel1_rtc_db",
+        bands,
+        dtype="float32",
+        units="dB",
+        description="Sentinel-1 IW radiometric terrain-corrected backscatter gamma0 (VV, VH), dB",
+    )
+
+
+X_BAND_NM = 3.1066e7  # TanDEM-X, 9.65 GHz
+
+
+def _copernicus_dem() -> Sensor:
+    """Copernicus DEM GLO-30 surface heights (m), derived from TanDEM-X X-band InSAR (ESA/Airbus).
+
+    The one band carries the X-band wavelength of the radar it was measured with, so that it
+    never matches an optical band; default statistics are TerraMind v1's DEM mean/std.
+    """
+    band = Band("DEM", X_BAND_NM, 0.0, 30, None, aliases=("elevation",), mean=670.665, std=951.272)
+    return Sensor(
+        "copernicus_dem_glo30",
+        (band,),
+        dtype="float32",
+        units="m",
+        description="Copernicus DEM GLO-30 surface elevation in metres (one band, DEM)",
+    )
+
+
 def hyperspectral(
     name: str,
     wavelengths_nm: Sequence[float],
@@ -296,6 +352,9 @@ for _sensor in (
     _s2("L2A"),
     _sentinel1("db"),
     _sentinel1("linear"),
+    _sentinel1_grd_dn(),
+    _sentinel1_rtc_db(),
+    _copernicus_dem(),
     _landsat89("landsat8"),
     _landsat89("landsat9"),
     _landsat8_sr(),
