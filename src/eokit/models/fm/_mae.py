@@ -25,6 +25,8 @@ MAE_DECODER = ("decoder", "mask_token", "head.", "fc_norm.")
 class MaeViTBackbone(TimmBackbone):
     """timm ViT ``timm_name`` under the eokit name ``arch``; loads MAE checkpoints (decoder dropped)."""
 
+    dropped: tuple[str, ...] = MAE_DECODER  # key prefixes of the published file that are not the encoder
+
     def __init__(self, arch: str, timm_name: str, bands: Sequence[BandLike], sensor: str | Sensor | None,
                  spec: WeightSpec, **kwargs: Any) -> None:
         super().__init__(timm_name, bands, sensor, spec, **kwargs)
@@ -39,8 +41,7 @@ class MaeViTBackbone(TimmBackbone):
         return super().forward_features(x)
 
     def convert_checkpoint(self, state_dict: StateDict) -> StateDict:
-        """``model``/``state_dict`` nesting and ``module.``/``encoder.`` prefixes removed, decoder dropped."""
-        sd = strip_prefix(unwrap(state_dict), ("module.", "encoder."))
-        if any(k.startswith("model.") for k in sd):  # eokit's own state dict: the timm model under ``model.``
-            return sd
-        return drop_keys(sd, MAE_DECODER)
+        """Published layout -> this module's keys (the timm model's, under ``model.``): ``model``/``state_dict``
+        nesting and ``module.``/``encoder.`` prefixes removed, decoder dropped."""
+        sd = drop_keys(strip_prefix(unwrap(state_dict), ("module.", "encoder.")), self.dropped)
+        return {k if k.startswith("model.") else f"model.{k}": v for k, v in sd.items()}
