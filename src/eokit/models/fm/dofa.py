@@ -28,7 +28,7 @@ def sensor_stats(sensor: str, bands: tuple[str, ...]) -> tuple[tuple[float, ...]
     """The sensor's default per-band mean/std (reflectance units) for ``bands``."""
     s = get_sensor(sensor)
     objs = [s.band(b) for b in bands]
-    return tuple(float(b.mean) for b in objs), tuple(float(b.std) for b in objs)
+    return tuple(round(float(b.mean), 6) for b in objs), tuple(round(float(b.std), 6) for b in objs)
 
 
 S2_BANDS = tuple(get_sensor("sentinel2_l2a").band_names)

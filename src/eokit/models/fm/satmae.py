@@ -11,8 +11,8 @@
 
 SatMAE++ pretrains the same encoders with multi-scale reconstruction (its upsampling blocks are
 decoder-side and dropped). No reference implementation is importable: the proof is a key manifest of
-each published pretraining checkpoint (tests/data/fm_manifests). All weights are CC BY-NC 4.0
-(SatMAE's repository) or not licensed for commercial use: non-commercial.
+each published pretraining checkpoint (tests/data/fm_manifests). SatMAE's weights are CC BY-NC 4.0
+(non-commercial, as its repository); SatMAE++'s repository is Apache-2.0.
 """
 
 from __future__ import annotations
@@ -253,13 +253,21 @@ _ARCHS = [
 ]
 
 
+def _licence(family: str) -> tuple[str, bool, str]:
+    """(licence, non-commercial, sentence): SatMAE's repository is CC BY-NC 4.0, SatMAE++'s Apache-2.0."""
+    if family == "SatMAE":
+        return "CC-BY-NC-4.0", True, "CC BY-NC 4.0 (the SatMAE repository's licence): non-commercial use only"
+    return "Apache-2.0", False, "Apache-2.0 (the SatMAE++ repository's licence; no separate weights licence)"
+
+
 def _group_weights(arch: str, family: str, url: str, size: str, proof: str, citation: str, note: str) -> WeightSpec:
+    lic, nc, lic_note = _licence(family)
     return WeightSpec(
-        arch, "fmow_sentinel", source="url", url=url, sha256=None, license="CC-BY-NC-4.0", noncommercial=True,
+        arch, "fmow_sentinel", source="url", url=url, sha256=None, license=lic, noncommercial=nc,
         family=family, citation=citation, bands=GROUP_BANDS, sensor=S2, mean=S2_MEAN, std=S2_STD,
         normalization=S2_RULE, gsd=10.0, input_size=96, patch_size=8, proof=proof,
         description=f"{family} group-channel {size} pretrained on fMoW-Sentinel (Sentinel-2 L1C, B1/B9/B10 dropped); "
-                    f"no sha256 is published. {note}. {PICKLE_NOTE}. CC BY-NC 4.0: non-commercial use only",
+                    f"no sha256 is published. {note}. {PICKLE_NOTE}. {lic_note}",
         extra={"channel_groups": [[GROUP_BANDS[i] for i in g] for g in CHANNEL_GROUPS],
                "feature_levels": "4 evenly spaced blocks, stride 8 (group tokens averaged per location)",
                "pooled": "mean patch token after the final norm", "pretraining": "fMoW-Sentinel"},
@@ -267,12 +275,13 @@ def _group_weights(arch: str, family: str, url: str, size: str, proof: str, cita
 
 
 def _rgb_weights(arch: str, family: str, url: str, proof: str, citation: str, note: str) -> WeightSpec:
+    lic, nc, lic_note = _licence(family)
     return WeightSpec(
-        arch, "fmow_rgb", source="url", url=url, sha256=None, license="CC-BY-NC-4.0", noncommercial=True,
+        arch, "fmow_rgb", source="url", url=url, sha256=None, license=lic, noncommercial=nc,
         family=family, citation=citation, bands=("R", "G", "B"), sensor="rgb", mean=RGB_MEAN, std=RGB_STD,
         normalization="divide by 255, then fMoW-RGB mean/std", gsd=1.0, input_size=224, patch_size=16, proof=proof,
         description=f"{family} ViT-L/16 MAE encoder pretrained on fMoW-RGB (GSD about 0.3-1.5 m); no sha256 is "
-                    f"published. {note}. {PICKLE_NOTE}. CC BY-NC 4.0: non-commercial use only",
+                    f"published. {note}. {PICKLE_NOTE}. {lic_note}",
         extra={"feature_levels": "4 evenly spaced blocks, stride 16", "pooled": "class token after the final norm",
                "pretraining": "fMoW-RGB"},
     )
