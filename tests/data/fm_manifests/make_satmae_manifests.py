@@ -38,6 +38,9 @@ MANIFESTS = {
                                          ["satmae_group_large.fmow_sentinel"]),
     "satmae_large_fmow_rgb": (SATMAE, "models_mae.py", "mae_vit_large_patch16_dec512d8b",
                               {"img_size": 224, "patch_size": 16, "in_chans": 3}, ["satmae_large_patch16.fmow_rgb"]),
+    "satmae_temporal_large_fmow_rgb": (SATMAE, "models_mae_temporal.py", "mae_vit_large_patch16_dec512d8b",
+                                       {"img_size": 224, "in_chans": 3},  # the builder fixes patch 16
+                                       ["satmae_temporal_large_patch16.fmow_temporal"]),
     "satmaepp_group_large_fmow_sentinel": (SATMAE_PP, "models_mae_group_channels.py",
                                            "mae_vit_large_patch16_dec512d8b",
                                            {"img_size": 96, "patch_size": 8, "in_chans": 10},

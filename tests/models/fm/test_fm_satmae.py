@@ -80,3 +80,22 @@ def test_fm_satmae_full_size_published_layout_loads(tmp_path: Path, seeded_input
     with torch.no_grad():
         out = bb(seeded_input(1, 10, 96, 96), bb.bands)
     assert out.pooled.shape == (1, 768) and [m.shape[-1] for m in out.maps] == [12] * 4
+
+
+def test_fm_satmae_temporal_series_and_single_frame(seeded_input) -> None:
+    torch.manual_seed(0)
+    bb = create_backbone("satmae_temporal_large_patch16.fmow_temporal", pretrained=False,
+                         img_size=32, embed_dim=64, depth=4, num_heads=2, time_dim=48).eval()
+    x = seeded_input(2, 3, 3, 32, 32)
+    ts = torch.tensor([[[15, 0, 10], [16, 5, 11], [17, 11, 12]]] * 2)
+    with torch.no_grad():
+        series = bb(x, ("R", "G", "B"), timestamps=ts)
+        assert series.pooled.shape == (2, 64) and series.maps[-1].shape == (2, 64, 2, 2)
+        # tokens carry their frame's time: permuting frames together with their timestamps changes nothing
+        perm = [2, 0, 1]
+        assert max_abs_diff(bb(x[:, perm], timestamps=ts[:, perm]).pooled, series.pooled) <= 1e-5
+        assert max_abs_diff(bb(x[:, perm], timestamps=ts).pooled, series.pooled) > 1e-4
+        single = bb(x[:, 0], ("R", "G", "B"))  # one frame, unknown time
+        assert single.pooled.shape == (2, 64)
+    with pytest.raises(Exception, match=r"timestamps must be \(B, T, 3\)"):
+        bb(x, timestamps=ts[:, :2])

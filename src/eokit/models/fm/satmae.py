@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -192,6 +193,108 @@ class SatMaeRgbBackbone(MaeViTBackbone):
     dropped = SATMAEPP_DROP
 
 
+class SatMaeTemporalViT(Backbone):
+    """SatMAE temporal ViT-L/16 (fMoW-RGB): frames share one patch embedding; each token carries the patch
+    position (``embed_dim - time_dim`` wide) and its frame's (year - 2002, month - 1, hour) encoding
+    (``time_dim`` = 3 x 128 in the published model).
+
+    ``forward(image, bands, timestamps=)`` takes (B, C, H, W) (one frame) or (B, T, C, H, W), with
+    ``timestamps`` (B, T, 3) as SatMAE encodes them (default 0: unknown); pretrained with T = 3.
+    """
+
+    def __init__(
+        self,
+        bands: Sequence[BandLike],
+        sensor: str | Sensor | None,
+        spec: WeightSpec,
+        *,
+        arch: str = "satmae_temporal_large_patch16",
+        embed_dim: int = 1024,
+        depth: int = 24,
+        num_heads: int = 16,
+        patch_size: int = 16,
+        img_size: int | None = None,
+        time_dim: int = 384,
+        drop_path_rate: float = 0.0,
+    ) -> None:
+        self.arch = arch
+        super().__init__(bands, sensor, spec)
+        if embed_dim <= time_dim or time_dim % 6:
+            raise ModelError(f"{arch}: time_dim {time_dim} must be a multiple of 6 below embed_dim {embed_dim}")
+        self.time_dim = time_dim
+        self.patch_size = patch_size
+        self.img_size = img_size or spec.input_size
+        grid = self.img_size // patch_size
+        self.patch_embed = GroupPatchEmbed(self.in_chans, embed_dim, patch_size)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, embed_dim) * 0.02)
+        self.pos_embed = nn.Parameter(torch.randn(1, grid * grid + 1, embed_dim - self.time_dim) * 0.02)
+        self.blocks = vit_blocks(embed_dim, depth, num_heads, 1e-6, drop_path_rate)
+        self.norm: nn.LayerNorm | None = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.out_indices = out_indices(depth)
+        self.feature_info = [{"channels": embed_dim, "stride": patch_size} for _ in self.out_indices]
+        self.num_features = embed_dim
+        self.first_conv_keys = ["patch_embed.proj.weight"]
+
+    def forward(self, image: torch.Tensor, bands: Sequence[str] | None = None,
+                timestamps: torch.Tensor | None = None) -> Features:
+        """Features of one frame (B, C, H, W) or a series (B, T, C, H, W); maps average the frames."""
+        if image.ndim not in (4, 5):
+            raise BandError(f"{self.arch}: expected (B, C, H, W) or (B, T, C, H, W), got {tuple(image.shape)}")
+        x = self.select_bands(image, bands)
+        return self._forward(x if x.ndim == 5 else x[:, None], timestamps)
+
+    def forward_features(self, x: torch.Tensor) -> Features:
+        return self._forward(x if x.ndim == 5 else x[:, None], None)
+
+    def _forward(self, x: torch.Tensor, timestamps: torch.Tensor | None) -> Features:
+        b, t, _, h, w = x.shape
+        p = self.patch_size
+        if h % p or w % p:
+            raise ModelError(f"{self.arch}: image size {h}x{w} is not a multiple of the patch size {p}; crop or "
+                             "pad the input (e.g. eokit.transforms.CenterCrop)")
+        if timestamps is None:
+            timestamps = x.new_zeros(b, t, 3)
+        if timestamps.shape != (b, t, 3):
+            raise ModelError(f"{self.arch}: timestamps must be (B, T, 3) = (year - 2002, month - 1, hour) per frame, "
+                             f"got {tuple(timestamps.shape)} for {t} frames")
+        grid = (h // p, w // p)
+        proj: nn.Conv2d = self.patch_embed.proj  # type: ignore[assignment]  # a Conv2d, typed as Module
+        tokens = proj(x.flatten(0, 1)).flatten(2).transpose(1, 2)  # B*T, L, D
+        n = tokens.shape[1]
+        ts = timestamps.reshape(-1, 3).double()
+        time = torch.cat([_sincos64(self.time_dim // 3, ts[:, i]) for i in range(3)], dim=1).float()  # B*T, 384
+        pos = resize_pos_embed(self.pos_embed, grid)
+        tokens = tokens + torch.cat([pos[:, 1:].expand(b * t, -1, -1), time[:, None].expand(-1, n, -1)], dim=-1)
+        cls = torch.cat([pos[:, :1], pos.new_zeros(1, 1, self.time_dim)], dim=-1) + self.cls_token
+        z = torch.cat([cls.expand(b, -1, -1), tokens.reshape(b, t * n, -1)], dim=1)
+        maps = []
+        for i, blk in enumerate(self.blocks):
+            z = blk(z)
+            if i in self.out_indices:
+                maps.append(z[:, 1:].reshape(b, t, n, -1).mean(dim=1).transpose(1, 2).reshape(b, -1, *grid))
+        if self.norm is not None:
+            z = self.norm(z)
+        return Features(pooled=z[:, 1:].mean(dim=1), maps=maps)
+
+    def _prune_pooling(self) -> None:
+        self.norm = None
+
+    def convert_checkpoint(self, state_dict: StateDict) -> StateDict:
+        """Pretraining checkpoint (``model`` nesting, decoder) -> the encoder; pos_embed to this input size."""
+        sd = drop_keys(strip_prefix(unwrap(state_dict), ("module.",)), SATMAEPP_DROP)
+        if "pos_embed" in sd and sd["pos_embed"].shape != self.pos_embed.shape:
+            g = self.img_size // self.patch_size
+            sd["pos_embed"] = resize_pos_embed(sd["pos_embed"], (g, g))
+        return sd
+
+
+def _sincos64(dim: int, pos: torch.Tensor) -> torch.Tensor:
+    """1-D sin/cos embedding computed in float64 (as SatMAE's temporal encoding)."""
+    omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float64, device=pos.device) / (dim / 2.0))
+    out = pos.double().reshape(-1)[:, None] * omega[None]
+    return torch.cat([out.sin(), out.cos()], dim=1)
+
+
 GROUP_VARIANTS: dict[str, dict[str, Any]] = {
     "satmae_group_base": {"embed_dim": 768, "depth": 12, "num_heads": 12},
     "satmae_group_large": {"embed_dim": 1024, "depth": 24, "num_heads": 16},
@@ -248,6 +351,10 @@ _ARCHS = [
     ("satmaepp_group_large", build_group("satmaepp_group_large"),
      "SatMAE++ group-channel ViT-L/8 (10 S2 bands, 3 groups; multi-scale pretraining)", {**_TEST, "channel_embed": 16}),
     ("satmae_large_patch16", build_rgb("satmae_large_patch16"), "SatMAE ViT-L/16 for RGB (fMoW-RGB MAE)", _TEST),
+    ("satmae_temporal_large_patch16",
+     lambda bands, sensor, spec, **kw: SatMaeTemporalViT(bands, sensor, spec, **kw),
+     "SatMAE temporal ViT-L/16 for RGB time series (fMoW-temporal; 3 frames with year/month/hour encodings)",
+     {**_TEST, "time_dim": 48}),
     ("satmaepp_large_patch16", build_rgb("satmaepp_large_patch16"),
      "SatMAE++ ViT-L/16 for RGB (fMoW-RGB, multi-scale pretraining)", _TEST),
 ]
@@ -306,6 +413,16 @@ if "satmae_group_large" not in ARCHS:
     register_weights(_rgb_weights(
         "satmae_large_patch16", "SatMAE", "https://zenodo.org/record/7369797/files/fmow_pretrain.pth",
         _SATMAE_COMMIT.format("models_mae.py"), SATMAE_CITATION, "800 epochs, non-temporal (SatMAE README)"))
+    register_weights(replace(
+        _rgb_weights("satmae_temporal_large_patch16", "SatMAE",
+                     "https://zenodo.org/record/7369797/files/pretrain_fmow_temporal.pth",
+                     _SATMAE_COMMIT.format("models_mae_temporal.py"), SATMAE_CITATION,
+                     "Temporal: 3 frames of fMoW-RGB with (year - 2002, month - 1, hour) encodings, 50 epochs "
+                     "(SatMAE README); forward(x, bands, timestamps=) takes (B, C, H, W) or (B, T, C, H, W)"),
+        tag="fmow_temporal",
+        extra={"num_frames": 3, "timestamps": "(B, T, 3): year - 2002, month - 1, hour (default 0)",
+               "feature_levels": "4 evenly spaced blocks, stride 16 (frames averaged per location)",
+               "pooled": "mean patch token after the final norm", "pretraining": "fMoW-temporal (RGB)"}))
     register_weights(_rgb_weights(
         "satmaepp_large_patch16", "SatMAE++", _PP.format("checkpoint_ViT-L_pretrain_fmow_rgb"),
         _SATMAEPP_COMMIT.format("models_mae.py"), SATMAEPP_CITATION, _PP_NOTE))
