@@ -33,9 +33,9 @@ def test_same_weights_any_bands(dofa, bands, n: int) -> None:
     f = dofa(x, bands=bands)
     assert f.pooled.shape == (2, 192) and all(m.shape == (2, 192, 2, 2) for m in f.maps)
     f.pooled.pow(2).mean().backward()
-    gen = dofa.patch_embed.generator
+    gen = dofa.patch_embed.weight_generator
     assert gen.fc_weight.weight.grad is not None and gen.fc_weight.weight.grad.abs().sum() > 0
-    assert dofa.patch_embed.fclayer.l1.weight.grad is not None
+    assert dofa.patch_embed.fclayer.w1.weight.grad is not None
 
 
 def test_kernels_follow_wavelength_not_position(dofa) -> None:
