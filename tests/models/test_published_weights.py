@@ -123,7 +123,7 @@ def test_wrong_checkpoint_lists_keys(published: dict[str, Any]) -> None:
     small.pop("layer4.1.conv2.weight")  # one key short: a strict load names it
     torch.save({"state_dict": small}, published["files"] / "short.pth")
     _register("pubtest_wrong", published["server"].url("short.pth"), None)
-    with pytest.raises(CheckpointMismatchError, match=r"1 missing keys \['model.layer4.1.conv2.weight'\]"):
+    with pytest.raises(CheckpointMismatchError, match=r"1 missing keys \['layer4.1.conv2.weight'\]"):
         create_backbone("resnet18.pubtest_wrong")
 
 

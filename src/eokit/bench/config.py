@@ -57,7 +57,7 @@ STORED_METRICS: dict[TaskType, dict[str, str]] = {
 Values come from :func:`eokit.tasks.metrics.score` (the implementation ``eokit evaluate``
 uses); the stored names are kept so results, references and reports stay comparable."""
 
-BUILTIN_SUITES = ("quick", "full")
+BUILTIN_SUITES = ("quick", "full", "fm")
 
 Protocol = Literal["knn5", "knn20", "linear", "random_forest", "decoder", "finetune"]
 _SUITE_PROTOCOLS: tuple[Protocol, ...] = ("knn5", "knn20", "linear", "decoder")  # a suite's default

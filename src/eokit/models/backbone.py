@@ -26,6 +26,11 @@ class Features:
     maps: list[torch.Tensor]  # [(B, C_i, H_i, W_i)], strides as in feature_info
 
 
+def vit_feature_blocks(depth: int) -> list[int]:
+    """The blocks a plain ViT exposes as its feature maps: 4 evenly spaced, the last included (fewer when depth < 4)."""
+    return sorted({max(round(depth * k / 4) - 1, 0) for k in (1, 2, 3, 4)})
+
+
 def check_state_dict(module: nn.Module, sd: dict[str, torch.Tensor], arch: str) -> None:
     """Raise CheckpointMismatchError listing missing/unexpected keys and shape mismatches."""
     check_keys(module, sd, arch)

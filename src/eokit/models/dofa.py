@@ -27,7 +27,7 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from eokit.errors import BandError, ModelError
-from eokit.models.backbone import Backbone, Features
+from eokit.models.backbone import Backbone, Features, vit_feature_blocks
 from eokit.models.band_adapter import BandLike, is_sar, resolve_bands
 from eokit.models.state_dict import StateDict, drop_keys, resize_pos_embed, strip_prefix, unwrap
 from eokit.models.weights import WeightSpec
@@ -125,9 +125,7 @@ def vit_blocks(dim: int, depth: int, heads: int, eps: float, drop_path_rate: flo
                          for i in range(depth))
 
 
-def out_indices(depth: int) -> list[int]:
-    """4 evenly spaced block indices (the ViT feature levels)."""
-    return sorted({max(round(depth * k / 4) - 1, 0) for k in (1, 2, 3, 4)})
+out_indices = vit_feature_blocks  # the ViT feature levels (one rule for every ViT in eokit)
 
 
 class WavelengthViT(Backbone):

@@ -14,7 +14,7 @@ from eokit.models.backbone import Backbone, Features
 from eokit.models.band_adapter import BandLike
 from eokit.models.contract import DataContract
 from eokit.models.factory import WeightsArg, create_backbone
-from eokit.models.registry import get_arch, get_head, split_name
+from eokit.models.registry import get_arch, get_head, get_weight_spec, split_name
 from eokit.models.temporal import TemporalAggregator
 from eokit.tasktype import TaskType
 
@@ -257,4 +257,15 @@ def model_from_config(config: dict[str, Any]) -> nn.Module:
     kw = {k: config[k] for k in keys if k in config and config[k] is not None}
     kw.setdefault("fusion", "diff")
     kw.setdefault("scale", 2)
-    return create_model(**kw, **config.get("backbone_kwargs", {}))
+    backbone_kwargs = dict(config.get("backbone_kwargs", {}))
+    weights = config.get("weights")
+    if isinstance(weights, str) and not weights.startswith("file:") and weights.split(".")[-1] != "random":
+        # the same weights entry (its data contract and family facts: wavelengths, GSD, frames), loading nothing
+        try:
+            get_weight_spec(weights)
+        except ModelError:
+            pass
+        else:
+            kw["backbone"] = weights
+            backbone_kwargs["pretrained"] = False
+    return create_model(**kw, **backbone_kwargs)

@@ -10,7 +10,7 @@ import timm
 import torch
 
 from eokit.errors import CheckpointMismatchError, ModelError
-from eokit.models.backbone import Backbone, Features, check_state_dict
+from eokit.models.backbone import Backbone, Features, check_state_dict, vit_feature_blocks
 from eokit.models.band_adapter import BandLike, adapt_conv_weight, map_bands
 from eokit.models.weights import WeightSpec
 from eokit.sensors import Band, Sensor
@@ -55,7 +55,7 @@ class TimmBackbone(Backbone):
         info = self.model.feature_info
         if is_vit:
             n = len(info)
-            self._indices: list[int] | None = sorted({round(n * k / 4) - 1 for k in (1, 2, 3, 4)})
+            self._indices: list[int] | None = vit_feature_blocks(n)
             info = [info[i] for i in self._indices]
         else:
             self._indices = None
