@@ -11,19 +11,33 @@ from eokit.data.samplers import (
     WindowSpec,
     grid_offsets,
 )
+from eokit.data.timeseries import (
+    GridSpaceTimeSampler,
+    RandomSpaceTimeSampler,
+    SpaceTimeDataset,
+    SpaceTimeWindow,
+    TimeSelection,
+    parse_months,
+)
 
 __all__ = [
     "GeoDataset",
+    "GridSpaceTimeSampler",
     "GridWindowSampler",
+    "RandomSpaceTimeSampler",
     "RandomWindowSampler",
     "RasterLabels",
     "Sample",
     "Scene",
     "SceneCollection",
     "SceneDataset",
+    "SpaceTimeDataset",
+    "SpaceTimeWindow",
+    "TimeSelection",
     "VectorLabels",
     "VectorWindowSampler",
     "WindowSpec",
     "collate_samples",
     "grid_offsets",
+    "parse_months",
 ]
