@@ -39,7 +39,7 @@ from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
-from eokit.data.collection import Scene, SceneCollection, TimeLike, parse_time
+from eokit.data.collection import Scene, SceneCollection, TimeLike, _transformer, parse_time
 from eokit.data.sample import Sample, crs_string
 from eokit.data.samplers import _BaseWindowSampler, _size, grid_offsets
 from eokit.errors import ConfigError, EokitError, GridAlignError, TimeSeriesError, WindowError
@@ -199,6 +199,47 @@ def grid_offset(src: GridSpec, dst: GridSpec) -> tuple[int, int] | None:
     if abs(dc - rc) > 1e-6 or abs(dr - rr) > 1e-6:
         return None
     return int(rc), int(rr)
+
+
+def warp_float(chip: Chip, grid: GridSpec, resampling: str) -> Chip:
+    """A float chip warped onto ``grid`` (bilinear or nearest) without GDAL's per-call set-up.
+
+    Target pixel centres are projected into the chip's CRS on a 9x9 lattice (cached PROJ
+    transformer), interpolated to every pixel (the map between two UTM zones is smooth over a
+    chip: well under 0.01 px error), and sampled with ``grid_sample``. A pixel is valid where
+    every source pixel it draws on is valid; invalid pixels are 0. Other methods go to GDAL
+    (``reproject_chip``).
+    """
+    method = str(getattr(resampling, "name", resampling)).lower()
+    if method not in ("bilinear", "nearest") or chip.crs is None or grid.crs is None:
+        return reproject_chip(chip, grid, resampling)
+    h, w = grid.height, grid.width
+    ys = np.linspace(0.5, h - 0.5, min(h, 9))
+    xs = np.linspace(0.5, w - 0.5, min(w, 9))
+    cc, rr = np.meshgrid(xs, ys)
+    t = grid.transform
+    x, y = t.a * cc + t.b * rr + t.c, t.d * cc + t.e * rr + t.f
+    tr = _transformer(grid.crs.to_wkt(), chip.crs.to_wkt())
+    sx, sy = tr.transform(x, y, errcheck=False)
+    inv = ~chip.transform
+    sx, sy = np.asarray(sx), np.asarray(sy)
+    col, row = inv.a * sx + inv.b * sy + inv.c, inv.d * sx + inv.e * sy + inv.f  # source pixel coordinates
+    sh, sw = chip.array.shape[1:]
+    # normalised to grid_sample's [-1, 1] over pixel centres (align_corners=True)
+    coarse = np.stack([(col - 0.5) / max(sw - 1, 1) * 2 - 1, (row - 0.5) / max(sh - 1, 1) * 2 - 1])
+    lattice = torch.from_numpy(coarse.astype(np.float32))[None]
+    full = torch.nn.functional.interpolate(lattice, size=(h, w), mode="bilinear", align_corners=True)
+    where = full.permute(0, 2, 3, 1)  # (1, h, w, 2) as (x, y)
+    ok = torch.from_numpy(chip.valid)
+    src = torch.from_numpy(np.where(chip.valid[None], chip.array, 0).astype(np.float32, copy=False))[None]
+    mode = "bilinear" if method == "bilinear" else "nearest"
+    out = torch.nn.functional.grid_sample(src, where, mode=mode, padding_mode="zeros", align_corners=True)[0]
+    cover = torch.nn.functional.grid_sample(ok[None, None].float(), where, mode=mode, padding_mode="zeros",
+                                            align_corners=True)[0, 0]
+    valid = (cover > 0.999).numpy()
+    arr = out.numpy().astype(chip.array.dtype, copy=False)
+    arr[:, ~valid] = 0
+    return Chip(arr, valid, chip.bands, grid, chip.nodata)
 
 
 class _SpaceTimeBase(_BaseWindowSampler):
@@ -503,7 +544,9 @@ class SpaceTimeDataset(torch.utils.data.Dataset[Sample]):
             return Chip(np.zeros((len(names), grid.height, grid.width), self.dtype),
                         np.zeros(grid.shape, bool), names, grid, None)
         chip = src.read(Window(c0, r0, c1 - c0, r1 - r0), bands=bands, boundless=True, dtype=self.dtype)
-        return reproject_chip(chip, grid, method)
+        if chip.array.dtype.kind != "f":
+            return reproject_chip(chip, grid, method)
+        return warp_float(chip, grid, method)
 
     @staticmethod
     def _names(src: object, bands: Sequence[str] | None) -> tuple[str, ...]:
