@@ -34,9 +34,9 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 import numpy as np
+import shapely
 import torch
 from rasterio.crs import CRS
-from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from eokit.data.collection import Scene, SceneCollection, TimeLike, _transformer, parse_time
@@ -273,25 +273,33 @@ class _SpaceTimeBase(_BaseWindowSampler):
             g = scenes[i].grid
             seen.setdefault((_crs_str(g.crs), tuple(g.transform)[:6], g.height, g.width), i)
         self.anchors = list(seen.values())
-        self._cands: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._cands: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     # -- members of a window ------------------------------------------------------------------
-    def _candidates(self, anchor: int) -> tuple[np.ndarray, np.ndarray]:
-        """Eligible scenes overlapping the anchor's footprint, and their bounds in the anchor's CRS."""
+    def _candidates(self, anchor: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Eligible scenes overlapping the anchor's footprint: indexes, bounds and outlines
+        (polygons) in the anchor's CRS (a scene in another CRS is a rotated quadrilateral there)."""
         if anchor not in self._cands:
             scenes = self.collection.scenes
             a = scenes[anchor]
             hits = set(self.collection.tree.query(a.footprint, predicate="intersects").tolist())
             idx = [i for i in self.eligible if i in hits]
-            bounds = []
+            outlines = []
             for i in idx:
                 s = scenes[i]
-                if _same_crs(s.crs, a.crs):
-                    bounds.append(s.bounds)
-                else:
-                    b = transform_bounds(s.crs, a.crs, *s.bounds, densify_pts=21)
-                    bounds.append(b if np.isfinite(b).all() else (np.nan,) * 4)
-            self._cands[anchor] = (np.array(idx, dtype=np.int64), np.array(bounds, dtype=np.float64).reshape(-1, 4))
+                box = shapely.box(*s.bounds)
+                if not _same_crs(s.crs, a.crs):
+                    tr = _transformer(s.crs.to_wkt(), a.crs.to_wkt())
+                    edge = max(s.bounds[2] - s.bounds[0], s.bounds[3] - s.bounds[1]) / 16
+                    box = shapely.transform(shapely.segmentize(box, edge), lambda xy, tr=tr: np.column_stack(
+                        tr.transform(xy[:, 0], xy[:, 1], errcheck=False)))
+                    if not np.isfinite(shapely.get_coordinates(box)).all():
+                        box = shapely.Polygon()  # outside the anchor CRS's domain: never a member
+                outlines.append(box)
+            polys = np.array(outlines, dtype=object)
+            shapely.prepare(polys)
+            bounds = shapely.bounds(polys).reshape(-1, 4) if len(polys) else np.zeros((0, 4))
+            self._cands[anchor] = (np.array(idx, dtype=np.int64), bounds, polys)
         return self._cands[anchor]
 
     def members(self, anchor: int, col: int, row: int, width: int, height: int) -> list[int]:
@@ -300,12 +308,14 @@ class _SpaceTimeBase(_BaseWindowSampler):
         Of several scenes on one day the anchor-aligned one wins, else the one containing the
         window, else the first (scenes of one day are not mosaicked).
         """
-        idx, b = self._candidates(anchor)
+        idx, b, polys = self._candidates(anchor)
         g = self.collection.scenes[anchor].grid.window_grid(Window(col, row, width, height))
         left, bottom, right, top = g.bounds
-        hit = (b[:, 0] < right) & (b[:, 2] > left) & (b[:, 1] < top) & (b[:, 3] > bottom)
+        hit = np.flatnonzero((b[:, 0] < right) & (b[:, 2] > left) & (b[:, 1] < top) & (b[:, 3] > bottom))
+        window = shapely.box(left, bottom, right, top)
+        hit = hit[shapely.intersects(polys[hit], window)]  # the outline, not only its bounding box
         found = idx[hit]
-        contains = ((b[hit, 0] <= left) & (b[hit, 2] >= right) & (b[hit, 1] <= bottom) & (b[hit, 3] >= top))
+        contains = shapely.contains(polys[hit], window)
         by_day: dict[int, tuple[int, int]] = {}
         anchor_grid = self.collection.scenes[anchor].grid
         for i, inside in zip(found.tolist(), contains.tolist(), strict=True):
