@@ -76,3 +76,20 @@ def test_landsat_composites_as_a_space_time_collection(mirror: Path) -> None:
         np.testing.assert_array_equal(s["image"][1].numpy(), d.read(window=((0, 128), (0, 128))).astype(np.float32))
     stack = get_dataset("multidate_stack", root=folder, split="all", pattern="[12]*.tif", chip_size=128)[0]
     assert stack["doy"].tolist() == [1] * 8 and stack["time_mask"].all()
+
+
+def test_eopatch_cloud_mask_masks_cloudy_pixels_and_dates(mirror: Path) -> None:
+    root = mirror / "timeseries" / "eolearn_TestEOPatch_S2_slovenia"
+    s = get_dataset("eopatch", root=root, split="all", chip_size=48, features=["NDVI"], cloud_mask="CLM")[0]
+    clm = np.load(root / "mask" / "CLM.npy")[:, :48, :48, 0]
+    assert s["valid"].shape == (68, 48, 48) and s["image"].shape == (68, 1, 48, 48)
+    np.testing.assert_array_equal(s["valid"].numpy(), clm == 0)
+    assert s["time_mask"].tolist() == (clm == 0).reshape(68, -1).any(1).tolist()
+    assert 0 < int((~s["time_mask"]).sum()) < 68  # some dates are cloudy over the whole chip
+    ndvi = np.load(root / "data" / "NDVI.npy")[:, :48, :48, 0]
+    np.testing.assert_array_equal(s["image"][:, 0].numpy(), ndvi)  # masked, not filled
+    padded = get_dataset("eopatch", root=root, split="all", chip_size=48, features=["NDVI"], cloud_mask="CLM",
+                         n_dates=70)[0]
+    assert not padded["valid"][68:].any() and padded["time_mask"][:68].tolist() == s["time_mask"].tolist()
+    with pytest.raises(DatasetError, match=r"no CLOUDS\.npy.*CLM\.npy"):
+        get_dataset("eopatch", root=root, split="all", features=["NDVI"], cloud_mask="CLOUDS")[0]

@@ -141,7 +141,9 @@ class EOPatchSeries(EODataset):
     single-channel feature by its own name, others ``<FEATURE>_<i>``.
     ``mask_feature`` (default ``LULC`` in ``mask_timeless/``) gives the (H, W)
     mask (eo-learn LULC codes, 0 = no data). ``chip_size`` tiles each patch;
-    ``n_dates`` fits the series to T dates (:func:`time_axis`).
+    ``n_dates`` fits the series to T dates (:func:`time_axis`). ``cloud_mask`` (e.g. ``'CLM'`` in
+    ``mask/``, 1 = cloud) marks cloudy pixels False in ``valid`` (T, H, W) and a date cloudy over
+    the whole chip False in ``time_mask``: its pixels stay as observed, never filled.
     Arrays are read with ``allow_pickle=False``; the legacy ``timestamp.pkl``
     is not read.
     """
@@ -174,9 +176,11 @@ class EOPatchSeries(EODataset):
         mask_feature: str | None = "LULC",
         chip_size: int | None = None,
         n_dates: int | None = None,
+        cloud_mask: str | None = None,
         **kwargs: Any,
     ) -> None:
         self.n_dates = n_dates
+        self.cloud_mask = cloud_mask
         self.features = tuple(features) if features else None
         self.mask_feature = mask_feature
         self.chip_size = chip_size
@@ -234,7 +238,15 @@ class EOPatchSeries(EODataset):
         image = np.concatenate(layers, axis=1)
         full_h, full_w = a.shape[1:3]
         dates = self._dates(patch, image.shape[0])
+        clouds = self._clouds(patch, image.shape[0], (full_h, full_w), (x, y, w, h)) if self.cloud_mask else None
+        if clouds is not None:  # cloudy pixels travel as a channel through time_axis, then become `valid`
+            image = np.concatenate([image, clouds[:, None].astype(image.dtype)], axis=1)
         image, time_fields = time_axis(image, dates, f"{str(patch / 'timestamps.json')!r}", self.n_dates)
+        if clouds is not None:
+            valid = (image[:, -1] == 0) & time_fields["time_mask"].numpy()[:, None, None]
+            image = image[:, :-1]
+            time_fields["valid"] = torch.from_numpy(np.ascontiguousarray(valid))
+            time_fields["time_mask"] = torch.from_numpy(valid.reshape(len(valid), -1).any(axis=1))
         sample: Sample = {
             "image": image_tensor(image),
             "bands": tuple(bands),
@@ -257,6 +269,19 @@ class EOPatchSeries(EODataset):
                 )
             sample["mask"] = mask_tensor(m[y : y + h, x : x + w, 0] if m.ndim == 3 else m[y : y + h, x : x + w])
         return sample
+
+    def _clouds(self, patch: Path, t: int, full: tuple[int, int], window: tuple[int, int, int, int]) -> np.ndarray:
+        """(T, h, w) bool: True where ``mask/<cloud_mask>.npy`` (eo-learn CLM: 1 = cloud) flags the pixel."""
+        path = next(iter(sorted((patch / "mask").glob(f"{self.cloud_mask}.npy*"))), None)
+        if path is None:
+            have = sorted(p.name for p in (patch / "mask").glob("*.npy*"))
+            raise DatasetError(f"eopatch: {str(patch / 'mask')!r} has no {self.cloud_mask}.npy (it has {have}); "
+                               "pass cloud_mask= one of those, or None")
+        m = load_npy(path)
+        if m.ndim != 4 or m.shape[:3] != (t, *full):
+            raise DatasetError(f"{str(path)!r} has shape {m.shape}; a cloud mask is (T={t}, {full[0]}, {full[1]}, 1)")
+        x, y, w, h = window
+        return m[:, y : y + h, x : x + w, 0] != 0
 
     @staticmethod
     def _dates(patch: Path, t: int) -> list[str]:
