@@ -540,8 +540,10 @@ class SpaceTimeDataset(torch.utils.data.Dataset[Sample]):
         method = self.resampling or ("bilinear" if self.target_crs is not None else None)
         if method is None:
             raise GridAlignError(
-                f"{scene.path!r} ({_crs_str(scene.crs)}, {g.res[0]:g} m pixels) is not on the grid of "
-                f"{anchor.path!r} ({_crs_str(anchor.crs)}, {anchor.grid.res[0]:g} m pixels), so its date cannot "
+                f"{scene.path!r} ({_crs_str(scene.crs)}, pixel size {g.res[0]:g}, origin "
+                f"{g.transform.c:g}, {g.transform.f:g}) is not on the grid of {anchor.path!r} "
+                f"({_crs_str(anchor.crs)}, pixel size {anchor.grid.res[0]:g}, origin {anchor.grid.transform.c:g}, "
+                f"{anchor.grid.transform.f:g}), so its date cannot "
                 "be stacked as read; pass resampling='bilinear' (or 'nearest') to warp it onto the anchor's "
                 "grid, or target_crs=/target_res= for one common grid"
             )
