@@ -100,6 +100,14 @@ def test_cli_maps_the_landsat_series_with_a_temporal_checkpoint(landsat: Path, t
 
 def test_bad_series_input_is_typed_and_names_the_fix(landsat: Path, temporal_checkpoint: Path,
                                                      tmp_path: Path, capsys) -> None:
+    plan_out = tmp_path / "plan.tif"
+    assert main(["predict", str(temporal_checkpoint), str(landsat), "--time-series", "--band-names",
+                 "swir16,nir,red,green", "-o", str(plan_out), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "SeriesSource(8 dates 1985-01-01 .. 2020-01-01" in text and "697x377 px scene" in text
+    assert not plan_out.exists()
+    assert main(["predict", str(temporal_checkpoint), str(landsat / "1985.tif"), "--dates", "1985-06-01",
+                 "-o", str(plan_out)]) == 2  # --dates without --time-series: a usage error
     with pytest.raises(TimeSeriesError, match=r"at least 2 dates.*1985\.tif"):
         open_series([landsat / "1985.tif"])
     with pytest.raises(TimeSeriesError, match=r"'June 2000'.*ISO 8601"):

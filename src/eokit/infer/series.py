@@ -88,6 +88,9 @@ class SeriesSource:
         return SeriesChip(s["image"].numpy(), frames.any(axis=0), frames, tuple(s["bands"]),
                           self.grid.window_grid(window))
 
+    def __repr__(self) -> str:
+        return f"SeriesSource({self.describe()})"
+
     def describe(self) -> str:
         return (f"{len(self)} dates {self.times[0].date()} .. {self.times[-1].date()} "
                 f"({Path(self.paths[0]).name} ...)")

@@ -154,7 +154,8 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
             plan = plan_scene(scene, planned)
             click.echo(f"{scene} -> {path}")
             click.echo(f"  {plan.describe()}")
-            est = plan.memory_estimate(len(contract.bands), k + (1 if len(models) > 1 or tta != "none" else 0),
+            frames = len(scene) if time_series else 1  # a series reads T dates per tile
+            est = plan.memory_estimate(len(contract.bands) * frames, k + (1 if len(models) > 1 or tta != "none" else 0),
                                        batch_size, out_bands=3, read_budget_mb=options.run.read_budget_mb,
                                        gdal_cache_mb=options.run.gdal_cache_mb,
                                        forward_batch=forward_batch or (CPU_FORWARD_BATCH if device == "cpu" else None))
