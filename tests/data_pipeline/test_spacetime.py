@@ -95,6 +95,11 @@ def test_season_window_and_picks(series: dict) -> None:
     spring = next(iter(GridSpaceTimeSampler(coll, 32, start="2023-04-01", end="2023-07-15", n_dates=2, pick="last")))
     assert ds[spring]["dates"] == ("2023-06-20", "2023-07-15")
     assert parse_months("11-2") == (11, 12, 1, 2) and parse_months([6, 7]) == (6, 7)
+    assert [Path(sc.path).name for sc in coll.query(months="DJF")] == ["A_20230115.tif"]
+    picked = SpaceTimeDataset(coll, bands=["B4", "b08"])[summer]  # resolved by the one band resolver
+    assert picked["bands"] == ("B04", "B08") and picked["image"][0, 1, 0, 0].item() == 620 * 10 + 3
+    again = pickle.loads(pickle.dumps(ds))[summer]  # DataLoader workers get a pickled copy
+    assert torch.equal(again["image"], ds[summer]["image"])
     with pytest.raises(ConfigError, match="months"):
         parse_months("summer")
     grid = GridSpaceTimeSampler(coll, 32, n_dates=5)

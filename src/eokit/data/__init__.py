@@ -1,6 +1,6 @@
 """Scenes, samplers and the torch Dataset path that yields Samples."""
 
-from eokit.data.collection import Scene, SceneCollection
+from eokit.data.collection import Scene, SceneCollection, parse_months
 from eokit.data.dataset import GeoDataset, SceneDataset
 from eokit.data.labels import RasterLabels, VectorLabels
 from eokit.data.sample import Sample, collate_samples
@@ -17,7 +17,6 @@ from eokit.data.timeseries import (
     SpaceTimeDataset,
     SpaceTimeWindow,
     TimeSelection,
-    parse_months,
 )
 
 __all__ = [

@@ -39,7 +39,14 @@ import torch
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from eokit.data.collection import Scene, SceneCollection, TimeLike, _transformer, parse_time
+from eokit.data.collection import (
+    Scene,
+    SceneCollection,
+    TimeLike,
+    _transformer,
+    parse_months,
+    parse_time,
+)
 from eokit.data.sample import Sample, crs_string
 from eokit.data.samplers import _BaseWindowSampler, _size, grid_offsets
 from eokit.errors import ConfigError, EokitError, GridAlignError, TimeSeriesError, WindowError
@@ -47,7 +54,6 @@ from eokit.io import BandStack, Chip, GridSpec, reproject_chip, target_grid
 from eokit.io.grid import _crs_str
 
 PICKS = ("even", "first", "last", "random")
-SEASONS = {"DJF": (12, 1, 2), "MAM": (3, 4, 5), "JJA": (6, 7, 8), "SON": (9, 10, 11)}
 
 
 class SpaceTimeWindow(NamedTuple):
@@ -69,35 +75,6 @@ class SpaceTimeWindow(NamedTuple):
     @property
     def window(self) -> Window:
         return Window(self.col, self.row, self.width, self.height)
-
-
-def parse_months(months: str | int | Sequence[int] | None) -> tuple[int, ...] | None:
-    """A season as month numbers: ``'JJA'``, ``'6-8'``, ``'11-2'`` (wraps), ``[6, 7, 8]`` or ``7``."""
-    if months is None:
-        return None
-    if isinstance(months, int):
-        out: tuple[int, ...] = (months,)
-    elif isinstance(months, str):
-        text = months.strip().upper()
-        if text in SEASONS:
-            out = SEASONS[text]
-        else:
-            try:
-                if "-" in text:
-                    a, b = (int(v) for v in text.split("-", 1))
-                    out = tuple(range(a, b + 1)) if a <= b else (*range(a, 13), *range(1, b + 1))
-                else:
-                    out = tuple(int(v) for v in text.split(","))
-            except ValueError:
-                raise ConfigError(
-                    f"cannot read months={months!r} as a season; use 'JJA', '6-8', '11-2' or [6, 7, 8]"
-                ) from None
-    else:
-        out = tuple(int(m) for m in months)
-    bad = [m for m in out if not 1 <= m <= 12]
-    if bad or not out:
-        raise ConfigError(f"months={months!r} holds {bad or 'no month'}; months are 1..12 ('6-8', 'JJA')")
-    return out
 
 
 @dataclass(frozen=True)
@@ -577,6 +554,7 @@ class SpaceTimeDataset(torch.utils.data.Dataset[Sample]):
         image = np.zeros((n_t, len(wanted), h, w), dtype=self.dtype)
         valid = np.zeros((n_t, h, w), dtype=bool)
         paths: list[str | None] = []
+        names: tuple[str, ...] | None = None  # the first read's band names (as the files spell them)
         for t, member in enumerate(spec.scenes):
             if member < 0:
                 paths.append(None)
@@ -590,6 +568,7 @@ class SpaceTimeDataset(torch.utils.data.Dataset[Sample]):
             chip = self._read_member(member, grid, offset, None if same else wanted, anchor)
             image[t] = chip.array
             valid[t] = chip.valid
+            names = names or tuple(chip.bands)
             paths.append(scenes[member].path)
         present = np.array([m >= 0 for m in spec.scenes]) & valid.reshape(n_t, -1).any(axis=1)
         doy = [date.fromordinal(d).timetuple().tm_yday if d else 0 for d in spec.days]
@@ -601,7 +580,7 @@ class SpaceTimeDataset(torch.utils.data.Dataset[Sample]):
             "doy": torch.tensor(doy, dtype=torch.int64),
             "time_mask": torch.from_numpy(present),
             "dates": dates,
-            "bands": tuple(wanted),
+            "bands": names or tuple(wanted),
             "sensor": getattr(getattr(self.collection.sources[spec.anchor], "sensor", None), "name", None),
             "crs": crs_string(grid.crs),
             "transform": tuple(grid.transform)[:6],
