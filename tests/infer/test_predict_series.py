@@ -141,3 +141,27 @@ def test_bad_series_input_is_typed_and_names_the_fix(landsat: Path, temporal_che
     with rasterio.open(landsat / "1990.tif") as src:  # moved half a pixel east: mean of columns c-1 and c
         nir = src.read(2, window=((8, 24), (7, 24))).astype(np.float32)
     np.testing.assert_allclose(chip.array[1, 1], (nir[:, :-1] + nir[:, 1:]) / 2, atol=0.51)
+
+
+class FourDates(nn.Module):
+    """A model built for exactly 4 dates (a linear layer over time), like a fixed-length temporal CNN."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.over_time = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.over_time(x[:, :, 0].permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+def test_a_series_with_fewer_dates_than_the_model_needs(landsat: Path, tmp_path: Path) -> None:
+    contract = DataContract(bands=("SWIR1", "NIR", "Red", "Green"), task="segmentation", classes=("a", "b"))
+    series = open_series([landsat / f"{y}.tif" for y in YEARS[:3]], band_names=NAMES.split(","))
+    with pytest.raises(TimeSeriesError, match=r"3 dates \(3 dates 1985-01-01 .. 1995-01-01.*exactly that many"):
+        predict_scene(FourDates(), series, tmp_path / "no.tif", PredictOptions.of(crop=64, stride=64),
+                      contract=contract)
+    assert not (tmp_path / "no.tif").exists()
+    four = open_series([landsat / f"{y}.tif" for y in YEARS[:4]], band_names=NAMES.split(","))
+    res = predict_scene(FourDates(), four, tmp_path / "ok.tif", PredictOptions.of(crop=128, stride=128),
+                        contract=contract)
+    assert res.tiles > 0 and is_cog(tmp_path / "ok.tif")[0]

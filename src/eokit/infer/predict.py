@@ -27,7 +27,7 @@ import torch
 from rasterio.windows import Window
 
 from eokit.env import gdal_env
-from eokit.errors import ConfigError
+from eokit.errors import ConfigError, TimeSeriesError
 from eokit.infer.blend import BlendWindows
 from eokit.infer.ensemble import Predictor
 from eokit.infer.options import PredictOptions
@@ -185,6 +185,8 @@ def predict_scene(
                 f"{plan.min_overlap} (crop {tile.crop}, stride {tile.stride}): lower margin or stride"
             )
         pred.prepare(len(names), tile.crop, frames)
+        if frames:
+            _check_series(pred, src, len(names), tile.crop)
         k = pred.infer_outputs(len(names), frames=frames)
         extra = pred.extra_name() if pred.extra_channels else None
         spec = output_spec(o.output.kind, classifier=pred.contract.is_classifier,
@@ -201,6 +203,21 @@ def predict_scene(
                              pred.device.type != "cpu" if run.prefetch is None else run.prefetch)
             stream.run()
     return PredictResult(Path(out), plan, spec, stream.done, stream.skipped, time.perf_counter() - t0, grid, names)
+
+
+def _check_series(pred: Predictor, series: SeriesSource, channels: int, crop: int) -> None:
+    """Run the model once on a blank (1, T, C, crop, crop) tile: a model that cannot take this
+    many dates fails here, before any tile is read, with the series and the fix named."""
+    x = torch.zeros(1, len(series), channels, crop, crop, device=pred.device)
+    try:
+        with torch.inference_mode():
+            pred._forward(pred.models[0], x)
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        raise TimeSeriesError(
+            f"the model cannot map this time series of {len(series)} dates ({series.describe()}): {exc}. "
+            "A model built for a fixed number of dates needs exactly that many scenes; pass them, or use a "
+            "model that pools over time (create_model(..., temporal='ltae'))"
+        ) from exc
 
 
 class _Stream:
