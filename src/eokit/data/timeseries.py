@@ -31,7 +31,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import shapely
@@ -50,7 +50,7 @@ from eokit.data.collection import (
 from eokit.data.sample import Sample, crs_string
 from eokit.data.samplers import _BaseWindowSampler, _size, grid_offsets
 from eokit.errors import ConfigError, EokitError, GridAlignError, TimeSeriesError, WindowError
-from eokit.io import BandStack, Chip, GridSpec, reproject_chip, target_grid
+from eokit.io import BandStack, Chip, GridSpec, RasterSource, reproject_chip, target_grid
 from eokit.io.grid import _crs_str
 
 PICKS = ("even", "first", "last", "random")
@@ -235,15 +235,15 @@ class _SpaceTimeBase(_BaseWindowSampler):
                 "give times when building the collection: from_paths(pattern=r'(?P<date>\\d{8})'), "
                 "times=[...] or time_tag="
             )
-        self.eligible = [i for i, s in enumerate(scenes) if self.time.admits(s.time)]  # type: ignore[arg-type]
+        stamps = [s.time for s in scenes if s.time is not None]  # every scene, after the check above
+        self.eligible = [i for i, t in enumerate(stamps) if self.time.admits(t)]
         if not self.eligible:
-            times = sorted(s.time for s in scenes if s.time is not None)
             raise TimeSeriesError(
                 f"no scene of the collection lies in {self.time.describe()}; its scenes span "
-                f"{times[0].date()} .. {times[-1].date()} ({scenes[0].path!r} ...); widen start/end or months"
+                f"{min(stamps).date()} .. {max(stamps).date()} ({scenes[0].path!r} ...); widen start/end or months"
             )
-        self._time = np.array([scenes[i].time.toordinal() for i in range(len(scenes))])  # type: ignore[union-attr]
-        self._sec = np.array([scenes[i].time.timestamp() for i in range(len(scenes))])  # type: ignore[union-attr]
+        self._time = np.array([t.toordinal() for t in stamps])
+        self._sec = np.array([t.timestamp() for t in stamps])
         # anchors: one per distinct grid among the eligible scenes
         seen: dict[tuple[str, tuple[float, ...], int, int], int] = {}
         for i in self.eligible:
@@ -373,11 +373,11 @@ class RandomSpaceTimeSampler(_SpaceTimeBase):
         seed: int = 0,
         rank: int | None = None,
         world_size: int | None = None,
-        **time_kw: object,
+        **time_kw: Any,
     ) -> None:
         if time is not None and time_kw:
             raise ConfigError(f"pass either time= or {sorted(time_kw)}, not both")
-        super().__init__(collection, size, time or TimeSelection.of(**time_kw),  # type: ignore[arg-type]
+        super().__init__(collection, size, time or TimeSelection.of(**time_kw),
                          seed, rank, world_size)
         if length <= 0:
             raise ConfigError(f"length (samples per epoch) must be positive, got {length}")
@@ -396,7 +396,7 @@ class RandomSpaceTimeSampler(_SpaceTimeBase):
     def __len__(self) -> int:
         return math.ceil(self.length / self.world_size)
 
-    def _all_windows(self) -> list[SpaceTimeWindow]:  # type: ignore[override]
+    def _all_windows(self) -> list[SpaceTimeWindow]:  # type: ignore[override]  # other items, same split
         rng = np.random.default_rng([self.seed, self.epoch])
         h, w = self.size
         picks = self._anchor_ok[rng.choice(len(self._anchor_ok), size=self.length, p=self._p)]
@@ -409,8 +409,8 @@ class RandomSpaceTimeSampler(_SpaceTimeBase):
             out.append(self._spec(a, col, row, rng))
         return out
 
-    def __iter__(self) -> Iterator[SpaceTimeWindow]:  # type: ignore[override]
-        return iter(self.windows())  # type: ignore[arg-type]
+    def __iter__(self) -> Iterator[SpaceTimeWindow]:  # type: ignore[override]  # yields SpaceTimeWindow
+        return iter(self.windows())  # type: ignore[arg-type]  # windows() returns this class's items
 
 
 class GridSpaceTimeSampler(_SpaceTimeBase):
@@ -432,11 +432,11 @@ class GridSpaceTimeSampler(_SpaceTimeBase):
         seed: int = 0,
         rank: int | None = None,
         world_size: int | None = None,
-        **time_kw: object,
+        **time_kw: Any,
     ) -> None:
         if time is not None and time_kw:
             raise ConfigError(f"pass either time= or {sorted(time_kw)}, not both")
-        super().__init__(collection, size, time or TimeSelection.of(**time_kw),  # type: ignore[arg-type]
+        super().__init__(collection, size, time or TimeSelection.of(**time_kw),
                          seed, rank, world_size)
         self.stride = _size(stride) if stride is not None else self.size
         self.shuffle = shuffle
@@ -452,14 +452,14 @@ class GridSpaceTimeSampler(_SpaceTimeBase):
     def __len__(self) -> int:
         return math.ceil(len(self._grid) / self.world_size)
 
-    def _all_windows(self) -> list[SpaceTimeWindow]:  # type: ignore[override]
+    def _all_windows(self) -> list[SpaceTimeWindow]:  # type: ignore[override]  # other items, same split
         if not self.shuffle:
             return list(self._grid)
         order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self._grid))
         return [self._grid[i] for i in order]
 
-    def __iter__(self) -> Iterator[SpaceTimeWindow]:  # type: ignore[override]
-        return iter(self.windows())  # type: ignore[arg-type]
+    def __iter__(self) -> Iterator[SpaceTimeWindow]:  # type: ignore[override]  # yields SpaceTimeWindow
+        return iter(self.windows())  # type: ignore[arg-type]  # windows() returns this class's items
 
 
 class SpaceTimeDataset(torch.utils.data.Dataset[Sample]):
@@ -538,10 +538,8 @@ class SpaceTimeDataset(torch.utils.data.Dataset[Sample]):
         return warp_float(chip, grid, method)
 
     @staticmethod
-    def _names(src: object, bands: Sequence[str] | None) -> tuple[str, ...]:
-        if bands is not None:
-            return tuple(bands)
-        return tuple(src.bands)  # type: ignore[attr-defined]
+    def _names(src: RasterSource | BandStack, bands: Sequence[str] | None) -> tuple[str, ...]:
+        return tuple(bands) if bands is not None else tuple(src.bands)
 
     def __getitem__(self, spec: SpaceTimeWindow) -> Sample:
         scenes = self.collection.scenes

@@ -56,7 +56,11 @@ class SeriesSource:
         self.grid: GridSpec = first.grid
         self.bands: tuple[str, ...] = first.bands
         self.sensor = getattr(self.reference, "sensor", None)
-        self.times: tuple[datetime, ...] = tuple(collection.scenes[i].time for i in order)  # type: ignore[misc]
+        times = [collection.scenes[i].time for i in order]
+        if any(t is None for t in times):
+            raise TimeSeriesError(f"every scene of a series needs a date; {first.path!r} ... has none "
+                                  "(pass dates=, one per file)")
+        self.times: tuple[datetime, ...] = tuple(t for t in times if t is not None)
         self.dataset = SpaceTimeDataset(collection, resampling=resampling, dtype="float32")
         self._days = tuple(t.toordinal() for t in self.times)
         self.paths = tuple(collection.scenes[i].path for i in order)
@@ -187,7 +191,7 @@ def open_series(
         )
     seen: dict[str, str] = {}
     for s in coll.scenes:
-        key = s.time.isoformat()  # type: ignore[union-attr]
+        key = s.time.isoformat() if s.time is not None else ""
         if key in seen:
             raise TimeSeriesError(f"{seen[key]!r} and {s.path!r} have the same date {key}; a series has one "
                                   "scene per date (mosaic them first, or pass distinct --dates)")
