@@ -418,7 +418,9 @@ class GridSpaceTimeSampler(_SpaceTimeBase):
     as :class:`~eokit.data.samplers.GridWindowSampler`), each with its dates per ``time``.
 
     Each distinct scene grid is an anchor once, however many dates it has, so a stack of
-    one tile over many dates gives each location once.
+    one tile over many dates gives each location once. The windows and their dates are fixed
+    when the sampler is built (``pick='random'`` draws once, from ``seed``); ``shuffle`` reorders
+    them per epoch.
     """
 
     def __init__(
