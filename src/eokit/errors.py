@@ -114,9 +114,18 @@ class MissingDependencyError(EokitError, ImportError):
     """An optional dependency is not installed; the message names the extra that installs it."""
 
 
+class TimeSeriesError(EokitError, ValueError):
+    """Dates of a time series are missing, unparsable, or fewer than asked for."""
+
+
+class GridAlignError(CRSMismatchError):
+    """Members of a stack (dates, modalities) lie on grids that do not align and no warp was asked for."""
+
+
 def suggest(name: str, choices: list[str] | tuple[str, ...]) -> str:
     """Return ' Did you mean X?' for the closest choice, or an empty string."""
     import difflib
 
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
     return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+

@@ -73,6 +73,38 @@ def parse_time(value: TimeLike, what: str = "time") -> datetime:
         ) from None
 
 
+SEASONS = {"DJF": (12, 1, 2), "MAM": (3, 4, 5), "JJA": (6, 7, 8), "SON": (9, 10, 11)}
+
+
+def parse_months(months: str | int | Sequence[int] | None) -> tuple[int, ...] | None:
+    """A season as month numbers: ``'JJA'``, ``'6-8'``, ``'11-2'`` (wraps), ``[6, 7, 8]`` or ``7``."""
+    if months is None:
+        return None
+    if isinstance(months, int):
+        out: tuple[int, ...] = (months,)
+    elif isinstance(months, str):
+        text = months.strip().upper()
+        if text in SEASONS:
+            out = SEASONS[text]
+        else:
+            try:
+                if "-" in text:
+                    a, b = (int(v) for v in text.split("-", 1))
+                    out = tuple(range(a, b + 1)) if a <= b else (*range(a, 13), *range(1, b + 1))
+                else:
+                    out = tuple(int(v) for v in text.split(","))
+            except ValueError:
+                raise ConfigError(
+                    f"cannot read months={months!r} as a season; use 'JJA', '6-8', '11-2' or [6, 7, 8]"
+                ) from None
+    else:
+        out = tuple(int(m) for m in months)
+    bad = [m for m in out if not 1 <= m <= 12]
+    if bad or not out:
+        raise ConfigError(f"months={months!r} holds {bad or 'no month'}; months are 1..12 ('6-8', 'JJA')")
+    return out
+
+
 def time_from_name(path: str, pattern: re.Pattern[str], date_format: str) -> datetime | None:
     """Acquisition time from a file name: a ``date`` group (parsed with ``date_format``) or
     ``year``/``month``/``day`` (+ ``hour``/``minute``/``second``) groups."""
@@ -281,10 +313,12 @@ class SceneCollection:
         end: TimeLike | None = None,
         *,
         geometry: shapely.Geometry | None = None,
+        months: str | int | Sequence[int] | None = None,
     ) -> SceneCollection:
-        """The scenes intersecting ``bounds``/``geometry`` (in ``crs``, default the index CRS)
-        and acquired within ``[start, end]``. No match raises EmptyCollectionError."""
-        idx = self.query_indexes(bounds, crs, start, end, geometry=geometry)
+        """The scenes intersecting ``bounds``/``geometry`` (in ``crs``, default the index CRS),
+        acquired within ``[start, end]`` and in the season ``months`` ('JJA', '6-8', [6, 7, 8]).
+        No match raises EmptyCollectionError."""
+        idx = self.query_indexes(bounds, crs, start, end, geometry=geometry, months=months)
         return self.subset(idx)
 
     def query_indexes(
@@ -295,6 +329,7 @@ class SceneCollection:
         end: TimeLike | None = None,
         *,
         geometry: shapely.Geometry | None = None,
+        months: str | int | Sequence[int] | None = None,
     ) -> list[int]:
         """Like :meth:`query` but returns scene indexes (possibly empty, never raises for no match)."""
         idx = list(range(len(self)))
@@ -317,6 +352,9 @@ class SceneCollection:
             if t1 is not None and isinstance(end, str) and len(end.strip()) <= 10:
                 t1 = t1.replace(hour=23, minute=59, second=59, microsecond=999999)  # a date means the whole day
             idx = [i for i in idx if _within(self.scenes[i].time, t0, t1)]
+        season = parse_months(months)
+        if season is not None:
+            idx = [i for i in idx if (t := self.scenes[i].time) is not None and t.month in season]
         return idx
 
     def subset(self, indexes: Sequence[int], why: str = "the query") -> SceneCollection:

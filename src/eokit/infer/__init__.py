@@ -7,6 +7,7 @@ from eokit.infer.options import OutputOptions, PredictOptions, RunOptions, Scene
 from eokit.infer.output import OutputSpec, output_spec
 from eokit.infer.plan import TilePlan, axis_offsets
 from eokit.infer.predict import PredictResult, as_predictor, plan_scene, predict_scene
+from eokit.infer.series import SeriesSource, open_series
 from eokit.infer.source import open_scene
 from eokit.models.contract import DataContract
 
@@ -20,11 +21,13 @@ __all__ = [
     "Predictor",
     "RunOptions",
     "SceneOptions",
+    "SeriesSource",
     "TileOptions",
     "TilePlan",
     "as_predictor",
     "axis_offsets",
     "open_scene",
+    "open_series",
     "output_spec",
     "plan_scene",
     "predict_scene",

@@ -94,19 +94,21 @@ class Predictor:
             m.eval().to(self.device)
         self._norm: list[nn.Module | None] = [self._normalizer(c) for c in contracts]
         self.n_outputs: int | None = first.n_outputs
+        self.dates: torch.Tensor | None = None  # (T,) day of year, given to temporal models as dates=
 
     def _normalizer(self, c: DataContract) -> nn.Module | None:
         """The contract's normalisation (``eokit.transforms.Normalize``) on this device; None for raw input."""
         m = c.module()
         return m.to(self.device) if m is not None else None
 
-    def prepare(self, channels: int, size: int) -> None:
+    def prepare(self, channels: int, size: int, frames: int | None = None) -> None:
         """Optimise each model for inference (BN folding, channels-last; see ``eokit.infer.optimize``).
 
         Checked on a seeded random (1, ``channels``, ``size``, ``size``) sample; a model
         whose optimised copy differs is kept as it is. Called once, before the first batch.
+        A time series (``frames`` dates) runs its model as it is.
         """
-        if not self.optimize or self.optimized:
+        if not self.optimize or self.optimized or frames:
             return
         g = torch.Generator().manual_seed(0)
         sample = torch.randn(1, channels, size, size, generator=g).to(self.device)
@@ -126,17 +128,18 @@ class Predictor:
     def extra_name(self) -> str:
         return "agreement" if self.contract.is_classifier else "std"
 
-    def infer_outputs(self, channels: int, size: int = 32) -> int:
-        """K, from the contract or one tiny forward pass."""
+    def infer_outputs(self, channels: int, size: int = 32, frames: int | None = None) -> int:
+        """K, from the contract or one tiny forward pass ((1, ``frames``, C, s, s) for a time series)."""
         if self.n_outputs:
             return self.n_outputs
-        x = torch.zeros(1, channels, size, size, device=self.device)
+        x = torch.zeros(1, *((frames,) if frames else ()), channels, size, size, device=self.device)
         with torch.inference_mode():
             self.n_outputs = int(self._forward(self.models[0], x).shape[1])
         return self.n_outputs
 
     def _forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        y = model(x)
+        # a time series (B, T, C, h, w): the model gets the days of year
+        y = _temporal_forward(model, x, self.dates) if x.ndim == 5 else model(x)
         if isinstance(y, dict):
             y = y.get("out", next(iter(y.values())))
         if isinstance(y, (tuple, list)):
@@ -157,10 +160,12 @@ class Predictor:
     def __call__(self, x: torch.Tensor, valid: torch.Tensor, inplace: bool = False) -> torch.Tensor:
         """Raw tiles (B,C,h,w) float32 + validity (B,h,w) bool -> (B, K+E, h, w) float32.
 
+        A time series is (B,T,C,h,w) + (B,T,h,w); the model gets ``self.dates`` (days of year).
+
         ``inplace=True`` lets a single model normalise ``x`` in place (no copy).
         """
         x = x.to(self.device, non_blocking=True)
-        invalid = ~valid.to(self.device).unsqueeze(1)
+        invalid = ~valid.to(self.device).unsqueeze(-3)  # (B, 1, h, w); a series: (B, T, 1, h, w)
         total: torch.Tensor | None = None
         sq: torch.Tensor | None = None
         votes: list[torch.Tensor] = []
@@ -193,6 +198,21 @@ class Predictor:
             var = (sq / self.members - mean * mean).clamp_min(0)
             extra = var.sqrt().mean(1, keepdim=True)
         return torch.cat([mean, extra], dim=1)
+
+
+def _temporal_forward(model: nn.Module, x: torch.Tensor, doy: torch.Tensor | None) -> torch.Tensor:
+    """``model(x, dates=doy)`` for a (B, T, C, h, w) series (``model(x)`` if it takes no dates)."""
+    import inspect
+
+    try:
+        takes_dates = "dates" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        takes_dates = False
+    if not takes_dates or doy is None:
+        return model(x)  # type: ignore[no-any-return]
+    if doy.shape[0] != x.shape[1]:
+        raise ModelError(f"{doy.shape[0]} days of year for a series of {x.shape[1]} dates")
+    return model(x, dates=doy.to(x.device).expand(x.shape[0], -1))  # type: ignore[no-any-return]
 
 
 def _classes(p: torch.Tensor) -> torch.Tensor:

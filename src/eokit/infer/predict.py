@@ -27,13 +27,14 @@ import torch
 from rasterio.windows import Window
 
 from eokit.env import gdal_env
-from eokit.errors import ConfigError
+from eokit.errors import ConfigError, TimeSeriesError
 from eokit.infer.blend import BlendWindows
 from eokit.infer.ensemble import Predictor
 from eokit.infer.options import PredictOptions
 from eokit.infer.output import OutputSpec, output_spec
 from eokit.infer.plan import TilePlan
 from eokit.infer.prefetch import Prefetcher
+from eokit.infer.series import SeriesSource
 from eokit.infer.source import Scene, open_scene
 from eokit.io import CogWriter, GridSpec
 from eokit.models.contract import DataContract
@@ -75,6 +76,7 @@ class _Group:
     x1: int  # pixel columns [x0, x1) read (x1 may pass the scene edge)
     array: np.ndarray  # (C, crop, x1 - x0), the raster's own dtype (cast per batch)
     valid: np.ndarray  # (crop, x1 - x0) bool
+    frames_valid: np.ndarray | None = None  # (T, crop, x1 - x0) bool for a time series
     acc: np.ndarray | None = None  # (A, crop, x1 - x0) float32; allocated on first output
     pending: int = 0  # tiles queued but not yet run
     queued: bool = False  # every tile of the group has been queued (or skipped)
@@ -110,7 +112,8 @@ def as_predictor(
 def plan_scene(scene: Scene, options: PredictOptions | None = None) -> TilePlan:
     """The tiling plan for ``scene`` (for dry runs): ``options.tile`` on the grid ``options.scene`` reads."""
     o = options or PredictOptions()
-    src = open_scene(scene, sensor=o.scene.sensor, resampling=o.scene.resampling, reference=o.scene.reference)
+    src = scene if isinstance(scene, SeriesSource) else \
+        open_scene(scene, sensor=o.scene.sensor, resampling=o.scene.resampling, reference=o.scene.reference)
     return TilePlan.build(src.grid.height, src.grid.width, o.tile.crop, o.tile.stride, o.tile.align)
 
 
@@ -127,7 +130,10 @@ def predict_scene(
 
     ``model``: an ``nn.Module`` (+ ``contract``), a list of them (an ensemble,
     averaged on probabilities, with an agreement band), a checkpoint path or
-    a list of paths (or a ``Predictor``). ``options`` (``PredictOptions``,
+    a list of paths (or a ``Predictor``). ``scene`` may be a time series
+    (``eokit.infer.open_series``): its (T, C, h, w) tiles go to a temporal model with
+    the days of year as ``dates=``, and one map is written on the first date's grid.
+    ``options`` (``PredictOptions``,
     e.g. ``PredictOptions.of(crop=128, stride=112)``) groups the rest:
 
     * ``tile``: ``crop``/``stride`` px, the blending ``window``; ``margin``: pixels at
@@ -160,9 +166,14 @@ def predict_scene(
     # cores are free then (the handle cache keeps handles per thread setting, see eokit.io.raster)
     decode_threads = str(max(1, torch.get_num_threads()))
     with gdal_env(GDAL_CACHEMAX=int(run.gdal_cache_mb), GDAL_NUM_THREADS=decode_threads):
-        src = open_scene(scene, sensor=sc.sensor or pred.contract.sensor, band_names=sc.band_names,
-                         band_map=sc.band_map, resampling=sc.resampling, reference=sc.reference)
+        if isinstance(scene, SeriesSource):  # a time series: (T, C, h, w) tiles, one map
+            src: Any = scene
+            pred.dates = torch.from_numpy(scene.doy)
+        else:
+            src = open_scene(scene, sensor=sc.sensor or pred.contract.sensor, band_names=sc.band_names,
+                             band_map=sc.band_map, resampling=sc.resampling, reference=sc.reference)
         names = src.require_bands(pred.contract.bands, what="the model")
+        frames = len(src) if isinstance(src, SeriesSource) else None
         grid = src.grid
         plan = TilePlan.build(grid.height, grid.width, tile.crop, tile.stride, tile.align)
         margin = tile.margin
@@ -173,8 +184,10 @@ def predict_scene(
                 f"margin {margin} px needs an overlap of at least {2 * margin} px; this plan overlaps by "
                 f"{plan.min_overlap} (crop {tile.crop}, stride {tile.stride}): lower margin or stride"
             )
-        pred.prepare(len(names), tile.crop)
-        k = pred.infer_outputs(len(names))
+        pred.prepare(len(names), tile.crop, frames)
+        if frames:
+            _check_series(pred, src, len(names), tile.crop)
+        k = pred.infer_outputs(len(names), frames=frames)
         extra = pred.extra_name() if pred.extra_channels else None
         spec = output_spec(o.output.kind, classifier=pred.contract.is_classifier,
                            names=pred.contract.output_names(k), extra=extra, prob_dtype=o.output.prob_dtype,
@@ -192,6 +205,21 @@ def predict_scene(
     return PredictResult(Path(out), plan, spec, stream.done, stream.skipped, time.perf_counter() - t0, grid, names)
 
 
+def _check_series(pred: Predictor, series: SeriesSource, channels: int, crop: int) -> None:
+    """Run the model once on a blank (1, T, C, crop, crop) tile: a model that cannot take this
+    many dates fails here, before any tile is read, with the series and the fix named."""
+    x = torch.zeros(1, len(series), channels, crop, crop, device=pred.device)
+    try:
+        with torch.inference_mode():
+            pred._forward(pred.models[0], x)
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        raise TimeSeriesError(
+            f"the model cannot map this time series of {len(series)} dates ({series.describe()}): {exc}. "
+            "A model built for a fixed number of dates needs exactly that many scenes; pass them, or use a "
+            "model that pools over time (create_model(..., temporal='ltae'))"
+        ) from exc
+
+
 class _Stream:
     """The streaming loop of one scene (see the module docstring)."""
 
@@ -203,7 +231,9 @@ class _Stream:
         self.batch_size = max(1, batch_size)
         self.channels = channels  # K + extra; the accumulator adds one weight channel
         self.progress = progress
-        self.per_group = plan.tiles_per_group(len(names), read_budget_mb, batch_size, channels + 1)
+        self.frames = len(src) if isinstance(src, SeriesSource) else None  # T of a time series
+        self.per_group = plan.tiles_per_group(len(names) * (self.frames or 1), read_budget_mb, batch_size,
+                                              channels + 1)
         self.groups: deque[_Group] = deque()
         self.queue: list[tuple[_Group, int]] = []
         self.carry: np.ndarray | None = None  # (A, rows, W): overlap into the current tile row
@@ -225,7 +255,7 @@ class _Stream:
         y0, x0, x1 = p.rows[row], p.cols[j0], p.cols[j1] + c
         boundless = y0 + c > p.height or x1 > p.width
         chip = self.src.read(Window(x0, y0, x1 - x0, c), bands=self.names, boundless=boundless, dtype=None)
-        return _Group(row, j0, j1, x0, x1, chip.array, chip.valid)
+        return _Group(row, j0, j1, x0, x1, chip.array, chip.valid, getattr(chip, "frames_valid", None))
 
     def _group_specs(self) -> list[tuple[int, int, int]]:
         p = self.plan
@@ -261,11 +291,12 @@ class _Stream:
         c, p = self.plan.crop, self.plan
         n = len(self.queue)
         if self._x is None or self._v is None:  # one reusable float32 batch buffer (no allocator churn per batch)
-            self._x = np.empty((self.batch_size, len(self.names), c, c), np.float32)
-            self._v = np.empty((self.batch_size, c, c), bool)
+            t = (self.frames,) if self.frames else ()  # a time series: (B, T, C, c, c), validity per date
+            self._x = np.empty((self.batch_size, *t, len(self.names), c, c), np.float32)
+            self._v = np.empty((self.batch_size, *t, c, c), bool)
         for b, (g, col) in enumerate(self.queue):
-            np.copyto(self._x[b], g.array[:, :, col:col + c], casting="unsafe")
-            self._v[b] = g.valid[:, col:col + c]
+            np.copyto(self._x[b], g.array[..., col:col + c], casting="unsafe")
+            self._v[b] = (g.frames_valid if g.frames_valid is not None else g.valid)[..., col:col + c]
         for s in range(0, n, self.forward_batch):
             e = min(n, s + self.forward_batch)
             x = torch.from_numpy(self._x[s:e])

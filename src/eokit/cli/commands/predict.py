@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from eokit.cli.options import (
+    _csv,
     band_map_option,
     band_names_option,
     batch_size_option,
@@ -96,25 +97,34 @@ _TILE, _OUT, _RUN = TileOptions(), OutputOptions(), RunOptions()  # defaults sho
               help="Run the model as loaded (no batch-norm folding or channels-last rewrite).")
 @scheduler_option()
 @workers_option(default=2)
+@click.option("--time-series", "time_series", is_flag=True,
+              help="SCENES are the dates of one place (one raster each): one map OUT from a temporal model.")
+@click.option("--dates", "series_dates", metavar="LIST", default=None, callback=_csv,
+              help="With --time-series: one ISO date per scene, in order (default: from the file names).")
+@click.option("--date-pattern", default=None, metavar="REGEX",
+              help=r"With --time-series: a regex with a 'date' group (YYYYMMDD) or 'year'/'month'/'day' groups.")
 @click.option("--dry-run", is_flag=True, help="Print the tiling plan and a memory estimate, predict nothing.")
 @verbosity_option()
 def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[str, ...], kind: str | None,
             prob_dtype: str, crop: int, stride: int, batch_size: int, forward_batch: int | None, window: str,
             margin: int | None, tta: str, sensor: str | None, band_names: tuple[str, ...] | None,
             band_map: str | None, resampling: str | None, reference: str | None, nodata: float | None, device: str, no_optimize: bool,
-            scheduler: str | None, workers: int, dry_run: bool, verbosity: int) -> None:
+            scheduler: str | None, workers: int, time_series: bool, series_dates: tuple[str, ...] | None,
+            date_pattern: str | None, dry_run: bool, verbosity: int) -> None:
     """Map SCENES with the checkpoint MODEL (an `eokit train` checkpoint folder).
 
     Each SCENE is a raster file, a folder of one-file-per-band rasters, a quoted glob of band
     files ('scene/l8_B[1-7].tif') or a STAC item JSON. One scene writes the COG OUT; several
     write OUT/<scene>.tif, spread over Dask workers (--workers 0: one after the other here).
+    With --time-series, SCENES are the dates of one place and OUT is one map from all of them.
     """
     from eokit.infer import plan_scene, predict_scene, predict_scenes
     from eokit.infer.distributed import output_paths
     from eokit.infer.predict import CPU_FORWARD_BATCH
 
     # one scene writes the COG OUT (log beside it), several write into the folder OUT
-    configure_logging(verbosity, log_dir=out if len(scenes) > 1 or Path(out).is_dir() else Path(out).parent)
+    many = len(scenes) > 1 and not time_series  # a time series writes one map
+    configure_logging(verbosity, log_dir=out if many or Path(out).is_dir() else Path(out).parent)
     console = Console(stderr=True)
     models = [model, *extra_models]
     options = PredictOptions(
@@ -125,7 +135,17 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
         run=RunOptions(device=device, batch_size=batch_size, forward_batch=forward_batch, optimize=not no_optimize,
                        tta=tta),
     )
-    paths = output_paths(list(scenes), out)
+    if time_series:
+        from eokit.infer import open_series
+
+        series = open_series(list(scenes), dates=series_dates, pattern=date_pattern,
+                             sensor=sensor or _contract_of(model).sensor, band_names=band_names,
+                             band_map=band_map, resampling=resampling)
+        scenes = (series,)  # type: ignore[assignment]
+        click.echo(f"time series: {series.describe()}", err=True)
+    elif series_dates or date_pattern:
+        raise click.UsageError("--dates and --date-pattern need --time-series")
+    paths = output_paths(list(scenes), out) if not time_series else [Path(out)]
     if dry_run:
         contract = _contract_of(model)
         k = contract.n_outputs or 1
@@ -134,7 +154,8 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
             plan = plan_scene(scene, planned)
             click.echo(f"{scene} -> {path}")
             click.echo(f"  {plan.describe()}")
-            est = plan.memory_estimate(len(contract.bands), k + (1 if len(models) > 1 or tta != "none" else 0),
+            frames = len(scene) if time_series else 1  # a series reads T dates per tile
+            est = plan.memory_estimate(len(contract.bands) * frames, k + (1 if len(models) > 1 or tta != "none" else 0),
                                        batch_size, out_bands=3, read_budget_mb=options.run.read_budget_mb,
                                        gdal_cache_mb=options.run.gdal_cache_mb,
                                        forward_batch=forward_batch or (CPU_FORWARD_BATCH if device == "cpu" else None))
@@ -150,7 +171,8 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
                    TextColumn("{task.fields[rate]} tiles/s"), TimeElapsedColumn(), TimeRemainingColumn())
         with Progress(*columns, console=console, transient=False, disable=quiet) as bar:
             planned = replace(options, scene=options.scene.with_sensor(_contract_of(model).sensor))
-            task = bar.add_task(f"predict {Path(scenes[0]).name}", total=plan_scene(scenes[0], planned).n_tiles,
+            name = "time series" if time_series else Path(scenes[0]).name
+            task = bar.add_task(f"predict {name}", total=plan_scene(scenes[0], planned).n_tiles,
                                 rate="-")
             t0 = time.perf_counter()
 

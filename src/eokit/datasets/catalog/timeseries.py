@@ -1,7 +1,9 @@
 """Satellite image time series: eo-learn EOPatches, PASTIS patches, multi-date raster stacks.
 
-Samples hold ``image`` (T, C, H, W) float32 and ``dates`` (one ISO string per
-time step); ``time`` is the first date.
+Samples hold ``image`` (T, C, H, W) float32, ``dates`` (one ISO string per
+time step), ``doy`` (T,) int64 day of year and ``time_mask`` (T,) bool (False on
+padded steps; see :func:`time_axis`); ``time`` is the first date. ``n_dates=``
+fits every series to one T so that patches with different date counts batch.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 from rasterio.transform import from_bounds
 
+from eokit.data.collection import parse_time
 from eokit.data.sample import Sample
 from eokit.datasets.base import DatasetSpec, Download, EODataset, register
 from eokit.datasets.catalog._util import (
@@ -28,7 +31,7 @@ from eokit.datasets.catalog._util import (
     mask_tensor,
     split_ids,
 )
-from eokit.errors import DatasetError
+from eokit.errors import DatasetError, EokitError
 from eokit.io import GridSpec, open_raster
 from eokit.sensors import get_sensor
 from eokit.tasktype import TaskType
@@ -83,6 +86,50 @@ def _split_items(name: str, items: list[Any], split: str, key: Any) -> list[Any]
     return [it for it, i in zip(items, ids, strict=True) if i in keep]
 
 
+def time_axis(image: np.ndarray, dates: Sequence[str], where: str, n_dates: int | None = None
+              ) -> tuple[np.ndarray, Sample]:
+    """``image`` (T, ...) fitted to ``n_dates`` and its ``doy``/``time_mask``/``dates`` Sample keys.
+
+    With ``n_dates`` below T, that many dates evenly spread over the series are kept; above T,
+    the series is padded at the end with zeros whose ``time_mask`` is False (``doy`` 0, date
+    None): padding is marked, never passed off as data. Without dates ``doy`` is None.
+    """
+    t = image.shape[0]
+    doy: list[int] | None = None
+    if dates:
+        doy = []
+        for d in dates:
+            try:
+                doy.append(parse_time(d).timetuple().tm_yday)
+            except EokitError:
+                raise DatasetError(
+                    f"{where}: date {d!r} is not a date; write ISO 8601 dates ('2018-09-01' or "
+                    "'2018-09-01T10:30:00') or YYYYMMDD"
+                ) from None
+    out_dates: list[str | None] = list(dates) if dates else [None] * t
+    mask = [True] * t
+    if n_dates is not None and n_dates != t:
+        if n_dates < 1:
+            raise DatasetError(f"{where}: n_dates must be at least 1, got {n_dates}")
+        if n_dates < t:
+            keep = np.linspace(0, t - 1, n_dates).round().astype(int)
+            image = image[keep]
+            out_dates, mask = [out_dates[k] for k in keep], [True] * n_dates
+            doy = [doy[k] for k in keep] if doy is not None else None
+        else:
+            pad = np.zeros((n_dates - t, *image.shape[1:]), dtype=image.dtype)
+            image = np.concatenate([image, pad])
+            out_dates += [None] * (n_dates - t)
+            mask += [False] * (n_dates - t)
+            doy = doy + [0] * (n_dates - t) if doy is not None else None
+    fields: Sample = {
+        "doy": torch.tensor(doy, dtype=torch.int64) if doy is not None else None,
+        "time_mask": torch.tensor(mask, dtype=torch.bool),
+        "dates": out_dates,
+    }
+    return image, fields
+
+
 # --------------------------------------------------------------------------- eo-learn EOPatch
 @register
 class EOPatchSeries(EODataset):
@@ -93,7 +140,10 @@ class EOPatchSeries(EODataset):
     a 13-channel ``BANDS*`` feature is named with Sentinel-2 L1C bands, a
     single-channel feature by its own name, others ``<FEATURE>_<i>``.
     ``mask_feature`` (default ``LULC`` in ``mask_timeless/``) gives the (H, W)
-    mask (eo-learn LULC codes, 0 = no data). ``chip_size`` tiles each patch.
+    mask (eo-learn LULC codes, 0 = no data). ``chip_size`` tiles each patch;
+    ``n_dates`` fits the series to T dates (:func:`time_axis`). ``cloud_mask`` (e.g. ``'CLM'`` in
+    ``mask/``, 1 = cloud) marks cloudy pixels False in ``valid`` (T, H, W) and a date cloudy over
+    the whole chip False in ``time_mask``: its pixels stay as observed, never filled.
     Arrays are read with ``allow_pickle=False``; the legacy ``timestamp.pkl``
     is not read.
     """
@@ -125,8 +175,12 @@ class EOPatchSeries(EODataset):
         features: Sequence[str] | None = None,
         mask_feature: str | None = "LULC",
         chip_size: int | None = None,
+        n_dates: int | None = None,
+        cloud_mask: str | None = None,
         **kwargs: Any,
     ) -> None:
+        self.n_dates = n_dates
+        self.cloud_mask = cloud_mask
         self.features = tuple(features) if features else None
         self.mask_feature = mask_feature
         self.chip_size = chip_size
@@ -184,13 +238,22 @@ class EOPatchSeries(EODataset):
         image = np.concatenate(layers, axis=1)
         full_h, full_w = a.shape[1:3]
         dates = self._dates(patch, image.shape[0])
+        clouds = self._clouds(patch, image.shape[0], (full_h, full_w), (x, y, w, h)) if self.cloud_mask else None
+        if clouds is not None:  # cloudy pixels travel as a channel through time_axis, then become `valid`
+            image = np.concatenate([image, clouds[:, None].astype(image.dtype)], axis=1)
+        image, time_fields = time_axis(image, dates, f"{str(patch / 'timestamps.json')!r}", self.n_dates)
+        if clouds is not None:
+            valid = (image[:, -1] == 0) & time_fields["time_mask"].numpy()[:, None, None]
+            image = image[:, :-1]
+            time_fields["valid"] = torch.from_numpy(np.ascontiguousarray(valid))
+            time_fields["time_mask"] = torch.from_numpy(valid.reshape(len(valid), -1).any(axis=1))
         sample: Sample = {
             "image": image_tensor(image),
             "bands": tuple(bands),
             "sensor": "sentinel2_l1c" if all(b in S2_L1C for b in bands) else None,
             **geo_meta(self._grid(patch, (full_h, full_w), (x, y, w, h))),
             "time": dates[0] if dates else None,
-            "dates": dates,
+            **time_fields,
             "id": f"{patch.name}:{x},{y}",
             "path": str(patch),
         }
@@ -207,14 +270,33 @@ class EOPatchSeries(EODataset):
             sample["mask"] = mask_tensor(m[y : y + h, x : x + w, 0] if m.ndim == 3 else m[y : y + h, x : x + w])
         return sample
 
+    def _clouds(self, patch: Path, t: int, full: tuple[int, int], window: tuple[int, int, int, int]) -> np.ndarray:
+        """(T, h, w) bool: True where ``mask/<cloud_mask>.npy`` (eo-learn CLM: 1 = cloud) flags the pixel."""
+        path = next(iter(sorted((patch / "mask").glob(f"{self.cloud_mask}.npy*"))), None)
+        if path is None:
+            have = sorted(p.name for p in (patch / "mask").glob("*.npy*"))
+            raise DatasetError(f"eopatch: {str(patch / 'mask')!r} has no {self.cloud_mask}.npy (it has {have}); "
+                               "pass cloud_mask= one of those, or None")
+        m = load_npy(path)
+        if m.ndim != 4 or m.shape[:3] != (t, *full):
+            raise DatasetError(f"{str(path)!r} has shape {m.shape}; a cloud mask is (T={t}, {full[0]}, {full[1]}, 1)")
+        x, y, w, h = window
+        return m[:, y : y + h, x : x + w, 0] != 0
+
     @staticmethod
     def _dates(patch: Path, t: int) -> list[str]:
         path = patch / "timestamps.json"
         if not path.exists():
             return []
-        dates = json.loads(path.read_text())
-        if len(dates) != t:
-            raise DatasetError(f"{str(path)!r} lists {len(dates)} dates but the data has {t} time steps")
+        try:
+            dates = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{str(path)!r} is not valid JSON ({exc}); it should list one ISO date per "
+                               "time step") from None
+        if not isinstance(dates, list) or len(dates) != t:
+            n = len(dates) if isinstance(dates, list) else type(dates).__name__
+            raise DatasetError(f"{str(path)!r} lists {n} dates but the data has {t} time steps; "
+                               "give one date per time step")
         return [str(d) for d in dates]
 
     @staticmethod
@@ -254,7 +336,8 @@ class Pastis(EODataset):
     Reads ``DATA_S2/S2_<id>.npy``, ``ANNOTATIONS/TARGET_<id>.npy`` (channel 0 =
     semantic class; 19 = void -> ``ignore_index`` -1) and ``metadata.geojson``
     (``ID_PATCH``, ``Fold``, ``dates-S2`` as YYYYMMDD). Folds follow the
-    benchmark: train 1-3, val 4, test 5 (``folds=`` overrides).
+    benchmark: train 1-3, val 4, test 5 (``folds=`` overrides). Patches have 38-61 dates:
+    ``n_dates`` fits them to one T (padding masked in ``time_mask``) so they batch.
     """
 
     ignore_index = IGNORE_INDEX
@@ -280,8 +363,10 @@ class Pastis(EODataset):
     )
     default_folds: ClassVar[dict[str, tuple[int, ...]]] = {"train": (1, 2, 3), "val": (4,), "test": (5,)}
 
-    def __init__(self, *args: Any, folds: Sequence[int] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, folds: Sequence[int] | None = None, n_dates: int | None = None,
+                 **kwargs: Any) -> None:
         self.folds = tuple(folds) if folds else None
+        self.n_dates = n_dates
         super().__init__(*args, **kwargs)
 
     def _index(self) -> list[dict[str, Any]]:
@@ -312,8 +397,15 @@ class Pastis(EODataset):
         mask = (target[0] if target.ndim == 3 else target).astype(np.int64)
         mask[mask == PASTIS_VOID] = IGNORE_INDEX
         raw = props.get("dates-S2", {})
-        raw = json.loads(raw) if isinstance(raw, str) else raw
-        dates = [_yyyymmdd(raw[k]) for k in sorted(raw, key=int)]
+        where = f"pastis: patch {pid} in {str(self.root / 'metadata.geojson')!r}"
+        try:
+            raw = json.loads(raw) if isinstance(raw, str) else raw
+            dates = [_yyyymmdd(raw[k]) for k in sorted(raw, key=int)]
+        except (ValueError, TypeError, AttributeError):
+            raise DatasetError(
+                f"{where}: dates-S2 {str(raw)[:80]!r} is not a mapping of step -> YYYYMMDD date; "
+                "write it as {\"0\": 20180924, \"1\": 20181004, ...}"
+            ) from None
         if dates and len(dates) != image.shape[0]:
             raise DatasetError(f"pastis: patch {pid} has {image.shape[0]} images but {len(dates)} dates")
         grid = None
@@ -323,6 +415,7 @@ class Pastis(EODataset):
             ys = [p[1] for p in coords[0]]
             h, w = image.shape[-2:]
             grid = GridSpec("EPSG:2154", from_bounds(min(xs), min(ys), max(xs), max(ys), w, h), h, w)
+        image, time_fields = time_axis(image, dates, where, self.n_dates)
         return {
             "image": image_tensor(image),
             "mask": mask_tensor(mask),
@@ -330,7 +423,7 @@ class Pastis(EODataset):
             "sensor": "sentinel2_l2a",
             **geo_meta(grid),
             "time": dates[0] if dates else None,
-            "dates": dates,
+            **time_fields,
             "id": str(pid),
             "path": str(img_path),
         }
@@ -338,6 +431,8 @@ class Pastis(EODataset):
 
 def _yyyymmdd(v: Any) -> str:
     s = str(int(v))
+    if len(s) != 8:
+        raise ValueError(f"{v!r} is not YYYYMMDD")
     return date(int(s[:4]), int(s[4:6]), int(s[6:8])).isoformat()
 
 
@@ -350,7 +445,8 @@ class MultiDateStack(EODataset):
     """Generic reader: one raster per date on a common grid -> (T, C, H, W) chips.
 
     Dates come from a year or date token in each file name (``1985.tif``,
-    ``S2_2021-06-01.tif``); files are ordered by date. ``mask`` names an optional
+    ``S2_2021-06-01.tif``; a year alone is dated 1 January, so ``doy`` is 1); files are
+    ordered by date. ``mask`` names an optional
     label raster on the same grid (-> ``mask``). ``chip_size`` tiles the stack;
     ``split="all"`` keeps every chip, train/val/test are a seeded 70/10/20 split.
     """
@@ -409,13 +505,14 @@ class MultiDateStack(EODataset):
             chip = open_raster(p, band_names=self.band_names, sensor=self.sensor).read(window)
             frames.append(chip.array)
             grid, bands = grid or chip.grid, bands or chip.bands
+        image, time_fields = time_axis(np.stack(frames), [d for d, _ in self.files], repr(str(self.root)))
         sample: Sample = {
-            "image": image_tensor(np.stack(frames)),
+            "image": image_tensor(image),
             "bands": bands,
             "sensor": self.sensor,
             **geo_meta(grid),
             "time": self.files[0][0],
-            "dates": [d for d, _ in self.files],
+            **time_fields,
             "id": f"{self.root.name}:{window[0]},{window[1]}",
             "path": str(self.root),
         }
