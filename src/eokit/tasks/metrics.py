@@ -162,7 +162,8 @@ def rank_correlation(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.nd
         raise MetricError(f"rank correlation of non-finite values {x.tolist()} / {y.tolist()}")
     if bool((x == x[0]).all() or (y == y[0]).all()):
         raise MetricError(f"rank correlation is undefined for a constant list ({x.tolist()} / {y.tolist()})")
-    return {"spearman": float(spearman_corrcoef(x, y)), "kendall": float(kendall_rank_corrcoef(x, y))}
+    tau = kendall_rank_corrcoef(x, y)  # (tau, p) only when t_test=True
+    return {"spearman": float(spearman_corrcoef(x, y)), "kendall": float(tau[0] if isinstance(tau, tuple) else tau)}
 
 
 def _classes(k: int | None, task: TaskType) -> int:
