@@ -152,8 +152,8 @@ def rank_correlation(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.nd
     """
     from torchmetrics.functional.regression import kendall_rank_corrcoef, spearman_corrcoef
 
-    x = torch.as_tensor(np.asarray(a, dtype=np.float64))
-    y = torch.as_tensor(np.asarray(b, dtype=np.float64))
+    x = torch.tensor(np.asarray(a, dtype=np.float64))  # a copy: the inputs may be read-only views
+    y = torch.tensor(np.asarray(b, dtype=np.float64))
     if x.ndim != 1 or x.shape != y.shape:
         raise MetricError(f"rank correlation needs two lists of one length, got {tuple(x.shape)} and {tuple(y.shape)}")
     if len(x) < 3:
