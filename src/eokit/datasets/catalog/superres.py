@@ -39,7 +39,7 @@ from eokit.sensors.qa import decode_qa, qa_rules
 from eokit.tasktype import TaskType
 
 L2A_12 = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
-SPOT_RGBN = ("R", "G", "B", "N")
+SPOT_RGBN = ("red", "green", "blue", "nir")  # STAC common names: they resolve to any sensor's bands
 
 
 @register
