@@ -15,9 +15,16 @@ import pytest
 import rasterio
 import yaml
 
-from eokit.bench.config import SRDatasetCfg, parse_suite
+from eokit.bench.config import SRDatasetCfg, SRModelCfg, parse_suite
 from eokit.bench.store import ResultsStore
-from eokit.bench.superres import REFERENCE, SR_PROTOCOL, band_mapping, load_pairs, superres_tables
+from eokit.bench.superres import (
+    REFERENCE,
+    SR_PROTOCOL,
+    band_mapping,
+    load_pairs,
+    superres_tables,
+    train_sr_model,
+)
 from eokit.cli.main import main
 from eokit.errors import BandError, ConfigError
 from eokit.report import summarise
@@ -130,6 +137,11 @@ def test_band_mapping_and_bad_input(tmp_path: Path, mirror: Path, cache: Path) -
     p = load_pairs(pan, "train")
     assert p.target_bands == ("B8",) and p.factor == 2
     assert band_mapping(p, "pan")(torch.tensor([[[[1.0]], [[2.0]], [[6.0]]]])).item() == 3.0  # MS mean -> pan
+    head = train_sr_model(SRModelCfg.model_validate(MODELS[3] | {"epochs": 1}), p, 0)  # 3 bands in, 1 out
+    assert head(p.lr[:2]).shape == (2, 1, 64, 64)
+    _, corr = superres_tables(pd.DataFrame(_rows("pan", SR_PROTOCOL, {m: {"psnr": v, "ssim": v / 40}
+                                                                     for m, v in zip("abc", (22.0, 23.0, 24.0), strict=True)})))
+    assert corr["reason"].str.startswith("fidelity only").all()
     p.target_bands = ("B8", "B10")
     with pytest.raises(BandError, match="B10"):
         band_mapping(p, "pan")

@@ -399,7 +399,9 @@ def superres_tables(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                 fid = ok[metric].to_numpy() * (1 if higher else -1)
                 entry.update(rank_correlation(fid, ok[DOWNSTREAM].to_numpy()))
             except MetricError as exc:
-                entry["reason"] = str(exc) if len(ok) else f"no {metric} or {DOWNSTREAM} scores (no downstream model?)"
+                entry["reason"] = str(exc) if len(ok) else (
+                    "fidelity only: the dataset has no downstream model" if sub[DOWNSTREAM].isna().all()
+                    else f"no {metric} scores (one-band targets have no spectral angle)")
             corr.append(entry)
     return table[list(TABLE_COLUMNS)].reset_index(drop=True), pd.DataFrame(corr, columns=list(CORR_COLUMNS))
 
