@@ -169,3 +169,20 @@ def test_downstream_bands_missing_and_no_labels(tmp_path: Path, mirror: Path, ca
         run_dataset(parse_suite(_suite([d], MODELS[:1])), "landsat8_cloud_x2", 0, "k")
     with pytest.raises(ConfigError, match="kind 'trained' needs 'arch'"):
         parse_suite(_suite([d], [{"name": "x", "kind": "trained"}]))
+
+
+def test_quick_suite_runs_the_sr_protocol_with_a_downstream_model(mirror: Path, cache: Path) -> None:
+    from eokit.bench.config import load_suite
+    from eokit.bench.superres import plan_jobs
+
+    suite = load_suite("quick")
+    assert suite.superres is not None
+    kinds = {m.name: m.kind for m in suite.superres.models}
+    assert kinds == {"nearest": "interpolate", "bilinear": "interpolate", "bicubic": "interpolate",
+                     "sr_unet": "trained"}
+    (d,) = suite.superres.datasets
+    assert d.loader == "wald_scene" and d.downstream is not None
+    jobs, skipped, info = plan_jobs(suite)
+    assert [j[:2] for j in jobs] == [("landsat8_cloud_x2", 0)] and not skipped
+    assert info["landsat8_cloud_x2"]["n_train"] == 57 and info["landsat8_cloud_x2"]["n_test"] == 16
+    assert info["landsat8_cloud_x2"]["factor"] == 2
