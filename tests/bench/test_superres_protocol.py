@@ -186,3 +186,11 @@ def test_quick_suite_runs_the_sr_protocol_with_a_downstream_model(mirror: Path, 
     assert [j[:2] for j in jobs] == [("landsat8_cloud_x2", 0)] and not skipped
     assert info["landsat8_cloud_x2"]["n_train"] == 57 and info["landsat8_cloud_x2"]["n_test"] == 16
     assert info["landsat8_cloud_x2"]["factor"] == 2
+
+
+def test_sr_tables_constant_downstream_score_is_explained() -> None:
+    same = {m: {"psnr": p, "ssim": 0.8, "sam": 1.0, "task_miou": 0.45} for m, p in zip("abc", (30.0, 31.0, 32.0),
+                                                                                      strict=True)}
+    _, corr = superres_tables(pd.DataFrame(_rows("d", SR_PROTOCOL, same)))
+    assert corr["spearman"].isna().all()
+    assert corr.set_index("fidelity").loc["psnr", "reason"] == "task_miou is 0.450 for every SR model: nothing to rank"

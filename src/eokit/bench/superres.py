@@ -399,7 +399,9 @@ def superres_tables(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                 fid = ok[metric].to_numpy() * (1 if higher else -1)
                 entry.update(rank_correlation(fid, ok[DOWNSTREAM].to_numpy()))
             except MetricError as exc:
-                entry["reason"] = str(exc) if len(ok) else (
+                same = len(ok) >= 3 and ok[DOWNSTREAM].nunique() == 1
+                entry["reason"] = (f"{DOWNSTREAM} is {ok[DOWNSTREAM].iloc[0]:.3f} for every SR model: nothing to rank"
+                                   if same else str(exc)) if len(ok) else (
                     "fidelity only: the dataset has no downstream model" if sub[DOWNSTREAM].isna().all()
                     else f"no {metric} scores (one-band targets have no spectral angle)")
             corr.append(entry)

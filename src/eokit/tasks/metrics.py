@@ -160,8 +160,10 @@ def rank_correlation(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.nd
         raise MetricError(f"rank correlation needs >= 3 pairs (e.g. 3 SR models), got {len(x)}; add models")
     if not bool(torch.isfinite(x).all() and torch.isfinite(y).all()):
         raise MetricError(f"rank correlation of non-finite values {x.tolist()} / {y.tolist()}")
-    if bool((x == x[0]).all() or (y == y[0]).all()):
-        raise MetricError(f"rank correlation is undefined for a constant list ({x.tolist()} / {y.tolist()})")
+    for name, v in (("first", x), ("second", y)):
+        if bool((v == v[0]).all()):
+            raise MetricError(f"rank correlation is undefined: the {name} list is constant ({len(v)} x "
+                              f"{float(v[0]):.4g}), so it ranks nothing")
     tau = kendall_rank_corrcoef(x, y)  # (tau, p) only when t_test=True
     return {"spearman": float(spearman_corrcoef(x, y)), "kendall": float(tau[0] if isinstance(tau, tuple) else tau)}
 
