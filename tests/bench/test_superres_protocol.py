@@ -131,6 +131,15 @@ def test_band_mapping_and_bad_input(tmp_path: Path, mirror: Path, cache: Path) -
     x = torch.arange(12.0).view(1, 12, 1, 1)
     # SPOT red, green, blue, nir are the L2A bands B04, B03, B02, B08 (positions 3, 2, 1, 7)
     assert band_mapping(pairs, "ws")(x).flatten().tolist() == [3.0, 2.0, 1.0, 7.0]
+    from eokit.bench.superres import run_dataset
+
+    suite = parse_suite(_suite([{"name": "ws_run", "loader": "worldstrat", "kwargs": {"root": str(root)}}],
+                               MODELS[:3]))
+    rows = run_dataset(suite, "ws_run", 0, "k")["k"]  # x6: interpolation only (the SR head has no x6)
+    assert {r["model"] for r in rows} == {"nearest", "bilinear", "bicubic"}
+    assert all(r["metric"] not in ("task_miou",) for r in rows) and all(np.isfinite(r["value"]) for r in rows)
+    with pytest.raises(ConfigError, match="factors 2, 3, 4 and 8"):
+        train_sr_model(SRModelCfg.model_validate(MODELS[3]), pairs, 0)
     pan = SRDatasetCfg(name="pan", loader="landsat8_pansharpen",
                        kwargs={"root": str(mirror.joinpath(*L8)), "chip_size": 32}, train={"split": "train",
                                                                                          "max_items": 4})
@@ -145,7 +154,9 @@ def test_band_mapping_and_bad_input(tmp_path: Path, mirror: Path, cache: Path) -
     p.target_bands = ("B8", "B10")
     with pytest.raises(BandError, match="B10"):
         band_mapping(p, "pan")
-    # an SR factor that does not divide: a 50 px target over an 8 px input
+    # an SR factor that does not divide: a 50 px target over an 8 px input (a fresh fixture: the files
+    # read above stay open in eokit's handle cache)
+    root = _worldstrat(tmp_path / "odd")
     hr = next((root / "hr_dataset" / "12bit" / "UNHCR-SSDs001234").glob("*_rgbn.tiff"))
     with rasterio.open(hr) as d:
         profile = d.profile
@@ -153,7 +164,7 @@ def test_band_mapping_and_bad_input(tmp_path: Path, mirror: Path, cache: Path) -
     with rasterio.open(hr, "w", **profile) as d:
         d.write(np.zeros((4, 50, 50), np.uint16))
     with pytest.raises(ConfigError, match="SR factor does not divide"):
-        load_pairs(ws, "test")
+        load_pairs(SRDatasetCfg(name="ws_odd", loader="worldstrat", kwargs={"root": str(root)}), "test")
 
 
 def test_downstream_bands_missing_and_no_labels(tmp_path: Path, mirror: Path, cache: Path) -> None:
