@@ -340,9 +340,9 @@ def run_dataset(suite: SuiteConfig, dataset: str, seed: int, key: str) -> dict[s
     data_range = d.data_range or float(test.hr.max() - test.hr.min())
     if not data_range > 0:
         raise MetricError(f"SR dataset {dataset!r}: the test targets are constant; set data_range: in the suite")
-    task = train_task_model(d.downstream, train, dataset, seed) if d.downstream is not None else None
-    if task is not None and test.mask is None:
+    if d.downstream is not None and train.mask is not None and test.mask is None:
         raise ConfigError(f"SR dataset {dataset!r}: the test split has no 'mask' for the downstream model")
+    task = train_task_model(d.downstream, train, dataset, seed) if d.downstream is not None else None
     rows: list[dict[str, Any]] = []
     if task is not None and test.mask is not None:
         rows += [_row(suite, dataset, REFERENCE, seed, key, k, v)
