@@ -117,7 +117,8 @@ def print_leaderboard(results: pd.DataFrame | Summary, *, console: Console | Non
     """Print the leaderboard of ``results`` (result rows or a Summary); returns the Summary."""
     s = results if isinstance(results, Summary) else summarise(results, **kwargs)
     con = console or Console()
-    con.print(leaderboard_table(s, title=title, width=con.width))
+    if not (s.leaderboard.empty and not s.superres.empty):  # an SR-only run has no leaderboard
+        con.print(leaderboard_table(s, title=title, width=con.width))
     per = dataset_table(s)
     if per is not None:
         con.print(per)
