@@ -180,6 +180,9 @@ def test_downstream_bands_missing_and_no_labels(tmp_path: Path, mirror: Path, ca
         run_dataset(parse_suite(_suite([d], MODELS[:1])), "landsat8_cloud_x2", 0, "k")
     with pytest.raises(ConfigError, match="kind 'trained' needs 'arch'"):
         parse_suite(_suite([d], [{"name": "x", "kind": "trained"}]))
+    clash = _suite([d], MODELS[:1]) | {"datasets": [{"name": "landsat8_cloud_x2", "loader": "eurosat_ms"}]}
+    with pytest.raises(ConfigError, match="reuse names of the suite's datasets"):
+        parse_suite(clash)
 
 
 def test_quick_suite_runs_the_sr_protocol_with_a_downstream_model(mirror: Path, cache: Path) -> None:

@@ -282,6 +282,9 @@ class SuiteConfig(_Strict):
                 if d not in known_ds:
                     raise ValueError(f"protocol {p.name!r}: dataset {d!r} is not a dataset of the suite ({known_ds})."
                                      f"{suggest(d, known_ds)}")
+        clash = sorted({d.name for d in self.superres.datasets} & set(known_ds)) if self.superres else []
+        if clash:
+            raise ValueError(f"superres.datasets {clash} reuse names of the suite's datasets; give them their own names")
         for d in self.core or []:
             if d not in known_ds:
                 raise ValueError(f"core: {d!r} is not a dataset of the suite ({known_ds}).{suggest(d, known_ds)}")
