@@ -176,6 +176,76 @@ class ReferenceCfg(_Strict):
     model: str | None = None
 
 
+class SRModelCfg(_Strict):
+    """A super-resolution model of the SR protocol (docs/bench.md, "Super-resolution in the loop")."""
+
+    name: str = Field(description="label in tables, unique among the SR models")
+    kind: Literal["interpolate", "trained"] = Field(
+        "interpolate", description="'interpolate' (torch interpolation, no parameters) or 'trained': a registered "
+        "backbone + super-resolution head trained briefly on the dataset's train pairs")
+    mode: Literal["nearest", "bilinear", "bicubic"] = Field("bicubic", description="interpolation (kind interpolate)")
+    arch: str | None = Field(None, description="registered backbone (kind trained)")
+    head: str = Field("sr", description="registered super-resolution head (kind trained)")
+    options: dict[str, Any] = Field(default_factory=dict, description="create_backbone kwargs")
+    head_options: dict[str, Any] = Field(default_factory=dict, description="head kwargs (e.g. channels)")
+    epochs: int = Field(20, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    batch_size: int = Field(16, ge=1)
+
+    @model_validator(mode="after")
+    def _arch_for_trained(self) -> SRModelCfg:
+        if self.kind == "trained" and not self.arch:
+            raise ValueError(f"SR model {self.name!r}: kind 'trained' needs 'arch' (an eokit.models name)")
+        return self
+
+
+class SRTaskModelCfg(_Strict):
+    """The fixed downstream segmentation model of an SR dataset, trained once on the original images."""
+
+    arch: str = Field("unet", description="registered backbone")
+    head: str | None = Field(None, description="registered dense head (default: the backbone's)")
+    options: dict[str, Any] = Field(default_factory=dict, description="create_backbone kwargs")
+    bands: list[str] | None = Field(None, description="bands the model reads (default: all target bands)")
+    epochs: int = Field(15, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    batch_size: int = Field(16, ge=1)
+
+
+class SRDatasetCfg(_Strict):
+    """A super-resolution dataset (low-res ``image``, high-res ``target``, optional ``mask``) of the SR protocol."""
+
+    name: str = Field(description="label in tables")
+    loader: str | None = Field(None, description="eokit.datasets name (default: name)")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="loader kwargs ('root' as for datasets)")
+    train: SplitCfg = SplitCfg(split="train")
+    test: SplitCfg = SplitCfg(split="test")
+    split_seed: int = 0
+    data_range: float | None = Field(None, gt=0, description="PSNR/SSIM value range (default: the span of "
+                                     "the test targets)")
+    downstream: SRTaskModelCfg | None = Field(None, description="fixed task model scored on the SR output "
+                                              "(needs a 'mask' in the samples)")
+
+    @property
+    def loader_name(self) -> str:
+        return self.loader or self.name
+
+
+class SuperResCfg(_Strict):
+    """The SR-in-the-loop protocol: SR models x SR datasets x seeds."""
+
+    models: list[SRModelCfg]
+    datasets: list[SRDatasetCfg]
+    seeds: list[int] = Field(default_factory=lambda: [0])
+
+    @model_validator(mode="after")
+    def _unique(self) -> SuperResCfg:
+        for kind, names in (("SR model", [m.name for m in self.models]), ("SR dataset", [d.name for d in self.datasets])):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"duplicate {kind} names {dup}; names must be unique")
+        return self
+
+
 class SuiteConfig(_Strict):
     """A benchmark suite."""
 
@@ -194,6 +264,7 @@ class SuiteConfig(_Strict):
     core: list[str] | None = Field(None, description="datasets of the Core capability group (default: all)")
     allow_noncommercial: bool | None = Field(
         None, description="false: leave out weights under a non-commercial licence (default $EOKIT_ALLOW_NONCOMMERCIAL)")
+    superres: SuperResCfg | None = Field(None, description="SR-in-the-loop protocol (eokit.bench.superres)")
 
     @field_validator("fractions")
     @classmethod
@@ -214,6 +285,9 @@ class SuiteConfig(_Strict):
                 if d not in known_ds:
                     raise ValueError(f"protocol {p.name!r}: dataset {d!r} is not a dataset of the suite ({known_ds})."
                                      f"{suggest(d, known_ds)}")
+        clash = sorted({d.name for d in self.superres.datasets} & set(known_ds)) if self.superres else []
+        if clash:
+            raise ValueError(f"superres.datasets {clash} reuse names of the suite's datasets; give them their own names")
         for d in self.core or []:
             if d not in known_ds:
                 raise ValueError(f"core: {d!r} is not a dataset of the suite ({known_ds}).{suggest(d, known_ds)}")
@@ -285,7 +359,8 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
             continue
         ann = field.annotation
         found = None
-        for c in (ModelCfg, DatasetCfg, SplitCfg, ProtocolCfg, RobustnessCfg, EfficiencyCfg, ReferenceCfg):
+        for c in (SuperResCfg, SRTaskModelCfg, SRModelCfg, SRDatasetCfg, ModelCfg, DatasetCfg, SplitCfg, ProtocolCfg,
+                  RobustnessCfg, EfficiencyCfg, ReferenceCfg):
             if ann is c or c.__name__ in str(ann):
                 found = c
                 break
@@ -322,16 +397,25 @@ def resolve_data_paths(data: Any, base: Path) -> Any:
     path is relative to ``base`` when it exists there, else to ``EOKIT_DATA`` (as in the
     built-in suites); absolute paths and ``$EOKIT_DATA/...`` are kept.
     """
-    if not isinstance(data, dict) or not isinstance(data.get("datasets"), list):
+    if not isinstance(data, dict):
         return data
+    sr = data.get("superres")
+    if isinstance(sr, dict) and isinstance(sr.get("datasets"), list):
+        data = {**data, "superres": {**sr, "datasets": _resolve_datasets(sr["datasets"], base)}}
+    if not isinstance(data.get("datasets"), list):
+        return data
+    return {**data, "datasets": _resolve_datasets(data["datasets"], base)}
+
+
+def _resolve_datasets(items: list[Any], base: Path) -> list[Any]:
     datasets = []
-    for d in data["datasets"]:
+    for d in items:
         kwargs = d.get("kwargs") if isinstance(d, dict) else None
         if isinstance(kwargs, dict):
             kwargs = {k: _resolve_path(v, base) if k in DATA_PATH_KWARGS else v for k, v in kwargs.items()}
             d = {**d, "kwargs": kwargs}
         datasets.append(d)
-    return {**data, "datasets": datasets}
+    return datasets
 
 
 def _resolve_path(value: Any, base: Path) -> Any:

@@ -248,6 +248,7 @@ def build_run_card(p: Plan, clock: StageClock, *, out: Path | None = None, comma
         "command": command or command_line(), "suite": suite.name, "config_hash": suite.config_hash(),
         "data": _data_section(p, out), "models": _models_section(p), "protocols": protocols, "seeds": seeds,
         "robustness": suite.robustness.model_dump(mode="json") if suite.robustness else None,
+        "superres": suite.superres.model_dump(mode="json") if suite.superres else None,
         "machine": machine_info(),
         "stages": {k: round(v, 3) for k, v in clock.seconds.items()}, "stage_clock": clock.mode,
         "wall_s": round(wall_s, 3) if wall_s is not None else None,

@@ -63,7 +63,7 @@ Progress = Callable[[int, int, str], None]
 class Job:
     """One unit of bench computation; ``entries`` = ((job_key, conditions), ...) it stores rows for."""
 
-    kind: str  # 'eval' | 'finetune' | 'efficiency'
+    kind: str  # 'eval' | 'finetune' | 'efficiency' | 'superres'
     model: str
     dataset: str
     protocol: str
@@ -79,6 +79,8 @@ class Job:
     def label(self) -> str:
         if self.kind == "efficiency":
             return f"efficiency {self.model} @ {self.dataset}"
+        if self.kind == "superres":
+            return f"superres {self.dataset} s={self.seed}"
         return f"{self.model} {self.protocol} {self.dataset} f={self.fraction:g} s={self.seed}"
 
 
@@ -206,6 +208,13 @@ def plan(suite: SuiteConfig) -> Plan:
             if suite.efficiency.enabled:
                 key = _job_key(suite, m.name, d.name, "efficiency", 1.0, 0, [CLEAN])
                 jobs.append(Job("efficiency", m.name, d.name, "efficiency", 1.0, 0, ((key, (CLEAN,)),)))
+    if suite.superres is not None:  # SR in the loop: one job per SR dataset and seed (eokit.bench.superres)
+        from eokit.bench.superres import SR_PROTOCOL, plan_jobs
+
+        sr_jobs, sr_skipped, sr_info = plan_jobs(suite)
+        jobs += [Job("superres", "*", d, SR_PROTOCOL, 1.0, s, ((k, (CLEAN,)),)) for d, s, k in sr_jobs]
+        skipped += sr_skipped
+        info.update(sr_info)
     if not info:
         raise DatasetNotFoundError(
             f"suite {suite.name!r}: no dataset could be loaded (EOKIT_DATA={str(data_root())!r}):\n"
@@ -361,6 +370,15 @@ def efficiency_job(suite_json: dict[str, Any], t: Job) -> JobResult:
     return JobResult({key: [_row(suite, t, cond, key, k, v) for k, v in res.items()]})
 
 
+def superres_job(suite_json: dict[str, Any], t: Job) -> JobResult:
+    """The SR-in-the-loop protocol on one SR dataset and seed (:func:`eokit.bench.superres.run_dataset`)."""
+    from eokit.bench.superres import run_dataset
+
+    _worker_setup()
+    ((key, _),) = t.entries
+    return JobResult(run_dataset(_suite(suite_json), t.dataset, t.seed, key))
+
+
 def not_scored(suite_json: dict[str, Any], t: Job, reason: str) -> JobResult:
     """The result of an evaluation whose metric is undefined on its test set: no rows, and an
     outcome record per condition saying why, so the report marks the dataset 'not ranked'."""
@@ -377,7 +395,7 @@ def run_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = N
     """Run one job; ``{job_key: rows}`` with ``.outcomes``. A metric that cannot be computed on the
     test set (an empty split, no labelled pixel, no positive label) is not a crash and not 0.0: the
     job stores no rows and a reason (:func:`not_scored`), logged as a warning naming the job."""
-    runners = {"eval": eval_job, "finetune": finetune_job, "efficiency": efficiency_job}
+    runners = {"eval": eval_job, "finetune": finetune_job, "efficiency": efficiency_job, "superres": superres_job}
     if t.kind not in runners:
         raise ConfigError(f"unknown job kind {t.kind!r}; one of {sorted(runners)}")
     try:
@@ -602,7 +620,9 @@ def report_context(df: Any, p: Plan, out: Path | None = None, *,
     """
     from eokit.bench.groups import capability_groups, write_groups
     from eokit.bench.references import compute_references, write_references
+    from eokit.bench.superres import split_rows
 
+    df = split_rows(df)[0]  # the SR protocol's rows have their own table (eokit.bench.superres)
     refs = compute_references(df, p.suite, outcomes)
     groups = capability_groups(sorted(set(df["dataset"])), dataset_specs(p), core=p.suite.core)
     if out is not None:

@@ -176,6 +176,36 @@ def _dataset_tables(s: Summary) -> str:
     return "".join(parts)
 
 
+def _superres_html(s: Summary) -> str:
+    """The SR-in-the-loop section: fidelity and downstream score per SR model, and their rank correlations."""
+    head = ('<h2 id="superres">Super-resolution in the loop</h2><p class="meta">Each SR model super-resolves '
+            "the low-resolution test inputs; fidelity (PSNR, SSIM, spectral angle SAM in degrees) compares the "
+            "output with the original high-resolution images, and a fixed task model, trained once on the "
+            "original images, is scored on the output (task mIoU, OA). <i>hr (reference)</i>: the task model on "
+            "the original images. Means over seeds.</p>")
+    cols = [("psnr", 2), ("ssim", 3), ("sam", 2), ("task_miou", 3), ("task_oa", 3)]
+    rows = ['<div class="wrap"><table id="superres-table"><thead><tr><th class="l">dataset</th>'
+            '<th class="l">SR model</th><th>PSNR</th><th>SSIM</th><th>SAM °</th><th>task mIoU</th><th>task OA</th>'
+            "<th>seeds</th></tr></thead><tbody>"]
+    for r in s.superres.to_dict("records"):
+        rows.append(f'<tr><td class="l">{_e(r["dataset"])}</td><td class="l">{_e(r["model"])}</td>'
+                    + "".join(f"<td>{_num(r[c], d)}</td>" for c, d in cols) + f"<td>{_e(r['n_seeds'])}</td></tr>")
+    rows.append("</tbody></table></div>")
+    corr = ['<h3 id="superres-correlation">Rank correlation of fidelity with the downstream score</h3>'
+            '<p class="meta">Across SR models (the reference left out), per dataset: Spearman\'s ρ and Kendall\'s '
+            "τ-b between each fidelity metric and task mIoU; SAM is negated (lower is better), so a positive value "
+            "always means that higher fidelity went with a better downstream score.</p>"
+            '<div class="wrap"><table id="superres-correlation-table"><thead><tr><th class="l">dataset</th>'
+            '<th class="l">fidelity</th><th>SR models</th><th>Spearman ρ</th><th>Kendall τ</th><th class="l">note</th>'
+            "</tr></thead><tbody>"]
+    for r in s.superres_corr.to_dict("records"):
+        corr.append(f'<tr><td class="l">{_e(r["dataset"])}</td><td class="l">{_e(r["fidelity"])}</td>'
+                    f"<td>{_e(r['n_models'])}</td><td>{_num(r['spearman'])}</td><td>{_num(r['kendall'])}</td>"
+                    f'<td class="l">{_e(r["reason"])}</td></tr>')
+    corr.append("</tbody></table></div>")
+    return head + "".join(rows) + "".join(corr)
+
+
 def _pairwise_html(s: Summary) -> str:
     """P(A beats B) of the headline entries, overall and per dataset (paired bootstrap)."""
     pw = s.pairwise
@@ -335,6 +365,8 @@ def render_html(s: Summary, meta: Mapping[str, Any] | None = None, run_card: Map
     if "fractions" in charts:
         body.append('<h2 id="fractions">Label fractions</h2>')
         body.append(_img("fractions", charts["fractions"], "score vs label fraction"))
+    if not s.superres.empty:
+        body.append(_superres_html(s))
     body.append('<h2 id="datasets">Per-dataset results</h2>')
     body.append(_dataset_tables(s))
     if run_card:

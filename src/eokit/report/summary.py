@@ -24,6 +24,9 @@ from eokit.bench.aggregate import (
 from eokit.bench.groups import GROUPS, capability_groups
 from eokit.bench.references import fixed_references
 from eokit.bench.stats import entry_replicates, mark, not_ranked, p_better
+from eokit.bench.superres import CORR_COLUMNS as SR_CORR_COLUMNS
+from eokit.bench.superres import TABLE_COLUMNS as SR_TABLE_COLUMNS
+from eokit.bench.superres import split_rows, superres_tables
 
 OVERALL = "Overall"
 EFFICIENCY_COLUMNS = ("params", "gflops", "throughput_ips", "peak_mem_mb")
@@ -51,6 +54,10 @@ class Summary:
     not_ranked: dict[str, str] = field(default_factory=dict)  # dataset -> why it is not ranked
     pairwise: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(PAIRWISE_COLUMNS)))
     # pairwise: per scope (Overall or a dataset), P(a beats b) from a paired bootstrap, '*' if significant
+    superres: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SR_TABLE_COLUMNS)))
+    superres_corr: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SR_CORR_COLUMNS)))
+    # superres: the SR-in-the-loop protocol (eokit.bench.superres): per dataset x SR model, and the rank
+    # correlations between fidelity and downstream score
 
 
 def _fmt_entry(model: str, protocol: str) -> str:
@@ -78,7 +85,10 @@ def summarise(
     chance level to perfect value); ``reference_models`` take the best of those models as the
     high bound where it clears chance by a meaningful margin.
     """
-    df = df.copy()
+    df, sr_rows = split_rows(df.copy())  # the SR protocol's rows get their own tables
+    sr_table, sr_corr = superres_tables(sr_rows)
+    if df.empty and not sr_rows.empty:
+        return _superres_only(sr_rows, sr_table, sr_corr)
     clean_scored = df[(df["corruption"] == "none") & (df["protocol"] != "efficiency")]
     metrics = primary_metrics(clean_scored) if not clean_scored.empty else {}
     excluded = not_ranked(outcomes, metrics)
@@ -119,7 +129,17 @@ def summarise(
             names = ", ".join(g for g in all_groups if g in set(sub["group"]))
             notes.append(f"{_fmt_entry(m, p)} (fraction {f:g}) has no score for {names}: {why}")
     return Summary(rows, lb, cap, datasets, rob, rob_mean, eff, norm, all_groups, refs, metrics, notes,
-                   excluded, pairwise)
+                   excluded, pairwise, sr_table, sr_corr)
+
+
+def _superres_only(sr_rows: pd.DataFrame, table: pd.DataFrame, corr: pd.DataFrame) -> Summary:
+    """The Summary of a run that holds only SR-protocol rows: empty leaderboard, the SR tables."""
+    empty = pd.DataFrame(columns=[*ENTRY, "rank", "score", "ci_lo", "ci_hi", "error", "n_datasets"])
+    none = pd.DataFrame(columns=[*ENTRY, "dataset", "score", "error", "value", "value_error", "reason"])
+    return Summary(sr_rows.assign(score=np.nan), empty, empty.assign(group=[]), none, pd.DataFrame(),
+                   pd.DataFrame(), pd.DataFrame(), none, {OVERALL: []}, {}, {},
+                   ["no leaderboard: this run holds only the super-resolution protocol's rows"], {},
+                   superres=table, superres_corr=corr)
 
 
 def _normalise_values(v: np.ndarray, metric: str, ref: tuple[float, float]) -> np.ndarray:

@@ -117,10 +117,13 @@ def print_leaderboard(results: pd.DataFrame | Summary, *, console: Console | Non
     """Print the leaderboard of ``results`` (result rows or a Summary); returns the Summary."""
     s = results if isinstance(results, Summary) else summarise(results, **kwargs)
     con = console or Console()
-    con.print(leaderboard_table(s, title=title, width=con.width))
+    if not (s.leaderboard.empty and not s.superres.empty):  # an SR-only run has no leaderboard
+        con.print(leaderboard_table(s, title=title, width=con.width))
     per = dataset_table(s)
     if per is not None:
         con.print(per)
+    for sr in superres_tables(s):
+        con.print(sr)
     for line in pairwise_lines(s):
         con.print(line, highlight=False)
     if len(s.notes) <= MAX_NOTES:
@@ -156,6 +159,29 @@ def dataset_table(s: Summary) -> Table | None:
         table.add_row(str(d), metric, "–" if not _finite(n) else f"{int(n)}", chance,
                       f"{best['model']} · {best['protocol']}", _ci(dict(best), "value"))
     return table if table.row_count else None
+
+
+def superres_tables(s: Summary) -> list[Table]:
+    """The SR-in-the-loop tables: fidelity and downstream score per SR model, and their rank correlations."""
+    if s.superres.empty:
+        return []
+    table = Table(title="super-resolution in the loop: fidelity vs downstream (fixed task model)",
+                  header_style="bold")
+    for name in ("dataset", "SR model", "PSNR", "SSIM", "SAM°", "task mIoU", "task OA"):
+        table.add_column(name, justify="left" if name in ("dataset", "SR model") else "right")
+    for r in s.superres.to_dict("records"):
+        table.add_row(str(r["dataset"]), str(r["model"]), _f(r["psnr"], 2), _f(r["ssim"]), _f(r["sam"], 2),
+                      _f(r["task_miou"]), _f(r["task_oa"]))
+    out = [table]
+    if not s.superres_corr.empty:
+        corr = Table(title="rank correlation of fidelity with task mIoU across SR models", header_style="bold")
+        for name in ("dataset", "fidelity", "models", "Spearman", "Kendall", "note"):
+            corr.add_column(name, justify="left" if name in ("dataset", "fidelity", "note") else "right")
+        for r in s.superres_corr.to_dict("records"):
+            corr.add_row(str(r["dataset"]), str(r["fidelity"]), str(r["n_models"]), _f(r["spearman"]),
+                         _f(r["kendall"]), escape(str(r["reason"])))
+        out.append(corr)
+    return out
 
 
 def _finite(v: Any) -> bool:

@@ -12,8 +12,10 @@ Metric names per task type: classification ``oa``, ``aa``, ``f1_macro``, ``f1_pe
 ``kappa``; multilabel ``map``, ``f1_micro``, ``f1_macro``, ``f1_per_class``; segmentation
 ``miou``, ``iou_per_class``, ``oa`` (pixel accuracy), ``f1_macro``; change detection adds
 ``f1_change``, ``iou_change``, ``precision_change``, ``recall_change``; regression and pixel
-regression ``rmse``, ``mae``, ``r2``; super-resolution ``psnr``, ``ssim``, ``rmse``, ``mae``;
-detection ``map``, ``map_50``, ``map_75``, ``mar_100``, ...
+regression ``rmse``, ``mae``, ``r2``; super-resolution ``psnr``, ``ssim``, ``sam`` (spectral angle,
+degrees), ``rmse``, ``mae``; detection ``map``, ``map_50``, ``map_75``, ``mar_100``, ...
+:func:`rank_correlation` gives Spearman's rho and Kendall's tau-b of two score lists (the SR
+protocol's fidelity-vs-downstream agreement).
 
 Conventions (checked against scikit-learn in tests/tasks/test_metrics_agree.py): macro averages
 (F1, IoU) run over the classes present in the target or the prediction; multi-label ``map`` is
@@ -107,6 +109,65 @@ class PresentLabelsAveragePrecision(MultilabelAveragePrecision):
         return ap[has].mean()
 
 
+class SpectralAngle(Metric):
+    """Mean spectral angle (SAM, degrees) between predicted and target pixel spectra (B, C, H, W).
+
+    The angle of each pixel is ``arccos(<p, t> / (|p| |t|))`` over the C bands; the mean runs over
+    every pixel of every image (torchmetrics' ``SpectralAngleMapper`` in degrees). Pixels where
+    either spectrum is all zeros have no angle and are left out; single-band images (C = 1) have
+    no spectrum, so they add nothing and the metric is NaN.
+    """
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total: Tensor
+        self.n: Tensor
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("n", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        if preds.shape != target.shape or preds.ndim != 4:
+            raise MetricError(f"spectral angle needs predictions and targets of one (B, C, H, W) shape, got "
+                              f"{tuple(preds.shape)} and {tuple(target.shape)}")
+        if preds.shape[1] < 2:
+            return
+        p, t = preds.double(), target.double()
+        norm = p.norm(dim=1) * t.norm(dim=1)
+        ok = norm > 0
+        cos = ((p * t).sum(dim=1)[ok] / norm[ok]).clamp(-1.0, 1.0)
+        self.total += torch.rad2deg(torch.arccos(cos)).sum()
+        self.n += ok.sum()
+
+    def compute(self) -> Tensor:
+        return self.total / self.n if int(self.n) else torch.tensor(float("nan"), dtype=torch.float64)
+
+
+def rank_correlation(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> dict[str, float]:
+    """Spearman's rho and Kendall's tau-b between two paired score lists (torchmetrics).
+
+    ``{"spearman": rho, "kendall": tau}``; raises MetricError for fewer than 3 pairs, lists of
+    different lengths, non-finite values or a constant list (no ranking to correlate).
+    """
+    from torchmetrics.functional.regression import kendall_rank_corrcoef, spearman_corrcoef
+
+    x = torch.tensor(np.asarray(a, dtype=np.float64))  # a copy: the inputs may be read-only views
+    y = torch.tensor(np.asarray(b, dtype=np.float64))
+    if x.ndim != 1 or x.shape != y.shape:
+        raise MetricError(f"rank correlation needs two lists of one length, got {tuple(x.shape)} and {tuple(y.shape)}")
+    if len(x) < 3:
+        raise MetricError(f"rank correlation needs >= 3 pairs (e.g. 3 SR models), got {len(x)}; add models")
+    if not bool(torch.isfinite(x).all() and torch.isfinite(y).all()):
+        raise MetricError(f"rank correlation of non-finite values {x.tolist()} / {y.tolist()}")
+    for name, v in (("first", x), ("second", y)):
+        if bool((v == v[0]).all()):
+            raise MetricError(f"rank correlation is undefined: the {name} list is constant ({len(v)} x "
+                              f"{float(v[0]):.4g}), so it ranks nothing")
+    tau = kendall_rank_corrcoef(x, y)  # (tau, p) only when t_test=True
+    return {"spearman": float(spearman_corrcoef(x, y)), "kendall": float(tau[0] if isinstance(tau, tuple) else tau)}
+
+
 def _classes(k: int | None, task: TaskType) -> int:
     if not k or k < (1 if task == TaskType.MULTILABEL else 2):
         raise MetricError(f"{task} metrics need num_classes >= 2 (>= 1 labels for multilabel), got {k}; "
@@ -194,6 +255,7 @@ def metric_collection(
         members = {
             "psnr": PeakSignalNoiseRatio(data_range=_required_range(data_range)),
             "ssim": StructuralSimilarityIndexMeasure(data_range=_required_range(data_range)),
+            "sam": SpectralAngle(),
             "rmse": MeanSquaredError(squared=False),
             "mae": MeanAbsoluteError(),
             SUPPORT: Support("target pixels", hint="the split is empty"),

@@ -1,27 +1,45 @@
-"""Super-resolution: WorldStrat (Sentinel-2 revisits -> SPOT) and Landsat 8 pan/MS pairs.
+"""Super-resolution: WorldStrat (Sentinel-2 revisits -> SPOT), Landsat 8 pan/MS pairs, Wald's protocol.
 
 A sample's ``image`` is the low-resolution input and ``target`` the
-high-resolution reference (``target_bands`` names its channels).
+high-resolution reference (``target_bands`` names its channels). ``wald_scene``
+makes pairs from any scene by Wald's protocol (:func:`wald_degrade`: low-pass
+filter and decimate by the factor, super-resolve, compare with the original),
+with an optional label raster on the scene's grid as ``mask`` for a downstream
+task.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+import glob
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from eokit.data.sample import Sample
 from eokit.datasets.base import DatasetSpec, EODataset, register
-from eokit.datasets.catalog._util import geo_meta, image_tensor, split_ids
-from eokit.errors import DatasetError
-from eokit.io import open_raster
+from eokit.datasets.catalog._util import (
+    IGNORE_INDEX,
+    check_same_grid,
+    geo_meta,
+    image_tensor,
+    mask_tensor,
+    split_ids,
+)
+from eokit.errors import BandError, ConfigError, DatasetError
+from eokit.io import open_band_files, open_raster
+from eokit.io.stack import band_name_from_filename
+from eokit.sensors import get_sensor
+from eokit.sensors.qa import decode_qa, qa_rules
 from eokit.tasktype import TaskType
 
 L2A_12 = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
-SPOT_RGBN = ("R", "G", "B", "N")
+SPOT_RGBN = ("red", "green", "blue", "nir")  # STAC common names: they resolve to any sensor's bands
 
 
 @register
@@ -214,3 +232,183 @@ class LandsatPanSharpening(EODataset):
             "id": self._id(item),
             "path": str(pan),
         }
+
+
+def wald_degrade(hr: np.ndarray | torch.Tensor, factor: int, *, mtf: float | None = 0.3) -> np.ndarray:
+    """Wald's protocol degradation of (..., H, W) images: Gaussian low-pass, then ``factor``x``factor`` block means.
+
+    The Gaussian's gain at the low-resolution Nyquist frequency is ``mtf`` (0.3, about
+    what optical sensors' MTFs give there; ``None``: block means only). H and W must be
+    multiples of ``factor`` (ConfigError otherwise). Returns float32 (..., H/f, W/f).
+    """
+    x = torch.as_tensor(np.asarray(hr, dtype=np.float32))
+    if factor < 2:
+        raise ConfigError(f"Wald degradation factor must be >= 2, got {factor}")
+    h, w = x.shape[-2:]
+    if h % factor or w % factor:
+        raise ConfigError(f"super-resolution factor {factor} does not divide the image size {h}x{w}; "
+                          f"use images (chip_size) of a multiple of {factor}")
+    if mtf is not None and not 0 < mtf < 1:
+        raise ConfigError(f"Wald degradation mtf must be in (0, 1) (gain at the Nyquist frequency), got {mtf}")
+    lead = x.shape[:-2]
+    y = x.reshape(1, -1, h, w)
+    if mtf is not None:
+        sigma = factor * math.sqrt(-2.0 * math.log(mtf)) / math.pi  # exp(-pi^2 s^2 / (2 f^2)) = mtf
+        r = max(1, math.ceil(3 * sigma))
+        k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float32) / sigma) ** 2)
+        k = k / k.sum()
+        c = y.shape[1]
+        mode = "reflect" if min(h, w) > r else "replicate"
+        y = F.conv2d(F.pad(y, (r, r, 0, 0), mode=mode), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+        y = F.conv2d(F.pad(y, (0, 0, r, r), mode=mode), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+    y = F.avg_pool2d(y, factor)
+    return y.reshape(*lead, h // factor, w // factor).numpy()
+
+
+@register
+class WaldScene(EODataset):
+    """Super-resolution pairs from any scene by Wald's protocol: the original chip is the target.
+
+    ``image``: a raster file, a list of band files or a glob (relative to ``root``); files
+    not on the grid of the first wanted band are dropped (e.g. a 15 m pan band among 30 m
+    bands). ``bands``: the bands to use (default all). Each ``chip_size`` chip (a multiple
+    of ``factor``; whole chips only) is the ``target``; ``image`` is the chip degraded by
+    :func:`wald_degrade` (``factor``, ``mtf``). ``label``: an optional raster on the scene's
+    grid (class values, or bit flags decoded with ``qa=``) returned as ``mask`` on the target
+    grid, for a downstream task; chips whose labels are all ignored are then left out.
+    ``split``: ``all`` or a seeded 70/10/20 split over chip ids.
+    """
+
+    generic: ClassVar[bool] = True
+    spec = DatasetSpec.generic(
+        "wald_scene", TaskType.SUPER_RESOLUTION,
+        "a scene (multi-band raster, or one file per band: <prefix>_B<n>.TIF), optionally a label raster on its "
+        "grid; pairs made by Wald's protocol (degrade by the factor, compare with the original)",
+        {"multispectral"},
+    )
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "all",
+        *,
+        image: str | Sequence[str],
+        factor: int = 2,
+        bands: Sequence[str] | None = None,
+        sensor: str | None = None,
+        chip_size: int = 64,
+        mtf: float | None = 0.3,
+        label: str | None = None,
+        qa: str | Sequence[Mapping[str, Any]] | None = None,
+        classes: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if factor < 2:
+            raise DatasetError(f"wald_scene: factor must be >= 2, got {factor}")
+        if chip_size % factor:
+            raise DatasetError(f"wald_scene: chip_size {chip_size} is not a multiple of the super-resolution factor "
+                               f"{factor}; use chip_size={max(factor, chip_size // factor * factor)}")
+        if chip_size // factor < 2:
+            raise DatasetError(f"wald_scene: chip_size {chip_size} leaves {chip_size // factor} px at factor {factor}; "
+                               f"use chip_size >= {2 * factor}")
+        if mtf is not None and not 0 < mtf < 1:
+            raise DatasetError(f"wald_scene: mtf must be in (0, 1) or null, got {mtf}")
+        if qa is not None and label is None:
+            raise DatasetError("wald_scene: qa= decodes the label raster; pass label= too")
+        self.image_spec, self.label_name, self.sensor = image, label, sensor
+        self.factor, self.chip_size, self.mtf = int(factor), int(chip_size), mtf
+        self.want_bands = tuple(bands) if bands else None
+        self.qa = qa_rules(qa) if qa is not None else None
+        self.classes = tuple(classes) if classes else (("clear", "cloud") if self.qa is not None else ())
+        super().__init__(root, split, **kwargs)
+
+    def _path(self, name: str) -> Path:
+        return Path(name) if Path(name).is_absolute() else self.root / name
+
+    def _image_paths(self) -> list[Path]:
+        specs = [self.image_spec] if isinstance(self.image_spec, str) else list(self.image_spec)
+        paths: list[Path] = []
+        for spec in specs:
+            p = self._path(spec)
+            hits = sorted(glob.glob(str(p))) if any(ch in str(spec) for ch in "*?[") else [str(p)]
+            if not hits or not Path(hits[0]).exists():
+                raise DatasetError(f"wald_scene: image {str(p)!r} matches no file")
+            paths += [Path(h) for h in hits]
+        if self.label_name is not None:  # a glob like l8_B* may catch the QA band
+            label = self._path(self.label_name).resolve()
+            paths = [p for p in paths if p.resolve() != label]
+        if len(paths) <= 1:
+            return paths
+        sensor = get_sensor(self.sensor) if self.sensor else None
+        if self.want_bands:
+            want = [sensor.band(b).name if sensor is not None and sensor.has(b) else b for b in self.want_bands]
+            named = {band_name_from_filename(str(p), sensor): p for p in paths}
+            chosen = [named[b] for b in want if b in named]
+            paths = chosen or paths
+        ref = open_raster(paths[0]).grid
+        return [p for p in paths if open_raster(p).grid == ref]
+
+    def _source(self) -> Any:
+        if len(self.image_paths) == 1:
+            return open_raster(self.image_paths[0], sensor=self.sensor)
+        return open_band_files(self.image_paths, sensor=self.sensor)
+
+    def _labels(self) -> np.ndarray | None:
+        if self.label_name is None:
+            return None
+        path = self._path(self.label_name)
+        raw = open_raster(path).read(dtype=None).array[0]
+        return decode_qa(raw, self.qa) if self.qa is not None else raw.astype(np.int64)
+
+    def _index(self) -> list[tuple[int, int, int, int]]:
+        self.image_paths = self._image_paths()
+        src = self._source()
+        if self.label_name is not None:
+            lpath = self._path(self.label_name)
+            if not lpath.exists():
+                raise DatasetError(f"wald_scene: label raster {str(lpath)!r} does not exist")
+            check_same_grid(src.grid, open_raster(lpath).grid, self.image_paths[0], lpath)
+        self.bands = self.want_bands or tuple(src.bands)
+        try:
+            src.read((0, 0, 1, 1), bands=self.bands)
+        except BandError as exc:
+            raise DatasetError(f"wald_scene: {exc}") from None
+        h, w, c = src.grid.height, src.grid.width, self.chip_size
+        if h < c or w < c:
+            raise DatasetError(f"wald_scene: the scene {str(self.image_paths[0])!r} ({w}x{h} px) is smaller than "
+                               f"chip_size {c}; lower chip_size")
+        labels = self._labels()
+        items = [(x, y, c, c) for y in range(0, h - c + 1, c) for x in range(0, w - c + 1, c)
+                 if labels is None or (labels[y:y + c, x:x + c] != IGNORE_INDEX).any()]
+        if self.split == "all":
+            return items
+        ids = [self._id(it) for it in items]
+        keep = set(split_ids(self.spec.name, ids, self.split))
+        return [it for it, i in zip(items, ids, strict=True) if i in keep]
+
+    def _id(self, item: tuple[int, int, int, int]) -> str:
+        return f"{self.image_paths[0].name}:{item[0]},{item[1]},{item[2]}"
+
+    def describe(self, item: Any) -> str:
+        return f"{str(self.image_paths[0])!r} window {item}"
+
+    def _load(self, item: tuple[int, int, int, int]) -> Sample:
+        chip = self._source().read(item, bands=self.bands)
+        hr = np.where(chip.valid[None], chip.array, 0.0).astype(np.float32)
+        sample: Sample = {
+            "image": image_tensor(wald_degrade(hr, self.factor, mtf=self.mtf)),
+            "target": image_tensor(hr),
+            "bands": tuple(chip.bands),
+            "target_bands": tuple(chip.bands),
+            "sensor": self.sensor,
+            **geo_meta(chip.grid),
+            "time": None,
+            "id": self._id(item),
+            "path": str(self.image_paths[0]),
+        }
+        if self.label_name is not None:
+            lab = open_raster(self._path(self.label_name)).read(item, dtype=None)
+            mask = decode_qa(lab.array[0], self.qa) if self.qa is not None else lab.array[0].astype(np.int64)
+            mask[~(chip.valid & lab.valid)] = IGNORE_INDEX
+            sample["mask"] = mask_tensor(mask)
+        return sample
