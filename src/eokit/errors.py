@@ -86,6 +86,14 @@ class CheckpointMismatchError(ModelError):
     """A checkpoint does not fit the model (architecture or band set differ)."""
 
 
+class ModalityError(EokitError, ValueError):
+    """A modality is unknown to a model, missing where it is required, or named twice."""
+
+
+class ModalityGridError(ModalityError):
+    """Modalities of one sample lie on pixel grids that do not align."""
+
+
 class MetricError(EokitError, ValueError):
     """A metric is undefined for the given predictions (no valid sample, pixel or positive label)."""
 
