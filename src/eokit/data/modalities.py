@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from eokit.data.sample import Sample
+from eokit.data.sample import Sample, crs_string
 from eokit.errors import BandError, ModalityError, ModalityGridError
 from eokit.io import GridSpec
 from eokit.sensors import band_key
@@ -32,7 +32,7 @@ ALIGN_HINT = (
 
 
 def _grid_text(grid: GridSpec) -> str:
-    crs = grid.crs.to_string() if grid.crs is not None else "no CRS"
+    crs = crs_string(grid.crs) or "no CRS"
     t = tuple(round(float(v), 9) for v in tuple(grid.transform)[:6])
     return f"{grid.width}x{grid.height} px, {crs}, transform {t}"
 
