@@ -175,6 +175,18 @@ class ReferenceCfg(_Strict):
     model: str | None = None
 
 
+class ModalityCfg(_Strict):
+    """The missing-modality protocol (``eokit.bench.modality``): fusion models trained with every
+    modality of a multi-modal dataset, tested with each modality removed."""
+
+    datasets: list[DatasetCfg] = Field(description="multi-modal datasets; run by this protocol only")
+    models: list[ModelCfg] = Field(description="fusion backbones (arch fusion_early/late/cross_attention)")
+    epochs: int = Field(10, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    batch_size: int = Field(16, ge=1)
+    seeds: list[int] | None = Field(None, description="default: the suite's seeds")
+
+
 class SuiteConfig(_Strict):
     """A benchmark suite."""
 
@@ -186,6 +198,7 @@ class SuiteConfig(_Strict):
     fractions: list[float] = Field(default_factory=lambda: [0.01, 0.1, 1.0])
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
     robustness: RobustnessCfg | None = None
+    modality: ModalityCfg | None = Field(None, description="missing-modality protocol (docs/bench.md)")
     efficiency: EfficiencyCfg = EfficiencyCfg()
     references: ReferenceCfg = ReferenceCfg()
     baselines: bool = Field(True, description="append the standard baselines (eokit.bench.baselines)")
@@ -275,14 +288,15 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         field = model.model_fields.get(str(part))
         if field is None:
             # a union member name such as 'ProtocolCfg'
-            cand = {c.__name__: c for c in (ProtocolCfg, ModelCfg, DatasetCfg, SplitCfg, RobustnessCfg)}.get(str(part))
+            cand = {c.__name__: c for c in (ProtocolCfg, ModelCfg, DatasetCfg, SplitCfg, RobustnessCfg,
+                                             ModalityCfg)}.get(str(part))
             if cand is None:
                 return None
             model = cand
             continue
         ann = field.annotation
         found = None
-        for c in (ModelCfg, DatasetCfg, SplitCfg, ProtocolCfg, RobustnessCfg, EfficiencyCfg, ReferenceCfg):
+        for c in (ModalityCfg, ModelCfg, DatasetCfg, SplitCfg, ProtocolCfg, RobustnessCfg, EfficiencyCfg, ReferenceCfg):
             if ann is c or c.__name__ in str(ann):
                 found = c
                 break
@@ -321,14 +335,22 @@ def resolve_data_paths(data: Any, base: Path) -> Any:
     """
     if not isinstance(data, dict) or not isinstance(data.get("datasets"), list):
         return data
+    out = {**data, "datasets": _resolve_datasets(data["datasets"], base)}
+    mod = data.get("modality")
+    if isinstance(mod, dict) and isinstance(mod.get("datasets"), list):
+        out["modality"] = {**mod, "datasets": _resolve_datasets(mod["datasets"], base)}
+    return out
+
+
+def _resolve_datasets(items: list[Any], base: Path) -> list[Any]:
     datasets = []
-    for d in data["datasets"]:
+    for d in items:
         kwargs = d.get("kwargs") if isinstance(d, dict) else None
         if isinstance(kwargs, dict):
             kwargs = {k: _resolve_path(v, base) if k in DATA_PATH_KWARGS else v for k, v in kwargs.items()}
             d = {**d, "kwargs": kwargs}
         datasets.append(d)
-    return {**data, "datasets": datasets}
+    return datasets
 
 
 def _resolve_path(value: Any, base: Path) -> Any:

@@ -200,6 +200,13 @@ def plan(suite: SuiteConfig) -> Plan:
             if suite.efficiency.enabled:
                 key = _job_key(suite, m.name, d.name, "efficiency", 1.0, 0, [CLEAN])
                 jobs.append(Job("efficiency", m.name, d.name, "efficiency", 1.0, 0, ((key, (CLEAN,)),)))
+    if suite.modality is not None:  # the missing-modality protocol's own datasets and fusion models
+        from eokit.bench.modality import MISSING_MODALITY, plan_jobs
+
+        mjobs, mskipped, minfo = plan_jobs(suite)
+        jobs += [Job("modality", m, d, MISSING_MODALITY, 1.0, seed, entries) for m, d, seed, entries in mjobs]
+        skipped += mskipped
+        info.update(minfo)
     if not info:
         raise DatasetNotFoundError(
             f"suite {suite.name!r}: no dataset could be loaded (EOKIT_DATA={str(data_root())!r}):\n"
@@ -355,6 +362,15 @@ def efficiency_job(suite_json: dict[str, Any], t: Job) -> JobResult:
     return JobResult({key: [_row(suite, t, cond, key, k, v) for k, v in res.items()]})
 
 
+def modality_job(suite_json: dict[str, Any], t: Job) -> JobResult:
+    """A missing-modality job (``eokit.bench.modality``): train once, score each modality removed."""
+    from eokit.bench.modality import run_job as run_modality
+
+    _worker_setup()
+    rows, outcomes = run_modality(suite_json, t)
+    return JobResult(rows, outcomes)
+
+
 def not_scored(suite_json: dict[str, Any], t: Job, reason: str) -> JobResult:
     """The result of an evaluation whose metric is undefined on its test set: no rows, and an
     outcome record per condition saying why, so the report marks the dataset 'not ranked'."""
@@ -371,7 +387,7 @@ def run_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = N
     """Run one job; ``{job_key: rows}`` with ``.outcomes``. A metric that cannot be computed on the
     test set (an empty split, no labelled pixel, no positive label) is not a crash and not 0.0: the
     job stores no rows and a reason (:func:`not_scored`), logged as a warning naming the job."""
-    runners = {"eval": eval_job, "finetune": finetune_job, "efficiency": efficiency_job}
+    runners = {"eval": eval_job, "finetune": finetune_job, "efficiency": efficiency_job, "modality": modality_job}
     if t.kind not in runners:
         raise ConfigError(f"unknown job kind {t.kind!r}; one of {sorted(runners)}")
     try:
@@ -595,8 +611,10 @@ def report_context(df: Any, p: Plan, out: Path | None = None, *,
     it is the layer above — so the CLI combines the two.)
     """
     from eokit.bench.groups import capability_groups, write_groups
+    from eokit.bench.modality import split_rows
     from eokit.bench.references import compute_references, write_references
 
+    df = split_rows(df)[0]  # missing-modality rows have their own table (eokit.bench.modality)
     refs = compute_references(df, p.suite, outcomes)
     groups = capability_groups(sorted(set(df["dataset"])), dataset_specs(p), core=p.suite.core)
     if out is not None:

@@ -22,6 +22,7 @@ from eokit.bench.aggregate import (
     robustness_table,
 )
 from eokit.bench.groups import GROUPS, capability_groups
+from eokit.bench.modality import MISSING_MODALITY, TABLE_COLUMNS, modality_table, split_rows
 from eokit.bench.references import fixed_references
 from eokit.bench.stats import entry_replicates, mark, not_ranked, p_better
 
@@ -51,6 +52,8 @@ class Summary:
     not_ranked: dict[str, str] = field(default_factory=dict)  # dataset -> why it is not ranked
     pairwise: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(PAIRWISE_COLUMNS)))
     # pairwise: per scope (Overall or a dataset), P(a beats b) from a paired bootstrap, '*' if significant
+    modality: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(TABLE_COLUMNS)))
+    # modality: the missing-modality protocol, per dataset x model x removed modality (eokit.bench.modality)
 
 
 def _fmt_entry(model: str, protocol: str) -> str:
@@ -66,6 +69,7 @@ def summarise(
     n_boot: int = 1000,
     seed: int = 0,
     outcomes: pd.DataFrame | None = None,
+    fusions: Mapping[str, str] | None = None,
 ) -> Summary:
     """Normalise, score per dataset and per capability group, and gather robustness and efficiency tables.
 
@@ -74,11 +78,16 @@ def summarise(
     references, the pairwise comparisons and the datasets that are not ranked (too small or
     degenerate test sets, left out of every aggregate). Without them, CIs come from a bootstrap
     over seeds only and nothing is marked not ranked.
+    Missing-modality rows (``eokit.bench.modality``) go to ``Summary.modality``, not the leaderboard;
+    ``fusions`` (``{model: fusion type}``) names what each model does with a missing modality.
     ``references`` default to fixed bounds (:func:`eokit.bench.references.fixed_references`:
     chance level to perfect value); ``reference_models`` take the best of those models as the
     high bound where it clears chance by a meaningful margin.
     """
-    df = df.copy()
+    modality = modality_table(df, outcomes, fusions=fusions, n_boot=n_boot, seed=seed)
+    df = split_rows(df.copy())[0]
+    if outcomes is not None and not outcomes.empty:
+        outcomes = outcomes[outcomes["protocol"] != MISSING_MODALITY]
     clean_scored = df[(df["corruption"] == "none") & (df["protocol"] != "efficiency")]
     metrics = primary_metrics(clean_scored) if not clean_scored.empty else {}
     excluded = not_ranked(outcomes, metrics)
@@ -119,7 +128,7 @@ def summarise(
             names = ", ".join(g for g in all_groups if g in set(sub["group"]))
             notes.append(f"{_fmt_entry(m, p)} (fraction {f:g}) has no score for {names}: {why}")
     return Summary(rows, lb, cap, datasets, rob, rob_mean, eff, norm, all_groups, refs, metrics, notes,
-                   excluded, pairwise)
+                   excluded, pairwise, modality)
 
 
 def _normalise_values(v: np.ndarray, metric: str, ref: tuple[float, float]) -> np.ndarray:
