@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -186,7 +186,7 @@ class FusionBackbone(Backbone):
 
     # -- structure ----------------------------------------------------------------
     def _build_fusion(self, attn_levels: int) -> None:
-        encs = list(self.encoders.items())
+        encs = [(n, self.encoder(n)) for n in self.encoders]
         ref_name, ref = encs[0]
         for name, enc in encs[1:]:
             if enc.strides != ref.strides:
@@ -215,9 +215,13 @@ class FusionBackbone(Backbone):
             })
             self.num_features = self.feature_info[-1]["channels"]  # pooled = mean of the fused deepest map
 
+    def encoder(self, name: str) -> Backbone:
+        """The encoder of modality ``name`` (``'all'`` for early fusion)."""
+        return cast(Backbone, self.encoders[name])
+
     def _prune_pooling(self) -> None:
-        for enc in self.encoders.values():
-            enc.prune_pooling()
+        for n in self.encoders:
+            self.encoder(n).prune_pooling()
         self.pool_proj = nn.ModuleDict({n: nn.Identity() for n in self.encoders})
 
     # -- missing modalities ------------------------------------------------------
@@ -326,14 +330,15 @@ class FusionBackbone(Backbone):
                 else:
                     x = first.new_zeros((b, c, *first.shape[-2:]))
                 parts.append(x)
-            return self.encoders["all"].forward_features(torch.cat(parts, dim=1))
+            return self.encoder("all").forward_features(torch.cat(parts, dim=1))
         feats: dict[str, Features] = {}
         for n in self.modality_names:
             if n in images and bool(present[:, self.modality_names.index(n)].any()):
-                feats[n] = self.encoders[n].forward_features(images[n])
+                feats[n] = self.encoder(n).forward_features(images[n])
         maps: list[torch.Tensor] = []
         for level in range(len(self.feature_info)):
-            per = [self.proj[n][level](feats[n].maps[level]) if n in feats else None for n in self.modality_names]
+            per = [cast(nn.ModuleList, self.proj[n])[level](feats[n].maps[level]) if n in feats else None
+                   for n in self.modality_names]
             if str(level) in getattr(self, "cross", {}):
                 per = self.cross[str(level)](per, present)
             maps.append(_masked_mean(per, present))

@@ -168,9 +168,10 @@ def modality_table(s: Summary) -> Table | None:
     if mod.empty:
         return None
     table = Table(title="missing modality: metric [95% CI], drop from all modalities [95% CI]", header_style="bold")
-    for name, just in (("dataset", "left"), ("model", "left"), ("removed", "left"), ("missing is", "left"),
-                       ("metric", "left"), ("value [95% CI]", "right"), ("drop [95% CI]", "right"),
-                       ("P>0", "right")):
+    cols: list[tuple[str, JustifyMethod]] = [
+        ("dataset", "left"), ("model", "left"), ("removed", "left"), ("missing is", "left"), ("metric", "left"),
+        ("value [95% CI]", "right"), ("drop [95% CI]", "right"), ("P>0", "right")]
+    for name, just in cols:
         table.add_column(name, justify=just)
     for r in mod.to_dict("records"):
         removed = r["missing"] != "none"

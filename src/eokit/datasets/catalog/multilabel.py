@@ -390,11 +390,11 @@ class BigEarthNetS1S2(_BigEarthNet):
         return items
 
     def _index_of(self, modality: str) -> list[dict[str, Any]]:
-        self.modality = modality  # the S1 and S2 indexes differ only in their folders
+        self.modality = modality  # type: ignore[misc]  # the S1 and S2 indexes differ only in their folders
         try:
             return super()._index()
         finally:
-            self.modality = "s2"
+            self.modality = "s2"  # type: ignore[misc]  # back to the class's own
 
     def describe(self, item: dict[str, Any]) -> str:
         return f"{str(item['folder'])!r} + {str(item['s1_folder'])!r}"
