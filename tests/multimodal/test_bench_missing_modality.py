@@ -102,6 +102,6 @@ def test_bench_cli_missing_modality_in_terminal_and_html(tmp_path: Path, mirror:
     df = ResultsStore(out / "results.duckdb").frame()
     mine = df[df["protocol"] == MISSING_MODALITY]
     assert set(mine["corruption"]) == {"none", "without_s1", "without_s2"} and set(mine["model"]) == {"early", "late"}
-    assert set(mine["metric"]) == {"miou", "oa"} and mine["value"].between(0, 1).all()
+    assert set(mine["metric"]) == {"miou", "pixel_accuracy"} and mine["value"].between(0, 1).all()
     lb = html.split('id="leaderboard"')[1].split("</table>")[0] if 'id="leaderboard"' in html else ""
     assert "early" not in lb and "late" not in lb  # the fusion models are not leaderboard entries

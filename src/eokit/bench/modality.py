@@ -283,15 +283,14 @@ def modality_table(df: pd.DataFrame, outcomes: pd.DataFrame | None = None, *, fu
                 runs[str(cond)] = [o for _, o in sorted(zip(s["seed"], s["outcomes"], strict=True), key=lambda x: x[0])]
         task = next(iter(runs.values()))[0].task if runs else None
         metric = PRIMARY_METRIC.get(TaskType(task)) if task else None
-        stored = {"accuracy": "oa", "pixel_accuracy": "oa"}.get(metric or "", metric)
-        if metric is None:  # no outcomes: the first stored metric of the preference list present
-            metric = stored = next(x for x in ("miou", "oa", "f1_micro", "r2", *sorted(set(sub["metric"])))
-                                   if x in set(sub["metric"]))
+        if metric is None:  # no outcomes: the first primary metric present (stored under the same name)
+            metric = next(x for x in (*PRIMARY_METRIC.values(), *sorted(set(sub["metric"])))
+                          if x in set(sub["metric"]))
         fusion = (fusions or {}).get(str(model), "")
         base_reps = None
         clean_value = float("nan")
         for cond in ["none", *sorted(c for c in set(sub["corruption"]) if c != "none")]:
-            vals = sub[(sub["corruption"] == cond) & (sub["metric"] == stored)]["value"]
+            vals = sub[(sub["corruption"] == cond) & (sub["metric"] == metric)]["value"]
             value, lo, hi, reps = (float(vals.mean()) if len(vals) else float("nan")), float("nan"), float("nan"), None
             n_test = n_seeds = 0
             if cond in runs and metric is not None:
