@@ -105,3 +105,7 @@ def test_bench_cli_missing_modality_in_terminal_and_html(tmp_path: Path, mirror:
     assert set(mine["metric"]) == {"miou", "pixel_accuracy"} and mine["value"].between(0, 1).all()
     lb = html.split('id="leaderboard"')[1].split("</table>")[0] if 'id="leaderboard"' in html else ""
     assert "early" not in lb and "late" not in lb  # the fusion models are not leaderboard entries
+    # `eokit report OUT` rebuilds the table, with what each fusion did with the missing modality
+    assert main(["report", str(out), "-o", str(tmp_path / "again.html")]) == 0
+    again = capsys.readouterr().out
+    assert "missing modality, sen1floods11_s1s2" in again and "zeroed" in again and "dropped" in again

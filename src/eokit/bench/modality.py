@@ -318,6 +318,33 @@ def modality_table(df: pd.DataFrame, outcomes: pd.DataFrame | None = None, *, fu
     return pd.DataFrame.from_records(recs, columns=list(TABLE_COLUMNS))
 
 
+FUSIONS_FILENAME = "modality.json"
+"""Sidecar ``eokit bench`` writes beside its store: ``{modality model: fusion type}`` (for ``eokit report``)."""
+
+
+def write_fusions(fusions: Mapping[str, str], path: Any) -> None:
+    """Write ``{model: fusion type}`` atomically (``OUT/modality.json``)."""
+    import json
+    from pathlib import Path
+
+    from eokit.io import atomic_path
+
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_text(json.dumps(dict(fusions), indent=1, sort_keys=True) + "\n")
+
+
+def read_fusions(path: Any) -> dict[str, str]:
+    """``{model: fusion type}`` from a ``modality.json`` ({} when absent or unreadable)."""
+    import json
+    from pathlib import Path
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
 def model_fusions(suite: SuiteConfig | None) -> dict[str, str]:
     """``{model name: fusion type}`` of the suite's modality models."""
     if suite is None or suite.modality is None:

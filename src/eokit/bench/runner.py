@@ -611,7 +611,7 @@ def report_context(df: Any, p: Plan, out: Path | None = None, *,
     it is the layer above — so the CLI combines the two.)
     """
     from eokit.bench.groups import capability_groups, write_groups
-    from eokit.bench.modality import split_rows
+    from eokit.bench.modality import FUSIONS_FILENAME, model_fusions, split_rows, write_fusions
     from eokit.bench.references import compute_references, write_references
 
     df = split_rows(df)[0]  # missing-modality rows have their own table (eokit.bench.modality)
@@ -620,6 +620,8 @@ def report_context(df: Any, p: Plan, out: Path | None = None, *,
     if out is not None:
         write_references(refs, out / "references.json")
         write_groups(groups, out / "groups.json")
+        if p.suite.modality is not None:
+            write_fusions(model_fusions(p.suite), out / FUSIONS_FILENAME)
     return refs, groups
 
 

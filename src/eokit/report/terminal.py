@@ -123,9 +123,8 @@ def print_leaderboard(results: pd.DataFrame | Summary, *, console: Console | Non
         con.print(per)
     for line in pairwise_lines(s):
         con.print(line, highlight=False)
-    mod = modality_table(s)
-    if mod is not None:
-        con.print(mod)
+    for table in modality_tables(s):
+        con.print(table)
     if len(s.notes) <= MAX_NOTES:
         for note in s.notes:
             con.print(f"[yellow]note:[/yellow] {escape(note)}")
@@ -161,25 +160,26 @@ def dataset_table(s: Summary) -> Table | None:
     return table if table.row_count else None
 
 
-def modality_table(s: Summary) -> Table | None:
-    """The missing-modality protocol: per dataset, model and removed modality, the metric [95 % CI] and its
-    drop from all modalities [95 % CI] (paired bootstrap); ``P>0``: probability the drop is positive."""
-    mod = s.modality
-    if mod.empty:
-        return None
-    table = Table(title="missing modality: metric [95% CI], drop from all modalities [95% CI]", header_style="bold")
-    cols: list[tuple[str, JustifyMethod]] = [
-        ("dataset", "left"), ("model", "left"), ("removed", "left"), ("missing is", "left"), ("metric", "left"),
-        ("value [95% CI]", "right"), ("drop [95% CI]", "right"), ("P>0", "right")]
-    for name, just in cols:
-        table.add_column(name, justify=just)
-    for r in mod.to_dict("records"):
-        removed = r["missing"] != "none"
-        table.add_row(str(r["dataset"]), str(r["model"]), str(r["missing"]) if removed else "– (all)",
-                      str(r["policy"]) or "–", str(r["metric"]), _ci(r, "value"),
-                      _ci(r, "drop", "drop_lo", "drop_hi") if removed else "",
-                      _f(r["p_drop"]) if removed else "")
-    return table
+def modality_tables(s: Summary) -> list[Table]:
+    """The missing-modality protocol, one table per dataset: per model and removed modality, the metric
+    [95 % CI] and its drop from all modalities [95 % CI] (paired bootstrap); ``P>0``: P(drop > 0)."""
+    out = []
+    for ds, sub in s.modality.groupby("dataset", sort=True):
+        metric = ", ".join(sorted({str(m) for m in sub["metric"]}))
+        table = Table(title=f"missing modality, {ds}: {metric} [95% CI], drop from all modalities",
+                      header_style="bold")
+        cols: list[tuple[str, JustifyMethod]] = [
+            ("model", "left"), ("removed", "left"), ("missing is", "left"), ("value [95% CI]", "right"),
+            ("drop [95% CI]", "right"), ("P>0", "right")]
+        for name, just in cols:
+            table.add_column(name, justify=just)
+        for r in sub.to_dict("records"):
+            removed = r["missing"] != "none"
+            table.add_row(str(r["model"]), str(r["missing"]) if removed else "– (all)", str(r["policy"]) or "–",
+                          _ci(r, "value"), _ci(r, "drop", "drop_lo", "drop_hi") if removed else "",
+                          _f(r["p_drop"]) if removed else "")
+        out.append(table)
+    return out
 
 
 def _finite(v: Any) -> bool:
