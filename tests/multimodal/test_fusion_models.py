@@ -141,3 +141,12 @@ def test_fusion_model_rebuilds_from_its_json_config(fusion: str) -> None:
     with torch.no_grad():
         torch.testing.assert_close(again(x), model(x))
     assert fusion_backbone(again).modality_dropout == 0.2
+
+
+def test_models_info_describes_a_fusion_backbone(capsys) -> None:
+    from eokit.cli.main import main
+
+    assert main(["models", "info", "fusion_cross_attention", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["family"] == "fusion" and info["band_flexible"] is True and info["parameters"] > 0
+    assert [f["stride"] for f in info["feature_info"]] == sorted(f["stride"] for f in info["feature_info"])

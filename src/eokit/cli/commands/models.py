@@ -52,8 +52,12 @@ def info_cmd(name: str, as_json: bool) -> None:
     spec = get_weight_spec(name)
     arch = get_arch(spec.arch)
     bands = spec.bands or ("B02", "B03", "B04", "B08")
-    sensor = spec.sensor if spec.bands else "sentinel2_l1c"
-    bb = create_backbone(spec.arch, bands=bands, sensor=sensor)  # random init: shapes only, no download
+    sensor: str | None = spec.sensor if spec.bands else "sentinel2_l1c"
+    kw: dict = {}
+    if arch.family == "fusion":  # shown on example S1 + S2 modalities (eokit train takes them from the data)
+        kw = dict(arch.test_kwargs)
+        bands, sensor = tuple(b for v in kw["modalities"].values() for b in v), None
+    bb = create_backbone(spec.arch, bands=bands, sensor=sensor, **kw)  # random init: shapes only, no download
     d = spec.to_dict()
     d.update(
         family=arch.family,
