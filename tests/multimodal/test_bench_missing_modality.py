@@ -4,6 +4,7 @@ bootstrap CIs, and a run from the CLI on the real Sen1Floods11 S1 + S2 chip (ter
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,9 @@ def test_bench_cli_missing_modality_in_terminal_and_html(tmp_path: Path, mirror:
     assert set(mine["metric"]) == {"miou", "pixel_accuracy"} and mine["value"].between(0, 1).all()
     lb = html.split('id="leaderboard"')[1].split("</table>")[0] if 'id="leaderboard"' in html else ""
     assert "early" not in lb and "late" not in lb  # the fusion models are not leaderboard entries
+    card = json.loads((out / "runcard.json").read_text())  # the run card records the protocol and its split lists
+    assert card["modality"]["epochs"] == 1 and card["data"]["sen1floods11_s1s2"]["test"]["samples"] >= 20
+    assert (out / card["data"]["sen1floods11_s1s2"]["test"]["list"]).is_file()
     # `eokit report OUT` rebuilds the table, with what each fusion did with the missing modality
     assert main(["report", str(out), "-o", str(tmp_path / "again.html")]) == 0
     again = capsys.readouterr().out
