@@ -50,3 +50,30 @@ def test_eokit_train_sen1floods11_s1_s2_late_fusion(mirror: Path, tmp_path: Path
     assert full.shape == s2_only.shape == (1, 2, 64, 64)
     with pytest.raises(ModalityError, match="'dem'"), bb.absent("dem"):
         pass
+
+
+@pytest.mark.slow
+def test_eokit_train_bigearthnet_s1_s2_cross_attention(mirror: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    root = mirror / "multilabel" / "bigearthnet_examples"
+    cfg = {
+        "name": "ben", "seed": 0, "task": {"type": "multilabel"},
+        "model": {"backbone": "fusion_cross_attention",
+                  "options": {"encoder": "mobilecnn", "encoder_kwargs": {"width": 0.5}}},
+        "data": {"dataset": "bigearthnet_s1s2", "root": str(root),
+                 "options": {"layout": "v1", "s2_dir": "BigEarthNet-S2-Example", "s1_dir": "BigEarthNet-S1-Example",
+                             "splits_dir": "splits", "missing": "skip"},
+                 "val_split": None, "val_fraction": 0.25, "batch_size": 2, "crop_size": 64},
+        "trainer": FAST, "output_dir": str(tmp_path / "run"),
+    }
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["train", str(path)]) == 0, capsys.readouterr().err[-3000:]
+    report = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(report["data"]["modalities"]) == {"s1", "s2"} and len(report["data"]["modalities"]["s2"]) == 12
+    assert "f1_micro" in report["val"]
+    model, _ = load_checkpoint(tmp_path / "run" / "checkpoint")
+    bb = fusion_backbone(model)
+    assert bb.fusion == "cross_attention" and list(bb.cross) == [str(len(bb.feature_info) - 1)]
+    with torch.no_grad():
+        assert model(torch.randn(2, 14, 64, 64)).shape == (2, 19)
