@@ -150,3 +150,18 @@ def test_models_info_describes_a_fusion_backbone(capsys) -> None:
     info = json.loads(capsys.readouterr().out)
     assert info["family"] == "fusion" and info["band_flexible"] is True and info["parameters"] > 0
     assert [f["stride"] for f in info["feature_info"]] == sorted(f["stride"] for f in info["feature_info"])
+
+
+def test_cross_attention_tokens_know_their_position() -> None:
+    from eokit.models.fusion import position_encoding
+
+    pe = position_encoding(3, 4, 16)
+    assert pe.shape == (12, 16) and torch.unique(pe, dim=0).shape[0] == 12  # every pixel distinct
+    torch.testing.assert_close(pe[0, :4], torch.zeros(4))  # row 0: sin(0)
+    torch.testing.assert_close(pe[0, 4:8], torch.ones(4))  # cos(0)
+    assert position_encoding(2, 2, 3).abs().sum() == 0  # fewer than 4 channels: no encoding
+    bb = fusion_backbone(seg("cross_attention", attn_levels=2)).eval()
+    assert sorted(bb.cross) == [str(len(bb.feature_info) - 2), str(len(bb.feature_info) - 1)]
+    with torch.no_grad():
+        f = bb(torch.randn(2, 6, 64, 64))
+    assert [m.shape[1] for m in f.maps] == bb.channels

@@ -83,8 +83,27 @@ def _heads(channels: int) -> int:
     return next(h for h in (8, 4, 2, 1) if channels % h == 0)
 
 
+def position_encoding(h: int, w: int, channels: int, device: torch.device | None = None) -> torch.Tensor:
+    """(h*w, channels) 2-D sinusoidal encoding of pixel positions (rows in the first half, columns in the second)."""
+    quarter = channels // 4
+    out = torch.zeros(h * w, channels, device=device)
+    if quarter == 0:
+        return out
+    freq = 1.0 / (10000 ** (torch.arange(quarter, device=device, dtype=torch.float32) / quarter))
+    ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=torch.float32),
+                            torch.arange(w, device=device, dtype=torch.float32), indexing="ij")
+    for i, pos in enumerate((ys.reshape(-1), xs.reshape(-1))):
+        ang = pos[:, None] * freq[None]
+        out[:, 2 * i * quarter:(2 * i + 1) * quarter] = ang.sin()
+        out[:, (2 * i + 1) * quarter:(2 * i + 2) * quarter] = ang.cos()
+    return out
+
+
 class CrossAttention(nn.Module):
-    """Tokens of each modality attend to the tokens of the other modalities present (one level)."""
+    """Tokens of each modality attend to the tokens of the other modalities present (one level).
+
+    Queries and keys carry a 2-D position encoding of their pixel, so a token can find the other
+    modality's tokens at its own location (the modalities share one grid)."""
 
     def __init__(self, channels: int, n_modalities: int) -> None:
         super().__init__()
@@ -96,18 +115,21 @@ class CrossAttention(nn.Module):
     def forward(self, maps: Sequence[torch.Tensor | None], present: torch.Tensor) -> list[torch.Tensor | None]:
         """``maps[m]`` (B, C, h, w) or None (modality dropped); ``present`` (B, M) bool."""
         tokens = [None if m is None else m.flatten(2).transpose(1, 2) for m in maps]  # (B, hw, C)
+        ref = next(m for m in maps if m is not None)
+        pos = position_encoding(ref.shape[-2], ref.shape[-1], ref.shape[1], ref.device).to(ref.dtype)
         out: list[torch.Tensor | None] = []
         for i, q in enumerate(tokens):
             others = [j for j, t in enumerate(tokens) if j != i and t is not None]
             if q is None or not others:
                 out.append(maps[i])
                 continue
-            kv = torch.cat([self.norm_kv[j](tokens[j]) for j in others], dim=1)  # type: ignore[arg-type]
+            values = torch.cat([self.norm_kv[j](tokens[j]) for j in others], dim=1)  # type: ignore[arg-type]
+            keys = values + pos.repeat(len(others), 1)
             hw = q.shape[1]
             pad = torch.cat([(~present[:, j])[:, None].expand(-1, hw) for j in others], dim=1)  # True = ignore
             none_left = pad.all(dim=1)
             pad = pad & ~none_left[:, None]  # a sample with no other modality: attend anyway, then zero it
-            a, _ = self.attn[i](self.norm_q[i](q), kv, kv, key_padding_mask=pad, need_weights=False)
+            a, _ = self.attn[i](self.norm_q[i](q) + pos, keys, values, key_padding_mask=pad, need_weights=False)
             a = a * (~none_left).to(a.dtype)[:, None, None]
             y = q + a
             out.append(y.transpose(1, 2).reshape(maps[i].shape))  # type: ignore[union-attr]
@@ -409,4 +431,4 @@ def fusion_backbone(model: nn.Module) -> FusionBackbone:
 
 
 __all__ = ["FUSION_TYPES", "MISSING_POLICY", "FusionBackbone", "build_fusion", "fusion_backbone", "is_fusion",
-           "parse_modalities"]
+           "parse_modalities", "position_encoding"]
