@@ -43,6 +43,8 @@ def test_modality_section_is_validated() -> None:
     assert s.modality is not None and s.modality.epochs == 3 and s.modality.datasets[0].name == "sen1floods11_s1s2"
     with pytest.raises(ConfigError, match=r"modality.epoch: unknown key 'epoch'.*'epochs'"):
         parse_suite({**_tiny(), "modality": {**_section(), "epoch": 3}})
+    with pytest.raises(ConfigError, match=r"duplicate model names \['early'\]"):
+        parse_suite({**_tiny(), "modality": {**_section(), "models": _section()["models"][:1] * 2}})
     assert condition("s1") == ("without_s1", 1) and removed("without_s1") == "s1" and removed("none") is None
 
 

@@ -186,6 +186,14 @@ class ModalityCfg(_Strict):
     batch_size: int = Field(16, ge=1)
     seeds: list[int] | None = Field(None, description="default: the suite's seeds")
 
+    @model_validator(mode="after")
+    def _unique(self) -> ModalityCfg:
+        for kind, names in (("model", [m.name for m in self.models]), ("dataset", [d.name for d in self.datasets])):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"modality: duplicate {kind} names {dup}; names must be unique")
+        return self
+
 
 class SuiteConfig(_Strict):
     """A benchmark suite."""
