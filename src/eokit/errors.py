@@ -70,6 +70,14 @@ class DatasetError(EokitError, ValueError):
     """A dataset on disk is malformed (bad layout, corrupt file, mismatched label grid)."""
 
 
+class ModalityError(EokitError, ValueError):
+    """A modality is unknown to a model, missing where it is required, or named twice."""
+
+
+class ModalityGridError(ModalityError, DatasetError):
+    """Modalities of one sample lie on pixel grids that do not align."""
+
+
 class DownloadError(EokitError, OSError):
     """A download failed (offline, HTTP error) or an archive is unsafe."""
 

@@ -246,6 +246,26 @@ class SuperResCfg(_Strict):
         return self
 
 
+class ModalityCfg(_Strict):
+    """The missing-modality protocol (``eokit.bench.modality``): fusion models trained with every
+    modality of a multi-modal dataset, tested with each modality removed."""
+
+    datasets: list[DatasetCfg] = Field(description="multi-modal datasets; run by this protocol only")
+    models: list[ModelCfg] = Field(description="fusion backbones (arch fusion_early/late/cross_attention)")
+    epochs: int = Field(10, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    batch_size: int = Field(16, ge=1)
+    seeds: list[int] | None = Field(None, description="default: the suite's seeds")
+
+    @model_validator(mode="after")
+    def _unique(self) -> ModalityCfg:
+        for kind, names in (("model", [m.name for m in self.models]), ("dataset", [d.name for d in self.datasets])):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"modality: duplicate {kind} names {dup}; names must be unique")
+        return self
+
+
 class SuiteConfig(_Strict):
     """A benchmark suite."""
 
@@ -257,6 +277,7 @@ class SuiteConfig(_Strict):
     fractions: list[float] = Field(default_factory=lambda: [0.01, 0.1, 1.0])
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
     robustness: RobustnessCfg | None = None
+    modality: ModalityCfg | None = Field(None, description="missing-modality protocol (docs/bench.md)")
     efficiency: EfficiencyCfg = EfficiencyCfg()
     references: ReferenceCfg = ReferenceCfg()
     baselines: bool = Field(True, description="append the standard baselines (eokit.bench.baselines)")
@@ -352,15 +373,16 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         field = model.model_fields.get(str(part))
         if field is None:
             # a union member name such as 'ProtocolCfg'
-            cand = {c.__name__: c for c in (ProtocolCfg, ModelCfg, DatasetCfg, SplitCfg, RobustnessCfg)}.get(str(part))
+            cand = {c.__name__: c for c in (ProtocolCfg, ModelCfg, DatasetCfg, SplitCfg, RobustnessCfg,
+                                             ModalityCfg)}.get(str(part))
             if cand is None:
                 return None
             model = cand
             continue
         ann = field.annotation
         found = None
-        for c in (SuperResCfg, SRTaskModelCfg, SRModelCfg, SRDatasetCfg, ModelCfg, DatasetCfg, SplitCfg, ProtocolCfg,
-                  RobustnessCfg, EfficiencyCfg, ReferenceCfg):
+        for c in (SuperResCfg, SRTaskModelCfg, SRModelCfg, SRDatasetCfg, ModalityCfg, ModelCfg, DatasetCfg, SplitCfg,
+                  ProtocolCfg, RobustnessCfg, EfficiencyCfg, ReferenceCfg):
             if ann is c or c.__name__ in str(ann):
                 found = c
                 break
@@ -402,6 +424,9 @@ def resolve_data_paths(data: Any, base: Path) -> Any:
     sr = data.get("superres")
     if isinstance(sr, dict) and isinstance(sr.get("datasets"), list):
         data = {**data, "superres": {**sr, "datasets": _resolve_datasets(sr["datasets"], base)}}
+    mod = data.get("modality")
+    if isinstance(mod, dict) and isinstance(mod.get("datasets"), list):
+        data = {**data, "modality": {**mod, "datasets": _resolve_datasets(mod["datasets"], base)}}
     if not isinstance(data.get("datasets"), list):
         return data
     return {**data, "datasets": _resolve_datasets(data["datasets"], base)}

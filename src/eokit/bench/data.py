@@ -285,6 +285,9 @@ def _build(cfg: DatasetCfg, part: str) -> SplitArrays:
             arrays = arrays.subset(keep)
     arrays.extra["source_items"] = len(idx)
     arrays.extra["items"] = item_ids(ds, idx)
+    if isinstance(samples[0].get("modalities"), dict):  # multi-modal: which stacked bands are which modality
+        arrays.extra["modalities"] = {n: {"bands": list(m["bands"]), "sensor": m.get("sensor")}
+                                      for n, m in samples[0]["modalities"].items()}
     return arrays
 
 

@@ -160,7 +160,8 @@ def _data_section(p: Plan, out: Path | None) -> dict[str, Any]:
     from eokit.io import atomic_path
 
     section: dict[str, Any] = {}
-    for d in p.suite.datasets:
+    modality = p.suite.modality.datasets if p.suite.modality is not None else []  # missing-modality protocol's own
+    for d in [*p.suite.datasets, *modality]:
         entry: dict[str, Any] = {"loader": d.loader_name, "spec": d.spec, "info": p.info.get(d.name, {})}
         if d.name not in p.info:
             entry["skipped"] = next((why for _, name, why in p.skipped if name == d.name), "not loaded")
@@ -249,6 +250,7 @@ def build_run_card(p: Plan, clock: StageClock, *, out: Path | None = None, comma
         "data": _data_section(p, out), "models": _models_section(p), "protocols": protocols, "seeds": seeds,
         "robustness": suite.robustness.model_dump(mode="json") if suite.robustness else None,
         "superres": suite.superres.model_dump(mode="json") if suite.superres else None,
+        "modality": suite.modality.model_dump(mode="json") if suite.modality else None,
         "machine": machine_info(),
         "stages": {k: round(v, 3) for k, v in clock.seconds.items()}, "stage_clock": clock.mode,
         "wall_s": round(wall_s, 3) if wall_s is not None else None,

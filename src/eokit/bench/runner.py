@@ -209,12 +209,21 @@ def plan(suite: SuiteConfig) -> Plan:
                 key = _job_key(suite, m.name, d.name, "efficiency", 1.0, 0, [CLEAN])
                 jobs.append(Job("efficiency", m.name, d.name, "efficiency", 1.0, 0, ((key, (CLEAN,)),)))
     if suite.superres is not None:  # SR in the loop: one job per SR dataset and seed (eokit.bench.superres)
-        from eokit.bench.superres import SR_PROTOCOL, plan_jobs
+        from eokit.bench.superres import SR_PROTOCOL
+        from eokit.bench.superres import plan_jobs as plan_superres
 
-        sr_jobs, sr_skipped, sr_info = plan_jobs(suite)
+        sr_jobs, sr_skipped, sr_info = plan_superres(suite)
         jobs += [Job("superres", "*", d, SR_PROTOCOL, 1.0, s, ((k, (CLEAN,)),)) for d, s, k in sr_jobs]
         skipped += sr_skipped
         info.update(sr_info)
+    if suite.modality is not None:  # the missing-modality protocol's own datasets and fusion models
+        from eokit.bench.modality import MISSING_MODALITY
+        from eokit.bench.modality import plan_jobs as plan_modality
+
+        mjobs, mskipped, minfo = plan_modality(suite)
+        jobs += [Job("modality", m, d, MISSING_MODALITY, 1.0, seed, entries) for m, d, seed, entries in mjobs]
+        skipped += mskipped
+        info.update(minfo)
     if not info:
         raise DatasetNotFoundError(
             f"suite {suite.name!r}: no dataset could be loaded (EOKIT_DATA={str(data_root())!r}):\n"
@@ -379,6 +388,15 @@ def superres_job(suite_json: dict[str, Any], t: Job) -> JobResult:
     return JobResult(run_dataset(_suite(suite_json), t.dataset, t.seed, key))
 
 
+def modality_job(suite_json: dict[str, Any], t: Job) -> JobResult:
+    """A missing-modality job (``eokit.bench.modality``): train once, score each modality removed."""
+    from eokit.bench.modality import run_job as run_modality
+
+    _worker_setup()
+    rows, outcomes = run_modality(suite_json, t)
+    return JobResult(rows, outcomes)
+
+
 def not_scored(suite_json: dict[str, Any], t: Job, reason: str) -> JobResult:
     """The result of an evaluation whose metric is undefined on its test set: no rows, and an
     outcome record per condition saying why, so the report marks the dataset 'not ranked'."""
@@ -395,7 +413,8 @@ def run_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = N
     """Run one job; ``{job_key: rows}`` with ``.outcomes``. A metric that cannot be computed on the
     test set (an empty split, no labelled pixel, no positive label) is not a crash and not 0.0: the
     job stores no rows and a reason (:func:`not_scored`), logged as a warning naming the job."""
-    runners = {"eval": eval_job, "finetune": finetune_job, "efficiency": efficiency_job, "superres": superres_job}
+    runners = {"eval": eval_job, "finetune": finetune_job, "efficiency": efficiency_job, "superres": superres_job,
+               "modality": modality_job}
     if t.kind not in runners:
         raise ConfigError(f"unknown job kind {t.kind!r}; one of {sorted(runners)}")
     try:
@@ -619,15 +638,20 @@ def report_context(df: Any, p: Plan, out: Path | None = None, *,
     it is the layer above — so the CLI combines the two.)
     """
     from eokit.bench.groups import capability_groups, write_groups
+    from eokit.bench.modality import FUSIONS_FILENAME, model_fusions, write_fusions
+    from eokit.bench.modality import split_rows as split_modality
     from eokit.bench.references import compute_references, write_references
-    from eokit.bench.superres import split_rows
+    from eokit.bench.superres import split_rows as split_superres
 
-    df = split_rows(df)[0]  # the SR protocol's rows have their own table (eokit.bench.superres)
+    df = split_superres(df)[0]  # the SR protocol's rows have their own table (eokit.bench.superres)
+    df = split_modality(df)[0]  # missing-modality rows have their own table (eokit.bench.modality)
     refs = compute_references(df, p.suite, outcomes)
     groups = capability_groups(sorted(set(df["dataset"])), dataset_specs(p), core=p.suite.core)
     if out is not None:
         write_references(refs, out / "references.json")
         write_groups(groups, out / "groups.json")
+        if p.suite.modality is not None:
+            write_fusions(model_fusions(p.suite), out / FUSIONS_FILENAME)
     return refs, groups
 
 

@@ -352,6 +352,17 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+def split_protocol(df: pd.DataFrame | None, protocol: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the other rows, ``protocol``'s rows) of a results frame: side protocols (SR in the loop, missing
+    modality) have their own tables and stay out of the leaderboard."""
+    if df is None:
+        return pd.DataFrame(), pd.DataFrame()
+    if df.empty or "protocol" not in df.columns:
+        return df, df.iloc[0:0]
+    mine = df["protocol"] == protocol
+    return df[~mine], df[mine]
+
+
 def outcome_record(row: Mapping[str, Any], outcomes: Any = None, reason: str = "") -> dict[str, Any]:
     """An outcomes-table record for the evaluation that made result row ``row`` (its keys
     suite, dataset, model, protocol, fraction, seed, corruption, severity): ``outcomes`` (an

@@ -362,10 +362,9 @@ def run_dataset(suite: SuiteConfig, dataset: str, seed: int, key: str) -> dict[s
 
 def split_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(the other rows, the SR protocol's rows) of a results frame."""
-    if df.empty or "protocol" not in df.columns:
-        return df, df.iloc[0:0]
-    sr = df["protocol"] == SR_PROTOCOL
-    return df[~sr], df[sr]
+    from eokit.bench.store import split_protocol
+
+    return split_protocol(df, SR_PROTOCOL)
 
 
 TABLE_COLUMNS = ("dataset", "model", *FIDELITY, DOWNSTREAM, "task_oa", "n_seeds")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from eokit.models.cnn import MobileCNN, UNetEncoder, build
 from eokit.models.detection import Detector
 from eokit.models.dofa import build_dofa
+from eokit.models.fusion import FUSION_TYPES, build_fusion
 from eokit.models.heads import (
     FCNHead,
     LinearHead,
@@ -64,6 +65,18 @@ if "dofa_tiny" not in ARCHS:
     register_arch(ArchSpec("mobilecnn", build(MobileCNN), "cnn",
                            "small efficient CNN (MobileNetV2-style inverted residuals), from scratch",
                            {"dense": "unet"}, {"width": 0.5}))
+
+    for _fusion, _desc in zip(FUSION_TYPES, (
+        "early fusion: the stacked bands of all modalities through one encoder (missing modality zeroed)",
+        "late fusion: one encoder per modality, maps averaged over the modalities present (missing dropped)",
+        "cross-attention fusion: each modality's tokens attend to the others' (missing modality dropped)",
+    ), strict=True):
+        register_arch(ArchSpec(
+            f"fusion_{_fusion}", build_fusion(_fusion), "fusion", f"multi-modal {_desc}; encoder= any arch",
+            {"dense": "unet"},
+            {"modalities": {"s1": ["VV", "VH"], "s2": ["B02", "B03", "B04", "B08"]}, "encoder": "mobilecnn",
+             "encoder_kwargs": {"width": 0.5}},
+        ))
 
     for _h in (
         HeadSpec("linear", LinearHead, "image", "dropout + linear layer on pooled features"),

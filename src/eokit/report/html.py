@@ -246,6 +246,33 @@ def _robustness_tables(s: Summary) -> str:
     return "".join(parts)
 
 
+def _modality_html(s: Summary) -> str:
+    """The missing-modality protocol's table (``eokit.bench.modality``)."""
+    mod = s.modality
+    if mod.empty:
+        return ""
+    head = "".join(f"<th>{h}</th>" for h in ("removed", "missing is", "metric", "value [95% CI]",
+                                              "drop [95% CI]", "P(drop &gt; 0)", "n test", "seeds"))
+    body = []
+    for r in mod.to_dict("records"):
+        removed = r["missing"] != "none"
+        body.append(
+            f'<tr><td class="l">{_e(r["dataset"])}</td><td class="l">{_e(r["model"])}</td>'
+            f'<td class="l">{_e(r["missing"]) if removed else "– (all modalities)"}</td>'
+            f'<td class="l">{_e(r["policy"]) or "–"}</td><td class="l">{_e(r["metric"])}</td>'
+            f'<td>{_ci(r["value"], r["ci_lo"], r["ci_hi"])}</td>'
+            f'<td>{_ci(r["drop"], r["drop_lo"], r["drop_hi"]) if removed else ""}</td>'
+            f'<td>{_num(r["p_drop"]) if removed else ""}</td><td>{_e(r["n_test"])}</td><td>{_e(r["n_seeds"])}</td></tr>')
+    return ('<h2 id="missing-modality">Missing modality</h2><p class="meta">Fusion models trained with every '
+            "modality, tested with each one removed: early fusion zeroes the missing modality's bands (the "
+            "standardised mean), late and cross-attention fusion drop it. Drop = score with all modalities − "
+            "score without; [lo, hi] are 95 % bootstrap intervals over test samples and seeds (paired for the "
+            "drop); P(drop &gt; 0) is the fraction of bootstrap replicates in which removing the modality lowered "
+            "the score.</p>"
+            f'<div class="wrap"><table class="modality"><thead><tr><th class="l">dataset</th><th class="l">model'
+            f'</th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+
+
 def _img(cid: str, b64: str, alt: str) -> str:
     return f'<img class="chart" id="chart-{_e(cid)}" alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
 
@@ -359,6 +386,7 @@ def render_html(s: Summary, meta: Mapping[str, Any] | None = None, run_card: Map
                     "1–5 (0 = clean), ranked metric averaged over seeds; last panel: mean over corruptions.</p>")
         body += [_img(k, charts[k], k.replace("-", " ")) for k in rob_charts]
         body.append(_robustness_tables(s))
+    body.append(_modality_html(s))
     if "efficiency" in charts:
         body.append('<h2 id="efficiency">Efficiency</h2>')
         body.append(_img("efficiency", charts["efficiency"], "efficiency vs score"))

@@ -22,11 +22,14 @@ from eokit.bench.aggregate import (
     robustness_table,
 )
 from eokit.bench.groups import GROUPS, capability_groups
+from eokit.bench.modality import MISSING_MODALITY, TABLE_COLUMNS, modality_table
+from eokit.bench.modality import split_rows as split_modality
 from eokit.bench.references import fixed_references
 from eokit.bench.stats import entry_replicates, mark, not_ranked, p_better
 from eokit.bench.superres import CORR_COLUMNS as SR_CORR_COLUMNS
 from eokit.bench.superres import TABLE_COLUMNS as SR_TABLE_COLUMNS
-from eokit.bench.superres import split_rows, superres_tables
+from eokit.bench.superres import split_rows as split_superres
+from eokit.bench.superres import superres_tables
 
 OVERALL = "Overall"
 EFFICIENCY_COLUMNS = ("params", "gflops", "throughput_ips", "peak_mem_mb")
@@ -58,6 +61,8 @@ class Summary:
     superres_corr: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SR_CORR_COLUMNS)))
     # superres: the SR-in-the-loop protocol (eokit.bench.superres): per dataset x SR model, and the rank
     # correlations between fidelity and downstream score
+    modality: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(TABLE_COLUMNS)))
+    # modality: the missing-modality protocol, per dataset x model x removed modality (eokit.bench.modality)
 
 
 def _fmt_entry(model: str, protocol: str) -> str:
@@ -73,6 +78,7 @@ def summarise(
     n_boot: int = 1000,
     seed: int = 0,
     outcomes: pd.DataFrame | None = None,
+    fusions: Mapping[str, str] | None = None,
 ) -> Summary:
     """Normalise, score per dataset and per capability group, and gather robustness and efficiency tables.
 
@@ -81,12 +87,18 @@ def summarise(
     references, the pairwise comparisons and the datasets that are not ranked (too small or
     degenerate test sets, left out of every aggregate). Without them, CIs come from a bootstrap
     over seeds only and nothing is marked not ranked.
+    Missing-modality rows (``eokit.bench.modality``) go to ``Summary.modality``, not the leaderboard;
+    ``fusions`` (``{model: fusion type}``) names what each model does with a missing modality.
     ``references`` default to fixed bounds (:func:`eokit.bench.references.fixed_references`:
     chance level to perfect value); ``reference_models`` take the best of those models as the
     high bound where it clears chance by a meaningful margin.
     """
-    df, sr_rows = split_rows(df.copy())  # the SR protocol's rows get their own tables
+    df, sr_rows = split_superres(df.copy())  # the SR protocol's rows get their own tables
     sr_table, sr_corr = superres_tables(sr_rows)
+    modality = modality_table(df, outcomes, fusions=fusions, n_boot=n_boot, seed=seed)
+    df = split_modality(df)[0]
+    if outcomes is not None and not outcomes.empty:
+        outcomes = outcomes[outcomes["protocol"] != MISSING_MODALITY]
     if df.empty and not sr_rows.empty:
         return _superres_only(sr_rows, sr_table, sr_corr)
     clean_scored = df[(df["corruption"] == "none") & (df["protocol"] != "efficiency")]
@@ -129,7 +141,7 @@ def summarise(
             names = ", ".join(g for g in all_groups if g in set(sub["group"]))
             notes.append(f"{_fmt_entry(m, p)} (fraction {f:g}) has no score for {names}: {why}")
     return Summary(rows, lb, cap, datasets, rob, rob_mean, eff, norm, all_groups, refs, metrics, notes,
-                   excluded, pairwise, sr_table, sr_corr)
+                   excluded, pairwise, sr_table, sr_corr, modality)
 
 
 def _superres_only(sr_rows: pd.DataFrame, table: pd.DataFrame, corr: pd.DataFrame) -> Summary:

@@ -126,6 +126,8 @@ def print_leaderboard(results: pd.DataFrame | Summary, *, console: Console | Non
         con.print(sr)
     for line in pairwise_lines(s):
         con.print(line, highlight=False)
+    for table in modality_tables(s):
+        con.print(table)
     if len(s.notes) <= MAX_NOTES:
         for note in s.notes:
             con.print(f"[yellow]note:[/yellow] {escape(note)}")
@@ -181,6 +183,28 @@ def superres_tables(s: Summary) -> list[Table]:
             corr.add_row(str(r["dataset"]), str(r["fidelity"]), str(r["n_models"]), _f(r["spearman"]),
                          _f(r["kendall"]), escape(str(r["reason"])))
         out.append(corr)
+    return out
+
+
+def modality_tables(s: Summary) -> list[Table]:
+    """The missing-modality protocol, one table per dataset: per model and removed modality, the metric
+    [95 % CI] and its drop from all modalities [95 % CI] (paired bootstrap); ``P>0``: P(drop > 0)."""
+    out = []
+    for ds, sub in s.modality.groupby("dataset", sort=True):
+        metric = ", ".join(sorted({str(m) for m in sub["metric"]}))
+        table = Table(title=f"missing modality, {ds}: {metric} [95% CI], drop from all modalities",
+                      header_style="bold")
+        cols: list[tuple[str, JustifyMethod]] = [
+            ("model", "left"), ("removed", "left"), ("missing is", "left"), ("value [95% CI]", "right"),
+            ("drop [95% CI]", "right"), ("P>0", "right")]
+        for name, just in cols:
+            table.add_column(name, justify=just)
+        for r in sub.to_dict("records"):
+            removed = r["missing"] != "none"
+            table.add_row(str(r["model"]), str(r["missing"]) if removed else "– (all)", str(r["policy"]) or "–",
+                          _ci(r, "value"), _ci(r, "drop", "drop_lo", "drop_hi") if removed else "",
+                          _f(r["p_drop"]) if removed else "")
+        out.append(table)
     return out
 
 

@@ -49,6 +49,16 @@ class SelectBands:
         return out
 
 
+class StackedModalities:
+    """Keep a multi-modal sample's stacked view only (``image``/``bands``): crops, flips and
+    normalisation then act on every modality at once, and a fusion model splits the bands again."""
+
+    def __call__(self, sample: Sample) -> Sample:
+        if "modalities" not in sample:
+            return sample
+        return {k: v for k, v in sample.items() if k != "modalities"}
+
+
 class SizedDataset(Protocol):
     """A map-style dataset: ``len(ds)`` and ``ds[i]`` (every eokit dataset)."""
 
@@ -173,10 +183,12 @@ class EODataModule(L.LightningDataModule):
         t = first.get("target")  # a raster target (super-resolution): its band count sizes the output
         self.target_channels = int(t.shape[-3]) if isinstance(t, torch.Tensor) and t.ndim >= 3 else None
         select = SelectBands(self.bands, self.sensor) if cfg.bands else None
+        self.modalities = self._modalities(first, select)
         self.normalizer = self._normalizer(train, select)
 
         def pipeline(train_mode: bool) -> Transform:
-            ts: list[Transform] = [select] if select else []
+            ts: list[Transform] = [StackedModalities()] if self.modalities else []
+            ts += [select] if select else []
             if cfg.crop_size:
                 ts.append(RandomCrop(cfg.crop_size) if train_mode else CenterCrop(cfg.crop_size))
             if train_mode and "flip" in cfg.augment:
@@ -198,6 +210,20 @@ class EODataModule(L.LightningDataModule):
         self.test_ds = Mapped(test, sized(test, None, "test"), pipeline(False)) if test is not None else None
         self._built = True
 
+    @staticmethod
+    def _modalities(first: Sample, select: SelectBands | None) -> dict[str, dict[str, Any]]:
+        """``{modality: {'bands': [...], 'sensor': ...}}`` of a multi-modal dataset ({} otherwise), limited to
+        the bands ``select`` keeps (a modality left with no band is dropped)."""
+        from eokit.data.modalities import modality_bands, modality_sensors
+
+        mods = modality_bands(first)
+        if not mods:
+            return {}
+        sensors = modality_sensors(first)
+        keep = set(select(first)["bands"]) if select is not None else set(first["bands"])
+        out = {n: {"bands": [b for b in bs if b in keep], "sensor": sensors[n]} for n, bs in mods.items()}
+        return {n: v for n, v in out.items() if v["bands"]}
+
     def _normalizer(self, train: Dataset, select: SelectBands | None) -> NormalizeBands | None:
         mode = self.cfg.normalize
         if mode == "none":
@@ -216,7 +242,7 @@ class EODataModule(L.LightningDataModule):
                                   f"{missing}; use normalize: dataset")
         if mode == "sensor":
             raise ConfigError("data.normalize='sensor' but the dataset names no sensor; use normalize: dataset")
-        return dataset_stats(Mapped(train, None, select), self.bands, seed=self.seed)
+        return dataset_stats(Mapped(train, None, select), self.bands, seed=self.seed)  # multi-modal: sensor None
 
     # -- Lightning hooks --------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
@@ -242,5 +268,6 @@ class EODataModule(L.LightningDataModule):
 
     def describe(self) -> dict[str, Any]:
         return {"dataset": self.cfg.dataset, "bands": list(self.bands), "sensor": self.sensor,
+                **({"modalities": {n: v["bands"] for n, v in self.modalities.items()}} if self.modalities else {}),
                 "train": len(self.train_ds), "val": len(self.val_ds),
                 "test": len(self.test_ds) if self.test_ds is not None else 0}

@@ -117,8 +117,11 @@ def build_task(cfg: TrainConfig, classes: tuple[str, ...] | None) -> Task:
 
 
 def build_model(cfg: TrainConfig, task: Task, bands: tuple[str, ...], sensor: str | None,
-                target_channels: int | None = None) -> nn.Module:
+                target_channels: int | None = None, modalities: dict[str, Any] | None = None) -> nn.Module:
     """``eokit.models.create_model`` for the config's backbone/head and the data's bands.
+
+    A fusion backbone (``fusion_early``/``fusion_late``/``fusion_cross_attention``) gets the data's
+    ``modalities`` (``{name: {'bands', 'sensor'}}``) unless ``model.options.modalities`` names them.
 
     For super-resolution the head outputs ``target_channels`` bands (the data's
     target, e.g. 1 pan band from 3 MS bands) unless ``model.options.head_kwargs`` says otherwise.
@@ -136,12 +139,20 @@ def build_model(cfg: TrainConfig, task: Task, bands: tuple[str, ...], sensor: st
         kw["allow_noncommercial"] = cfg.model.allow_noncommercial
     if sensor is not None:
         kw.setdefault("sensor", sensor)
+    if modalities and _is_fusion_arch(cfg.model.backbone):
+        kw.setdefault("modalities", modalities)
     num = task.num_classes if task.num_classes is not None else 1
     model = create_model(backbone=cfg.model.backbone, task=task.name, bands=model_bands(bands, sensor),
                          num_classes=num, **kw)
     if not isinstance(getattr(model, "config", None), dict):
         raise ModelError(f"model {cfg.model.backbone!r} has no JSON .config; it cannot be checkpointed")
     return model
+
+
+def _is_fusion_arch(name: str) -> bool:
+    from eokit.models.registry import get_arch, split_name
+
+    return get_arch(split_name(name)[0]).family == "fusion"
 
 
 def data_contract(cfg: TrainConfig, dm: EODataModule, task: Task, model: nn.Module) -> DataContract:
@@ -193,7 +204,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     dm = EODataModule(cfg.data, seed=cfg.seed, task=cfg.task.type)
     dm.build()
     task = build_task(cfg, dm.classes)
-    model = build_model(cfg, task, dm.bands, dm.sensor, dm.target_channels)
+    model = build_model(cfg, task, dm.bands, dm.sensor, dm.target_channels, dm.modalities)
     module = EOTaskModule(model, task, cfg.optim)
 
     monitor = f"val/{cfg.trainer.monitor or task.monitor}"

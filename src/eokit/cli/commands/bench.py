@@ -93,7 +93,9 @@ def _report(summary: RunSummary, *, write: bool, console: Console) -> Path | Non
         return None
     outcomes = store.outcomes()  # per-test-sample outcomes: CIs, chance levels, pairwise tests, not-ranked
     refs, groups = report_context(df, summary.plan, summary.out, outcomes=outcomes)
-    s = summarise(df, references=refs, groups=groups, outcomes=outcomes)
+    from eokit.bench.modality import model_fusions
+
+    s = summarise(df, references=refs, groups=groups, outcomes=outcomes, fusions=model_fusions(summary.plan.suite))
     print_leaderboard(s, console=console)
     if not write:
         if summary.run_card is not None:

@@ -75,8 +75,12 @@ def info_cmd(name: str, as_json: bool) -> None:
     spec = get_weight_spec(name)
     arch = get_arch(spec.arch)
     bands = spec.bands or ("B02", "B03", "B04", "B08")
-    sensor = spec.sensor if spec.bands else "sentinel2_l1c"
-    bb = _shapes_only(spec.name, bands, sensor)
+    sensor: str | None = spec.sensor if spec.bands else "sentinel2_l1c"
+    kw: dict = {}
+    if arch.family == "fusion":  # shown on example S1 + S2 modalities (eokit train takes them from the data)
+        kw = dict(arch.test_kwargs)
+        bands, sensor = tuple(b for v in kw["modalities"].values() for b in v), None
+    bb = _shapes_only(spec.name, bands, sensor, **kw)
     d = spec.to_dict()
     if spec.bands:
         d["wavelengths_nm"] = [round(b.center_nm, 1) if b.center_nm > 0 else None for b in spec.band_objects()]
@@ -110,13 +114,13 @@ def info_cmd(name: str, as_json: bool) -> None:
     _console().print(table)
 
 
-def _shapes_only(name: str, bands: tuple[str, ...], sensor: str | None) -> Any:
+def _shapes_only(name: str, bands: tuple[str, ...], sensor: str | None, **kw: Any) -> Any:
     """The backbone with its weights' contract, built on the meta device (no memory, no download)."""
     try:
         with torch.device("meta"):
-            return create_backbone(name, bands=bands, sensor=sensor, pretrained=False)
+            return create_backbone(name, bands=bands, sensor=sensor, pretrained=False, **kw)
     except (NotImplementedError, RuntimeError):  # an initialiser without a meta kernel
-        return create_backbone(name, bands=bands, sensor=sensor, pretrained=False)
+        return create_backbone(name, bands=bands, sensor=sensor, pretrained=False, **kw)
 
 
 @command.command("download")

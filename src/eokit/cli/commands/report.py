@@ -60,6 +60,7 @@ def command(results: str, out: str | None, references: str | None, reference_mod
     here = src if src.is_dir() else src.parent
     configure_logging(verbosity, log_dir=Path(out).parent if out else here)
     from eokit.bench.groups import GROUPS_FILENAME, read_groups
+    from eokit.bench.modality import FUSIONS_FILENAME, read_fusions
     from eokit.bench.runcard import RUNCARD_FILENAME, read_run_card
     from eokit.bench.store import load_outcomes, load_results
     from eokit.report import print_leaderboard, summarise, write_report
@@ -84,7 +85,7 @@ def command(results: str, out: str | None, references: str | None, reference_mod
     groups = read_groups(here / GROUPS_FILENAME) if (here / GROUPS_FILENAME).exists() else None
     outcomes = load_outcomes(results, suite)  # per-sample outcomes beside a store: CIs, pairwise, not-ranked
     s = summarise(df, references=_load_references(references), reference_models=models, groups=groups,
-                  n_boot=n_boot, seed=seed, outcomes=outcomes)
+                  n_boot=n_boot, seed=seed, outcomes=outcomes, fusions=read_fusions(here / FUSIONS_FILENAME))
     path_out = Path(out) if out else here / "report.html"
     meta = {"results": str(src)}
     if suite or df["suite"].nunique() == 1:

@@ -33,11 +33,13 @@ from typing import Any, ClassVar
 
 import torch
 
+from eokit.data.modalities import check_modality_grids, multimodal_sample
 from eokit.data.sample import Sample
 from eokit.datasets.base import DatasetSpec, Download, EODataset, register
 from eokit.datasets.catalog._util import geo_meta, image_tensor
 from eokit.errors import DatasetError
 from eokit.io import open_band_files
+from eokit.sensors import get_sensor
 
 log = logging.getLogger(__name__)
 
@@ -346,3 +348,82 @@ class BigEarthNetS1(_BigEarthNet):
         gsd=10.0,
         **_COMMON,
     )
+
+
+@register
+class BigEarthNetS1S2(_BigEarthNet):
+    """BigEarthNet Sentinel-1 + Sentinel-2 pairs (BigEarthNet-MM): one multi-modal sample per patch.
+
+    ``modalities`` ``s1`` (VV, VH dB) and ``s2`` (12 L2A bands, 20/60 m bands resampled onto B02's
+    10 m grid with ``resampling``), stacked S1 then S2 under ``image``; the S1 patch of each S2
+    patch comes from ``metadata.parquet`` (v2) or the S1 label JSON (v1). ``bands`` picks from both.
+    """
+
+    modality = "s2"
+    spec = DatasetSpec(
+        name="bigearthnet_s1s2",
+        sensor=None,
+        bands=S1_BANDS + S2_BANDS,
+        folder="bigearthnet",
+        layout="both layouts of bigearthnet_s2 and bigearthnet_s1 under one root (S2 and S1 patch folders)",
+        downloads=BigEarthNetS2.spec.downloads + BigEarthNetS1.spec.downloads[:1],
+        size="v2: 549,488 S1 + S2 patch pairs, ~115 GB uncompressed",
+        tags=frozenset({"gsd>=10", "multispectral", "sar"}),
+        gsd=10.0,
+        **_COMMON,
+    )
+
+    def _index(self) -> list[dict[str, Any]]:
+        s2 = self._index_of("s2")
+        s1 = {it["id"]: it["folder"] for it in self._index_of("s1")}
+        items = [{**it, "s1_folder": s1[it["id"]]} for it in s2 if it["id"] in s1]
+        if len(items) < len(s2):
+            absent = next(it for it in s2 if it["id"] not in s1)
+            if self.missing == "error":
+                raise DatasetError(
+                    f"{self.spec.name}: {len(s2) - len(items)} of {len(s2)} {self.split} S2 patches have no S1 patch "
+                    f"under {str(self.root / self.s1_dir)!r}, e.g. {absent['id']!r}; pass missing='skip' to read the "
+                    "pairs present"
+                )
+        if not items:
+            raise DatasetError(f"{self.spec.name}: no {self.split} S2 patch has its S1 patch under {str(self.root)!r}")
+        return items
+
+    def _index_of(self, modality: str) -> list[dict[str, Any]]:
+        self.modality = modality  # type: ignore[misc]  # the S1 and S2 indexes differ only in their folders
+        try:
+            return super()._index()
+        finally:
+            self.modality = "s2"  # type: ignore[misc]  # back to the class's own
+
+    def describe(self, item: dict[str, Any]) -> str:
+        return f"{str(item['folder'])!r} + {str(item['s1_folder'])!r}"
+
+    def _load(self, item: dict[str, Any]) -> Sample:
+        s1_sensor = get_sensor("sentinel1_grd_db")
+        want_s1 = [b for b in self.band_subset if s1_sensor.has(b)]
+        want_s2 = [b for b in self.band_subset if not s1_sensor.has(b)]
+        parts: dict[str, Sample] = {}
+        grids: dict[str, tuple[Any, Path]] = {}
+        for mod, folder, want in (("s1", item["s1_folder"], want_s1), ("s2", item["folder"], want_s2)):
+            if not want:
+                continue
+            paths = sorted(Path(folder).glob("*.tif"))
+            if not paths:
+                raise DatasetError(f"{self.spec.name}: no band files in {str(folder)!r}")
+            if mod == "s2":
+                stack = open_band_files(paths, sensor="sentinel2_l2a", reference="B02", resampling=self.resampling)
+            else:
+                stack = open_band_files(paths, sensor="sentinel1_grd_db")
+            chip = stack.read(bands=want)
+            grids[mod] = (chip.grid, Path(folder))
+            parts[mod] = {"image": image_tensor(chip.array), "bands": tuple(chip.bands),
+                          "sensor": "sentinel2_l2a" if mod == "s2" else "sentinel1_grd_db"}
+        check_modality_grids(grids)
+        grid = next(iter(grids.values()))[0]
+        top = {"label": self._labels(item), **geo_meta(grid), "time": None, "path": str(item["folder"]),
+               "id": item["id"]}
+        if len(parts) == 1:
+            (only,) = parts.values()
+            return {**only, **top}
+        return multimodal_sample(parts, **top)

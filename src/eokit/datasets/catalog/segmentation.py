@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from eokit.data.modalities import check_modality_grids, multimodal_sample
 from eokit.data.sample import Sample
 from eokit.datasets.base import DatasetSpec, Download, EODataset, register
 from eokit.datasets.catalog._util import (
@@ -127,8 +128,9 @@ S1_BANDS = ("VV", "VH")
 class Sen1Floods11(EODataset):
     """Sen1Floods11 hand-labelled chips: Sentinel-1 (VV, VH dB) and Sentinel-2 L1C, 512x512.
 
-    ``modalities``: ``("s2",)`` (default), ``("s1",)`` or ``("s1", "s2")`` (stacked S1
-    then S2; the sample's sensor is then None and its bands name both).
+    ``modalities``: ``("s2",)`` (default), ``("s1",)`` or ``("s1", "s2")``: a multi-modal
+    sample (``eokit.data.modalities``) with both under ``modalities`` and their stacked view
+    (S1 then S2, sensor None) under ``image``/``bands``.
     Labels: -1 no data (-> ``ignore_index`` -1), 0 dry, 1 water.
     """
 
@@ -184,35 +186,36 @@ class Sen1Floods11(EODataset):
     def _load(self, chip: str) -> Sample:
         label_path = self.root / "LabelHand" / f"{chip}_LabelHand.tif"
         lab = open_raster(label_path)
-        arrays: list[np.ndarray] = []
-        bands: list[str] = []
+        parts: dict[str, Sample] = {}
+        grids: dict[str, tuple[Any, Path]] = {}
         for mod in self.modalities:
             if mod == "s1":
                 path = self.root / "S1Hand" / f"{chip}_S1Hand.tif"
                 src = open_raster(path, band_names=S1_BANDS, sensor="sentinel1_grd_db")
+                sensor = "sentinel1_grd_db"
             else:
                 path = self.root / "S2Hand" / f"{chip}_S2Hand.tif"
                 src = open_raster(path, band_names=self.spec.bands, sensor="sentinel2_l1c")
-            check_same_grid(src.grid, lab.grid, path, label_path)
-            a = src.read().array
-            arrays.append(np.nan_to_num(a, nan=0.0))
-            bands.extend(src.bands)
+                sensor = "sentinel2_l1c"
+            grids[mod] = (src.grid, path)
+            a = np.nan_to_num(src.read().array, nan=0.0)
+            parts[mod] = {"image": image_tensor(a), "bands": tuple(src.bands), "sensor": sensor}
+        check_modality_grids(grids)
+        for grid, path in grids.values():
+            check_same_grid(grid, lab.grid, path, label_path)
         mask = lab.read(dtype=None).array[0].astype(np.int64)
         mask[mask < 0] = IGNORE_INDEX
-        sensor = (
-            None if len(self.modalities) > 1
-            else ("sentinel1_grd_db" if self.modalities[0] == "s1" else "sentinel2_l1c")
-        )
-        return {
-            "image": image_tensor(np.concatenate(arrays)),
+        top: Sample = {
             "mask": mask_tensor(mask),
-            "bands": tuple(bands),
-            "sensor": sensor,
             **geo_meta(lab.grid),
             "time": None,
             "id": chip,
             "path": str(label_path),
         }
+        if len(parts) > 1:  # S1 + S2: both modalities, and their stacked view (S1 then S2)
+            return multimodal_sample(parts, **top)
+        (only,) = parts.values()
+        return {**only, **top}
 
 
 # --------------------------------------------------------------------------- vector labels
