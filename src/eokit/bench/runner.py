@@ -177,6 +177,8 @@ def plan(suite: SuiteConfig) -> Plan:
             raise ConfigError(f"robustness.datasets: {d.name!r} is a {train.task} dataset; robustness is "
                               f"evaluated on pooled-feature tasks {[str(t) for t in POOLED_TASKS]}")
         for m in suite.models:
+            if m.kind == "backbone" and series_model(m) != train.series:
+                continue  # image backbones and pixel-series encoders each see only their own kind of data
             why = applicable(m, train)
             if why:
                 skipped.append((m.name, d.name, why))
