@@ -21,8 +21,9 @@ from eokit.models import (
 from eokit.sensors import get_sensor
 
 ALL_ARCHS = [a.name for a in list_archs()]
-# fusion backbones take the bands of their modalities only (tests/models/test_fusion.py covers them)
-ARCHS = [a.name for a in list_archs() if a.family != "fusion"]
+# fusion backbones take the bands of their modalities only (tests/models/test_fusion.py covers them);
+# series encoders: tests/models/test_series_models.py
+ARCHS = [a.name for a in list_archs() if a.family != "fusion" and a.input == "image"]
 HEADS = list_heads()
 BANDS = ("B02", "B03", "B04", "B08")
 S2 = "sentinel2_l1c"

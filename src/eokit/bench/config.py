@@ -22,10 +22,11 @@ from eokit.errors import ConfigError, suggest
 from eokit.tasktype import TaskType
 from eokit.transforms.corruptions import CORRUPTIONS
 
-PROTOCOLS = ("knn5", "knn20", "linear", "random_forest", "decoder", "finetune")
+PROTOCOLS = ("knn5", "knn20", "linear", "random_forest", "decoder", "finetune", "temporal")
 """Evaluation protocols. knn/linear/random_forest use pooled frozen features;
 ``decoder`` trains a light decoder on frozen feature maps (dense tasks);
-``finetune`` trains backbone + head end to end (short)."""
+``finetune`` trains backbone + head end to end (short); ``temporal`` trains a pixel
+time-series encoder + head from scratch on time-series classification (``eokit.bench.temporal``)."""
 
 POOLED_PROTOCOLS = ("knn5", "knn20", "linear", "random_forest")
 KINDS = ("backbone", "raw_pixels", "spectral_indices")
@@ -59,7 +60,7 @@ uses); the stored names are kept so results, references and reports stay compara
 
 BUILTIN_SUITES = ("quick", "full", "fm")
 
-Protocol = Literal["knn5", "knn20", "linear", "random_forest", "decoder", "finetune"]
+Protocol = Literal["knn5", "knn20", "linear", "random_forest", "decoder", "finetune", "temporal"]
 _SUITE_PROTOCOLS: tuple[Protocol, ...] = ("knn5", "knn20", "linear", "decoder")  # a suite's default
 _ROBUSTNESS_PROTOCOLS: tuple[Protocol, ...] = ("linear",)
 

@@ -1,8 +1,8 @@
 """Benchmark data: a dataset split read once into arrays and cached on disk.
 
 ``load_split(cfg, 'train'|'test')`` returns :class:`SplitArrays` (images
-N×C×H×W float32 in the dataset's own units, plus labels / masks / second
-dates). Subsets are seeded and class-balanced; dense samples can be cut into
+N×C×H×W float32 in the dataset's own units, or pixel time series N×T×C, plus
+labels / masks / second dates / days of year and time masks). Subsets are seeded and class-balanced; dense samples can be cut into
 tiles; a dataset that ships a single split is divided by a seeded, stratified
 holdout. Results are cached as ``.npz`` (no pickle) under
 ``cache_dir()/bench/data`` and written atomically.
@@ -48,12 +48,19 @@ class SplitArrays:
     image2: np.ndarray | None = None  # (N, C, H, W) second date (change detection)
     key: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    doy: np.ndarray | None = None  # (N, T) int64 day of year (pixel time series with dates)
+    time_mask: np.ndarray | None = None  # (N, T) bool, False = padded or missing date
 
     def __post_init__(self) -> None:
         self.task = TaskType.parse(self.task, "bench data")
 
     def __len__(self) -> int:
         return int(self.image.shape[0])
+
+    @property
+    def series(self) -> bool:
+        """The items are pixel time series (N, T, C), scored as classification (one class per series)."""
+        return self.image.ndim == 3
 
     @property
     def num_classes(self) -> int:
@@ -78,7 +85,8 @@ class SplitArrays:
             return None if a is None else a[idx]
 
         return SplitArrays(self.task, self.bands, self.sensor, self.classes, self.image[idx], take(self.label),
-                           take(self.mask), take(self.image2), self.key, dict(self.extra))
+                           take(self.mask), take(self.image2), self.key, dict(self.extra), take(self.doy),
+                           take(self.time_mask))
 
 
 def data_key(cfg: DatasetCfg, part: str) -> str:
@@ -129,7 +137,7 @@ def _write(path: Path, a: SplitArrays) -> None:
     meta = {"task": a.task, "bands": list(a.bands), "sensor": a.sensor, "classes": list(a.classes),
             "extra": a.extra}
     arrays: dict[str, Any] = {"image": a.image, "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
-    for name in ("label", "mask", "image2"):
+    for name in ("label", "mask", "image2", "doy", "time_mask"):
         v = getattr(a, name)
         if v is not None:
             arrays[name] = v
@@ -156,7 +164,8 @@ def _read(path: Path, key: str) -> SplitArrays:
         meta = json.loads(z["meta"].tobytes().decode())
         get = {k: z[k] for k in z.files if k != "meta"}
     return SplitArrays(meta["task"], tuple(meta["bands"]), meta["sensor"], tuple(meta["classes"]), get["image"],
-                       get.get("label"), get.get("mask"), get.get("image2"), key, meta.get("extra", {}))
+                       get.get("label"), get.get("mask"), get.get("image2"), key, meta.get("extra", {}),
+                       get.get("doy"), get.get("time_mask"))
 
 
 # -- building --------------------------------------------------------------------------------------
@@ -188,6 +197,8 @@ def open_dataset(cfg: DatasetCfg, split: str) -> Any:
 
 def dataset_task(cfg: DatasetCfg, ds: Any) -> TaskType:
     task = cfg.task or getattr(getattr(ds, "spec", None), "task", None)
+    if task == TaskType.TIMESERIES_CLASSIFICATION:  # one class per series: scored as classification
+        return TaskType.CLASSIFICATION
     if task not in TASKS:
         raise ConfigError(
             f"dataset {cfg.name!r}: task {task!r} is not benchmarked yet; supported tasks: "
@@ -349,8 +360,46 @@ def _resize(t: torch.Tensor, size: int, nearest: bool = False) -> torch.Tensor:
     return F.interpolate(t[None].float(), size=(size, size), mode="bilinear", align_corners=False)[0]
 
 
+def _stack_series(cfg: DatasetCfg, task: TaskType, samples: list[dict[str, Any]], ds: Any) -> SplitArrays:
+    """Pixel time series ((T, C) or (T, C, 1, 1) images) of a classification dataset -> (N, T, C)."""
+    bands = tuple(samples[0].get("bands") or ())
+    series: list[torch.Tensor] = []
+    labels: list[int] = []
+    doy: list[torch.Tensor] = []
+    masks: list[torch.Tensor] = []
+    for s in samples:
+        img = s["image"]
+        x = img[..., 0, 0] if img.ndim == 4 else img
+        if tuple(s.get("bands") or ()) != bands or tuple(x.shape) != tuple(series[0].shape if series else x.shape):
+            raise DatasetError(f"dataset {cfg.name!r}: series disagree on bands or length ({bands}, "
+                               f"{tuple(series[0].shape) if series else ''} vs {s.get('bands')}, {tuple(x.shape)}); "
+                               "pad them to one length with time_mask False on the added dates")
+        series.append(x.float())
+        labels.append(int(_label_of(s)))
+        if s.get("doy") is not None:
+            doy.append(torch.as_tensor(s["doy"], dtype=torch.int64))
+        if s.get("time_mask") is not None:
+            masks.append(torch.as_tensor(s["time_mask"], dtype=torch.bool))
+    for name, got in (("doy", doy), ("time_mask", masks)):
+        if got and len(got) != len(samples):
+            raise DatasetError(f"dataset {cfg.name!r}: {len(got)} of {len(samples)} series carry {name!r}; "
+                               "give it for every series or for none")
+    return SplitArrays(
+        task=task, bands=bands, sensor=samples[0].get("sensor"),
+        classes=tuple(getattr(getattr(ds, "spec", None), "classes", ()) or ()),
+        image=torch.stack(series).numpy().astype(np.float32), label=np.asarray(labels, dtype=np.int64),
+        doy=torch.stack(doy).numpy() if doy else None, time_mask=torch.stack(masks).numpy() if masks else None,
+    )
+
+
+def _is_pixel_series(image: torch.Tensor) -> bool:
+    return image.ndim == 2 or (image.ndim == 4 and tuple(image.shape[-2:]) == (1, 1))
+
+
 def _stack(cfg: DatasetCfg, task: TaskType, samples: list[dict[str, Any]], ds: Any) -> SplitArrays:
     first = samples[0]
+    if task == TaskType.CLASSIFICATION and _is_pixel_series(first["image"]) and not cfg.size and not cfg.tile:
+        return _stack_series(cfg, task, samples, ds)
     if first["image"].ndim != 3:
         raise ConfigError(
             f"dataset {cfg.name!r}: images of shape {tuple(first['image'].shape)} (time series) are not "

@@ -8,10 +8,14 @@ and a list of feature maps. Three kinds exist:
   converted to reflectance and normalised with the backbone's own data contract;
 - ``raw_pixels``: per-band means, standard deviations and a 4×4 average-pooled
   thumbnail (pooled) / the pixels themselves (maps) — the "does a model beat
-  the pixels?" baseline;
+  the pixels?" baseline; for pixel time series (N, T, C), the flattened series;
 - ``spectral_indices``: NDVI, NDWI, MNDWI, NDBI, NBR, NDMI, EVI, SAVI, GNDVI
   (those the bands allow; ``eokit.sensors.spectral_index``) summarised by
-  mean/std/percentiles, plus band means.
+  mean/std/percentiles, plus band means; for pixel time series, each index at
+  every date, plus band means.
+
+Pixel time-series encoders (``ArchSpec.input == "series"``) run only on pixel time
+series, and image backbones only on images (:func:`applicable`).
 
 Features are cached as safetensors files under ``cache_dir()/bench/features``,
 keyed by the extractor's fingerprint (a hash of its config *and* of its weight
@@ -170,6 +174,8 @@ class BackboneExtractor(Extractor):
                                         "weights": weights_digest(self.model)})
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 3:  # pixel series (B, T, C): bands last; normalise as (B, C, T, 1)
+            return self.normalize(x[..., self.index].transpose(1, 2)[..., None])[..., 0].transpose(1, 2)
         return self.normalize(x[:, self.index])
 
     def pooled(self, model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -189,6 +195,10 @@ class RawPixelExtractor(Extractor):
         self.fingerprint = stable_hash({"kind": "raw_pixels", "v": 1, "index": self.index, "scale": scale})
 
     def extract(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        if x.ndim == 3:  # pixel time series (B, T, C): every value of the series
+            pooled = (x[..., self.index] * self.scale + self.offset).flatten(1)
+            self.num_features = pooled.shape[1]
+            return pooled, []
         x = x[:, self.index] * self.scale + self.offset
         thumb = F.adaptive_avg_pool2d(x, 4).flatten(1)
         pooled = torch.cat([x.mean((2, 3)), x.std((2, 3)), thumb], 1)
@@ -220,6 +230,13 @@ class SpectralIndexExtractor(Extractor):
         from eokit.sensors import spectral_index
 
         refl = (x * self.scale + self.offset).numpy()
+        if refl.ndim == 3:  # pixel time series (B, T, C): each index at every date, plus band means
+            series = np.stack([spectral_index(n, np.moveaxis(refl, -1, 0), self.bands, self.sensor)
+                               for n in self.indices], 1)  # (B, n, T)
+            series = np.clip(np.nan_to_num(series, nan=0.0, posinf=0.0, neginf=0.0), -10, 10)
+            pooled = np.concatenate([series.reshape(len(refl), -1), refl.mean(1)], 1).astype(np.float32)
+            self.num_features = pooled.shape[1]
+            return torch.from_numpy(pooled), []
         chans = np.moveaxis(refl, 1, 0)  # (C, B, H, W)
         idx = np.stack([spectral_index(n, chans, self.bands, self.sensor) for n in self.indices], 1)
         idx = np.clip(np.nan_to_num(idx, nan=0.0, posinf=0.0, neginf=0.0), -10, 10)
@@ -243,8 +260,22 @@ def make_extractor(cfg: ModelCfg, data: SplitArrays) -> Extractor:
     raise ConfigError(f"model {cfg.name!r}: unknown kind {cfg.kind!r}")
 
 
+def series_model(cfg: ModelCfg) -> bool:
+    """``cfg`` is a pixel time-series encoder (``ArchSpec.input == 'series'``: tempcnn, ltae, ...)."""
+    if cfg.kind != "backbone" or not cfg.arch:
+        return False
+    from eokit.models.registry import get_arch, split_name
+
+    return get_arch(split_name(cfg.arch)[0]).input == "series"
+
+
 def applicable(cfg: ModelCfg, data: SplitArrays) -> str | None:
     """None if ``cfg`` can run on ``data``, else the reason why not."""
+    if series_model(cfg) and not data.series:
+        return f"{cfg.arch} encodes pixel time series (N, T, C); this dataset has images {tuple(data.image.shape[1:])}"
+    if cfg.kind == "backbone" and data.series and not series_model(cfg):
+        return (f"{cfg.arch} is an image backbone; this dataset has pixel time series "
+                f"{tuple(data.image.shape[1:])} (T, C): use a series encoder (tempcnn, ltae, temporal_transformer)")
     try:
         if cfg.kind == "spectral_indices":
             SpectralIndexExtractor(cfg, data.bands, data.sensor, (1.0, 0.0))

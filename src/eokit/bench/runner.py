@@ -63,7 +63,7 @@ Progress = Callable[[int, int, str], None]
 class Job:
     """One unit of bench computation; ``entries`` = ((job_key, conditions), ...) it stores rows for."""
 
-    kind: str  # 'eval' | 'finetune' | 'efficiency' | 'superres'
+    kind: str  # 'eval' | 'finetune' | 'temporal' | 'efficiency' | 'superres' | 'modality'
     model: str
     dataset: str
     protocol: str
@@ -146,13 +146,15 @@ def _protocol_ok(protocol: str, task: TaskType) -> bool:
         return task in DENSE_TASKS
     if protocol == "finetune":
         return task in POOLED_TASKS
+    if protocol == "temporal":
+        return task == TaskType.CLASSIFICATION
     return False
 
 
 def plan(suite: SuiteConfig) -> Plan:
     """The full job grid of ``suite`` (baselines included); loads each dataset once to learn bands and task."""
     from eokit.bench.data import load_split
-    from eokit.bench.features import applicable, weights_problem
+    from eokit.bench.features import applicable, series_model, weights_problem
 
     suite = with_baselines(suite)
     jobs: list[Job] = []
@@ -175,7 +177,7 @@ def plan(suite: SuiteConfig) -> Plan:
         info[d.name] = {"task": train.task, "bands": list(train.bands), "sensor": train.sensor,
                         "n_train": len(train), "n_test": len(test), "shape": list(train.image.shape[1:])}
         conds: list[tuple[str, int]] = [CLEAN]
-        if rob and train.task in POOLED_TASKS and (rob_datasets is None or d.name in rob_datasets):
+        if rob and train.task in POOLED_TASKS and not train.series and (rob_datasets is None or d.name in rob_datasets):
             conds += [(c, s) for c in rob.corruptions for s in rob.severities]
         elif rob and rob_datasets and d.name in rob_datasets:
             raise ConfigError(f"robustness.datasets: {d.name!r} is a {train.task} dataset; robustness is "
@@ -183,6 +185,8 @@ def plan(suite: SuiteConfig) -> Plan:
         for m in suite.models:
             if m.name in unavailable:
                 continue
+            if m.kind == "backbone" and series_model(m) != train.series:
+                continue  # image backbones and pixel-series encoders each see only their own kind of data
             why = applicable(m, train)
             if why:
                 skipped.append((m.name, d.name, why))
@@ -196,6 +200,8 @@ def plan(suite: SuiteConfig) -> Plan:
                     continue
                 if p.name == "finetune" and m.kind != "backbone":
                     continue
+                if (p.name == "temporal") != series_model(m):  # series encoders are trained, not probed
+                    continue
                 for frac in p.fractions or []:
                     for seed in p.seeds or []:
                         robust = (rob is not None and p.name in rob.protocols and p.name in POOLED_PROTOCOLS
@@ -203,8 +209,8 @@ def plan(suite: SuiteConfig) -> Plan:
                         # one store job per condition: adding a corruption later adds jobs, never duplicates
                         entries = [(_job_key(suite, m.name, d.name, p, frac, seed, [c]), (c,))
                                 for c in (conds if robust else [CLEAN])]
-                        jobs.append(Job("finetune" if p.name == "finetune" else "eval", m.name, d.name, p.name,
-                                        frac, seed, tuple(entries)))
+                        kind = p.name if p.name in ("finetune", "temporal") else "eval"
+                        jobs.append(Job(kind, m.name, d.name, p.name, frac, seed, tuple(entries)))
             if suite.efficiency.enabled:
                 key = _job_key(suite, m.name, d.name, "efficiency", 1.0, 0, [CLEAN])
                 jobs.append(Job("efficiency", m.name, d.name, "efficiency", 1.0, 0, ((key, (CLEAN,)),)))
@@ -364,6 +370,25 @@ def finetune_job(suite_json: dict[str, Any], t: Job) -> JobResult:
     return _result(suite, t, {cond: res}, keep)
 
 
+def temporal_job(suite_json: dict[str, Any], t: Job) -> JobResult:
+    """The temporal protocol: a series encoder trained from scratch (``eokit.bench.temporal``)."""
+    from eokit.bench.data import fraction_indices, load_split
+    from eokit.bench.temporal import run_temporal
+
+    _worker_setup()
+    suite = _suite(suite_json)
+    m = next(x for x in suite.models if x.name == t.model)
+    d = next(x for x in suite.datasets if x.name == t.dataset)
+    pcfg = next(p for p in suite.protocol_cfgs() if p.name == "temporal")
+    train, test = load_split(d, "train"), load_split(d, "test")
+    idx = fraction_indices(train.target(), t.fraction, t.seed, train.task)
+    keep: dict[tuple[str, int], Any] = {}
+    res = run_temporal(m.arch or "", m.options, train, test, idx, t.seed, max(train.num_classes, test.num_classes),
+                       epochs=pcfg.epochs or 30, lr=pcfg.lr or 2e-3, batch_size=pcfg.batch_size or 32, keep=keep)
+    ((_, (cond,)),) = t.entries
+    return _result(suite, t, {cond: res}, keep)
+
+
 def efficiency_job(suite_json: dict[str, Any], t: Job) -> JobResult:
     from eokit.bench.data import load_split
     from eokit.bench.efficiency import measure
@@ -413,8 +438,8 @@ def run_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = N
     """Run one job; ``{job_key: rows}`` with ``.outcomes``. A metric that cannot be computed on the
     test set (an empty split, no labelled pixel, no positive label) is not a crash and not 0.0: the
     job stores no rows and a reason (:func:`not_scored`), logged as a warning naming the job."""
-    runners = {"eval": eval_job, "finetune": finetune_job, "efficiency": efficiency_job, "superres": superres_job,
-               "modality": modality_job}
+    runners = {"eval": eval_job, "finetune": finetune_job, "temporal": temporal_job, "efficiency": efficiency_job,
+               "superres": superres_job, "modality": modality_job}
     if t.kind not in runners:
         raise ConfigError(f"unknown job kind {t.kind!r}; one of {sorted(runners)}")
     try:

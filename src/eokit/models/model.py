@@ -15,16 +15,17 @@ from eokit.models.band_adapter import BandLike
 from eokit.models.contract import DataContract
 from eokit.models.factory import WeightsArg, create_backbone
 from eokit.models.registry import get_arch, get_head, get_weight_spec, split_name
-from eokit.models.temporal import TemporalAggregator
+from eokit.models.temporal import TemporalAggregator, check_time, masked_mean
 from eokit.tasktype import TaskType
 
 # the task types a backbone + head model is built for
 TASKS: tuple[TaskType, ...] = (
     TaskType.CLASSIFICATION, TaskType.MULTILABEL, TaskType.REGRESSION, TaskType.SEGMENTATION,
     TaskType.PIXEL_REGRESSION, TaskType.CHANGE_DETECTION, TaskType.SUPER_RESOLUTION, TaskType.DETECTION,
+    TaskType.TIMESERIES_CLASSIFICATION,
 )
 HEAD_KIND = {
-    "classification": "image", "multilabel": "image", "regression": "image",
+    "classification": "image", "timeseries_classification": "image", "multilabel": "image", "regression": "image",
     "segmentation": "dense", "pixel_regression": "dense", "change_detection": "dense",
     "super_resolution": "super_resolution", "detection": "detection",
 }
@@ -44,7 +45,11 @@ class EOModel(nn.Module):
     segmentation (B, K, H, W); pixel_regression (B, K, H, W) (K=1 by default);
     change_detection ``model(image, image2)`` -> (B, K, H, W) (K=2, or 1 for a
     single logit); super_resolution (B, C, sH, sW); detection: see
-    :mod:`eokit.models.detection`. Time series (B, T, C, H, W) need ``temporal=``.
+    :mod:`eokit.models.detection`. Time series (B, T, C, H, W) need ``temporal=``: the
+    backbone encodes each observed date (``time_mask`` True) and the aggregator pools them
+    (padded dates are never encoded); a series backbone (``tempcnn``, ``ltae``,
+    ``temporal_transformer``) takes pixel series (B, T, C) itself. ``dates`` is the (B, T)
+    day of year.
     """
 
     def __init__(self, backbone: Backbone, head: nn.Module, task: str, config: dict[str, Any],
@@ -93,8 +98,15 @@ class EOModel(nn.Module):
         return x, None
 
     def encode(self, image: torch.Tensor, bands: Sequence[str] | None = None,
-               dates: torch.Tensor | None = None) -> tuple[Features, torch.Tensor]:
+               dates: torch.Tensor | None = None, time_mask: torch.Tensor | None = None
+               ) -> tuple[Features, torch.Tensor]:
         """Features of ``image`` (time series collapsed by the temporal aggregator) and the prepared image."""
+        bb = self.backbone
+        if getattr(bb, "series", False):
+            x = bb.select_series_bands(bb.as_series(image), bands)  # type: ignore[operator]  # SeriesBackbone
+            if self.normalizer is not None:  # per band: channels last -> (B, C, T, 1) and back
+                x = self.normalizer(x.transpose(1, 2)[..., None])[..., 0].transpose(1, 2)
+            return bb(x, None, dates, time_mask), x
         if image.ndim == 5:
             if self.temporal is None:
                 raise ModelError(
@@ -102,28 +114,40 @@ class EOModel(nn.Module):
                     "create it with temporal='ltae' (or 'mean'/'max')"
                 )
             b, t = image.shape[:2]
-            flat, bands2 = self._prepare(image.flatten(0, 1), bands)
-            f = self.backbone(flat, bands2)
-            pooled = f.pooled.view(b, t, -1)
-            maps = [m.view(b, t, *m.shape[1:]) for m in f.maps]
-            pooled, maps = self.temporal(pooled, maps, dates)
-            return Features(pooled, maps), flat.view(b, t, *flat.shape[1:]).mean(dim=1)
+            dates, time_mask = check_time(b, t, dates, time_mask, owner=f"{bb.arch} (per-date encoding)",
+                                          device=image.device)
+            frames = image.flatten(0, 1)
+            valid = time_mask.flatten() if time_mask is not None else None
+            if valid is not None:  # encode only observed dates; padded ones are zeros that no pooling reads
+                frames = frames[valid]
+            flat, bands2 = self._prepare(frames, bands)
+            f = bb(flat, bands2)
+            pooled, maps = f.pooled, list(f.maps)
+            if valid is not None:
+                pooled = _scatter(pooled, valid)
+                maps = [_scatter(m, valid) for m in maps]
+                flat = _scatter(flat, valid)
+            pooled = pooled.view(b, t, -1)
+            maps = [m.view(b, t, *m.shape[1:]) for m in maps]
+            pooled, maps = self.temporal(pooled, maps, dates, time_mask)
+            return Features(pooled, maps), masked_mean(flat.view(b, t, *flat.shape[1:]), time_mask)
         if image.ndim != 4:
             raise ModelError(f"expected (B, C, H, W) or (B, T, C, H, W), got {tuple(image.shape)}")
         x, bands2 = self._prepare(image, bands)
         return self.backbone(x, bands2), x
 
     def forward(self, image: torch.Tensor, image2: torch.Tensor | None = None, *,
-                bands: Sequence[str] | None = None, dates: torch.Tensor | None = None) -> torch.Tensor:
+                bands: Sequence[str] | None = None, dates: torch.Tensor | None = None,
+                time_mask: torch.Tensor | None = None) -> torch.Tensor:
         out_size = image.shape[-2:]
         if self.task == "change_detection" and image2 is None:
             raise ModelError("change detection needs two images: model(image, image2)")
         if self.task != "change_detection" and image2 is not None:
             raise ModelError(f"task {self.task!r} takes one image; image2 is only for change_detection")
-        feats, x = self.encode(image, bands, dates)
+        feats, x = self.encode(image, bands, dates, time_mask)
         if self.task == "change_detection":
             assert image2 is not None  # checked above
-            f2, _ = self.encode(image2, bands, dates)
+            f2, _ = self.encode(image2, bands, dates, time_mask)
             maps = [siamese_fuse(a, b, self.fusion) for a, b in zip(feats.maps, f2.maps, strict=True)]
             return self.head(maps, out_size)
         kind = HEAD_KIND[self.task]
@@ -133,6 +157,13 @@ class EOModel(nn.Module):
         if kind == "super_resolution":
             return self.head(feats.maps, x)
         return self.head(feats.maps, out_size)
+
+
+def _scatter(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Rows of ``x`` (one per True in ``valid``) placed at those positions, zeros elsewhere."""
+    out = x.new_zeros((valid.shape[0], *x.shape[1:]))
+    out[valid] = x
+    return out
 
 
 class DetectionModel(nn.Module):
@@ -206,6 +237,13 @@ def create_model(
     arch, _ = split_name(backbone)
     kind = HEAD_KIND[task]
     arch_spec = get_arch(arch)
+    if arch_spec.input == "series" and (kind != "image" or temporal):
+        raise ModelError(
+            f"{arch} encodes a pixel time series (B, T, C) into one vector: it serves classification and "
+            f"regression tasks (image heads) without temporal=; for task {task!r}"
+            f"{' with temporal=' + repr(temporal) if temporal else ''} use an image backbone with "
+            "temporal='ltae' (or 'mean'/'max')"
+        )
     if head is None:
         head = {"image": "linear", "super_resolution": "sr", "detection": "faster_rcnn"}.get(
             kind, arch_spec.default_head.get("dense", "upernet"))

@@ -28,6 +28,7 @@ class ArchSpec:
     description: str = ""
     default_head: dict[str, str] = field(default_factory=dict)  # "dense" -> head name
     test_kwargs: dict[str, Any] = field(default_factory=dict)  # tiny settings for contract tests
+    input: str = "image"  # "image": (B, C, H, W) images; "series": pixel time series (B, T, C)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from eokit.models.registry import (
     register_head,
     register_weights,
 )
+from eokit.models.series import LTAEEncoder, TempCNN, TemporalTransformer, series_builder
 from eokit.models.timm_backbone import build_timm
 from eokit.models.weights import WeightSpec
 
@@ -92,6 +93,17 @@ if "dofa_tiny" not in ARCHS:
             _det, (lambda d: lambda bb, k, **kw: Detector(bb, k, d, **kw))(_det), "detection",
             f"torchvision {_det} on the backbone + FPN",
         ))
+
+if "tempcnn" not in ARCHS:  # pixel time-series encoders (input (B, T, C) + doy + time_mask)
+    for _cls, _desc, _test in (
+        (TempCNN, "TempCNN (Pelletier et al., 2019): 1-D temporal convolutions + batch norm + dropout + dense; "
+         "n_dates=T flattens as in the paper, n_dates=None pools (any length)", {"filters": 8, "hidden": 16}),
+        (TemporalTransformer, "small temporal transformer: band embedding + day-of-year encoding, "
+         "padded dates masked in attention and pooling", {"d_model": 16, "heads": 2, "ff": 32}),
+        (LTAEEncoder, "L-TAE (Garnot & Landrieu, 2020) on pixel series: per-date embedding + lightweight "
+         "temporal attention with day-of-year encoding", {"d_model": 16, "heads": 4}),
+    ):
+        register_arch(ArchSpec(_cls.arch, series_builder(_cls), "temporal", _desc, {}, _test, input="series"))
 
 # Published EO foundation models (one module per family in eokit.models.fm).
 from eokit.models.fm import load_families  # noqa: E402

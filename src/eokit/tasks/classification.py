@@ -110,3 +110,29 @@ class MultilabelTask(Task):
     def predict(self, output: Tensor) -> dict[str, Tensor]:
         probs = output.sigmoid()
         return {"probs": probs, "labels": probs >= self.threshold}
+
+
+def time_inputs(batch: Sample) -> dict[str, Tensor]:
+    """The batch's ``doy`` (as ``dates=``) and ``time_mask`` model keywords, where it has them as tensors."""
+    out: dict[str, Tensor] = {}
+    for key, kw in (("doy", "dates"), ("time_mask", "time_mask")):
+        v = batch.get(key)
+        if isinstance(v, Tensor):
+            out[kw] = v
+        elif isinstance(v, list | tuple) and v and all(isinstance(r, list | tuple | Tensor) for r in v):
+            out[kw] = torch.as_tensor([list(r) for r in v])
+    return out
+
+
+@register_task
+class TimeSeriesClassificationTask(ClassificationTask):
+    """One class per time series (pixel series (B, T, C) or image series (B, T, C, H, W)).
+
+    Like :class:`ClassificationTask` (logits (B, K), cross-entropy, the same metrics), and
+    the model is also given the batch's ``doy`` (as ``dates=``) and ``time_mask``.
+    """
+
+    name = TaskType.TIMESERIES_CLASSIFICATION
+
+    def forward(self, model: Any, batch: Sample) -> Any:
+        return model(batch["image"], **time_inputs(batch))
