@@ -44,7 +44,7 @@ def list_cmd(pretrained: bool | None, as_json: bool) -> None:
     table = Table(title=f"eokit models ({len(specs)})")
     table.add_column("name", no_wrap=True)
     for col in ("family", "source", "bands", "input", "gsd (m)", "licence"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("family", "licence"))
     for s in specs:
         table.add_row(
             s.name, s.family or get_arch(s.arch).family, s.source, _bands_cell(s.bands), str(s.input_size),
