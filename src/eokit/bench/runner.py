@@ -151,6 +151,11 @@ def _protocol_ok(protocol: str, task: TaskType) -> bool:
     return False
 
 
+# what runs on a time-series dataset: the series encoders' own protocol, and a random forest on the flattened
+# series for the baselines (the published reference for these data)
+SERIES_PROTOCOLS = ("temporal", "random_forest")
+
+
 def plan(suite: SuiteConfig) -> Plan:
     """The full job grid of ``suite`` (baselines included); loads each dataset once to learn bands and task."""
     from eokit.bench.data import load_split
@@ -202,6 +207,9 @@ def plan(suite: SuiteConfig) -> Plan:
                     continue
                 if (p.name == "temporal") != series_model(m):  # series encoders are trained, not probed
                     continue
+                if train.series and p.name not in SERIES_PROTOCOLS:
+                    continue  # no image backbone runs here: a probe of baselines alone would leave every image
+                    # entry of that protocol without an overall score
                 for frac in p.fractions or []:
                     for seed in p.seeds or []:
                         robust = (rob is not None and p.name in rob.protocols and p.name in POOLED_PROTOCOLS
