@@ -40,11 +40,14 @@ PROTOCOL = "temporal"
 @dataclass(frozen=True)
 class Augment:
     """Training-time augmentation of standardised series (B, T, C): Gaussian ``noise`` (std),
-    a per-series gain ``1 + N(0, gain)`` and a random shift by up to ``shift`` dates (edges repeated)."""
+    a per-series gain ``1 + N(0, gain)``, a random shift by up to ``shift`` dates (edges repeated)
+    and a per-series, per-channel ``offset`` N(0, offset) added at every date (a field-level shift
+    of the level of each band, as between fields of one class)."""
 
     noise: float = 0.03
     gain: float = 0.05
     shift: int = 2
+    offset: float = 0.0
 
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         b, t, c = x.shape
@@ -54,6 +57,8 @@ class Augment:
             x = torch.gather(x, 1, idx[..., None].expand(b, t, c))
         if self.gain:
             x = x * (1 + self.gain * torch.randn(b, 1, 1, generator=g))
+        if self.offset:
+            x = x + self.offset * torch.randn(b, 1, c, generator=g)
         if self.noise:
             x = x + self.noise * torch.randn(x.shape, generator=g)
         return x
