@@ -51,6 +51,17 @@ class GroupPatchEmbed(nn.Module):
         self.proj = nn.Conv2d(in_chans, embed_dim, patch_size, patch_size)
 
 
+def encoder_state(model: Any, state_dict: StateDict) -> StateDict:
+    """A SatMAE/SatMAE++ pretraining checkpoint -> ``model``'s encoder keys (``model``/``module.`` nesting,
+    decoder and SatMAE++ upsampling blocks dropped), its pos_embed resized to ``model``'s input size."""
+    sd = drop_keys(strip_prefix(unwrap(state_dict), ("module.",)), SATMAEPP_DROP)
+    pos = getattr(model, "pos_embed", None)
+    if "pos_embed" in sd and pos is not None and sd["pos_embed"].shape != pos.shape:
+        g = int(model.img_size) // int(model.patch_size)
+        sd["pos_embed"] = resize_pos_embed(sd["pos_embed"], (g, g))
+    return sd
+
+
 class GroupChannelViT(Backbone):
     """SatMAE's group-channel ViT encoder; any Sentinel-2-like bands by name (see the module docstring)."""
 
@@ -180,11 +191,7 @@ class GroupChannelViT(Backbone):
 
     def convert_checkpoint(self, state_dict: StateDict) -> StateDict:
         """Pretraining checkpoint (``model`` nesting, decoder, SatMAE++ upsampling blocks) -> the encoder."""
-        sd = drop_keys(strip_prefix(unwrap(state_dict), ("module.",)), SATMAEPP_DROP)
-        if "pos_embed" in sd and sd["pos_embed"].shape != self.pos_embed.shape:
-            g = self.img_size // self.patch_size
-            sd["pos_embed"] = resize_pos_embed(sd["pos_embed"], (g, g))
-        return sd
+        return encoder_state(self, state_dict)
 
 
 class SatMaeRgbBackbone(MaeViTBackbone):
@@ -280,12 +287,8 @@ class SatMaeTemporalViT(Backbone):
         self.norm = None
 
     def convert_checkpoint(self, state_dict: StateDict) -> StateDict:
-        """Pretraining checkpoint (``model`` nesting, decoder) -> the encoder; pos_embed to this input size."""
-        sd = drop_keys(strip_prefix(unwrap(state_dict), ("module.",)), SATMAEPP_DROP)
-        if "pos_embed" in sd and sd["pos_embed"].shape != self.pos_embed.shape:
-            g = self.img_size // self.patch_size
-            sd["pos_embed"] = resize_pos_embed(sd["pos_embed"], (g, g))
-        return sd
+        """Pretraining checkpoint (``model`` nesting, decoder, SatMAE++ upsampling blocks) -> the encoder."""
+        return encoder_state(self, state_dict)
 
 
 def _sincos64(dim: int, pos: torch.Tensor) -> torch.Tensor:
