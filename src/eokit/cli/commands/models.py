@@ -43,11 +43,11 @@ def list_cmd(pretrained: bool | None, as_json: bool) -> None:
         return
     table = Table(title=f"eokit models ({len(specs)})")
     table.add_column("name", no_wrap=True)
-    for col in ("family", "source", "bands", "input", "gsd (m)", "licence"):
-        table.add_column(col, no_wrap=col in ("family", "licence"))
+    for col in ("family", "bands", "input", "gsd (m)", "licence"):  # where they come from: models info
+        table.add_column(col, no_wrap=col in ("family", "bands", "licence"))
     for s in specs:
         table.add_row(
-            s.name, s.family or get_arch(s.arch).family, s.source, _bands_cell(s.bands), str(s.input_size),
+            s.name, s.family or get_arch(s.arch).family, _bands_cell(s.bands), str(s.input_size),
             "" if s.gsd is None else f"{s.gsd:g}", s.license + (" NC" if s.noncommercial else ""),
         )
     _console().print(table)
