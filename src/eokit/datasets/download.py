@@ -35,7 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from eokit.datasets.spec import DatasetSpec, Download
-from eokit.env import data_root
+from eokit.env import cache_dir, data_root
 from eokit.errors import ChecksumError, DownloadError
 
 log = logging.getLogger(__name__)
@@ -70,12 +70,14 @@ def verify_checksum(path: Path, sha256: str | None = None, md5: str | None = Non
 
 
 # -- HTTP with resume -----------------------------------------------------------
-def _offline_error(url: str, dest: Path, reason: object, expected: str | None = None) -> DownloadError:
+def _offline_error(url: str, dest: Path, reason: object, expected: str | None = None,
+                   root_env: str = "EOKIT_DATA") -> DownloadError:
     what = f"{expected}; the file itself belongs at {str(dest)!r}" if expected else f"the file at {str(dest)!r}"
+    root = data_root() if root_env == "EOKIT_DATA" else cache_dir()
     return DownloadError(
         f"cannot download {url}: {reason}. The host is unreachable (offline?). eokit expected {what} "
-        f"(EOKIT_DATA={str(data_root())!r}); download it by other means and place it there "
-        "(or set EOKIT_DATA to a folder that has it), then run again"
+        f"({root_env}={str(root)!r}); download it by other means and place it there "
+        f"(or set {root_env} to a folder that has it), then run again"
     )
 
 
@@ -139,13 +141,16 @@ def fetch(
     backoff: float = 0.5,
     progress: Progress | None = None,
     expected: str | None = None,
+    root_env: str = "EOKIT_DATA",
 ) -> Path:
     """Download ``url`` to ``dest`` with resume and checksum verification; return ``dest``.
 
     Bytes go to ``dest.part``; a dropped connection resumes from where it
     stopped (``Range: bytes=N-``), up to ``retries`` times. The part file is
     renamed to ``dest`` only after the digest matches; on a mismatch it is
-    deleted and ChecksumError names the file and both digests.
+    deleted and ChecksumError names the file and both digests. Offline, DownloadError names the
+    URL and ``dest``, and ``root_env`` the setting whose folder holds it (EOKIT_DATA for datasets,
+    EOKIT_CACHE for weights).
     """
     dest = Path(dest)
     if dest.exists():
@@ -160,9 +165,9 @@ def fetch(
         except DownloadError:
             raise
         except urllib.error.URLError as exc:
-            raise _offline_error(url, dest, exc.reason, expected) from exc
+            raise _offline_error(url, dest, exc.reason, expected, root_env) from exc
         except (ConnectionRefusedError, socket.gaierror) as exc:
-            raise _offline_error(url, dest, exc, expected) from exc
+            raise _offline_error(url, dest, exc, expected, root_env) from exc
         except _TRANSIENT as exc:
             attempt += 1
             got = part.stat().st_size if part.exists() else 0

@@ -145,7 +145,7 @@ def fetch(url: str, sha256: str | None, filename: str | None = None, root: Path 
     dest = root / (sha256[:12] if sha256 else "unverified") / fname
     if dest.exists() and sha256 is not None and file_digest(dest) != sha256:
         dest.unlink()
-    return download(url, dest, sha256=sha256, expected=f"the weights {name or fname}")
+    return download(url, dest, sha256=sha256, expected=f"the weights {name or fname}", root_env="EOKIT_CACHE")
 
 
 def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
