@@ -210,8 +210,10 @@ def torchgeo_missing() -> str | None:
     return None
 
 
-def run_child(method: str, paths: list[str], n: int, workers: int, cachemax: str | None) -> dict:
-    """One measurement in a fresh interpreter, so GDAL's block cache starts cold and sized as asked."""
+def run_child(method: str, paths: list[str], n: int, workers: int, cachemax: str | None,
+              script: str = __file__) -> dict:
+    """One measurement in a fresh interpreter running ``script --child`` (this file, or another
+    benchmark built on it), so GDAL's block cache starts cold and sized as asked."""
     import subprocess
 
     env = dict(os.environ)
@@ -219,7 +221,7 @@ def run_child(method: str, paths: list[str], n: int, workers: int, cachemax: str
     if cachemax is not None:
         env["GDAL_CACHEMAX"] = cachemax
     env.setdefault("OMP_NUM_THREADS", "1")
-    args = [sys.executable, __file__, "--child", json.dumps([method, paths, n, workers])]
+    args = [sys.executable, script, "--child", json.dumps([method, paths, n, workers])]
     out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
         raise RuntimeError(f"{method} (workers={workers}) failed:\n{out.stderr[-3000:]}")

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import sampling
 from sampling import SIGNATURES, _landcover, torchgeo_missing
 
 SIZE = 2048
@@ -178,16 +179,8 @@ def measure(method: str, paths: list[str], n: int, workers: int) -> dict:
 
 
 def run_child(method: str, paths: list[str], n: int, workers: int) -> dict:
-    """One measurement in a fresh interpreter (GDAL's block cache starts cold)."""
-    import subprocess
-
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", "1")
-    args = [sys.executable, __file__, "--child", json.dumps([method, paths, n, workers])]
-    out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=1800)
-    if out.returncode != 0:
-        raise RuntimeError(f"{method} (workers={workers}) failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """One measurement in a fresh interpreter (GDAL's block cache starts cold; GDAL_CACHEMAX as set)."""
+    return sampling.run_child(method, paths, n, workers, os.environ.get("GDAL_CACHEMAX"), script=__file__)
 
 
 def main() -> None:

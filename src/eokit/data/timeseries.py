@@ -223,10 +223,12 @@ class _SpaceTimeBase(_BaseWindowSampler):
     """Time selection, anchor grids and per-window members shared by the space-time samplers."""
 
     def __init__(self, collection: SceneCollection, size: int | tuple[int, int], time: TimeSelection | None,
-                 seed: int, rank: int | None, world_size: int | None) -> None:
+                 seed: int, rank: int | None, world_size: int | None, time_kw: dict[str, Any] | None = None) -> None:
         super().__init__(collection, seed, rank, world_size)
+        if time is not None and time_kw:
+            raise ConfigError(f"pass either time= or {sorted(time_kw)}, not both")
         self.size = _size(size)
-        self.time = time or TimeSelection()
+        self.time = time or TimeSelection.of(**(time_kw or {}))
         scenes = collection.scenes
         undated = [s.path for s in scenes if s.time is None]
         if undated:
@@ -375,10 +377,7 @@ class RandomSpaceTimeSampler(_SpaceTimeBase):
         world_size: int | None = None,
         **time_kw: Any,
     ) -> None:
-        if time is not None and time_kw:
-            raise ConfigError(f"pass either time= or {sorted(time_kw)}, not both")
-        super().__init__(collection, size, time or TimeSelection.of(**time_kw),
-                         seed, rank, world_size)
+        super().__init__(collection, size, time, seed, rank, world_size, time_kw)
         if length <= 0:
             raise ConfigError(f"length (samples per epoch) must be positive, got {length}")
         self.length = int(length)
@@ -436,10 +435,7 @@ class GridSpaceTimeSampler(_SpaceTimeBase):
         world_size: int | None = None,
         **time_kw: Any,
     ) -> None:
-        if time is not None and time_kw:
-            raise ConfigError(f"pass either time= or {sorted(time_kw)}, not both")
-        super().__init__(collection, size, time or TimeSelection.of(**time_kw),
-                         seed, rank, world_size)
+        super().__init__(collection, size, time, seed, rank, world_size, time_kw)
         self.stride = _size(stride) if stride is not None else self.size
         self.shuffle = shuffle
         rng = np.random.default_rng([self.seed, 0])
