@@ -169,7 +169,7 @@ def plan(suite: SuiteConfig) -> Plan:
     rob_datasets = set(rob.datasets) if rob and rob.datasets is not None else None
     unavailable = {m.name: why for m in suite.models if (why := weights_problem(m, suite.allow_noncommercial))}
     for name, why in unavailable.items():
-        log.warning("model %s left out: %s", name, why)
+        log.info("model %s left out: %s", name, why)  # the CLI summarises; the run card keeps each reason
         skipped.append((name, "*", why))
     for d in suite.datasets:
         try:

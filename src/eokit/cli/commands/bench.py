@@ -48,10 +48,16 @@ def command(suite: str, out: str, scheduler: str | None, workers: int, no_report
         summary = run_suite(suite, out, scheduler=scheduler, workers=workers, progress=progress,
                             command=_command_line())
     report = _report(summary, write=not no_report, console=Console(quiet=verbosity < 0))
+    offline = [m for m, ds, why in summary.skipped if ds == "*" and why.startswith("cannot download")]
+    if offline:  # one line, not one URL per model: each URL and cache path is in eokit.log and the run card
+        console.print(f"[yellow]{len(offline)} model(s) left out, their weights cannot be downloaded (offline?): "
+                      f"{', '.join(offline)}. Each URL and where to place the file by hand: {log_path}; "
+                      "or run `eokit models download ARCH.TAG` where the internet is reachable[/]")
     for model, dataset, why in summary.skipped:
         why = escape(why)
         if dataset == "*":
-            console.print(f"[yellow]model {model} left out: {why}[/]")
+            if model not in offline:
+                console.print(f"[yellow]model {model} left out: {why}[/]")
         else:
             console.print(f"[dim]skipped {model} on {dataset}: {why}[/]" if model != "*"
                           else f"[yellow]skipped dataset {dataset}: {why}[/]")
