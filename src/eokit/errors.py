@@ -137,3 +137,15 @@ def suggest(name: str, choices: list[str] | tuple[str, ...]) -> str:
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
     return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
+
+
+class PretrainError(EokitError, ValueError):
+    """A pretraining config, input or resume that cannot work (names the value and the fix)."""
+
+
+class CurationError(PretrainError):
+    """Curation left no usable window (the message gives the drop counts per reason and source)."""
+
+
+class LeakageError(PretrainError):
+    """A pretraining input overlaps data a benchmark evaluates on."""
