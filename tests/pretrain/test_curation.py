@@ -113,6 +113,9 @@ def test_nodata_and_cloud_thresholds_synthetic() -> None:
     assert res.report.dropped() == {"nodata": 1, "cloud": 1, "duplicate": 0, "balance": 0}
     res = curate(chips, CurationConfig(max_nodata=0.3, max_cloud=0.35, dedup_threshold=None))
     assert [c.ident for c in res.kept] == ["a", "b", "c"]
+    # every 2nd pixel: rows 0, 2, 4 of 0..7 are cloud -> 0.375 > 0.35
+    res = curate(chips, CurationConfig(max_nodata=0.3, max_cloud=0.35, dedup_threshold=None, cloud_stride=2))
+    assert [c.ident for c in res.kept] == ["a", "b"]
 
 
 def test_zero_kept_raises_with_counts_and_fix() -> None:
