@@ -141,7 +141,7 @@ class CurationReport:
             f"{self.kept} of {self.seen} chips kept in {self.seconds:.1f} s. Settings: max_nodata {c.max_nodata}, "
             f"max_cloud {c.max_cloud}, cloud_method {c.cloud_method}, dedup_threshold {c.dedup_threshold}, "
             f"balance {c.balance}, max_per_place {c.max_per_place}, max_per_sensor {c.max_per_sensor}, "
-            f"seed {c.seed}.", "",
+            f"seed {c.seed}, cloud_stride {c.cloud_stride}.", "",
             "| source | seen | kept | nodata | cloud | duplicate | balance | cloud method |",
             "|---|---:|---:|---:|---:|---:|---:|---|",
         ]
