@@ -86,6 +86,10 @@ def test_auto_picks_qa_then_s2cloudless_then_reflectance() -> None:
     assert pick_method(ALL_BANDS, "sentinel2_l1c", has_qa=True) == "qa"
     assert pick_method(("B02", "B03", "B04", "B08"), "sentinel2_l1c") == "reflectance"
     assert pick_method(ALL_BANDS[:-1], "sentinel2_l2a") == "reflectance"
+    # 8-bit display RGB and visible-only bands: no method auto trusts
+    assert pick_method(("R", "G", "B"), "rgb") == "untested"
+    assert pick_method(("B02", "B03", "B04"), "sentinel2_l1c") == "untested"
+    assert not cloud_mask(np.ones((3, 4, 4), np.float32), ("R", "G", "B"), "rgb").any()
     assert pick_method(("VV", "VH"), "sentinel1_grd_db") == "none"
     assert pick_method(("B4", "B3", "B2"), "landsat8", "qa") == "qa"
     with pytest.raises(ConfigError, match="choose one of"):
@@ -110,11 +114,12 @@ def test_s2cloudless_names_missing_bands_and_missing_package(mirror: Path,
     with pytest.raises(BandError, match="s2cloudless") as err:
         cloud_mask(img, ("B02", "B03", "B04", "B08"), "sentinel2_l1c", "s2cloudless")
     assert "B01" in str(err.value)
-    # the mirror's S2 scene lacks its 10 m bands: s2cloudless and the reflectance test both say so
+    # the mirror's S2 scene lacks its 10 m bands: auto finds no method, s2cloudless and the reflectance test say why
     scene = sorted((mirror / "scenes" / "sentinel2_18SVG_20160112").glob("s2_B*.tif"))
     stack = open_band_files(scene, sensor="sentinel2_l1c", resampling="bilinear")
+    assert pick_method(stack.bands, "sentinel2_l1c") == "untested"
     with pytest.raises(BandError, match="reflectance cloud test needs blue and red"):
-        cloud_mask(np.zeros((len(stack.bands), 2, 2), np.float32), stack.bands, "sentinel2_l1c")
+        cloud_mask(np.zeros((len(stack.bands), 2, 2), np.float32), stack.bands, "sentinel2_l1c", "reflectance")
     monkeypatch.setitem(sys.modules, "lightgbm", None)
     cloud._booster.cache_clear()
     try:
@@ -166,3 +171,16 @@ def test_reflectance_test_against_the_landsat8_bqa(mirror: Path) -> None:
     assert agree > 0.95 and iou > 0.5, (agree, iou)
     auto = cloud_mask(img, chip.bands, "landsat8", qa=qa)
     np.testing.assert_array_equal(auto, q & chip.valid)
+
+
+def test_auto_leaves_eurosat_rgb_untested(mirror: Path) -> None:
+    """The visible-only test would flag most 8-bit EuroSAT RGB chips; auto does not run it on them."""
+    files = sorted((mirror / "classification" / "eurosat_rgb").glob("*/*.jpg"))[::900]
+    assert len(files) >= 25
+    rgb = get_sensor("rgb")
+    flagged = 0
+    for f in files:
+        img = np.asarray(Image.open(f)).transpose(2, 0, 1).astype(np.float32) / 255
+        assert not cloud_mask(img, rgb.band_names, rgb).any()
+        flagged += float(cloud_mask(img, rgb.band_names, rgb, "reflectance").mean()) > 0.2
+    assert flagged > 0.5 * len(files)  # why: forced, the test calls most of these cloud-free chips cloudy

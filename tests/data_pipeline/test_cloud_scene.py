@@ -82,6 +82,8 @@ def test_mask_bad_input_names_the_fix(mirror: Path, tmp_path: Path, capsys: pyte
     with pytest.raises(BandError, match="s2cloudless"):
         mask_scene(s2, out, sensor="sentinel2_l1c", method="s2cloudless", resampling="bilinear")
     with pytest.raises(BandError, match="needs blue and red"):
+        mask_scene(s2, out, sensor="sentinel2_l1c", method="reflectance", resampling="bilinear")
+    with pytest.raises(ConfigError, match="no cloud method can judge"):
         mask_scene(s2, out, sensor="sentinel2_l1c", resampling="bilinear")
     l8 = mirror / L8
     with pytest.raises(ConfigError, match="--qa FILE"):

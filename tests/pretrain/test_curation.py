@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from PIL import Image
 from rasterio.windows import Window
 
 from eokit.data.cloud import qa_cloud_mask
@@ -73,8 +74,12 @@ def test_curate_real_chips_report(mirror: Path, tmp_path: Path) -> None:
         vv, vh = (open_raster(next(folder.glob(f"*_{p}.tif"))).read().array[0] for p in ("VV", "VH"))
         s1.append(Chip(np.stack([vv, vh]).astype(np.float32), "sentinel1_grd_db", ("VV", "VH"), "bigearthnet_s1",
                        folder.name, f"bigearthnet_s1:{folder.name}"))
+    rgb = []
+    for f in sorted((mirror / "classification" / "eurosat_rgb").glob("*/*.jpg"))[::3000]:
+        img = np.asarray(Image.open(f)).transpose(2, 0, 1).astype(np.float32) / 255
+        rgb.append(Chip(img, "rgb", ("R", "G", "B"), "eurosat_rgb:train", f.stem, f"eurosat_rgb:{f.name}"))
     # one Landsat chip twice: the copy is a duplicate
-    chips = [*eurosat, *landsat, dataclasses.replace(landsat[0], ident="landsat8:copy"), *s1]
+    chips = [*eurosat, *landsat, dataclasses.replace(landsat[0], ident="landsat8:copy"), *s1, *rgb]
     res = curate(chips, CurationConfig(max_cloud=0.2))
     rep = res.report
     src = rep.sources
@@ -82,6 +87,7 @@ def test_curate_real_chips_report(mirror: Path, tmp_path: Path) -> None:
     methods = src["eurosat_ms:train"].cloud_methods
     assert methods in ({"s2cloudless": len(eurosat)}, {"reflectance": len(eurosat)})  # without the 'cloud' extra
     assert src["bigearthnet_s1"].cloud_methods == {"none": len(s1)} and src["bigearthnet_s1"].kept == len(s1)
+    assert src["eurosat_rgb:train"].cloud_methods == {"untested": len(rgb)} and src["eurosat_rgb:train"].kept == 9
     # the cloudy Landsat crop: the chips over 20 % high-confidence cloud (by the BQA) are dropped
     cloudy = sum(float(c.qa_cloud.mean()) > 0.2 for c in landsat)  # type: ignore[union-attr]
     assert cloudy >= 1 and src["landsat8_scene"].dropped["cloud"] == cloudy

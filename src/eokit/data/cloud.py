@@ -2,7 +2,8 @@
 
 :data:`CLOUD_METHODS` lists the methods; :func:`cloud_mask` runs one (``method="auto"`` picks the best
 one the input allows: the scene's QA band where there is one, else s2cloudless for Sentinel-2 L1C with
-its ten bands, else the reflectance test; SAR and other non-optical sensors have no clouds).
+its ten bands, else the reflectance test where it can be trusted (calibrated reflectance with blue, red and
+a NIR or SWIR band), else ``untested``; SAR and other non-optical sensors have no clouds).
 
 * ``qa``: decodes the QA band (Landsat BQA / QA_PIXEL) with :mod:`eokit.sensors.qa`; cloud = class 1.
 * ``s2cloudless``: Sentinel Hub's pixel classifier (LightGBM, CC BY-SA 4.0), loaded from the model file
@@ -72,7 +73,8 @@ CLOUD_METHODS: dict[str, CloudMethod] = {
     "reflectance": CloudMethod("reflectance", "at least two of blue/green/red and blue+red (TOA reflectance)",
                                "Fmask first pass without thermal (Zhu & Woodcock 2012) + ACCA red floor"),
     "auto": CloudMethod("auto", "anything: qa if given, else s2cloudless if possible, else reflectance",
-                        "picks one of the above; SAR and other non-optical sensors: no cloud"),
+                        "picks one of the above; reflectance only on calibrated data with blue, red and NIR "
+                        "or SWIR (else 'untested'); SAR and other non-optical sensors: no cloud ('none')"),
 }
 
 
@@ -92,7 +94,9 @@ def pick_method(bands: Sequence[str], sensor: str | Sensor, method: str = "auto"
                 has_qa: bool = False) -> str:
     """The method ``cloud_mask`` runs for this input: ``method`` itself, or what ``auto`` picks.
 
-    ``'none'`` means the sensor has no clouds to mask (SAR, elevation, other non-optical data).
+    ``'none'``: the sensor has no clouds to mask (SAR, elevation, other non-optical data).
+    ``'untested'``: optical data no method can judge reliably (8-bit display RGB, no NIR/SWIR band);
+    ``cloud_mask`` then returns no cloud, and callers report the chip as untested.
     """
     if method not in CLOUD_METHODS:
         raise ConfigError(f"unknown cloud method {method!r}; choose one of {sorted(CLOUD_METHODS)}")
@@ -105,7 +109,22 @@ def pick_method(bands: Sequence[str], sensor: str | Sensor, method: str = "auto"
         return "qa"
     if s.name == "sentinel2_l1c" and _positions(bands, s, S2CLOUDLESS_BANDS) is not None:
         return "s2cloudless"
-    return "reflectance"
+    if reflectance_applies(bands, s):
+        return "reflectance"
+    return "untested"
+
+
+def reflectance_applies(bands: Sequence[str], sensor: str | Sensor) -> bool:
+    """Whether ``auto`` trusts the reflectance test here: calibrated data with blue, red and a NIR or SWIR band.
+
+    8-bit display products (``uint8`` sensors such as ``rgb``: stretched, not reflectance) and
+    visible-only inputs fail it: on the EuroSAT RGB JPEGs the visible-only test flags 90 % of chips.
+    """
+    s = get_sensor(sensor)
+    if np.dtype(s.dtype) == np.uint8:
+        return False
+    has = [_positions(bands, s, [n]) is not None for n in ("blue", "red", "nir", "swir16", "swir22")]
+    return has[0] and has[1] and any(has[2:])
 
 
 def cloud_mask(
@@ -133,7 +152,7 @@ def cloud_mask(
                           f"{image.shape} for {len(bands)} bands {list(bands)}")
     chosen = pick_method(bands, s, method, has_qa=qa is not None)
     valid = ~np.isnan(image).any(axis=0)
-    if chosen == "none":
+    if chosen in ("none", "untested"):
         return np.zeros(image.shape[1:], dtype=bool)
     if chosen == "qa":
         if qa is None:

@@ -129,6 +129,11 @@ def mask_scene(
     stack = open_band_files(band_files, sensor=sensor, resampling=resampling, band_map=band_map)
     s = get_sensor(sensor)
     chosen = pick_method(stack.bands, s, method, has_qa=qa_path is not None)
+    if chosen == "untested":
+        raise ConfigError(f"no cloud method can judge this {s.name} scene with bands {list(stack.bands)}: s2cloudless "
+                          "needs Sentinel-2 L1C, and the reflectance test is trusted only on calibrated reflectance "
+                          "with blue, red and a NIR or SWIR band. Pass the QA band (--qa), more bands, or "
+                          "--method reflectance to force the threshold test")
     if chosen == "s2cloudless" and s.name != "sentinel2_l1c":
         raise ConfigError(f"s2cloudless was trained on Sentinel-2 L1C top-of-atmosphere reflectance, not {s.name}; "
                           "use --method reflectance (or --method qa with the scene's QA band)")

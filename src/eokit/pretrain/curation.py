@@ -7,8 +7,9 @@ drop per source and reason in a :class:`CurationReport`:
 2. **cloud**: a chip with more than ``max_cloud`` of its valid pixels cloudy is dropped. The mask
    is the chip's ``qa_cloud`` (decoded from the scene's QA band) where it has one, else
    :func:`eokit.data.cloud.cloud_mask` with ``cloud_method`` (``auto``: s2cloudless for Sentinel-2
-   L1C, else the reflectance test; SAR and other non-optical chips have no clouds; an optical chip
-   without blue and red cannot be tested and is kept, counted under the method ``untested``; without
+   L1C, else the reflectance test on calibrated data with blue, red and a NIR or SWIR band; SAR and
+   other non-optical chips have no clouds (``none``); other optical chips (8-bit display RGB such as
+   the EuroSAT JPEGs, visible-only bands) cannot be judged and are kept, counted as ``untested``; without
    the ``cloud`` extra, ``auto`` uses the reflectance test for Sentinel-2 too, with a warning;
    ``cloud_stride`` > 1 tests every n-th pixel per axis, n^2 times faster, for large Sentinel-2 runs);
 3. **duplicate**: a perceptual signature per chip (each band reduced to an 8x8 mean thumbnail and
@@ -246,8 +247,8 @@ def _cloud_share(chip: Chip, method: str, stride: int = 1) -> tuple[str, float]:
                             f"source {chip.source!r} ({chip.sensor}) has none; use cloud_method: auto")
     try:
         used = pick_method(chip.bands, chip.sensor, method)
-        if used == "none":
-            return "none", 0.0
+        if used in ("none", "untested"):
+            return used, 0.0
         try:
             mask = cloud_mask(image, chip.bands, chip.sensor, used)
         except MissingDependencyError as exc:
