@@ -73,6 +73,12 @@ def test_mask_blocks_equal_one_whole_scene_read(mirror: Path, tmp_path: Path) ->
     assert got.shape == whole.shape == (res.height, res.width)
     np.testing.assert_array_equal(got == 1, whole)
     assert res.cloud_fraction == pytest.approx(float(whole.mean()))
+    # --reference B04: the 10 m grid (the first band in the sensor's order, B01, is at 60 m)
+    out10 = tmp_path / "oscd10.tif"
+    assert main(["mask", *map(str, files), "--sensor", "sentinel2_l1c", "--resampling", "bilinear",
+                 "--reference", "B04", "--method", "reflectance", "-o", str(out10)]) == 0
+    with rasterio.open(out10) as ds, rasterio.open(next(f for f in files if f.name.endswith("_B04.tif"))) as b4:
+        assert (ds.shape, ds.transform) == (b4.shape, b4.transform)
 
 
 def test_mask_bad_input_names_the_fix(mirror: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

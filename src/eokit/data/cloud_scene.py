@@ -110,6 +110,7 @@ def mask_scene(
     qa_rules: QAInput | None = None,
     band_map: str | Mapping[str, int] | None = None,
     resampling: str | None = None,
+    reference: int | str = 0,
     block: int = 512,
     threshold: float = 0.4,
     average_over: int = 1,
@@ -118,7 +119,9 @@ def mask_scene(
     """Write the cloud mask of a scene (one multi-band file or one file per band) as a COG at ``out``.
 
     A file among ``paths`` whose name ends in a QA token (see :func:`is_qa_file`) is taken as the QA
-    band unless ``qa`` names one; ``qa_rules`` defaults to :func:`guess_qa_rules`.
+    band unless ``qa`` names one; ``qa_rules`` defaults to :func:`guess_qa_rules`. The mask's grid is
+    that of ``reference`` (a band name, or a position in the sensor's band order), bands on other grids
+    being resampled with ``resampling``.
     """
     files = [Path(p) for p in paths]
     qa_files = [p for p in files if is_qa_file(p)]
@@ -126,7 +129,8 @@ def mask_scene(
     qa_path = Path(qa) if qa is not None else (qa_files[0] if qa_files else None)
     if not band_files:
         raise ConfigError(f"no band files among {[str(p) for p in files]} (only QA files); pass the scene's bands too")
-    stack = open_band_files(band_files, sensor=sensor, resampling=resampling, band_map=band_map)
+    stack = open_band_files(band_files, sensor=sensor, resampling=resampling, band_map=band_map,
+                            reference=reference)
     s = get_sensor(sensor)
     chosen = pick_method(stack.bands, s, method, has_qa=qa_path is not None)
     if chosen == "untested":

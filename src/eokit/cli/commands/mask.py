@@ -29,10 +29,11 @@ from eokit.sensors.qa import QA_PRESETS
               help="How to decode the QA band; default: from its name and the MTL file beside it.")
 @band_map_option()
 @resampling_option()
+@click.option("--reference", default=None, help="Band whose grid a multi-file scene is read on (e.g. B05).")
 @out_option("file", required=True)
 @json_option()
 def command(scene: tuple[str, ...], sensor: str, method: str, qa: str | None, qa_rules: str | None,
-            band_map: str | None, resampling: str | None, out: str, as_json: bool) -> None:
+            band_map: str | None, resampling: str | None, reference: str | None, out: str, as_json: bool) -> None:
     """Write the cloud mask of SCENE (one multi-band file or one file per band) to the COG OUT.
 
     OUT is uint8 on the scene's grid: 0 clear, 1 cloud, 255 nodata. --method: qa decodes the
@@ -40,10 +41,10 @@ def command(scene: tuple[str, ...], sensor: str, method: str, qa: str | None, qa
     B02, B04, B05, B08, B8A, B09, B10, B11, B12; `make cloud-deps`); reflectance is the Fmask-style
     threshold test (needs blue and red), the last resort; auto picks qa when there is a QA band,
     else s2cloudless where it applies, else reflectance (SAR: no cloud). Bands on other grids are
-    resampled onto the first file's grid with --resampling.
+    resampled onto the grid of the first band (in the sensor's order) or of --reference with --resampling.
     """
     res = mask_scene(list(scene), out, sensor=sensor, method=method, qa=qa, qa_rules=qa_rules,
-                     band_map=band_map, resampling=resampling)
+                     band_map=band_map, resampling=resampling, reference=reference or 0)
     if as_json:
         click.echo(json.dumps(res.to_dict()))
         return
