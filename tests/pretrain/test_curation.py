@@ -140,6 +140,13 @@ def test_config_errors_name_the_value() -> None:
         CurationConfig(balance="country")
     with pytest.raises(PretrainError, match="cloud_method='fmask'"):
         CurationConfig(cloud_method="fmask")
+    assert CurationConfig.from_dict({"max_cloud": 0.3, "balance": "place"}) == CurationConfig(max_cloud=0.3,
+                                                                                             balance="place")
+    assert CurationConfig.from_dict(None) == CurationConfig()
+    with pytest.raises(PretrainError, match="unknown curation setting.*max_clouds.*max_cloud"):
+        CurationConfig.from_dict({"max_clouds": 0.3})
+    with pytest.raises(PretrainError, match="give numbers"):
+        CurationConfig.from_dict({"max_cloud": "lots"})
     chips = [_chip(np.ones((6, 8, 8)) * 0.1)]
     with pytest.raises(PretrainError, match="use cloud_method: auto"):
         curate(chips, CurationConfig(cloud_method="qa"))

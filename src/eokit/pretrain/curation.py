@@ -34,15 +34,15 @@ import os
 import time
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from eokit.data.cloud import CLOUD_METHODS, cloud_mask, pick_method
-from eokit.errors import BandError, CurationError, MissingDependencyError, PretrainError
+from eokit.errors import BandError, CurationError, MissingDependencyError, PretrainError, suggest
 from eokit.io import atomic_path
 from eokit.pretrain.chips import Chip
 
@@ -94,6 +94,20 @@ class CurationConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> CurationConfig:
+        """Settings from a mapping (the ``curation:`` section of a pretraining config); unknown keys fail."""
+        values = dict(data or {})
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise PretrainError(f"unknown curation setting(s) {unknown}; the settings are {known}."
+                                f"{suggest(unknown[0], known)}")
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise PretrainError(f"curation settings {values}: {exc}; give numbers for the thresholds and caps") from None
 
 
 @dataclass
