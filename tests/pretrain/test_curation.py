@@ -152,7 +152,7 @@ def test_config_errors_name_the_value() -> None:
         curate(chips, CurationConfig(cloud_method="qa"))
 
 
-def test_near_duplicates_signature_and_speed() -> None:
+def test_near_duplicates_and_signature() -> None:
     rng = np.random.default_rng(1)
     a = rng.random((13, 64, 64))
     shifted = a * 1.02 + 0.001  # the same chip, brightened a little: a duplicate
