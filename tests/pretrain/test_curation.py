@@ -181,7 +181,7 @@ def test_near_duplicates_of_30000_chips_in_seconds() -> None:
     dups = near_duplicates(chips, 0.98)
     took = time.perf_counter() - t0
     assert dups == [5]
-    assert took < 60, took  # about 3 s on an idle 2-core machine
+    assert took < 60, took  # 3 to 8 s on a shared 2-core machine
 
 
 def test_balance_caps_are_seeded_and_deterministic() -> None:
