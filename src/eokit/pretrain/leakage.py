@@ -45,7 +45,7 @@ def item_ident(dataset: str, ds: Any, index: int) -> str:
 
 def eurosat_stem(ident: str) -> str | None:
     """The EuroSAT stem (``Forest_12``) an identifier refers to, if any."""
-    m = _EUROSAT_STEM.search(ident.rsplit("/", 1)[-1]) if "eurosat" in ident.lower() else None
+    m = _EUROSAT_STEM.fullmatch(Path(ident.rsplit("/", 1)[-1]).stem) if "eurosat" in ident.lower() else None
     return m.group(0) if m else None
 
 
@@ -72,12 +72,18 @@ def quick_suite_eval_idents(suite: Any | None = None) -> set[str]:
     return suite_eval_idents(suite)
 
 
+def item_key(ident: str) -> str:
+    """What identifies the data of an item: its file (or id) without the dataset name and window suffix."""
+    return ident.split(":", 1)[-1].split("@", 1)[0]
+
+
 def check_no_leakage(pretrain_idents: Iterable[str], eval_idents: Iterable[str], where: str = "") -> None:
-    """Raise LeakageError when a pretraining item is (or shares a EuroSAT stem with) an evaluation item."""
-    pre = set(pretrain_idents)
-    ev = set(eval_idents)
-    stems = {s for s in map(eurosat_stem, ev) if s}
-    clash = sorted(pre & ev) + sorted(i for i in pre - ev if eurosat_stem(i) in stems)
+    """Raise LeakageError when a pretraining item reads an evaluation item's file (under any dataset name) or
+    shares a EuroSAT stem with one."""
+    ev_keys = {item_key(i) for i in eval_idents}
+    stems = {s for s in map(eurosat_stem, ev_keys) if s}
+    clash = sorted({i for i in pretrain_idents if item_key(i) in ev_keys
+                    or (eurosat_stem(item_key(i)) or "") in stems})
     if clash:
         raise LeakageError(
             f"{len(clash)} pretraining item(s) {where}are evaluated by the suite, e.g. {clash[:3]}: pretrain on "

@@ -51,7 +51,8 @@ class PretrainSource(BaseModel):
     paths: str | list[str] | None = Field(None, description="rasters or a glob, relative to EOKIT_DATA (scenes)")
     band_files: str | None = Field(None, description="glob of one-file-per-band rasters stacked into one scene")
     sensor: str | None = None
-    bands: list[str] | None = None
+    bands: list[str] | None = Field(None, description="keep these bands, in this order")
+    band_names: list[str] | None = Field(None, description="names of every band of the scene files, in order")
     size: int = Field(64, gt=0, description="chip size (px); larger items are cut into windows")
     windows: int = Field(1, gt=0, description="random windows per scene (scenes) or per large item")
     max_items: int | None = Field(None, gt=0, description="class-balanced, seeded subset of a dataset split")
@@ -72,7 +73,7 @@ def _path(p: str | Path) -> Path:
     return q if q.is_absolute() else data_root() / q
 
 
-def _reflectance(image: np.ndarray, sensor: str | None, dtype_max: float | None = None) -> np.ndarray:
+def _reflectance(image: np.ndarray, sensor: str | None) -> np.ndarray:
     s = get_sensor(sensor) if sensor else None
     x = image.astype(np.float32)
     return x * s.scale + s.offset if s is not None else x
@@ -105,7 +106,7 @@ def _dataset_chips(src: PretrainSource) -> Iterator[Chip]:
             labels = item_labels(ds)
             index = balanced_subset(labels, src.max_items, src.seed) if labels is not None \
                 else np.sort(rng.permutation(len(ds))[: src.max_items])
-        classes = getattr(ds, "classes", None) or ()
+        classes = getattr(ds, "classes", None) or getattr(getattr(ds, "spec", None), "classes", None) or ()
         for i in index:
             s = ds[int(i)]
             sensor = src.sensor or s.get("sensor") or getattr(ds, "sensor", None)
@@ -150,7 +151,7 @@ def _scene_chips(src: PretrainSource) -> Iterator[Chip]:
         files = sorted({f for p in pats for f in glob.glob(str(_path(p)))})
         if not files:
             raise PretrainError(f"pretraining source {src.name!r}: paths {src.paths!r} matched no raster")
-        collection = SceneCollection.from_paths(files, sensor=src.sensor)
+        collection = SceneCollection.from_paths(files, sensor=src.sensor, band_names=src.band_names)
         names = files
     sampler = RandomWindowSampler(collection, src.size, src.windows * len(collection.scenes), seed=src.seed)
     ds = SceneDataset(collection, bands=src.bands)
@@ -161,21 +162,19 @@ def _scene_chips(src: PretrainSource) -> Iterator[Chip]:
         qa = open_raster(_path(src.qa.file))
     for spec in sampler:
         s = ds[spec]
-        img = np.asarray(s["image"], dtype=np.float32)
-        nodata = ~np.isfinite(img)
-        img = _reflectance(img, src.sensor)
-        img[nodata] = np.nan
+        img = _reflectance(np.asarray(s["image"], dtype=np.float32), src.sensor)
+        valid = np.asarray(s["valid"], dtype=bool) if "valid" in s else np.isfinite(img).all(axis=0)
+        img[:, ~valid] = np.nan  # the raster's nodata (and anything not finite) becomes NaN
         cloud = None
-        if qa is not None:
-            from eokit.sensors.qa import decode_qa_mask
+        if qa is not None and src.qa is not None:
+            from eokit.data.cloud import qa_cloud_mask
 
-            raw = qa.read(window=spec.window).array[0] if hasattr(qa.read(), "array") else None
-            cloud = decode_qa_mask(raw, src.qa.rules) if raw is not None else None
+            cloud = qa_cloud_mask(qa.read(window=spec.window).array[0], src.qa.rules)
         scene = Path(names[min(spec.scene, len(names) - 1)])
         rel = scene.relative_to(data_root()).as_posix() if scene.is_relative_to(data_root()) else scene.as_posix()
         place = f"{src.name}:{rel}"
         yield Chip(image=img, sensor=get_sensor(src.sensor).name, bands=tuple(s["bands"]), source=src.name,
-                   place=place, ident=f"{place}@{spec.window}", date=s.get("time"), qa_cloud=cloud)
+                   place=place, ident=f"{place}@{spec.row},{spec.col}", date=s.get("time"), qa_cloud=cloud)
 
 
 def iter_chips(src: PretrainSource) -> Iterator[Chip]:
