@@ -30,7 +30,8 @@ from eokit.pretrain.chips import Chip
 from eokit.pretrain.leakage import item_ident
 from eokit.sensors import get_sensor
 
-EVAL_SPLITS = ("val", "valid", "validation", "test")
+TEST_SPLITS = ("test", "testing")
+VAL_SPLITS = ("val", "valid", "validation")
 
 
 class QACfg(BaseModel):
@@ -49,23 +50,29 @@ class PretrainSource(BaseModel):
     kwargs: dict[str, Any] = Field(default_factory=dict)
     split: str | list[str] = "train"
     paths: str | list[str] | None = Field(None, description="rasters or a glob, relative to EOKIT_DATA (scenes)")
-    band_files: str | None = Field(None, description="glob of one-file-per-band rasters stacked into one scene")
+    band_files: str | list[str] | None = Field(
+        None, description="one-file-per-band rasters (a glob or a list) stacked into one scene")
     sensor: str | None = None
     bands: list[str] | None = Field(None, description="keep these bands, in this order")
     band_names: list[str] | None = Field(None, description="names of every band of the scene files, in order")
     size: int = Field(64, gt=0, description="chip size (px); larger items are cut into windows")
     windows: int = Field(1, gt=0, description="random windows per scene (scenes) or per large item")
+    resize: bool = Field(False, description="resize each item to size x size (bilinear) instead of cutting windows")
     max_items: int | None = Field(None, gt=0, description="class-balanced, seeded subset of a dataset split")
     labels: bool = Field(False, description="keep class labels (soft contrastive targets)")
     qa: QACfg | None = None
+    allow_val: bool = Field(False, description="also read the val split (where the benchmarks train on it too, "
+                                                "as the quick suite does for Dubai and OpenSARShip)")
     seed: int = 0
 
     def check_training_split(self) -> None:
         for s in ([self.split] if isinstance(self.split, str) else self.split):
-            if s.lower() in EVAL_SPLITS:
+            if s.lower() in TEST_SPLITS or (s.lower() in VAL_SPLITS and not self.allow_val):
                 raise PretrainError(
                     f"pretraining source {self.name!r} reads split {s!r}: pretraining reads training splits only "
-                    "(an evaluation split seen in pretraining inflates every score measured on it); use split: train")
+                    "(an evaluation split seen in pretraining inflates every score measured on it); use split: train"
+                    + ("" if s.lower() in TEST_SPLITS else " (or allow_val: true where your benchmarks train on "
+                       "val too; the leakage check still refuses what they evaluate)"))
 
 
 def _path(p: str | Path) -> Path:
@@ -126,6 +133,12 @@ def _dataset_chips(src: PretrainSource) -> Iterator[Chip]:
                 else:
                     label[: lab.shape[-1]] = lab.astype(np.float32)
             ident = item_ident(src.name, ds, int(i))
+            if src.resize and img.shape[-2:] != (src.size, src.size):
+                import torch
+                import torch.nn.functional as F
+
+                img = F.interpolate(torch.from_numpy(img)[None], size=(src.size, src.size), mode="bilinear",
+                                    align_corners=False)[0].numpy()
             for y, x in _windows(img, src.size, src.windows, rng):
                 win = img[:, y:y + src.size, x:x + src.size]
                 suffix = f"@{y},{x}" if win.shape[-2:] != img.shape[-2:] else ""
@@ -140,7 +153,8 @@ def _scene_chips(src: PretrainSource) -> Iterator[Chip]:
     if src.sensor is None:
         raise PretrainError(f"pretraining source {src.name!r}: scenes need sensor: (how DN become reflectance)")
     if src.band_files:
-        files = sorted(glob.glob(str(_path(src.band_files))))
+        pats = [src.band_files] if isinstance(src.band_files, str) else src.band_files
+        files = sorted({f for p in pats for f in glob.glob(str(_path(p)))})
         if not files:
             raise PretrainError(f"pretraining source {src.name!r}: band_files {src.band_files!r} matched no file")
         stack = open_band_files(files, src.sensor, bands=src.bands)

@@ -38,9 +38,12 @@ class PretrainBatch:
         return torch.tensor([b.center_nm for b in self.bands], dtype=torch.float64)
 
     def to(self, device: torch.device | str) -> PretrainBatch:
-        move = (lambda t: None if t is None else t.to(device, non_blocking=True))  # noqa: E731
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return t.to(device, non_blocking=True)
+
         return replace(self, image=move(self.image), mean=move(self.mean), std=move(self.std),
-                       positive=move(self.positive), labels=move(self.labels))
+                       positive=None if self.positive is None else move(self.positive),
+                       labels=None if self.labels is None else move(self.labels))
 
     def __len__(self) -> int:
         return int(self.image.shape[0])
