@@ -12,12 +12,12 @@ the zone boundary at 6°E. Then it measures 256-px random-sample throughput (sam
   (b) plain rasterio: ``ds.read(window=...)`` of the same kind of random windows,
   (c) TorchGeo 0.8: RasterDataset over an explicit file list + RandomGeoSampler,
 
-in two settings: ``cold`` (GDAL_CACHEMAX=64, fresh processes and caches, as with data much
-larger than RAM) and ``warm`` (GDAL's default cache, persistent workers, one untimed epoch
-of other windows first, as in a later training epoch). Every measurement runs in a fresh
-interpreter; the contenders are interleaved in rounds (order rotated), and each figure is
-the median over the rounds with the min-max spread beside it; ratios are taken within a
-round. It prints a table, then one JSON line (``ratio_rasterio_cold``,
+in two settings: ``cold`` (GDAL_CACHEMAX=64, workers started for every chunk, as with data
+much larger than RAM) and ``warm`` (GDAL's default cache, persistent workers, untimed epochs
+of other windows first, as in a later training epoch). Each setting runs in a fresh
+interpreter where the readers take turns chunk by chunk (``--rounds`` chunks each, order
+rotated), so a ratio compares chunks measured seconds apart; each figure is the median over
+the rounds with the min-max spread beside it. It prints a table, then one JSON line (``ratio_rasterio_cold``,
 ``ratio_torchgeo_warm``, ... with ``_spread``).
 
     python benchmarks/sampling.py [--rounds 3] [--samples 160] [--torchgeo-samples 64] [--cache DIR]
@@ -219,31 +219,13 @@ def _epoch(loader) -> tuple[int, float, tuple[int, ...]]:
     return count, time.perf_counter() - t0, tuple(first["image"].shape)
 
 
-def measure(method: str, paths: list[str], n: int, workers: int, warm: bool = False) -> dict:
-    """Samples/s over ``n`` samples, timed after the first batch (worker start-up excluded).
-
-    ``warm``: persistent workers run one untimed epoch of other windows first, so every
-    reader's caches (GDAL's per worker, eokit's shared block cache) hold what that epoch read.
-    """
+def measure(method: str, paths: list[str], n: int, workers: int) -> dict:
+    """Samples/s over ``n`` samples, timed after the first batch (worker start-up excluded)."""
     import torch
 
     torch.set_num_threads(1)
-    loader, sampler = make_loader(method, paths, n, workers, persistent=warm)
-    if warm:
-        _epoch(loader)
-        if sampler is not None:
-            sampler.set_epoch(1)
-    cache = getattr(loader.dataset, "block_cache", None)
-    before = cache.stats() if cache is not None else None
-    count, dt, shape = _epoch(loader)
-    out = {"sps": count / dt, "samples": count, "seconds": dt, "shape": shape}
-    if cache is not None and before is not None:
-        after = cache.stats()
-        hits, misses = after["hits"] - before["hits"], after["misses"] - before["misses"]
-        out["cache_hit_rate"] = hits / max(1, hits + misses)
-        out["cache_used_mb"] = after["used_bytes"] / 2**20
-        out["cache_bound_mb"] = after["bound_bytes"] / 2**20
-    return out
+    count, dt, shape = _epoch(make_loader(method, paths, n, workers)[0])
+    return {"sps": count / dt, "samples": count, "seconds": dt, "shape": shape}
 
 
 def torchgeo_missing() -> str | None:
@@ -262,11 +244,12 @@ def run_child(method: str, paths: list[str], n: int, workers: int, cachemax: str
     return _child([method, paths, n, workers], cachemax, script)[0]
 
 
-def run_phases(method: str, paths: list[str], n: int, workers: int,
-               phases: list[tuple[str, bool]]) -> list[dict]:
-    """Measurements of one reader in one fresh interpreter, one per (GDAL_CACHEMAX, warm) phase,
-    in order (cold first: nothing is cached when it runs); saves an interpreter start per phase."""
-    return _child([method, paths, n, workers, [list(p) for p in phases]], None)
+def run_setting(methods: list[str], paths: list[str], n: int, n_torchgeo: int, workers: int, rounds: int,
+                cachemax: str, warm: bool) -> dict[str, list[dict]]:
+    """Every reader's rounds of one setting, interleaved in one fresh interpreter (see ``interleaved``)."""
+    spec = {"methods": methods, "paths": paths, "n": n, "n_torchgeo": n_torchgeo, "workers": workers,
+            "rounds": rounds, "warm": warm}
+    return _child(["interleaved", spec, 0, 0], cachemax)[0]
 
 
 def _child(spec: list, cachemax: str | None, script: str = __file__) -> list[dict]:
@@ -281,26 +264,71 @@ def _child(spec: list, cachemax: str | None, script: str = __file__) -> list[dic
     out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
         raise RuntimeError(f"{spec[0]} (workers={spec[3]}) failed:\n{out.stderr[-3000:]}")
+    sys.stderr.write(out.stderr)
     res = json.loads(out.stdout.strip().splitlines()[-1])
     return res if isinstance(res, list) else [res]
 
 
+def interleaved(methods: list[str], paths: list[str], n: int, n_torchgeo: int, workers: int, rounds: int,
+                warm: bool) -> dict[str, list[dict]]:
+    """Per reader, ``rounds`` timed chunks of ``n / rounds`` samples (TorchGeo: ``n_torchgeo``),
+    the readers taking turns chunk by chunk (order rotated), so that a ratio compares chunks
+    measured seconds apart, under the same load. Each chunk is a whole DataLoader epoch, timed
+    from ``iter()`` to its last batch.
+
+    cold: workers are started for every chunk (each chunk's GDAL caches are new; eokit's
+    shared block cache, which outlives workers, starts empty with the first chunk).
+    warm: persistent workers, and first ``rounds`` untimed epochs of other windows per reader.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    loaders = {}
+    for m in methods:
+        chunk = max(8, (n_torchgeo if m == "torchgeo" else n) // rounds // 8 * 8)
+        loaders[m] = make_loader(m, paths, chunk, workers, persistent=warm)
+    epoch = 0
+    if warm:
+        for m in methods:
+            loader, sampler = loaders[m]
+            for _ in range(rounds):
+                epoch += 1
+                if sampler is not None:
+                    sampler.set_epoch(1000 + epoch)
+                for _batch in loader:
+                    pass
+    out: dict[str, list[dict]] = {m: [] for m in methods}
+    for r in range(rounds):
+        for m in methods[r % len(methods):] + methods[:r % len(methods)]:
+            loader, sampler = loaders[m]
+            if sampler is not None:
+                sampler.set_epoch(r)
+            cache = getattr(loader.dataset, "block_cache", None)
+            before = cache.stats() if cache is not None else None
+            t0 = time.perf_counter()
+            count = sum(batch["image"].shape[0] for batch in loader)
+            res: dict[str, float] = {"sps": count / (time.perf_counter() - t0), "samples": count}
+            if cache is not None and before is not None:
+                after = cache.stats()
+                hits, misses = after["hits"] - before["hits"], after["misses"] - before["misses"]
+                res["cache_hit_rate"] = hits / max(1, hits + misses)
+                res["cache_used_mb"] = after["used_bytes"] / 2**20
+                res["cache_bound_mb"] = after["bound_bytes"] / 2**20
+            out[m].append(res)
+            extra = f", block-cache hits {res['cache_hit_rate']:.0%}" if "cache_hit_rate" in res else ""
+            print(f"  {'warm' if warm else 'cold'} round {r + 1} {m}: {res['sps']:.1f} samples/s{extra}",
+                  file=sys.stderr, flush=True)
+    return out
+
+
 def child_main(spec: list) -> None:
     """``--child``: [method, paths, n, workers] (one measurement under the inherited GDAL
-    settings) or [..., phases] with phases [[GDAL_CACHEMAX, warm], ...]."""
-    m, p, n, w, *rest = spec
-    if not rest:
-        print(json.dumps(measure(m, p, n, w)))
+    settings) or ["interleaved", {keyword arguments of ``interleaved``}, 0, 0]."""
+    if spec[0] == "interleaved":
+        print(json.dumps(interleaved(**spec[1])))
         return
-    import rasterio
-
-    from eokit.env import cache_bytes
-
-    out = []
-    for cachemax, warm in rest[0]:
-        with rasterio.Env(GDAL_CACHEMAX=cache_bytes(cachemax)):  # GDAL_CACHEMAX in GDAL's units
-            out.append(measure(m, p, n, w, warm))
-    print(json.dumps(out))
+    m, p, n, w = spec
+    print(json.dumps(measure(m, p, n, w)))
 
 
 def gdal_default_cache() -> str:
@@ -323,8 +351,8 @@ LABELS = {
     "torchgeo": "TorchGeo 0.8 RasterDataset+RandomGeoSampler",
 }
 # (setting name, GDAL_CACHEMAX, warm): cold = small GDAL cache, fresh process and caches;
-# warm = GDAL's default cache (5 % of RAM), persistent workers and one untimed epoch first
-SETTINGS = (("cold", "64", False), ("warm", "5%", True))
+# warm = GDAL's default cache (5 % of RAM), persistent workers and untimed epochs first
+SETTINGS = (("cold", "64", False), ("warm", None, True))
 
 
 def median_spread(values: list[float]) -> tuple[float, float, float]:
@@ -340,9 +368,10 @@ def fmt(values: list[float], unit: str = "") -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", help="folder for the generated scenes (default $EOKIT_CACHE/sampling_bench)")
-    ap.add_argument("--samples", type=int, default=160, help="samples per eokit/rasterio measurement")
-    ap.add_argument("--torchgeo-samples", type=int, default=64, help="samples per TorchGeo measurement")
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; figures are medians over them")
+    ap.add_argument("--samples", type=int, default=192, help="timed samples per eokit/rasterio reader and setting")
+    ap.add_argument("--torchgeo-samples", type=int, default=64, help="timed samples of TorchGeo per setting")
+    ap.add_argument("--rounds", type=int, default=4, help="interleaved rounds (chunks of samples/rounds); "
+                    "figures are medians over them")
     ap.add_argument("--workers", type=int, default=2, help="DataLoader workers")
     ap.add_argument("--settings", default="cold,warm", help="cold (GDAL_CACHEMAX=64) and/or warm (default cache)")
     ap.add_argument("--methods", default="eokit,eokit_nocache,rasterio,torchgeo",
@@ -357,26 +386,23 @@ def main() -> None:
     print(f"scenes: {len(paths)} x 13-band uint16 {SIZE}x{SIZE}, DEFLATE, tiled {BLOCK}, "
           f"EPSG:32631 x2 + EPSG:32632 x2, under {root}")
     print(f"patch {PATCH}x{PATCH}, batch 8, {args.workers} workers, {args.rounds} interleaved rounds "
-          f"(order rotated each round); figures: median (min-max); CPU cores: {os.cpu_count()}")
-    print("cold: GDAL_CACHEMAX=64 MB, fresh process and caches; warm (then, in the same process): "
-          f"GDAL_CACHEMAX=5% [GDAL's default, {gdal_default_cache()}], a new dataset, persistent "
-          "workers, one untimed epoch of other windows first")
+          f"(readers take turns chunk by chunk, order rotated); figures: median (min-max); "
+          f"CPU cores: {os.cpu_count()}")
+    print("cold: GDAL_CACHEMAX=64 MB, workers started per chunk, eokit's shared cache empty at first; "
+          f"warm: GDAL_CACHEMAX=5% [GDAL's default, {gdal_default_cache()}], persistent workers, "
+          "untimed epochs of other windows first (as many samples as timed)")
     if missing:
         print(f"TorchGeo not measured: {missing}")
     sps: dict[tuple[str, str], list[float]] = {}
     hit: dict[str, list[float]] = {}
     t_start = time.perf_counter()
-    for r in range(args.rounds):
-        order = methods[r % len(methods):] + methods[:r % len(methods)]
-        for m in order:
-            n = args.torchgeo_samples if m == "torchgeo" else args.samples
-            results = run_phases(m, paths, n, args.workers, [(c, w) for _, c, w in settings])
-            for (name, _, _), res in zip(settings, results, strict=True):
-                sps.setdefault((name, m), []).append(res["sps"])
-                if m == "eokit" and "cache_hit_rate" in res:
-                    hit.setdefault(name, []).append(res["cache_hit_rate"])
-                extra = f", block-cache hits {res['cache_hit_rate']:.0%}" if "cache_hit_rate" in res else ""
-                print(f"  round {r + 1} {name} {m}: {res['sps']:.1f} samples/s{extra}", file=sys.stderr, flush=True)
+    for name, cachemax, warm in settings:
+        results = run_setting(methods, paths, args.samples, args.torchgeo_samples, args.workers, args.rounds,
+                              cachemax, warm)
+        for m in methods:
+            sps[(name, m)] = [res["sps"] for res in results[m]]
+            if m == "eokit" and "cache_hit_rate" in results[m][0]:
+                hit[name] = [res["cache_hit_rate"] for res in results[m]]
 
     def ratios(name: str, a: str, b: str) -> list[float]:
         """Per-round ratios (same round, side by side)."""
@@ -398,13 +424,14 @@ def main() -> None:
                     print(f"{name:<8}{a + ' / ' + b + ' (per round)':<52}{fmt(rs, 'x'):>30}")
         if name in hit:
             print(f"{name:<8}{'eokit shared block cache hit rate':<52}{fmt([100 * h for h in hit[name]]):>29}%")
-    print(f"(samples/s timed after the first batch; {time.perf_counter() - t_start:.0f} s in all)")
+    print(f"(samples/s of whole epochs of samples/rounds; {time.perf_counter() - t_start:.0f} s in all)")
 
     summary: dict[str, object] = {"workers": args.workers, "rounds": args.rounds, "samples": args.samples,
                                   "torchgeo_samples": args.torchgeo_samples,
-                                  "cold": "GDAL_CACHEMAX=64, fresh process and caches",
-                                  "warm": "GDAL_CACHEMAX=5% (default), persistent workers, one untimed epoch "
-                                          "of other windows first"}
+                                  "cold": "GDAL_CACHEMAX=64, workers started per chunk, shared cache empty "
+                                          "at first",
+                                  "warm": "GDAL_CACHEMAX=5% (default), persistent workers, untimed epochs of "
+                                          "other windows first"}
     for name, _, _ in settings:
         for m in methods:
             med, lo, hi = median_spread(sps[(name, m)])
