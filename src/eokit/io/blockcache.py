@@ -131,6 +131,7 @@ class BlockCache:
         self._sizes = buf[_HEADER + 24 * n:_HEADER + 32 * n].view(np.uint64)
         self._data = buf[self._data_off:self.nbytes].reshape(n, self.slot_bytes)
         self._tlock = threading.Lock()
+        self._pid = os.getpid()
         self._files: dict[str, tuple[tuple[int, ...], np.uint64, np.uint64]] = {}
         self.hits = 0
         self.misses = 0
@@ -169,6 +170,8 @@ class BlockCache:
 
     # -- locking --------------------------------------------------------------
     def _lock(self) -> None:
+        if self._pid != os.getpid():  # forked: a thread of the parent may have held the thread lock
+            self._tlock, self._pid = threading.Lock(), os.getpid()
         self._tlock.acquire()
         fcntl.lockf(self._fd, fcntl.LOCK_EX, 1, 0)
 
