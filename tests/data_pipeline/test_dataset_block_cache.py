@@ -91,3 +91,19 @@ def test_block_cache_bound_fits_the_collection(tiled_coll: SceneCollection) -> N
     assert cache.n_slots >= 2 * 6 * 7 * 3
     assert cache.nbytes < 2 * 6 * 7 * 3 * (4096 + 32) + 2**20 + 8192
     assert os.path.exists(cache.path)
+
+
+def test_block_cache_two_workers_evicting_stay_exact(tiled_coll: SceneCollection) -> None:
+    """A cache far smaller than the windows' blocks: workers evict each other's blocks all the time."""
+    small = SceneDataset(tiled_coll, block_cache=8192 + 12 * (4096 + 32))
+    plain = SceneDataset(tiled_coll, block_cache=False)
+    assert small.block_cache is not None and small.block_cache.n_slots == 12
+    sampler = RandomWindowSampler(tiled_coll, 40, 32, seed=3)
+    windows = windows_of(sampler)
+    loader = DataLoader(small, sampler=sampler, batch_size=4, num_workers=2, collate_fn=collate_samples)
+    for k, batch in enumerate(loader):
+        want = torch.stack([plain[w]["image"] for w in windows[4 * k:4 * k + 4]])
+        assert torch.equal(batch["image"], want)
+    st = small.block_cache.stats()
+    assert st["used_slots"] <= 12 and st["used_bytes"] <= 12 * 32 * 32 * 2
+    assert st["hits"] + st["misses"] == _touches(tiled_coll, windows)

@@ -126,3 +126,19 @@ def test_block_cache_pickles_to_the_same_slab_and_is_removed_on_close(tiled: tup
 def test_block_cache_rejects_a_bound_without_room(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="raise max_bytes"):
         BlockCache(1000, 512 * 512 * 2, folder=str(tmp_path))
+
+
+def test_block_cache_sweeps_slabs_of_dead_processes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    left = tmp_path / f"eokit-blocks-{dead.stdout.strip()}-abc"
+    left.write_bytes(b"x")
+    alive = tmp_path / f"eokit-blocks-{os.getpid()}-def"
+    alive.write_bytes(b"x")
+    with BlockCache(1 << 20, 4096, folder=str(tmp_path)) as cache:
+        assert not left.exists()  # its process is gone
+        assert alive.exists() and Path(cache.path).exists()
+    assert not Path(cache.path).exists()
