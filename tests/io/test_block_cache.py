@@ -142,3 +142,20 @@ def test_block_cache_sweeps_slabs_of_dead_processes(tmp_path: Path) -> None:
         assert not left.exists()  # its process is gone
         assert alive.exists() and Path(cache.path).exists()
     assert not Path(cache.path).exists()
+
+
+def test_block_cache_serves_band_files_of_a_stack(tmp_path: Path) -> None:
+    from eokit.io import open_band_files
+
+    files, arrays = [], []
+    for i, name in enumerate(("B02", "B03", "B04")):
+        p = tmp_path / f"T31_{name}.tif"
+        arrays.append(write_tiled(p, seed=10 + i, bands=1)[0])
+        files.append(p)
+    stack = open_band_files(files)
+    with BlockCache(8 << 20, 32 * 32 * 2) as cache:
+        for window in ((0, 0, 64, 64), (30, 100, 70, 50), (5, 7, 40, 33)):
+            got = stack.read(window, cache=cache, bands=["B04", "B02"]).array
+            c, r, w, h = window
+            np.testing.assert_array_equal(got, np.stack([arrays[2], arrays[0]])[:, r:r + h, c:c + w])
+        assert cache.hits > 0 and len(cache) > 0
