@@ -159,3 +159,19 @@ def test_block_cache_serves_band_files_of_a_stack(tmp_path: Path) -> None:
             c, r, w, h = window
             np.testing.assert_array_equal(got, np.stack([arrays[2], arrays[0]])[:, r:r + h, c:c + w])
         assert cache.hits > 0 and len(cache) > 0
+
+
+def test_block_cache_thrashing_reads_directly(tiled: tuple[Path, np.ndarray]) -> None:
+    """A full cache that hits < 15 % of lookups stops storing; reads stay exact."""
+    path, arr = tiled
+    src = open_raster(path)
+    rng = np.random.default_rng(7)
+    with BlockCache(4096 + 64 + 4 * (4096 + 32), 32 * 32 * 2) as cache:
+        for _ in range(300):
+            c, r = int(rng.integers(0, 150)), int(rng.integers(0, 120))
+            np.testing.assert_array_equal(src.read((c, r, 50, 50), cache=cache, dtype=None).array,
+                                          arr[:, r:r + 50, c:c + 50])
+        st = cache.stats()
+        assert cache.bypasses >= 1 and st["direct_reads"] > 0
+        assert st["hits"] < 0.15 * (st["hits"] + st["misses"])
+        assert st["used_slots"] <= 4

@@ -8,7 +8,12 @@ evicted least-recently-used, keyed by (file, band, block row, block column, over
 file's internal tiling. A file's key includes its device, inode, size and modification
 time, so a rewritten file is never served from the cache.
 
-Layout of the slab: a 64-byte header (magic, slots, slot size, use clock, hits, misses), then per slot a 16-byte key, an 8-byte use tick and an
+A cache that thrashes (full, and fewer than 15 % of the last 1024 band-block lookups hit, as
+on a collection many times its bound) stops storing for the next 8192 lookups: a window not
+wholly cached is then read directly, so the cache costs a lookup, not a store.
+
+Layout of the slab: a 64-byte header (magic, slots, slot size, use clock, hits, misses, direct
+reads), then per slot a 16-byte key, an 8-byte use tick and an
 8-byte byte count, then the slots' data (``slot_bytes`` each, page aligned). A POSIX record
 lock on the file (plus a thread lock within a process) guards lookups, copies and inserts;
 blocks are decoded outside the lock.
@@ -37,6 +42,10 @@ _MAGIC = 0x454F4B49_54424C4B  # "EOKITBLK"
 _HEADER = 64
 _PAGE = 4096
 _PREFIX = "eokit-blocks-"
+BYPASS_HIT_RATE = 0.15
+"""Below this hit rate a full cache stops storing for a while (see the module docstring)."""
+_PROBE_LOOKUPS = 1024
+_BYPASS_LOOKUPS = 8192
 
 
 def default_bound() -> int:
@@ -109,7 +118,7 @@ class BlockCache:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.ftruncate(fd, self.nbytes)  # sparse: pages are taken when a block is stored
-            os.pwrite(fd, np.array([_MAGIC, n_slots, slot_bytes, 0, 0, 0], dtype=np.uint64).tobytes(), 0)
+            os.pwrite(fd, np.array([_MAGIC, n_slots, slot_bytes, 0, 0, 0, 0], dtype=np.uint64).tobytes(), 0)
         except BaseException:
             os.close(fd)
             os.unlink(self.path)
@@ -135,6 +144,9 @@ class BlockCache:
         self._files: dict[str, tuple[tuple[int, ...], np.uint64, np.uint64]] = {}
         self.hits = 0
         self.misses = 0
+        self.bypasses = 0
+        self._seen = self._seen_hits = self._bypass_left = 0
+        self._evicting = False
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "n_slots": self.n_slots, "slot_bytes": self.slot_bytes,
@@ -205,7 +217,8 @@ class BlockCache:
         the open dataset ``ds`` (whose file gave ``key = file_key(path)[:2]``), assembled from
         cached blocks, decoding the missing ones, as ``dtype`` (default the file's; values
         converted as numpy's ``astype`` does); None when the file's blocks cannot be cached
-        (band block shapes or dtypes differ, or a block is larger than a slot)."""
+        (band block shapes or dtypes differ, or a block is larger than a slot) or while the
+        cache thrashes and the window is not wholly cached: the caller reads it directly."""
         shapes = ds.block_shapes
         bh, bw = shapes[0]
         native = np.dtype(ds.dtypes[0])
@@ -224,27 +237,35 @@ class BlockCache:
         wanted = {blk: k1 ^ ((band << np.uint64(48)) | np.uint64((blk[0] << 28) | (blk[1] << 8) | overview))
                   for blk in blocks}
         missing: list[tuple[tuple[int, int], list[int]]] = []
+        bypass = False
         self._lock()
         try:
             slots = self._find(k0, np.concatenate(list(wanted.values())))
-            tick = self._tick()
-            for j, blk in enumerate(blocks):
-                found = slots[j * nb:(j + 1) * nb]
-                absent = [i for i in range(nb) if found[i] < 0]
-                for i in range(nb):
-                    s = found[i]
-                    if s >= 0:
-                        self._ticks[s] = tick
-                        self._paste(out[i], self._block(s, blk, ds, bh, bw, native), blk, bh, bw, col, row)
-                if absent:
-                    missing.append((blk, absent))
-            n_miss = sum(len(a) for _, a in missing)
-            self._header[4] += np.uint64(len(blocks) * nb - n_miss)
+            n_miss = int((slots < 0).sum())
+            self._header[4] += np.uint64(len(slots) - n_miss)
             self._header[5] += np.uint64(n_miss)
+            if n_miss and self._bypass_left > 0:
+                bypass = True
+                self._header[6] += np.uint64(1)
+            else:
+                tick = self._tick()
+                for j, blk in enumerate(blocks):
+                    found = slots[j * nb:(j + 1) * nb]
+                    absent = [i for i in range(nb) if found[i] < 0]
+                    for i in range(nb):
+                        s = found[i]
+                        if s >= 0:
+                            self._ticks[s] = tick
+                            self._paste(out[i], self._block(s, blk, ds, bh, bw, native), blk, bh, bw, col, row)
+                    if absent:
+                        missing.append((blk, absent))
         finally:
             self._unlock()
-        self.hits += len(blocks) * nb - n_miss
+        self.hits += len(slots) - n_miss
         self.misses += n_miss
+        self._observe(len(slots) - n_miss, len(slots))
+        if bypass:
+            return None
         if not missing:
             return out
         decoded = []
@@ -260,6 +281,21 @@ class BlockCache:
             decoded.append((blk, absent, arr))
         self._store(k0, wanted, decoded)
         return out
+
+    def _observe(self, hits: int, lookups: int) -> None:
+        """Stop storing (read directly) while the cache thrashes: full, and fewer than
+        ``BYPASS_HIT_RATE`` of the last ``_PROBE_LOOKUPS`` band-block lookups hit."""
+        if self._bypass_left > 0:
+            self._bypass_left -= lookups
+            return
+        self._seen += lookups
+        self._seen_hits += hits
+        if self._seen >= _PROBE_LOOKUPS:
+            if self._evicting and self._seen_hits < BYPASS_HIT_RATE * self._seen:
+                self._bypass_left = _BYPASS_LOOKUPS
+                self.bypasses += 1
+            self._seen = self._seen_hits = 0
+            self._evicting = False
 
     def _find(self, k0: np.uint64, k1s: np.ndarray) -> np.ndarray:
         """Slot of each key (k0, k1s[i]), -1 where absent (call under the lock)."""
@@ -297,6 +333,7 @@ class BlockCache:
             n = min(len(new), self.n_slots)
             victims = np.argpartition(self._ticks, n - 1)[:n] if n < self.n_slots else np.arange(n)
             tick = self._tick()
+            self._evicting = self._evicting or bool((self._keys[victims, 0] != 0).any())
             for s, (k, block) in zip(victims.tolist(), new[:n], strict=True):
                 raw = np.ascontiguousarray(block).view(np.uint8).reshape(-1)
                 self._keys[s, 0] = 0  # invalid while being written
@@ -322,7 +359,8 @@ class BlockCache:
         self._lock()
         try:
             used = self._keys[:, 0] != 0
-            return {"hits": int(self._header[4]), "misses": int(self._header[5]), "slots": self.n_slots,
+            return {"hits": int(self._header[4]), "misses": int(self._header[5]),
+                    "direct_reads": int(self._header[6]), "slots": self.n_slots,
                     "used_slots": int(used.sum()), "used_bytes": int(self._sizes[used].sum()),
                     "bound_bytes": self.nbytes}
         finally:
