@@ -175,3 +175,20 @@ def test_block_cache_thrashing_reads_directly(tiled: tuple[Path, np.ndarray]) ->
         assert cache.bypasses >= 1 and st["direct_reads"] > 0
         assert st["hits"] < 0.15 * (st["hits"] + st["misses"])
         assert st["used_slots"] <= 4
+
+
+def test_block_cache_full_shared_memory_stores_nothing(tiled: tuple[Path, np.ndarray],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the folder has no room for a slot's pages the block stays out (no SIGBUS later)."""
+    path, arr = tiled
+
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    src = open_raster(path)
+    with BlockCache(8 << 20, 32 * 32 * 2) as cache:
+        for _ in range(2):
+            np.testing.assert_array_equal(src.read((20, 30, 70, 60), cache=cache, dtype=None).array,
+                                          arr[:, 30:90, 20:90])
+        assert len(cache) == 0 and cache.hits == 0

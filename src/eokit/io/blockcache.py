@@ -336,6 +336,8 @@ class BlockCache:
             self._evicting = self._evicting or bool((self._keys[victims, 0] != 0).any())
             for s, (k, block) in zip(victims.tolist(), new[:n], strict=True):
                 raw = np.ascontiguousarray(block).view(np.uint8).reshape(-1)
+                if self._sizes[s] == 0 and not self._reserve(s):
+                    continue  # the shared-memory folder is full: keep the block out of the cache
                 self._keys[s, 0] = 0  # invalid while being written
                 self._data[s, :raw.size] = raw
                 self._sizes[s] = raw.size
@@ -344,6 +346,15 @@ class BlockCache:
                 self._keys[s, 0] = k0
         finally:
             self._unlock()
+
+    def _reserve(self, slot: int) -> bool:
+        """Allocate a never-used slot's pages now, so that a full tmpfs gives an error here
+        instead of SIGBUS when the pages are first written (the slab file is sparse)."""
+        try:
+            os.posix_fallocate(self._fd, self._data_off + slot * self.slot_bytes, self.slot_bytes)
+        except OSError:
+            return False
+        return True
 
     # -- bookkeeping ------------------------------------------------------------
     def used_bytes(self) -> int:
