@@ -149,11 +149,10 @@ MAX_SLOT_BYTES = 4 * 2**20
 def make_block_cache(collection: SceneCollection, setting: bool | int | str | BlockCache | None) -> BlockCache | None:
     """The shared decoded-block cache of a dataset, or None.
 
-    ``'auto'`` makes one when every file of the collection is compressed, the case where a block costs a decode: for
-    uncompressed files a read is a copy out of the page cache and a second cache only adds one.
-    Its bound is what the collection's blocks need, at most
-    :func:`~eokit.io.blockcache.default_bound` (10 % of RAM, a quarter of the free shared
-    memory). ``True`` makes one regardless, an int is its bound in bytes, ``False``/None none. The
+    ``'auto'`` makes one when every file of the collection is compressed, the case where a block
+    costs a decode (for uncompressed files a read is a copy out of the page cache, and a second
+    cache only adds one), bounded by what the collection's blocks need, at most
+    :func:`~eokit.io.blockcache.default_bound` (10 % of RAM, a quarter of the free shared memory). ``True`` makes one regardless, an int is its bound in bytes, ``False``/None none. The
     first 32 scenes are checked; a slot holds the largest block (one band) among them, blocks
     larger than that or than 4 MiB are read directly.
     """

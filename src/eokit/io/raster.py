@@ -574,8 +574,7 @@ class RasterSource:
             indexes = self._complex_sources(indexes)
         shape = out_shape or (int(window.height), int(window.width))
         cached = cache is not None and inside and out_shape is None and not is_complex_dtype(self.dtype)
-        if cached:
-            assert cache is not None
+        if cache is not None and cached:
             try:
                 k0, k1, changed = cache.file_key(self.path)
             except OSError as exc:
@@ -586,14 +585,10 @@ class RasterSource:
         nodata = self._nodata_override if self._nodata_override is not None else ds.nodata
         fill = nodata if nodata is not None else 0
         try:
-            arr = None
-            if cached:
-                assert cache is not None
-                arr = cache.read(ds, (k0, k1), indexes, int(window.col_off), int(window.row_off),
-                                 int(window.width), int(window.height), dtype=dtype)
+            arr = cache.read(ds, (k0, k1), indexes, int(window.col_off), int(window.row_off), int(window.width),
+                             int(window.height), dtype=dtype) if cache is not None and cached else None
+            if arr is not None:  # served from (and added to) the shared block cache
                 valid = np.ones(shape, dtype=bool)
-            if arr is not None:
-                pass
             elif inside and out_shape is None and dtype is not None and _direct_cast(self.dtype, dtype):
                 # GDAL converts while copying out of its block cache: no native array and astype pass
                 arr = ds.read(indexes, window=window, out_dtype=dtype)
