@@ -192,3 +192,12 @@ def test_block_cache_full_shared_memory_stores_nothing(tiled: tuple[Path, np.nda
             np.testing.assert_array_equal(src.read((20, 30, 70, 60), cache=cache, dtype=None).array,
                                           arr[:, 30:90, 20:90])
         assert len(cache) == 0 and cache.hits == 0
+
+
+def test_block_cache_band_asked_twice_is_stored_once(tiled: tuple[Path, np.ndarray]) -> None:
+    path, arr = tiled
+    src = open_raster(path)
+    with BlockCache(8 << 20, 32 * 32 * 2) as cache:
+        got = src.read((0, 0, 32, 32), cache=cache, bands=["2", "2"], dtype=None).array
+        np.testing.assert_array_equal(got, arr[[1, 1], :32, :32])
+        assert len(cache) == 1

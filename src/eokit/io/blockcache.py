@@ -327,7 +327,8 @@ class BlockCache:
         self._lock()
         try:
             present = self._find(k0, np.array([k for k, _ in keys], dtype=np.uint64))
-            new = [kv for kv, s in zip(keys, present, strict=True) if s < 0]  # another process may have stored it
+            fresh = {kv[0]: kv for kv, s in zip(keys, present, strict=True) if s < 0}  # not stored by another
+            new = list(fresh.values())  # process meanwhile; a band asked for twice is stored once
             if not new:
                 return
             n = min(len(new), self.n_slots)
