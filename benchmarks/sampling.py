@@ -1,21 +1,26 @@
-"""Random-window sampling throughput on a mixed-CRS scene collection: eokit vs TorchGeo vs rasterio.
+"""Uniform random-window sampling throughput on a mixed-CRS scene collection: eokit vs rasterio vs TorchGeo.
 
 Builds (or reuses) 4 synthetic Sentinel-2-like scenes under ``$EOKIT_CACHE/sampling_bench``
 (default ``~/.cache/eokit-work/sampling_bench``): 13-band uint16, 4096x4096 px at 10 m,
 DEFLATE, tiled 512, two in EPSG:32631 and two in EPSG:32632 whose footprints overlap across
-the zone boundary at 6°E. Then it measures 256-px random-sample throughput (samples/s) with 0
-and 2 DataLoader workers for
+the zone boundary at 6°E. Then it measures 256-px random-sample throughput (samples/s) with
+2 DataLoader workers (``--workers``) for
 
   (a) eokit: SceneCollection + RandomWindowSampler + SceneDataset (each sample read on its
-      scene's native grid, one windowed read per file),
-  (b) TorchGeo 0.8: RasterDataset over an explicit file list + RandomGeoSampler,
-  (c) plain rasterio: ``ds.read(window=...)`` of a random window of a random scene,
+      scene's native grid), with its shared decoded-block cache as configured by default
+      (``eokit``) and switched off (``eokit_nocache``),
+  (b) plain rasterio: ``ds.read(window=...)`` of the same kind of random windows,
+  (c) TorchGeo 0.8: RasterDataset over an explicit file list + RandomGeoSampler,
 
-once with GDAL's default block cache and once with GDAL_CACHEMAX=64 (no tile reuse, as with
-data much larger than RAM). It prints a table, then one JSON line with the 2-worker figures
-under the default cache.
+in two settings: ``cold`` (GDAL_CACHEMAX=64, workers started for every chunk, as with data
+much larger than RAM) and ``warm`` (GDAL's default cache, persistent workers, untimed epochs
+of other windows first, as in a later training epoch). Each setting runs in a fresh
+interpreter where the readers take turns chunk by chunk (``--rounds`` chunks each, order
+rotated), so a ratio compares chunks measured seconds apart; each figure is the median over
+the rounds with the min-max spread beside it. It prints a table, then one JSON line (``ratio_rasterio_cold``,
+``ratio_torchgeo_warm``, ... with ``_spread``).
 
-    python benchmarks/sampling.py [--samples 400] [--torchgeo-samples 160] [--cache DIR]
+    python benchmarks/sampling.py [--rounds 3] [--samples 160] [--torchgeo-samples 64] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -120,33 +125,45 @@ def prepare(root: Path) -> list[Path]:
     return paths
 
 
-# -- the three readers ---------------------------------------------------------------------------
+# -- the readers ---------------------------------------------------------------------------------
+class RasterioWindowSampler:
+    """Random (scene, col, row) triples, a new draw per epoch (drawn in the main process)."""
+
+    def __init__(self, n_files: int, extent: tuple[int, int], n: int, seed: int) -> None:
+        self.n_files, self.extent, self.n, self.seed, self.epoch = n_files, extent, n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        w, h = self.extent
+        f = rng.integers(0, self.n_files, self.n).tolist()
+        c = rng.integers(0, w - PATCH + 1, self.n).tolist()
+        r = rng.integers(0, h - PATCH + 1, self.n).tolist()
+        return iter(zip(f, c, r, strict=True))
+
+
 class RasterioWindows:
-    """Plain rasterio: a random window of a random scene, one ``ds.read`` -> float32 tensor."""
+    """Plain rasterio: one ``ds.read(window=...)`` per sample -> float32 tensor, handles opened once
+    per worker process."""
 
-    def __init__(self, paths: list[str], n: int, seed: int) -> None:
-        import rasterio
-
+    def __init__(self, paths: list[str]) -> None:
         self.paths = paths
-        rng = np.random.default_rng(seed)
-        with rasterio.open(paths[0]) as ds:
-            w, h = ds.width, ds.height
-        self.items = list(zip(rng.integers(0, len(paths), n).tolist(), rng.integers(0, w - PATCH + 1, n).tolist(),
-                              rng.integers(0, h - PATCH + 1, n).tolist(), strict=True))
         self._handles: dict[str, object] = {}
         self._pid = -1
 
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int):
+    def __getitem__(self, item: tuple[int, int, int]):
         import rasterio
         import torch
         from rasterio.windows import Window
 
         if self._pid != os.getpid():  # open once per worker process
             self._handles, self._pid = {}, os.getpid()
-        f, col, row = self.items[i]
+        f, col, row = item
         ds = self._handles.get(self.paths[f])
         if ds is None:
             ds = self._handles[self.paths[f]] = rasterio.open(self.paths[f])
@@ -154,18 +171,21 @@ class RasterioWindows:
         return {"image": torch.from_numpy(arr.astype(np.float32))}
 
 
-def make_loader(method: str, paths: list[str], n: int, workers: int, seed: int = 0):
-    """A DataLoader yielding batches of 8 random 256-px samples."""
+def make_loader(method: str, paths: list[str], n: int, workers: int, persistent: bool = False, seed: int = 0):
+    """A DataLoader yielding batches of 8 random 256-px samples, and its sampler (or None)."""
     from torch.utils.data import DataLoader
 
-    kw = {"batch_size": 8, "num_workers": workers, "persistent_workers": False}
+    kw = {"batch_size": 8, "num_workers": workers, "persistent_workers": persistent and workers > 0}
     if method.startswith("eokit"):
         from eokit.data import RandomWindowSampler, SceneCollection, SceneDataset, collate_samples
 
         coll = SceneCollection.from_paths(paths, pattern=r"S2_(?P<date>\d{8})_")
         align = "tile" if method == "eokit_tile" else None
         sampler = RandomWindowSampler(coll, PATCH, n, seed=seed, align=align)
-        return DataLoader(SceneDataset(coll), sampler=sampler, collate_fn=collate_samples, **kw)
+        bound = os.environ.get("SAMPLING_BENCH_BLOCK_CACHE")  # --block-cache: a bound in bytes
+        setting = int(bound) if bound else "auto"
+        ds = SceneDataset(coll, block_cache=False if method == "eokit_nocache" else setting)
+        return DataLoader(ds, sampler=sampler, collate_fn=collate_samples, **kw), sampler
     if method == "torchgeo":
         import torch
         from torchgeo.datasets import RasterDataset, stack_samples
@@ -177,11 +197,28 @@ def make_loader(method: str, paths: list[str], n: int, workers: int, seed: int =
             all_bands = BAND_NAMES
 
         ds = BenchScenes(paths=paths)  # an explicit file list: no folder search
+        # one generator: the second pass over the sampler (the timed epoch) draws new windows
         sampler = RandomGeoSampler(ds, size=PATCH, length=n, generator=torch.Generator().manual_seed(seed))
-        return DataLoader(ds, sampler=sampler, collate_fn=stack_samples, **kw)
+        return DataLoader(ds, sampler=sampler, collate_fn=stack_samples, **kw), None
     if method == "rasterio":
-        return DataLoader(RasterioWindows(paths, n, seed), **kw)
+        import rasterio
+
+        with rasterio.open(paths[0]) as first:
+            extent = (first.width, first.height)
+        sampler = RasterioWindowSampler(len(paths), extent, n, seed)
+        return DataLoader(RasterioWindows(paths), sampler=sampler, **kw), sampler
     raise ValueError(method)
+
+
+def _epoch(loader) -> tuple[int, float, tuple[int, ...]]:
+    """(samples, seconds, batch shape) of one pass, timed after its first batch."""
+    it = iter(loader)
+    first = next(it)
+    t0 = time.perf_counter()
+    count = 0
+    for batch in it:
+        count += batch["image"].shape[0]
+    return count, time.perf_counter() - t0, tuple(first["image"].shape)
 
 
 def measure(method: str, paths: list[str], n: int, workers: int) -> dict:
@@ -189,15 +226,7 @@ def measure(method: str, paths: list[str], n: int, workers: int) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    loader = make_loader(method, paths, n, workers)
-    it = iter(loader)
-    first = next(it)
-    shape = tuple(first["image"].shape)
-    t0 = time.perf_counter()
-    count = 0
-    for batch in it:
-        count += batch["image"].shape[0]
-    dt = time.perf_counter() - t0
+    count, dt, shape = _epoch(make_loader(method, paths, n, workers)[0])
     return {"sps": count / dt, "samples": count, "seconds": dt, "shape": shape}
 
 
@@ -214,6 +243,18 @@ def run_child(method: str, paths: list[str], n: int, workers: int, cachemax: str
               script: str = __file__) -> dict:
     """One measurement in a fresh interpreter running ``script --child`` (this file, or another
     benchmark built on it), so GDAL's block cache starts cold and sized as asked."""
+    return _child([method, paths, n, workers], cachemax, script)[0]
+
+
+def run_setting(methods: list[str], paths: list[str], n: int, n_torchgeo: int, workers: int, rounds: int,
+                cachemax: str, warm: bool) -> dict[str, list[dict]]:
+    """Every reader's rounds of one setting, interleaved in one fresh interpreter (see ``interleaved``)."""
+    spec = {"methods": methods, "paths": paths, "n": n, "n_torchgeo": n_torchgeo, "workers": workers,
+            "rounds": rounds, "warm": warm}
+    return _child(["interleaved", spec, 0, 0], cachemax)[0]
+
+
+def _child(spec: list, cachemax: str | None, script: str = __file__) -> list[dict]:
     import subprocess
 
     env = dict(os.environ)
@@ -221,11 +262,75 @@ def run_child(method: str, paths: list[str], n: int, workers: int, cachemax: str
     if cachemax is not None:
         env["GDAL_CACHEMAX"] = cachemax
     env.setdefault("OMP_NUM_THREADS", "1")
-    args = [sys.executable, script, "--child", json.dumps([method, paths, n, workers])]
+    args = [sys.executable, script, "--child", json.dumps(spec)]
     out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
-        raise RuntimeError(f"{method} (workers={workers}) failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{spec[0]} (workers={spec[3]}) failed:\n{out.stderr[-3000:]}")
+    sys.stderr.write(out.stderr)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    return res if isinstance(res, list) else [res]
+
+
+def interleaved(methods: list[str], paths: list[str], n: int, n_torchgeo: int, workers: int, rounds: int,
+                warm: bool) -> dict[str, list[dict]]:
+    """Per reader, ``rounds`` timed chunks of ``n / rounds`` samples (TorchGeo: ``n_torchgeo``),
+    the readers taking turns chunk by chunk (order rotated), so that a ratio compares chunks
+    measured seconds apart, under the same load. Each chunk is a whole DataLoader epoch, timed
+    from ``iter()`` to its last batch.
+
+    cold: workers are started for every chunk (each chunk's GDAL caches are new; eokit's
+    shared block cache, which outlives workers, starts empty with the first chunk).
+    warm: persistent workers, and first ``rounds`` untimed epochs of other windows per reader.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    loaders = {}
+    for m in methods:
+        chunk = max(8, (n_torchgeo if m == "torchgeo" else n) // rounds // 8 * 8)
+        loaders[m] = make_loader(m, paths, chunk, workers, persistent=warm)
+    epoch = 0
+    if warm:
+        for m in methods:
+            loader, sampler = loaders[m]
+            for _ in range(rounds):
+                epoch += 1
+                if sampler is not None:
+                    sampler.set_epoch(1000 + epoch)
+                for _batch in loader:
+                    pass
+    out: dict[str, list[dict]] = {m: [] for m in methods}
+    for r in range(rounds):
+        for m in methods[r % len(methods):] + methods[:r % len(methods)]:
+            loader, sampler = loaders[m]
+            if sampler is not None:
+                sampler.set_epoch(r)
+            cache = getattr(loader.dataset, "block_cache", None)
+            before = cache.stats() if cache is not None else None
+            t0 = time.perf_counter()
+            count = sum(batch["image"].shape[0] for batch in loader)
+            res: dict[str, float] = {"sps": count / (time.perf_counter() - t0), "samples": count}
+            if cache is not None and before is not None:
+                after = cache.stats()
+                hits, misses = after["hits"] - before["hits"], after["misses"] - before["misses"]
+                res["cache_hit_rate"] = hits / max(1, hits + misses)
+                res["cache_used_mb"] = after["used_bytes"] / 2**20
+                res["cache_bound_mb"] = after["bound_bytes"] / 2**20
+            out[m].append(res)
+            extra = f", block-cache hits {res['cache_hit_rate']:.0%}" if "cache_hit_rate" in res else ""
+            print(f"  {'warm' if warm else 'cold'} round {r + 1} {m}: {res['sps']:.1f} samples/s{extra}",
+                  file=sys.stderr, flush=True)
+    return out
+
+
+def child_main(spec: list) -> None:
+    """``--child``: [method, paths, n, workers] (one measurement under the inherited GDAL
+    settings) or ["interleaved", {keyword arguments of ``interleaved``}, 0, 0]."""
+    if spec[0] == "interleaved":
+        print(json.dumps(interleaved(**spec[1])))
+        return
+    m, p, n, w = spec
+    print(json.dumps(measure(m, p, n, w)))
 
 
 def gdal_default_cache() -> str:
@@ -240,83 +345,118 @@ def gdal_default_cache() -> str:
     return "default (5% of RAM)"
 
 
+LABELS = {
+    "eokit": "eokit (uniform windows, shared block cache auto)",
+    "eokit_nocache": "eokit (uniform windows, block_cache=False)",
+    "eokit_tile": "eokit (align='tile')",
+    "rasterio": "plain rasterio window reads",
+    "torchgeo": "TorchGeo 0.8 RasterDataset+RandomGeoSampler",
+}
+# (setting name, GDAL_CACHEMAX, warm): cold = small GDAL cache, fresh process and caches;
+# warm = GDAL's default cache (5 % of RAM), persistent workers and untimed epochs first
+SETTINGS = (("cold", "64", False), ("warm", None, True))
+
+
+def median_spread(values: list[float]) -> tuple[float, float, float]:
+    """(median, min, max)."""
+    return float(np.median(values)), float(min(values)), float(max(values))
+
+
+def fmt(values: list[float], unit: str = "") -> str:
+    med, lo, hi = median_spread(values)
+    return f"{med:.2f}{unit} ({lo:.2f}-{hi:.2f})" if unit == "x" else f"{med:.1f} ({lo:.1f}-{hi:.1f})"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", help="folder for the generated scenes (default $EOKIT_CACHE/sampling_bench)")
-    ap.add_argument("--samples", type=int, default=400, help="samples per eokit/rasterio measurement")
-    ap.add_argument("--torchgeo-samples", type=int, default=160, help="samples per TorchGeo measurement")
-    ap.add_argument("--repeats", type=int, default=2, help="best of N runs per cell (noise from shared CPUs)")
-    ap.add_argument("--workers", default="0,2")
-    ap.add_argument("--cachemax", default="default,64", help="GDAL_CACHEMAX settings ('default' = GDAL's own)")
+    ap.add_argument("--samples", type=int, default=192, help="timed samples per eokit/rasterio reader and setting")
+    ap.add_argument("--torchgeo-samples", type=int, default=64, help="timed samples of TorchGeo per setting")
+    ap.add_argument("--rounds", type=int, default=4, help="interleaved rounds (chunks of samples/rounds); "
+                    "figures are medians over them")
+    ap.add_argument("--workers", type=int, default=2, help="DataLoader workers")
+    ap.add_argument("--settings", default="cold,warm", help="cold (GDAL_CACHEMAX=64) and/or warm (default cache)")
+    ap.add_argument("--methods", default="eokit,eokit_nocache,rasterio,torchgeo",
+                    help=f"readers among {','.join(LABELS)}")
+    ap.add_argument("--block-cache", type=int, help="bound of eokit's block cache in bytes (default: 'auto'); "
+                    "a bound far below the collection's 1.7 GB shows the cache's cost where it cannot help")
     args = ap.parse_args()
+    if args.block_cache:
+        os.environ["SAMPLING_BENCH_BLOCK_CACHE"] = str(args.block_cache)
 
     root = cache_root(args.cache)
     paths = [str(p) for p in prepare(root)]
     missing = torchgeo_missing()
-    methods = ["eokit", "eokit_tile", "rasterio"] + ([] if missing else ["torchgeo"])
-    workers = [int(w) for w in args.workers.split(",")]
-    caches = [None if c == "default" else c for c in args.cachemax.split(",")]
+    methods = [m for m in args.methods.split(",") if not (m == "torchgeo" and missing)]
+    settings = [s for s in SETTINGS if s[0] in args.settings.split(",")]
     print(f"scenes: {len(paths)} x 13-band uint16 {SIZE}x{SIZE}, DEFLATE, tiled {BLOCK}, "
           f"EPSG:32631 x2 + EPSG:32632 x2, under {root}")
-    print(f"patch {PATCH}x{PATCH}, batch 8, best of {args.repeats}; CPU cores: {os.cpu_count()}")
+    print(f"patch {PATCH}x{PATCH}, batch 8, {args.workers} workers, {args.rounds} interleaved rounds "
+          f"(readers take turns chunk by chunk, order rotated); figures: median (min-max); "
+          f"CPU cores: {os.cpu_count()}")
+    print("cold: GDAL_CACHEMAX=64 MB, workers started per chunk, eokit's shared cache empty at first; "
+          f"warm: GDAL_CACHEMAX=5% [GDAL's default, {gdal_default_cache()}], persistent workers, "
+          "untimed epochs of other windows first (as many samples as timed)")
     if missing:
         print(f"TorchGeo not measured: {missing}")
-    results: dict[tuple[str, int, str | None], dict] = {}
-    for cache in caches:
-        for w in workers:
-            for _ in range(args.repeats):
-                for m in methods:
-                    n = args.torchgeo_samples if m == "torchgeo" else args.samples
-                    r = run_child(m, paths, n, w, cache)
-                    print(f"  GDAL_CACHEMAX={cache or 'default'} workers={w} {m}: {r['sps']:.1f} samples/s",
-                          file=sys.stderr, flush=True)
-                    best = results.get((m, w, cache))
-                    if best is None or r["sps"] > best["sps"]:
-                        results[(m, w, cache)] = r
+    sps: dict[tuple[str, str], list[float]] = {}
+    hit: dict[str, list[float]] = {}
+    t_start = time.perf_counter()
+    for name, cachemax, warm in settings:
+        results = run_setting(methods, paths, args.samples, args.torchgeo_samples, args.workers, args.rounds,
+                              cachemax, warm)
+        for m in methods:
+            sps[(name, m)] = [res["sps"] for res in results[m]]
+            if m == "eokit" and "cache_hit_rate" in results[m][0]:
+                hit[name] = [res["cache_hit_rate"] for res in results[m]]
 
-    labels = {
-        "eokit": "eokit (native grid, random offsets)",
-        "eokit_tile": "eokit (align='tile')",
-        "rasterio": "plain rasterio window reads",
-        "torchgeo": "TorchGeo 0.8 RasterDataset+RandomGeoSampler",
-    }
+    def ratios(name: str, a: str, b: str) -> list[float]:
+        """Per-round ratios (same round, side by side)."""
+        if (name, a) not in sps or (name, b) not in sps:
+            return []
+        return [x / y for x, y in zip(sps[(name, a)], sps[(name, b)], strict=True)]
+
     print()
-    header = f"{'GDAL_CACHEMAX':<22}{'reader':<48}" + "".join(f"{f'{w} workers':>14}" for w in workers)
+    header = f"{'setting':<8}{'reader':<52}{'samples/s median (min-max)':>30}"
     print(header)
     print("-" * len(header))
-    for cache in caches:
-        cname = gdal_default_cache() if cache is None else f"{cache} MB"
+    for name, _, _ in settings:
         for m in methods:
-            cells = "".join(f"{results[(m, w, cache)]['sps']:>10.1f} s/s" for w in workers)
-            print(f"{cname:<22}{labels[m]:<48}{cells}")
-        if "torchgeo" in methods:
-            for m in ("eokit", "eokit_tile"):
-                ratio = "".join(f"{results[(m, w, cache)]['sps'] / results[('torchgeo', w, cache)]['sps']:>12.2f} x "
-                                for w in workers)
-                print(f"{cname:<22}{m + ' / TorchGeo':<48}{ratio}")
-        for m in ("eokit", "eokit_tile"):
-            ratio = "".join(f"{results[(m, w, cache)]['sps'] / results[('rasterio', w, cache)]['sps']:>12.2f} x "
-                            for w in workers)
-            print(f"{cname:<22}{m + ' / rasterio':<48}{ratio}")
-    print("(s/s = samples per second; each cell is the best of the repeats, timed after the first batch)")
+            print(f"{name:<8}{LABELS[m]:<52}{fmt(sps[(name, m)]):>30}")
+        for a in [m for m in methods if m.startswith("eokit")]:
+            for b in ("rasterio", "torchgeo"):
+                rs = ratios(name, a, b)
+                if rs:
+                    print(f"{name:<8}{a + ' / ' + b + ' (per round)':<52}{fmt(rs, 'x'):>30}")
+        if name in hit:
+            print(f"{name:<8}{'eokit shared block cache hit rate':<52}{fmt([100 * h for h in hit[name]]):>29}%")
+    print(f"(samples/s of whole epochs of samples/rounds; {time.perf_counter() - t_start:.0f} s in all)")
 
-    w2 = 2 if 2 in workers else workers[-1]
-    e = results[("eokit", w2, caches[0])]["sps"]
-    r = results[("rasterio", w2, caches[0])]["sps"]
-    tg = results[("torchgeo", w2, caches[0])]["sps"] if "torchgeo" in methods else None
-    et = results[("eokit_tile", w2, caches[0])]["sps"]
-    summary = {
-        "eokit_sps": round(e, 2),
-        "torchgeo_sps": round(tg, 2) if tg else None,
-        "rasterio_sps": round(r, 2),
-        "ratio_vs_torchgeo": round(e / tg, 2) if tg else None,
-        "ratio_vs_rasterio": round(e / r, 2),
-        "eokit_tile_aligned_sps": round(et, 2),
-        "tile_ratio_vs_torchgeo": round(et / tg, 2) if tg else None,
-        "tile_ratio_vs_rasterio": round(et / r, 2),
-        "workers": w2,
-        "gdal_cachemax": "default" if caches[0] is None else caches[0],
-    }
+    summary: dict[str, object] = {"workers": args.workers, "rounds": args.rounds, "samples": args.samples,
+                                  "torchgeo_samples": args.torchgeo_samples,
+                                  "cold": "GDAL_CACHEMAX=64, workers started per chunk, shared cache empty "
+                                          "at first",
+                                  "warm": "GDAL_CACHEMAX=5% (default), persistent workers, untimed epochs of "
+                                          "other windows first"}
+    for name, _, _ in settings:
+        for m in methods:
+            med, lo, hi = median_spread(sps[(name, m)])
+            summary[f"{m}_sps_{name}"] = round(med, 2)
+            summary[f"{m}_sps_{name}_spread"] = [round(lo, 2), round(hi, 2)]
+        for a, b, key in (("eokit", "rasterio", "ratio_rasterio"), ("eokit", "torchgeo", "ratio_torchgeo"),
+                          ("eokit_nocache", "rasterio", "ratio_rasterio_nocache"),
+                          ("eokit_nocache", "torchgeo", "ratio_torchgeo_nocache")):
+            rs = ratios(name, a, b)
+            if rs:
+                med, lo, hi = median_spread(rs)
+                summary[f"{key}_{name}"] = round(med, 3)
+                summary[f"{key}_{name}_spread"] = [round(lo, 3), round(hi, 3)]
+        if name in hit:
+            summary[f"cache_hit_rate_{name}"] = round(float(np.median(hit[name])), 3)
+    targets = {"ratio_rasterio_cold": 0.95, "ratio_torchgeo_warm": 3.0}
+    summary["targets"] = targets
+    summary["targets_met"] = {k: (summary[k] >= v if k in summary else None)  # type: ignore[operator]
+                              for k, v in targets.items()}
     if missing:
         summary["torchgeo_missing"] = missing
     print(json.dumps(summary))
@@ -324,8 +464,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
-        m, p, n, w = json.loads(sys.argv[2])
-        print(json.dumps(measure(m, p, n, w)))
+        child_main(json.loads(sys.argv[2]))
     elif "--prepare-only" in sys.argv:
         ap = argparse.ArgumentParser()
         ap.add_argument("--cache")

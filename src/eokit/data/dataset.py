@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from rasterio.crs import CRS
+from rasterio.windows import Window
 from torch.utils.data import Dataset
 
 from eokit.data.collection import SceneCollection
@@ -28,6 +29,7 @@ from eokit.data.sample import Sample, crs_string
 from eokit.data.samplers import WindowSpec
 from eokit.errors import ConfigError, NoOverlapError
 from eokit.io import Chip, GridSpec, reproject_chip, target_grid
+from eokit.io.blockcache import BlockCache, default_bound
 from eokit.io.grid import _crs_str
 
 Labels = RasterLabels | VectorLabels
@@ -69,6 +71,7 @@ class SceneDataset(Dataset[Sample]):
         target_crs: CRS | str | None = None,
         target_res: float | None = None,
         resampling: str = "bilinear",
+        block_cache: bool | int | str | BlockCache | None = "auto",
     ) -> None:
         self.collection = collection
         self.bands = tuple(bands) if bands is not None else None
@@ -87,6 +90,8 @@ class SceneDataset(Dataset[Sample]):
         # resolve band names once per scene (names differ between files: 'B4' vs 'B04')
         self._times = [s.time.isoformat() if s.time is not None else None for s in collection.scenes]
         self._crs = [crs_string(s.crs) for s in collection.scenes]
+        self._ids = [os.path.basename(s.path) for s in collection.scenes]
+        self.block_cache = make_block_cache(collection, block_cache)
 
     def _check_overlap(self) -> None:
         scenes = self.collection.scenes
@@ -111,7 +116,8 @@ class SceneDataset(Dataset[Sample]):
         src = self.collection.sources[spec.scene]
         g = scene.grid
         inside = spec.col >= 0 and spec.row >= 0 and spec.col + spec.width <= g.width and spec.row + spec.height <= g.height
-        chip = src.read(spec.window, bands=self.bands, boundless=not inside, dtype=self.dtype)
+        chip = src.read(Window(spec.col, spec.row, spec.width, spec.height), bands=self.bands,
+                        boundless=not inside, dtype=self.dtype, cache=self.block_cache)
         if self.target_crs is not None:
             chip = self._to_common_grid(chip)
         sample: Sample = {
@@ -124,7 +130,7 @@ class SceneDataset(Dataset[Sample]):
             "bounds": chip.bounds,
             "time": self._times[spec.scene],
             "path": scene.path,
-            "id": f"{os.path.basename(scene.path)}:{spec.col},{spec.row},{spec.width},{spec.height}",
+            "id": f"{self._ids[spec.scene]}:{spec.col},{spec.row},{spec.width},{spec.height}",
         }
         if self.labels is not None:
             mask = self.labels.read(chip.grid, self.on_mismatch)
@@ -134,6 +140,47 @@ class SceneDataset(Dataset[Sample]):
     def _to_common_grid(self, chip: Chip) -> Chip:
         grid: GridSpec = target_grid(chip.grid, self.target_crs, self.target_res)
         return reproject_chip(chip, grid, self.resampling)
+
+
+_PROBE = 32
+MAX_SLOT_BYTES = 4 * 2**20
+
+
+def make_block_cache(collection: SceneCollection, setting: bool | int | str | BlockCache | None) -> BlockCache | None:
+    """The shared decoded-block cache of a dataset, or None.
+
+    ``'auto'`` makes one when every file of the collection is compressed, the case where a block
+    costs a decode (for uncompressed files a read is a copy out of the page cache, and a second
+    cache only adds one), bounded by what the collection's blocks need, at most
+    :func:`~eokit.io.blockcache.default_bound` (10 % of RAM, a quarter of the free shared memory). ``True`` makes one regardless, an int is its bound in bytes, ``False``/None none. The
+    first 32 scenes are checked; a slot holds the largest block (one band) among them, blocks
+    larger than that or than 4 MiB are read directly.
+    """
+    if isinstance(setting, BlockCache):
+        return setting
+    if setting is None or setting is False:
+        return None
+    if setting not in ("auto", True) and not (isinstance(setting, int) and not isinstance(setting, bool)):
+        raise ConfigError(f"block_cache must be 'auto', True, False, a size in bytes or a BlockCache, "
+                          f"got {setting!r}")
+    files = [f for src in collection.sources[:_PROBE] for f in _files(src)]
+    if setting == "auto" and not all(f.dataset.compression is not None for f in files):
+        return None
+    sizes = [int(np.prod(f.dataset.block_shapes[0])) * np.dtype(f.dataset.dtypes[0]).itemsize for f in files]
+    sizes = [b for b in sizes if b <= MAX_SLOT_BYTES]
+    if not sizes:  # whole-image or huge-strip blocks: nothing to share at block granularity
+        return None
+    slot = max(sizes)
+    if isinstance(setting, int) and not isinstance(setting, bool):
+        return BlockCache(setting, slot)
+    bh, bw = files[0].dataset.block_shapes[0]
+    need = sum(-(-s.grid.height // bh) * -(-s.grid.width // bw) * len(s.bands) for s in collection.sources)
+    return BlockCache(min(need * (slot + 32) + 2**20, default_bound()), slot)
+
+
+def _files(src: Any) -> list[Any]:
+    """The RasterSources a scene reads from (one, or each band file of a BandStack)."""
+    return list(getattr(src, "sources", [src]))
 
 
 GeoDataset = SceneDataset

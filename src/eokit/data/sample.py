@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from torch.utils.data import get_worker_info
 
 Sample = dict[str, Any]
 
@@ -44,6 +45,19 @@ def crs_string(crs: Any) -> str | None:
         return None
     epsg = crs.to_epsg() if hasattr(crs, "to_epsg") else None
     return f"EPSG:{epsg}" if epsg else str(crs)
+
+
+def _stack(values: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.stack``; in a DataLoader worker straight into shared memory, as torch's default
+    collate does (otherwise the batch is copied into shared memory again to reach the main process)."""
+    out = None
+    if get_worker_info() is not None:
+        elem = values[0]
+        numel = sum(v.numel() for v in values)
+        # torch has no typed public API for a shared-memory storage; default_collate uses this one
+        storage = elem._typed_storage()._new_shared(numel, device=elem.device)  # type: ignore[no-untyped-call]
+        out = elem.new(storage).resize_(len(values), *elem.shape)
+    return torch.stack(values, out=out)
 
 
 def collate_samples(samples: Sequence[Sample]) -> Sample:
@@ -68,7 +82,7 @@ def collate_samples(samples: Sequence[Sample]) -> Sample:
                                 f"{next(list(v) for v in values if list(v) != names)}")
             batch[k] = {m: collate_samples([v[m] for v in values]) for m in names}
         elif k in TENSOR_KEYS and isinstance(values[0], torch.Tensor):
-            batch[k] = torch.stack(values)
+            batch[k] = _stack(values)
         elif k in TENSOR_KEYS and isinstance(values[0], int | float):
             batch[k] = torch.tensor(values)
         elif k == "bands" or k == "sensor":

@@ -1,5 +1,6 @@
 """Raster I/O on rasterio/GDAL: open, window-read, reproject (explicitly), write COGs atomically."""
 
+from eokit.io.blockcache import BlockCache
 from eokit.io.chip import Chip
 from eokit.io.cog import CogWriter, atomic_path, is_cog, write_cog
 from eokit.io.grid import GridSpec
@@ -10,6 +11,7 @@ from eokit.io.warp import reproject_chip, target_grid
 
 __all__ = [
     "BandStack",
+    "BlockCache",
     "Chip",
     "CogWriter",
     "GridSpec",

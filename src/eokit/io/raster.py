@@ -34,6 +34,7 @@ from eokit.errors import (
     WindowError,
     suggest,
 )
+from eokit.io.blockcache import BlockCache
 from eokit.io.chip import Chip
 from eokit.io.footprint import safe_transform_bounds, sampled_footprint
 from eokit.io.grid import GridSpec, _crs_str
@@ -94,6 +95,13 @@ def _header_note(path: str) -> str:
         if hdr != path and Path(hdr).is_file():
             return f" (with its ENVI header {hdr!r})"
     return ""
+
+
+def forget(path: str) -> None:
+    """Close this process's cached handles of ``path`` (its file changed on disk)."""
+    with _lock:
+        for key in [k for k in _handles if k.split("\0", 1)[0] == path]:
+            _handles.pop(key).close()
 
 
 def close_all() -> None:
@@ -508,6 +516,7 @@ class RasterSource:
         dtype: str | None = "float32",
         out_shape: tuple[int, int] | None = None,
         resampling: str | Resampling = "nearest",
+        cache: BlockCache | None = None,
     ) -> Chip:
         """Read a window (``Window`` or ``(col_off, row_off, width, height)``) or bounds.
 
@@ -515,6 +524,8 @@ class RasterSource:
         raster has none) and marks it invalid; otherwise a window reaching
         outside the raster raises WindowError. ``dtype=None`` keeps the native
         dtype. ``out_shape`` resamples with ``resampling`` (explicit only).
+        ``cache`` (a shared :class:`~eokit.io.blockcache.BlockCache`) serves the decoded
+        blocks of a window inside the raster read at full resolution.
         """
         if window is not None and bounds is not None:
             raise WindowError("pass either window= or bounds=, not both")
@@ -562,11 +573,27 @@ class RasterSource:
             check_mode(self.complex_mode, repr(self.path), self.dtype)
             indexes = self._complex_sources(indexes)
         shape = out_shape or (int(window.height), int(window.width))
-        nodata = self.nodata
-        fill = nodata if nodata is not None else 0
+        cached = cache is not None and inside and out_shape is None and not is_complex_dtype(self.dtype)
+        if cache is not None and cached:
+            try:
+                k0, k1, changed = cache.file_key(self.path)
+            except OSError as exc:
+                raise RasterError(f"cannot read {self.path!r}: {exc} (was the file moved or deleted?)") from exc
+            if changed:  # rewritten since this process opened it: a fresh handle, fresh blocks
+                forget(self.path)
         ds = self.dataset
+        nodata = self._nodata_override if self._nodata_override is not None else ds.nodata
+        fill = nodata if nodata is not None else 0
         try:
-            if inside:
+            arr = cache.read(ds, (k0, k1), indexes, int(window.col_off), int(window.row_off), int(window.width),
+                             int(window.height), dtype=dtype) if cache is not None and cached else None
+            if arr is not None:  # served from (and added to) the shared block cache
+                valid = np.ones(shape, dtype=bool)
+            elif inside and out_shape is None and dtype is not None and _direct_cast(self.dtype, dtype):
+                # GDAL converts while copying out of its block cache: no native array and astype pass
+                arr = ds.read(indexes, window=window, out_dtype=dtype)
+                valid = np.ones(shape, dtype=bool)
+            elif inside:
                 arr = ds.read(indexes, window=window, out_shape=(len(indexes), *shape),
                               resampling=_resampling(resampling))
                 valid = np.ones(shape, dtype=bool)
@@ -641,6 +668,15 @@ class RasterSource:
         c_ok = (cols >= 0) & (cols < self.grid.width)
         mask: np.ndarray = r_ok[:, None] & c_ok[None, :]
         return mask
+
+
+def _direct_cast(native: str, dtype: str) -> bool:
+    """Whether GDAL's conversion of ``native`` to ``dtype`` gives numpy's ``astype`` values (exact)."""
+    if native == dtype:
+        return True
+    exact = {"float32": {"uint8", "int8", "uint16", "int16"}, "float64": {"uint8", "int8", "uint16", "int16",
+                                                                          "uint32", "int32", "float32"}}
+    return native in exact.get(dtype, set())
 
 
 def open_raster(

@@ -20,6 +20,7 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from eokit.errors import BandError, CRSMismatchError, WindowError
+from eokit.io.blockcache import BlockCache
 from eokit.io.chip import Chip
 from eokit.io.grid import GridSpec, _crs_str
 from eokit.io.raster import BandMap, RasterSource, _unique, resolve_positions
@@ -150,8 +151,10 @@ class BandStack:
         bands: Sequence[str] | None = None,
         boundless: bool = False,
         dtype: str | None = "float32",
+        cache: BlockCache | None = None,
     ) -> Chip:
-        """Read bands (default: all) on the reference grid; same arguments as RasterSource.read."""
+        """Read bands (default: all) on the reference grid; same arguments as RasterSource.read
+        (``cache`` serves the bands already on the reference grid)."""
         if bounds is not None:
             window = self.reference.window_for_bounds(bounds, bounds_crs)
         elif window is None:
@@ -169,7 +172,7 @@ class BandStack:
             src = self.sources[owner]
             name = src.bands[j]
             if src.grid == self.grid:
-                chip = src.read(window, bands=[name], boundless=boundless, dtype=dtype)
+                chip = src.read(window, bands=[name], boundless=boundless, dtype=dtype, cache=cache)
             else:
                 sub = src.window_for_bounds(win_grid.bounds)
                 chip = src.read(
