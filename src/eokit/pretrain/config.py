@@ -57,6 +57,8 @@ class PretrainConfig(_Section):
         "sensor", description="sensor: each band set drawn equally often; chips: in proportion to its chips")
     exclude_suite: str | None = Field(
         "quick", description="refuse any chip the named benchmark suite evaluates on (None: no check)")
+    leakage: Literal["error", "drop"] = Field(
+        "error", description="a chip the suite evaluates: stop with a LeakageError, or drop it (counted in splits.json)")
     trainer: PretrainTrainer = Field(default_factory=PretrainTrainer)
     output_dir: str = "runs/{name}"
     resume: bool = True

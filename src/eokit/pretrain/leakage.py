@@ -77,17 +77,22 @@ def item_key(ident: str) -> str:
     return ident.split(":", 1)[-1].split("@", 1)[0]
 
 
-def check_no_leakage(pretrain_idents: Iterable[str], eval_idents: Iterable[str], where: str = "") -> None:
-    """Raise LeakageError when a pretraining item reads an evaluation item's file (under any dataset name) or
-    shares a EuroSAT stem with one."""
+def leaked(pretrain_idents: Iterable[str], eval_idents: Iterable[str]) -> set[str]:
+    """The pretraining identifiers that read an evaluation item's file (under any dataset name) or share a
+    EuroSAT stem with one."""
     ev_keys = {item_key(i) for i in eval_idents}
     stems = {s for s in map(eurosat_stem, ev_keys) if s}
-    clash = sorted({i for i in pretrain_idents if item_key(i) in ev_keys
-                    or (eurosat_stem(item_key(i)) or "") in stems})
+    return {i for i in pretrain_idents if item_key(i) in ev_keys or (eurosat_stem(item_key(i)) or "") in stems}
+
+
+def check_no_leakage(pretrain_idents: Iterable[str], eval_idents: Iterable[str], where: str = "") -> None:
+    """Raise LeakageError when :func:`leaked` finds any pretraining item."""
+    clash = sorted(leaked(pretrain_idents, eval_idents))
     if clash:
         raise LeakageError(
             f"{len(clash)} pretraining item(s) {where}are evaluated by the suite, e.g. {clash[:3]}: pretrain on "
-            "training splits only (drop those files, or evaluate on another split)")
+            "training splits only (drop those files — leakage: drop in a pretrain config —, or evaluate on "
+            "another split)")
 
 
 def _as_list(v: Any) -> list[str]:

@@ -28,7 +28,7 @@ from eokit.models.weights import save_backbone_weights
 from eokit.pretrain.config import PretrainConfig
 from eokit.pretrain.curation import CurationConfig, curate
 from eokit.pretrain.data import Collate, GroupBatchSampler, GroupDataset, group_chips
-from eokit.pretrain.leakage import check_no_leakage, suite_eval_idents
+from eokit.pretrain.leakage import check_no_leakage, leaked, suite_eval_idents
 from eokit.pretrain.methods import build_method, get_method
 from eokit.pretrain.module import PretrainModule, check_resume
 from eokit.pretrain.sources import load_chips
@@ -75,12 +75,21 @@ def pretrain(cfg: PretrainConfig) -> PretrainResult:
     curated = curate(chips, CurationConfig.from_dict({"seed": cfg.seed, **cfg.curation}))
     curated.report.write(out)
     kept = curated.kept
+    dropped: list[str] = []
     if cfg.exclude_suite:
         from eokit.bench.config import load_suite
 
-        check_no_leakage([c.ident for c in kept] + [c.place for c in kept],
-                         suite_eval_idents(load_suite(cfg.exclude_suite)), f"(config {cfg.name!r}) ")
+        evaluated = suite_eval_idents(load_suite(cfg.exclude_suite))
+        if cfg.leakage == "drop":
+            bad = leaked([c.place for c in kept] + [c.ident for c in kept], evaluated)
+            dropped = sorted({c.ident for c in kept if c.ident in bad or c.place in bad})
+            kept = [c for c in kept if c.ident not in bad and c.place not in bad]
+            log.info("dropped %d chip(s) that the %s suite evaluates", len(dropped), cfg.exclude_suite)
+        check_no_leakage([c.ident for c in kept] + [c.place for c in kept], evaluated, f"(config {cfg.name!r}) ")
+    if not kept:
+        raise PretrainError(f"no chip is left after the leakage check against suite {cfg.exclude_suite!r}")
     _write_json(out / "splits.json", {"format": "eokit-pretrain-splits/1", "exclude_suite": cfg.exclude_suite,
+                                      "dropped_for_leakage": dropped,
                                       "sources": {s.name: [c.ident for c in kept if c.source == s.name]
                                                   for s in cfg.sources}})
 
