@@ -131,7 +131,7 @@ def test_mae_norm_pix_target_and_plain_mae() -> None:
     zero = float(m.masked_mse(torch.zeros_like(target), target, mask, groups))
     assert zero == pytest.approx(191 / 192, rel=1e-3)  # mean of squares of a unit-variance (unbiased) patch
     loss, logs = m.training_loss(batch)
-    assert "l1_2x" not in logs and float(loss) == pytest.approx(logs["mse"])
+    assert "l1_2x" not in logs and float(loss.detach()) == pytest.approx(logs["mse"])
 
 
 def test_mae_timm_vit_one_group() -> None:
