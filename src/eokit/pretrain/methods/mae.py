@@ -214,15 +214,16 @@ class MAE(PretrainMethod):
     Options: ``mask_ratio`` (0.75), ``mask_mode`` (consistent|independent), ``spectral_groups``
     (auto: by wavelength; none: all bands in one token per place, as the exported backbone sees them),
     ``norm_pix_loss`` (True), ``scales`` (1: upsampling blocks after the base scale; 0 = plain MAE),
-    ``ms_weight`` (0.4), ``ms_channels`` (16, per band), ``decoder_dim`` (128), ``decoder_depth`` (2),
-    ``decoder_heads`` (4), ``crop_scale`` ((0.2, 1.0); None: no random resized crop), ``flips`` (True).
+    ``ms_weight`` (0.4), ``ms_channels`` (8 per band; SatMAE++ uses 4 per band, mixed across bands),
+    ``decoder_dim`` (128), ``decoder_depth`` (2), ``decoder_heads`` (4), ``crop_scale`` ((0.2, 1.0); None: no
+    random resized crop), ``flips`` (True).
     """
 
     name = "mae"
 
     def __init__(self, backbone: Backbone, *, mask_ratio: float = 0.75, mask_mode: str = "consistent",
                  spectral_groups: str = "auto", norm_pix_loss: bool = True, scales: int = 1,
-                 ms_weight: float = 0.4, ms_channels: int = 16, decoder_dim: int = 128, decoder_depth: int = 2,
+                 ms_weight: float = 0.4, ms_channels: int = 8, decoder_dim: int = 128, decoder_depth: int = 2,
                  decoder_heads: int = 4, crop_scale: tuple[float, float] | None = (0.2, 1.0),
                  flips: bool = True) -> None:
         super().__init__(backbone, mask_ratio=mask_ratio, mask_mode=mask_mode, spectral_groups=spectral_groups,
