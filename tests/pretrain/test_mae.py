@@ -176,3 +176,19 @@ def test_mae_errors() -> None:
     m = MAE(_dofa("rgb"), **DEC, scales=2)
     with pytest.raises(PretrainError, match=r"chip size 16 with scales=2.*multiple of 32 px"):
         m.training_loss(_batch("rgb", size=16))
+
+
+def test_mae_one_backbone_many_sensors_and_bf16() -> None:
+    torch.manual_seed(0)
+    m = build_method("mae", _dofa("sentinel2_l1c"), {**DEC, "scales": 1})
+    groups = {}
+    for sensor in ("sentinel2_l1c", "sentinel1_grd_db", "rgb"):
+        batch = _batch(sensor)
+        groups[sensor] = [g for g, _ in m.groups_for(batch.bands)]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss, _ = m.training_loss(batch)
+        m.zero_grad()
+        loss.backward()
+        assert loss.dtype == torch.float32 and torch.isfinite(loss), sensor
+        assert m.backbone.patch_embed.fclayer.w1.weight.grad.abs().sum() > 0, sensor
+    assert groups == {"sentinel2_l1c": [0, 1, 2], "sentinel1_grd_db": [4], "rgb": [0]}
