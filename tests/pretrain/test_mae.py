@@ -192,3 +192,31 @@ def test_mae_one_backbone_many_sensors_and_bf16() -> None:
         assert loss.dtype == torch.float32 and torch.isfinite(loss), sensor
         assert m.backbone.patch_embed.fclayer.w1.weight.grad.abs().sum() > 0, sensor
     assert groups == {"sentinel2_l1c": [0, 1, 2], "sentinel1_grd_db": [4], "rgb": [0]}
+
+
+def test_mae_upsampler_gets_prediction_in_image_units() -> None:
+    torch.manual_seed(0)
+    m = build_method("mae", _dofa("rgb"), {**DEC, "scales": 1, "norm_pix_loss": True, "crop_scale": None,
+                                           "flips": False})
+    batch = _batch("rgb", size=32)
+    seen: list[torch.Tensor] = []
+    m.up_in.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].detach()))
+    _, x_in = m._prepare(batch)
+    target = patchify(x_in, 8)
+    groups = m.groups_for(batch.bands)
+    mean, std = m.patch_stats(target, groups)
+    assert torch.allclose(std[:, 0] ** 2, target.var(dim=(1, 3), keepdim=True)[:, 0] + 1e-6)
+    assert mean.shape == (4, 3, 4, 1)
+    assert torch.allclose(mean[:, 0], target.mean(dim=(1, 3), keepdim=True)[:, 0])  # one group: shared stats
+    with torch.no_grad():  # a zero prediction head: every normalised patch predicted as 0
+        for mod in m.pred:
+            if isinstance(mod, torch.nn.Linear):
+                mod.weight.zero_()
+                mod.bias.zero_()
+    m.training_loss(batch)
+    assert len(seen) == 1
+    # normalised 0 -> each patch's mean in image units, so the upsampler sees the image's levels
+    expect = unpatchify(mean.expand(-1, -1, -1, 64), 8, (2, 2))
+    assert seen[0].shape == (4 * 3, 1, 16, 16)
+    assert torch.allclose(seen[0].view(4, 3, 16, 16), expect, atol=1e-5)
+    assert float(expect.std()) > 0.1

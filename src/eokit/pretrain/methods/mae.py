@@ -23,7 +23,9 @@ Two EO extensions, both written so that one set of weights serves every sensor:
   prediction into the image at 2x, 4x ... the base scale, up to the chip's own size (L1 on all pixels). The
   loss is ``(1 - ms_weight) * mse + ms_weight * mean(L1 over scales)`` (SatMAE++: 0.6 / 0.4). To serve any
   number of bands, the prediction head and the upsampler run per band, conditioned on the band's wavelength
-  (SatMAE++ has one linear layer per group and a fixed band count).
+  (SatMAE++ has one linear layer per group and a fixed band count). With ``norm_pix_loss`` the upsampler gets
+  the prediction back in image units, de-normalised with each target patch's own mean and std (SatMAE++ feeds
+  it the normalised prediction, from which the levels of the larger images cannot be recovered).
 
 ``scales=0`` is plain (grouped) MAE. The encoder is the backbone: :meth:`export_backbone` returns it, and its
 weights load as ``dofa_tiny``/``dofa_small``/... (or the timm ViT) everywhere in eokit; the group encodings,
@@ -391,7 +393,11 @@ class MAE(PretrainMethod):
         logs = {"mse": float(mse.detach())}
         loss = mse
         if self.scales:
-            ups = self.forward_multiscale(unpatchify(pred, p, grid), wv)
+            base = pred
+            if self.norm_pix_loss:  # back to image units with each patch's own statistics (as MAE's visualisation)
+                mean, std = self.patch_stats(target, groups)
+                base = pred.float() * std + mean
+            ups = self.forward_multiscale(unpatchify(base, p, grid).to(pred.dtype), wv)
             l1s = []
             for k, up in enumerate(ups, start=1):
                 size = x_in.shape[-1] * 2**k
@@ -402,20 +408,31 @@ class MAE(PretrainMethod):
         logs["mask_ratio"] = float(mask.mean())
         return loss, logs
 
+    def patch_stats(self, target: torch.Tensor, groups: list[tuple[int, list[int]]]
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per patch and group mean and std of the target, broadcast to its bands: two (B, C, L, 1) tensors."""
+        b, c, length, _ = target.shape
+        mean = target.new_zeros(b, c, length, 1, dtype=torch.float32)
+        std = torch.ones_like(mean)
+        for _, idx in groups:
+            tg = target[:, idx].float()
+            mean[:, idx] = tg.mean(dim=(1, 3), keepdim=True).expand(-1, len(idx), -1, -1)
+            std[:, idx] = (tg.var(dim=(1, 3), keepdim=True) + 1e-6).sqrt().expand(-1, len(idx), -1, -1)
+        return mean, std
+
     def masked_mse(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
                    groups: list[tuple[int, list[int]]]) -> torch.Tensor:
         """Mean squared error over the masked (place, group) tokens; targets normalised per patch and group."""
         b = pred.shape[0]
         length = target.shape[2]
         mask = mask.view(b, len(groups), length)
+        tg_all = target.float()
+        if self.norm_pix_loss:
+            mean, std = self.patch_stats(target, groups)
+            tg_all = (tg_all - mean) / std
         total = pred.new_zeros((), dtype=torch.float32)
         for gi, (_, idx) in enumerate(groups):
-            tg = target[:, idx].float()
-            if self.norm_pix_loss:
-                mean = tg.mean(dim=(1, 3), keepdim=True)
-                var = tg.var(dim=(1, 3), keepdim=True)
-                tg = (tg - mean) / (var + 1e-6).sqrt()
-            err = ((pred[:, idx].float() - tg) ** 2).mean(dim=(1, 3))  # (B, L)
+            err = ((pred[:, idx].float() - tg_all[:, idx]) ** 2).mean(dim=(1, 3))  # (B, L)
             total = total + (err * mask[:, gi]).sum()
         return total / mask.sum().clamp_min(1.0)
 
