@@ -193,3 +193,4 @@ def test_dino_errors() -> None:
         DINO(_cnn(), momentum=1.5)
     with pytest.raises(PretrainError, match=r"bad options"):
         build_method("dino", _cnn(), {"momentun": 0.99})
+
