@@ -206,6 +206,22 @@ class _VitParts:
         return [t.reshape(t.shape[0], -1, t.shape[-1]) if t.ndim == 4 else t]
 
 
+def check_maskable_vit(backbone: Backbone, method: str) -> None:
+    """Raise PretrainError unless ``backbone`` is a ViT whose patch tokens a masked method can drop."""
+    if isinstance(backbone, DofaBackbone):
+        return
+    model = getattr(backbone, "model", None)
+    if isinstance(backbone, TimmBackbone) and backbone.arch.startswith("vit_") \
+            and getattr(model, "cls_token", None) is not None and getattr(model, "pos_embed", None) is not None \
+            and getattr(model, "num_prefix_tokens", 1) == 1:
+        return
+    arch = getattr(backbone, "arch", type(backbone).__name__)
+    raise PretrainError(
+        f"{method} cannot train backbone {arch!r}: it needs a ViT whose patch tokens can be masked, i.e. "
+        f"{MAE_ARCHS} with one class token and absolute positions; pick one of those archs or use "
+        "method: dino or contrastive, which train any backbone")
+
+
 MAE_ARCHS = "DOFA ViTs (dofa_tiny, dofa_small, dofa_base_patch16, dofa_large_patch16) and timm ViTs (vit_*)"
 
 
@@ -269,18 +285,7 @@ class MAE(PretrainMethod):
 
     @classmethod
     def check_backbone(cls, backbone: Backbone) -> None:
-        if isinstance(backbone, DofaBackbone):
-            return
-        model = getattr(backbone, "model", None)
-        if isinstance(backbone, TimmBackbone) and backbone.arch.startswith("vit_") \
-                and getattr(model, "cls_token", None) is not None and getattr(model, "pos_embed", None) is not None \
-                and getattr(model, "num_prefix_tokens", 1) == 1:
-            return
-        arch = getattr(backbone, "arch", type(backbone).__name__)
-        raise PretrainError(
-            f"mae cannot train backbone {arch!r}: it needs a ViT whose patch tokens can be masked, i.e. "
-            f"{MAE_ARCHS} with one class token and absolute positions; pick one of those archs or use "
-            "method: dino or contrastive, which train any backbone")
+        check_maskable_vit(backbone, cls.name)
 
     # -- pieces -------------------------------------------------------------------------------
     def groups_for(self, bands: Sequence[Band]) -> list[tuple[int, list[int]]]:
