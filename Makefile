@@ -9,17 +9,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock 2>/dev/null | md5sum | cut -c1-12)
 REF_STAMP := $(VENV)/.ref-$(shell cat requirements-ref.txt 2>/dev/null | md5sum | cut -c1-12)
+CLOUD_STAMP := $(VENV)/.cloud-$(shell cat requirements-cloud.txt 2>/dev/null | md5sum | cut -c1-12)
 # The real EO data mirror beside the checkout, else the user's data root.
 EOKIT_DATA ?= $(if $(wildcard ../shared/data/MANIFEST.md),$(abspath ../shared/data),$(HOME)/.cache/eokit)
 export EOKIT_DATA
 OUT ?= outputs
 
-.PHONY: install run demo test check lint bench-deps ref-deps clean
+.PHONY: install run demo test check lint bench-deps ref-deps cloud-deps clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
-	$(BIN)/pip install -q -c requirements.lock -e ".[dev,causal,embed]"
+	$(BIN)/pip install -q -c requirements.lock -e ".[dev,causal,embed,cloud]"
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
@@ -30,6 +31,14 @@ $(REF_STAMP): $(STAMP) requirements-ref.txt
 	@rm -f $(VENV)/.ref-* && touch $(REF_STAMP)
 
 ref-deps: $(REF_STAMP)
+
+# The s2cloudless cloud model (a file inside the s2cloudless package) for eokit.data.cloud / `eokit mask`:
+# the package alone, --no-deps (eokit runs the model with lightgbm, the 'cloud' extra; no sentinelhub).
+$(CLOUD_STAMP): $(STAMP) requirements-cloud.txt
+	$(BIN)/pip install -q --no-deps -r requirements-cloud.txt
+	@rm -f $(VENV)/.cloud-* && touch $(CLOUD_STAMP)
+
+cloud-deps: $(CLOUD_STAMP)
 
 # The main job: the quick benchmark suite on the real data mirror -> leaderboard + OUT/bench/report.html
 run: $(STAMP)
@@ -45,7 +54,7 @@ demo: $(STAMP)
 		--map $(OUT)/landsat8_ndvi.tif -o $(OUT)/landsat8_quicklook.png
 
 # Locates (as root: installs) Chromium for the browser test, or says on one line why it is skipped.
-test: $(STAMP) $(REF_STAMP)
+test: $(STAMP) $(REF_STAMP) $(CLOUD_STAMP)
 	@bash .ci/chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 

@@ -40,6 +40,7 @@ QUIET_HELP = "Print only the result lines (no tables, no progress bars)."
 BBOX_HELP = "Area as W,S,E,N in degrees (EPSG:4326 lon/lat)."
 START_HELP = "Earliest acquisition time, ISO 8601 (e.g. 2021-06-01); naive times are UTC."
 END_HELP = "Latest acquisition time, ISO 8601; a date alone includes that whole day."
+METHOD_HELP = "How the command computes its result (the command's description explains each choice)."
 
 #: Long names that once meant "the output" on some command; ``-o/--out`` is the one spelling.
 OUTPUT_SYNONYMS = ("--output", "--output-dir", "--outdir", "--out-dir", "--output-file")
@@ -128,6 +129,12 @@ def batch_size_option(default: int) -> Decorator:
     """``--batch-size N`` (N >= 1)."""
     return click.option("--batch-size", default=default, show_default=True, type=click.IntRange(min=1),
                         help=BATCH_SIZE_HELP)
+
+
+def method_option(choices: list[str], default: str = "auto") -> Decorator:
+    """``--method NAME``: one of the command's ``choices`` (parameter ``method``)."""
+    return click.option("--method", default=default, show_default=True, type=click.Choice(choices),
+                        help=METHOD_HELP)
 
 
 def seed_option(default: int = 0) -> Decorator:

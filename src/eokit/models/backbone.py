@@ -46,6 +46,7 @@ class Backbone(nn.Module):
 
     arch: str = "backbone"
     band_flexible: bool = False  # True: any band set works at forward time (e.g. DOFA)
+    wavelength_error = ""  # appended to the missing-wavelength error of band-flexible backbones
 
     def __init__(self, bands: Sequence[BandLike], sensor: str | Sensor | None, spec: WeightSpec) -> None:
         super().__init__()
@@ -94,6 +95,25 @@ class Backbone(nn.Module):
     def normalizer(self) -> Normalize:
         """The same normalisation as an nn.Module on tensors (for use inside a model)."""
         return self.transforms().module(self.bands)
+
+    def band_table(self, bands: Sequence[BandLike] | None) -> tuple[Band, ...]:
+        """The Band objects of ``bands`` (default: the backbone's), resolved through its sensor."""
+        if bands is None:
+            return self.band_objects
+        own = Sensor(self.arch, self.band_objects)  # the backbone's own bands answer first, by any of their names
+        given = [own.band(b) if isinstance(b, str) and own.has(b) else b for b in bands]
+        fallback = get_sensor(self.sensor_name) if self.sensor_name else None
+        try:
+            resolved = resolve_bands(given, None, fallback=fallback)
+        except BandError as exc:
+            raise BandError(f"{self.arch}: {exc}") from None
+        missing = [b.name for b in resolved if not b.center_nm or b.center_nm <= 0]
+        if missing:
+            raise BandError(
+                f"{self.arch}: bands {missing} have no centre wavelength, which this wavelength-conditioned "
+                f"model needs to generate their patch kernels; pass wavelengths= (nm) or bands of a sensor "
+                f"with wavelengths (e.g. Band(name, center_nm=..., bandwidth_nm=...)){self.wavelength_error}")
+        return resolved
 
     def band_index(self, bands: Sequence[str]) -> list[int] | None:
         """Positions of this backbone's bands in ``bands`` (None when identical)."""

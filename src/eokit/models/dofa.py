@@ -28,10 +28,10 @@ from torch import nn
 
 from eokit.errors import BandError, ModelError
 from eokit.models.backbone import Backbone, Features, vit_feature_blocks
-from eokit.models.band_adapter import BandLike, is_sar, resolve_bands
+from eokit.models.band_adapter import BandLike, is_sar
 from eokit.models.state_dict import StateDict, drop_keys, resize_pos_embed, strip_prefix, unwrap
 from eokit.models.weights import WeightSpec
-from eokit.sensors import Band, Sensor, get_sensor
+from eokit.sensors import Band, Sensor
 
 SAR_PSEUDO_NM = 3750.0
 NUM_WEIGHT_TOKENS = 128
@@ -133,7 +133,6 @@ class WavelengthViT(Backbone):
 
     band_flexible = True
     norm_eps = 1e-6
-    wavelength_error = ""
 
     def _init_vit(self, embed_dim: int, depth: int, num_heads: int, patch_size: int, img_size: int | None,
                   drop_path_rate: float) -> None:
@@ -147,25 +146,6 @@ class WavelengthViT(Backbone):
         self.feature_info = [{"channels": embed_dim, "stride": patch_size} for _ in self.out_indices]
         self.num_features = embed_dim
         nn.init.normal_(self.cls_token, std=0.02)
-
-    def band_table(self, bands: Sequence[BandLike] | None) -> tuple[Band, ...]:
-        """The Band objects of ``bands`` (default: the backbone's), resolved through its sensor."""
-        if bands is None:
-            return self.band_objects
-        own = Sensor(self.arch, self.band_objects)  # the backbone's own bands answer first, by any of their names
-        given = [own.band(b) if isinstance(b, str) and own.has(b) else b for b in bands]
-        fallback = get_sensor(self.sensor_name) if self.sensor_name else None
-        try:
-            resolved = resolve_bands(given, None, fallback=fallback)
-        except BandError as exc:
-            raise BandError(f"{self.arch}: {exc}") from None
-        missing = [b.name for b in resolved if not b.center_nm or b.center_nm <= 0]
-        if missing:
-            raise BandError(
-                f"{self.arch}: bands {missing} have no centre wavelength, which this wavelength-conditioned "
-                f"model needs to generate their patch kernels; pass wavelengths= (nm) or bands of a sensor "
-                f"with wavelengths (e.g. Band(name, center_nm=..., bandwidth_nm=...)){self.wavelength_error}")
-        return resolved
 
     def check_grid(self, h: int, w: int) -> tuple[int, int]:
         p = self.patch_size

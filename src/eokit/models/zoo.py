@@ -5,6 +5,7 @@ from __future__ import annotations
 from eokit.models.cnn import MobileCNN, UNetEncoder, build
 from eokit.models.detection import Detector
 from eokit.models.dofa import build_dofa
+from eokit.models.eokit_small import SSL_WEIGHTS, build_eokit_small
 from eokit.models.fusion import FUSION_TYPES, build_fusion
 from eokit.models.heads import (
     FCNHead,
@@ -66,6 +67,11 @@ if "dofa_tiny" not in ARCHS:
     register_arch(ArchSpec("mobilecnn", build(MobileCNN), "cnn",
                            "small efficient CNN (MobileNetV2-style inverted residuals), from scratch",
                            {"dense": "unet"}, {"width": 0.5}))
+    register_arch(ArchSpec("eokit_small", build_eokit_small, "eokit",
+                           "eokit's multi-sensor CNN: wavelength-conditioned stem + ResNet-18 layout (widths "
+                           "32-256, GroupNorm); any optical bands and SAR polarisations",
+                           {"dense": "unet"}, {"widths": (8, 16, 16, 32), "blocks": (1, 1, 1, 1)}))
+    register_weights(SSL_WEIGHTS)
 
     for _fusion, _desc in zip(FUSION_TYPES, (
         "early fusion: the stacked bands of all modalities through one encoder (missing modality zeroed)",

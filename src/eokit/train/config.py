@@ -147,7 +147,8 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
     return cur if isinstance(cur, type) and issubclass(cur, BaseModel) else None
 
 
-def format_errors(exc: ValidationError, source: str) -> str:
+def format_errors(exc: ValidationError, source: str, root: type[BaseModel] | None = None,
+                  what: str = "training config") -> str:
     """One line per problem: the key path, the given value and what is allowed."""
     lines = []
     for err in exc.errors():
@@ -155,7 +156,7 @@ def format_errors(exc: ValidationError, source: str) -> str:
         key = ".".join(str(p) for p in loc) or "(top level)"
         given = err.get("input")
         if err["type"] == "extra_forbidden":
-            parent = _model_at(TrainConfig, loc[:-1])
+            parent = _model_at(root or TrainConfig, loc[:-1])
             allowed = sorted(parent.model_fields) if parent else []
             lines.append(f"unknown key {key!r}; allowed keys here: {allowed}.{suggest(str(loc[-1]), allowed)}")
         elif err["type"] == "missing":
@@ -163,7 +164,7 @@ def format_errors(exc: ValidationError, source: str) -> str:
         else:
             msg = err["msg"].removeprefix("Value error, ")
             lines.append(f"{key}: {msg} (given: {given!r})")
-    return f"invalid training config {source}:\n  " + "\n  ".join(lines)
+    return f"invalid {what} {source}:\n  " + "\n  ".join(lines)
 
 
 def parse_config(data: dict[str, Any], source: str = "<dict>") -> TrainConfig:

@@ -11,6 +11,7 @@ from eokit.cli.options import (
     bbox_option,
     configure_logging,
     json_option,
+    method_option,
     out_option,
     sensor_option,
     time_range_option,
@@ -64,8 +65,7 @@ def _read_geometry(path: str, what: str):  # -> shapely geometry
 @time_range_option()
 @click.option("-k", "--top-k", "k", default=10, show_default=True, type=click.IntRange(min=1),
               help="Number of hits.")
-@click.option("--method", default="auto", show_default=True, type=click.Choice(["auto", "exact", "hnsw", "ivf"]),
-              help="Search method: auto is exact up to 50,000 chips and a FAISS IVF index above.")
+@method_option(["auto", "exact", "hnsw", "ivf"])
 @click.option("--reindex", is_flag=True, help="Rebuild the approximate index saved beside the store.")
 @click.option("--keep-query", is_flag=True, help="Keep the chips the query was made of among the hits.")
 @out_option("file", required=True)
@@ -86,7 +86,8 @@ def command(store: str, like: str | None, point: tuple[float, float] | None, pol
 
     Give one query: --like CHIP_ID, --point LON,LAT, --polygon FILE or --vector FILE.npy; limit
     the hits to an area (--bbox, --within) and a time range (--start, --end). --mosaic draws
-    the hits from the scenes named by --scene (the ones given to `eokit embed`).
+    the hits from the scenes named by --scene (the ones given to `eokit embed`). --method: auto
+    searches exactly up to 50,000 chips and with a FAISS IVF index above; exact, hnsw and ivf force one.
     """
     import shapely
 

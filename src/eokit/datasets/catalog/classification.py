@@ -39,11 +39,14 @@ IMAGE_EXTS = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 SPLIT_LIST_BASE = "https://storage.googleapis.com/remote_sensing_representations/"
 
 
-def read_image(path: Path, sensor: str | None, bands: Sequence[str] | None = None) -> Sample:
-    """Read a GeoTIFF/PNG/JPEG into Sample fields (``image``, ``bands``, georeferencing)."""
+def read_image(path: Path, sensor: str | None, bands: Sequence[str] | None = None,
+               band_names: Sequence[str] | None = None) -> Sample:
+    """Read a GeoTIFF/PNG/JPEG into Sample fields (``image``, ``bands``, georeferencing).
+
+    ``band_names`` names every band of the file in its order (default: the sensor's order)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        src = open_raster(path, sensor=sensor)
+        src = open_raster(path, band_names=list(band_names) if band_names else None, sensor=sensor)
         chip = src.read(bands=list(bands) if bands is not None else None)
     return {"image": image_tensor(chip.array), "bands": tuple(chip.bands), **geo_meta(chip.grid)}
 
@@ -362,11 +365,13 @@ class EuroSATMS(_ClassFolderDataset):
         name="eurosat_ms",
         task=TaskType.CLASSIFICATION,
         sensor="sentinel2_l1c",
-        bands=("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"),
+        # the files hold B8A last (measured: band 13 correlates 0.98 with B08, bands 9-10 have B09's and
+        # B10's levels; TorchGeo's EuroSAT and GEO-Bench issue #28 say the same)
+        bands=("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10", "B11", "B12", "B8A"),
         classes=EUROSAT_CLASSES,
         folder="eurosat_ms",
         layout="ds/images/remote_sensing/otherDatasets/sentinel_2/tif/<Class>/<Class>_<n>.tif "
-        "(13-band uint16 GeoTIFF, band order B01..B08,B8A,B09..B12) + eurosat-{train,val,test}.txt",
+        "(13-band uint16 GeoTIFF, band order B01..B08,B09..B12,B8A) + eurosat-{train,val,test}.txt",
         downloads=(
             Download(
                 "http://madm.dfki.de/files/sentinel/EuroSATallBands.zip",
@@ -521,7 +526,8 @@ class ImageFolderEO(EODataset):
     Layouts: ``root/<Class>/*`` (splits are then seeded, stratified and kept in a
     split file) or ``root/{train,val,test}/<Class>/*`` (the split folders are the
     splits; ``validation``/``valid`` count as ``val``). ``sensor`` names the bands
-    (a file whose band count matches the sensor gets its band names); ``bands``
+    (a file whose band count matches the sensor gets its band names, in the sensor's order, unless
+    ``band_names`` gives the file's own order, e.g. EuroSAT MS: B8A last); ``bands``
     selects a subset (without ``sensor``, 8-bit RGB PNG/JPEG files are read as sensor ``rgb``).
     ``classes`` fixes the expected class folders: a missing or
     extra one is an error. Used to read re-packaged copies of benchmark datasets.
@@ -555,9 +561,11 @@ class ImageFolderEO(EODataset):
         seed: int = 0,
         fractions: Mapping[str, float] = DEFAULT_FRACTIONS,
         split_file: str | Path | None = None,
+        band_names: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         self.sensor = sensor
+        self.band_names = tuple(band_names) if band_names else None
         self.band_subset = tuple(bands) if bands is not None else None
         self.expected = tuple(classes) if classes is not None else None
         self.name = name or Path(root).name
@@ -616,6 +624,6 @@ class ImageFolderEO(EODataset):
 
     def _load(self, item: tuple[Path, int]) -> Sample:
         path, label = item
-        sample = read_image(path, self.sensor, self.band_subset)
+        sample = read_image(path, self.sensor, self.band_subset, self.band_names)
         sample.update(label=torch.tensor(label, dtype=torch.int64), sensor=self.sensor, path=str(path), id=path.stem)
         return sample

@@ -1,0 +1,89 @@
+"""``eokit pretrain CONFIG.yaml``: the pretraining config (validated; every bad key is named)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from eokit.errors import ConfigError
+from eokit.pretrain.sources import PretrainSource
+from eokit.train.config import format_errors, set_override
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BackboneConfig(_Section):
+    arch: str = "eokit_small"
+    weights: str | None = Field(None, description="start from these weights (a tag or file:PATH); None = random")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class PretrainTrainer(_Section):
+    max_steps: int = Field(1000, ge=1)
+    batch_size: int = Field(64, ge=2)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.05, ge=0)
+    warmup_steps: int = Field(100, ge=0)
+    accumulate_grad_batches: int = Field(1, ge=1)
+    gradient_clip_val: float | None = 3.0
+    precision: Literal["32-true", "16-mixed", "bf16-mixed", "32", "16", "bf16"] = "32-true"
+    accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
+    devices: int | Literal["auto"] = "auto"
+    strategy: Literal["auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_true", "fsdp"] = "auto"
+    num_nodes: int = Field(1, ge=1)
+    num_workers: int = Field(0, ge=0)
+    checkpoint_every_n_steps: int = Field(100, ge=1)
+    log_every_n_steps: int = Field(10, ge=1)
+    progress_bar: bool = True
+    threads: int | None = Field(None, ge=1)
+
+
+class PretrainConfig(_Section):
+    """A whole pretraining run (docs/pretrain.md)."""
+
+    name: str = "pretrain"
+    seed: int = 0
+    method: str = "contrastive"
+    method_options: dict[str, Any] = Field(default_factory=dict)
+    backbone: BackboneConfig = Field(default_factory=BackboneConfig)
+    sources: list[PretrainSource]
+    curation: dict[str, Any] = Field(default_factory=dict, description="eokit.pretrain.curation.CurationConfig")
+    balance: Literal["sensor", "chips"] = Field(
+        "sensor", description="sensor: each band set drawn equally often; chips: in proportion to its chips")
+    exclude_suite: str | None = Field(
+        "quick", description="refuse any chip the named benchmark suite evaluates on (None: no check)")
+    trainer: PretrainTrainer = Field(default_factory=PretrainTrainer)
+    output_dir: str = "runs/{name}"
+    resume: bool = True
+
+    @property
+    def out(self) -> Path:
+        return Path(self.output_dir.format(name=self.name))
+
+
+def parse_pretrain_config(data: dict[str, Any], source: str = "<dict>") -> PretrainConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"pretraining config {source} must be a mapping, got {type(data).__name__}")
+    try:
+        return PretrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc, source, PretrainConfig, "pretraining config")) from None
+
+
+def load_pretrain_config(path: str | Path, overrides: list[str] | None = None) -> PretrainConfig:
+    """Read and validate a YAML pretraining config (``overrides``: ``key.path=value``)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"pretraining config {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"pretraining config {str(path)!r} is not valid YAML: {exc}") from None
+    for o in overrides or []:
+        set_override(data, o)
+    return parse_pretrain_config(data, repr(str(path)))
