@@ -1,22 +1,22 @@
 """Pretraining throughput (images/s): eokit's MAE through its Lightning loop vs a bare PyTorch loop.
 
 Same model (MAE on ``dofa_tiny`` for the 13 Sentinel-2 bands, patch 8, SatMAE++ scales=1, 3 spectral
-groups), same batch (``--batch`` chips of 64x64x13 in reflectance, the mirror's EuroSAT-MS subset preloaded
-once), same optimiser (AdamW, lr 1.5e-4, wd 0.05), same precision (fp32 on CPU; bf16 autocast with
-``--precision bf16-mixed``), same device.
+groups), same chips (the mirror's EuroSAT-MS training subset read by eokit's pretraining source and grouped by
+``eokit.pretrain.data.group_chips``: 64x64x13 reflectance, in memory), same batch size, same optimiser and
+schedule (the objects ``PretrainModule.configure_optimizers`` returns: AdamW in two weight-decay groups,
+betas 0.9/0.95, warm-up + cosine), same gradient clipping (norm 3.0, the config's default), same precision
+(fp32 on CPU; bf16 autocast with ``--precision bf16-mixed``), same device.
 
-- bare: ``for`` over random batches sliced from the preloaded tensor; ``method.training_loss`` ->
-  zero_grad -> backward -> step -> ``method.after_step``.
-- eokit: the method inside eokit's Lightning module over a DataLoader of the same chips (collated to a
-  ``PretrainBatch``) in a ``lightning.Trainer``: ``eokit.pretrain.run.PretrainModule`` when that module
-  exists, else ``MinimalPretrainModule`` below, which wraps the method the way the loop does (training_step
-  = training_loss + logging of every scalar, after_step in on_train_batch_end, AdamW in
-  configure_optimizers); the JSON line says which (``"loop"``).
+- eokit: what ``eokit.pretrain.run.pretrain`` runs: ``PretrainModule`` in a ``lightning.Trainer`` built with
+  the same arguments (checkpoint callback, CSV logger, atomic checkpoint IO, clipping, no progress bar) over
+  the loop's DataLoader (``GroupBatchSampler`` + ``GroupDataset`` + ``Collate``).
+- bare: a plain ``for`` loop: random indices into the same chip tensor -> ``PretrainBatch`` ->
+  ``method.training_loss`` -> zero_grad -> backward -> clip -> step -> scheduler step -> ``method.after_step``.
 
 Each loop is timed ``--rounds`` times (>= 3), interleaved (the CPU is shared), after ``--warmup`` steps; the
 medians and the spread (min-max) are reported. OpenMP threads wait passively (``OMP_WAIT_POLICY=PASSIVE``).
 
-    python benchmarks/pretrain_throughput.py [--steps 20] [--warmup 3] [--rounds 3] [--batch 32] [--device cpu]
+    python benchmarks/pretrain_throughput.py [--steps 20] [--warmup 3] [--rounds 3] [--batch 16] [--device cpu]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts its O
 import logging
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -37,27 +38,28 @@ from typing import Any
 import torch
 
 THREADS = 2
-LR, WD = 1.5e-4, 0.05
+LR, WD, WARMUP_STEPS, CLIP = 1.5e-4, 0.05, 2, 3.0
 
 
-def load_chips(root: Path) -> tuple[torch.Tensor, tuple[Any, ...], torch.Tensor, torch.Tensor]:
-    """EuroSAT-MS training chips in reflectance (N, 13, 64, 64), their Band objects, mean and std."""
-    from eokit.datasets.base import get_dataset
-    from eokit.sensors import get_sensor
+def load_groups(root: Path) -> list[Any]:
+    """EuroSAT-MS training chips through eokit's pretraining source, as ChipGroups (one group: 13 bands)."""
+    from eokit.pretrain.data import group_chips
+    from eokit.pretrain.sources import PretrainSource, load_chips
 
     folder = root / "classification" / "eurosat_ms_subset"
     if not folder.exists():
         sys.exit(f"{folder} not found: set EOKIT_DATA to the data mirror (see its MANIFEST.md)")
-    sensor = get_sensor("sentinel2_l1c")
-    ds = get_dataset("image_folder", root=folder, split="train", sensor="sentinel2_l1c")
-    x = torch.stack([ds[i]["image"] for i in range(len(ds))]) * sensor.scale + sensor.offset
-    bands = tuple(sensor.band(b) for b in ds[0]["bands"])
-    mean = torch.tensor([b.mean for b in bands])
-    std = torch.tensor([b.std for b in bands])
-    return x.float(), bands, mean, std
+    src = PretrainSource(name="eurosat_ms", kind="folder", sensor="sentinel2_l1c", size=64, kwargs={
+        "root": str(folder), "sensor": "sentinel2_l1c",
+        "band_names": ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10", "B11", "B12", "B8A"]})
+    groups = group_chips(load_chips([src]))
+    if len(groups) != 1:
+        sys.exit(f"expected one group of EuroSAT-MS chips, got {len(groups)}")
+    return groups
 
 
 def make_method(bands: tuple[Any, ...], device: str) -> Any:
+    """MAE on a fresh, seeded dofa_tiny (patch 8) for these bands."""
     from eokit.models import create_backbone
     from eokit.pretrain.methods.base import build_method
     from eokit.pretrain.methods.mae import MAE  # noqa: F401  (registers "mae")
@@ -66,6 +68,14 @@ def make_method(bands: tuple[Any, ...], device: str) -> Any:
     bb = create_backbone("dofa_tiny", bands=[b.name for b in bands], sensor="sentinel2_l1c", img_size=64,
                          patch_size=8)
     return build_method("mae", bb, {"scales": 1}).to(device)
+
+
+def make_module(method: Any, total: int) -> Any:
+    """eokit's PretrainModule around ``method`` with the benchmark's optimiser settings."""
+    from eokit.pretrain.module import PretrainModule
+
+    return PretrainModule(method, lr=LR, weight_decay=WD, warmup_steps=WARMUP_STEPS, max_steps=total,
+                          arch="dofa_tiny")
 
 
 def make_batch(x: torch.Tensor, bands: tuple[Any, ...], mean: torch.Tensor, std: torch.Tensor) -> Any:
@@ -87,90 +97,59 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_bare(data: tuple, args: argparse.Namespace) -> float:
-    x, bands, mean, std = data
-    method = make_method(bands, args.device).train()
-    opt = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=LR, weight_decay=WD)
-    g = torch.Generator().manual_seed(0)
+def time_bare(groups: list[Any], args: argparse.Namespace) -> float:
+    g = groups[0]
     total = args.steps + args.warmup
+    method = make_method(g.bands, args.device).train()
+    conf = make_module(method, total).configure_optimizers()  # the same optimiser and schedule objects
+    opt, sched = conf["optimizer"], conf["lr_scheduler"]["scheduler"]
+    params = [p for p in method.parameters() if p.requires_grad]
+    images, mean, std = g.images, g.mean.to(args.device), g.std.to(args.device)
+    rng = torch.Generator().manual_seed(0)
     t0 = 0.0
     for step in range(total):
         if step == args.warmup:
             sync(args.device)
             t0 = time.perf_counter()
-        idx = torch.randint(0, len(x), (args.batch,), generator=g)
-        batch = make_batch(x[idx], bands, mean, std).to(args.device)
+        idx = torch.randperm(len(images), generator=rng)[:args.batch]
+        batch = make_batch(images[idx].to(args.device, non_blocking=True), g.bands, mean, std)
         with autocast(args.device, args.precision):
             loss, _ = method.training_loss(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, CLIP)
         opt.step()
-        method.after_step((step + 1) / total)
+        sched.step()
+        method.after_step(min((step + 1) / total, 1.0))
     sync(args.device)
     return args.steps * args.batch / (time.perf_counter() - t0)
 
 
-class Chips(torch.utils.data.Dataset):
-    """In-memory reflectance chips."""
-
-    def __init__(self, x: torch.Tensor) -> None:
-        self.x = x
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return self.x[i]
-
-
-def minimal_module(method: Any, total_steps: int) -> Any:
-    """A LightningModule that wraps the method exactly as the pretraining loop does (used until it exists)."""
+def time_eokit(groups: list[Any], args: argparse.Namespace, workdir: Path) -> float:
+    """PretrainModule in a Trainer built as ``eokit.pretrain.run.pretrain`` builds it, over the loop's loader."""
     import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+    from torch.utils.data import DataLoader
 
-    class MinimalPretrainModule(L.LightningModule):
-        def __init__(self) -> None:
-            super().__init__()
-            self.method = method
+    from eokit.pretrain.data import Collate, GroupBatchSampler, GroupDataset
+    from eokit.train.fit import AtomicCheckpointIO
 
-        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-            loss, logs = self.method.training_loss(batch)
-            self.log("loss", loss.detach(), prog_bar=True, batch_size=len(batch))
-            for k, v in logs.items():
-                self.log(k, v, batch_size=len(batch))
-            return loss
-
-        def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-            self.method.after_step(min((self.global_step) / max(total_steps, 1), 1.0))
-
-        def configure_optimizers(self) -> torch.optim.Optimizer:
-            params = [p for p in self.method.parameters() if p.requires_grad]
-            return torch.optim.AdamW(params, lr=LR, weight_decay=WD)
-
-    return MinimalPretrainModule()
-
-
-def eokit_module(method: Any, total_steps: int) -> tuple[Any, str]:
-    """The Lightning module that trains ``method`` and its name (the lead's PretrainModule is not on main yet)."""
-    return minimal_module(method, total_steps), "MinimalPretrainModule (the benchmark's wrapper)"
-
-
-def time_eokit(data: tuple, args: argparse.Namespace) -> tuple[float, str]:
-    import lightning as L
-
-    x, bands, mean, std = data
     total = args.steps + args.warmup
-    module, name = eokit_module(make_method(bands, args.device), total)
-    loader = torch.utils.data.DataLoader(
-        Chips(x), batch_size=args.batch, shuffle=True, drop_last=True,
-        generator=torch.Generator().manual_seed(0),
-        collate_fn=lambda items: make_batch(torch.stack(items), bands, mean, std))
+    module = make_module(make_method(groups[0].bands, args.device), total)
     timer = make_timer(args.warmup, args.device)
-    accel = "gpu" if args.device.startswith("cuda") else "cpu"
-    trainer = L.Trainer(max_steps=total, accelerator=accel, devices=1, logger=False, precision=args.trainer_precision,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        limit_val_batches=0, num_sanity_val_steps=0, callbacks=[timer])
+    ckpt = ModelCheckpoint(dirpath=str(workdir / "lightning"), filename="step", save_last=True,
+                           every_n_train_steps=100, enable_version_counter=False)  # the config's default
+    trainer = L.Trainer(
+        max_steps=total, accelerator="gpu" if args.device.startswith("cuda") else "cpu", devices=1,
+        precision=args.trainer_precision, gradient_clip_val=CLIP, log_every_n_steps=10,
+        callbacks=[ckpt, timer], enable_progress_bar=False, logger=CSVLogger(str(workdir), name="logs"),
+        default_root_dir=str(workdir), plugins=[AtomicCheckpointIO()], enable_model_summary=False,
+        use_distributed_sampler=False, num_sanity_val_steps=0)
+    sampler = GroupBatchSampler(groups, args.batch, seed=0)
+    loader = DataLoader(GroupDataset(groups, 0), batch_sampler=sampler, collate_fn=Collate(groups), num_workers=0)
     trainer.fit(module, train_dataloaders=loader)
-    return timer.count * args.batch / (timer.t1 - timer.t0), name
+    return timer.count * args.batch / (timer.t1 - timer.t0)
 
 
 def make_timer(warmup: int, device: str) -> Any:
@@ -216,23 +195,24 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    data = load_chips(Path(args.data))
+    groups = load_groups(Path(args.data))
     runs: dict[str, list[float]] = {"bare": [], "eokit": []}
-    loop = ""
+    loop = "eokit.pretrain.module.PretrainModule"
     for r in range(args.rounds):
         order = ("bare", "eokit") if r % 2 == 0 else ("eokit", "bare")  # alternate who goes first
         for name in order:
             if name == "bare":
-                ips = time_bare(data, args)
+                ips = time_bare(groups, args)
             else:
-                ips, loop = time_eokit(data, args)
+                with tempfile.TemporaryDirectory() as tmp:
+                    ips = time_eokit(groups, args, Path(tmp))
             runs[name].append(ips)
             print(f"round {r + 1}: {name:6s} {ips:8.1f} images/s", file=sys.stderr, flush=True)
     med = {k: statistics.median(v) for k, v in runs.items()}
     dev = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {THREADS} threads"
     print(f"\nMAE on dofa_tiny (patch 8, scales=1), 64x64x13 EuroSAT-MS, batch {args.batch}, precision "
           f"{args.precision}, {dev}; {args.steps} timed steps x {args.rounds} rounds (median, spread min-max); "
-          f"torch {torch.__version__}; eokit loop: {loop}")
+          f"torch {torch.__version__}; eokit loop: {loop} in a Trainer as eokit.pretrain.run builds it")
     print(f"{'loop':8s} {'images/s':>9s} {'spread':>17s} {'vs bare':>8s}  runs")
     for k in ("bare", "eokit"):
         v = runs[k]
