@@ -194,3 +194,14 @@ def test_dino_errors() -> None:
     with pytest.raises(PretrainError, match=r"bad options"):
         build_method("dino", _cnn(), {"momentun": 0.99})
 
+
+
+def test_dino_schedule_state_survives_a_resume() -> None:
+    m = build_method("dino", _cnn(), {**HEAD, "warmup_teacher_temp": 0.02, "teacher_temp": 0.06,
+                                      "warmup_frac": 0.5})
+    m.after_step(0.25)
+    resumed = build_method("dino", _cnn(), {**HEAD, "warmup_teacher_temp": 0.02, "teacher_temp": 0.06,
+                                            "warmup_frac": 0.5})
+    resumed.load_state_dict(m.state_dict())
+    assert resumed.progress == pytest.approx(0.25)
+    assert resumed.current_teacher_temp() == pytest.approx(0.04)

@@ -114,6 +114,7 @@ class DINO(PretrainMethod):
 
     name = "dino"
     center: torch.Tensor
+    progress_state: torch.Tensor
 
     def __init__(self, backbone: Backbone, *, out_dim: int = 4096, hidden_dim: int = 512,
                  bottleneck_dim: int = 128, norm_last_layer: bool = True, momentum: float = 0.996,
@@ -145,8 +146,17 @@ class DINO(PretrainMethod):
         self.center_momentum, self.local_crops = float(center_momentum), int(local_crops)
         self.global_size, self.local_size = global_size, local_size
         self.global_scale, self.local_scale = tuple(global_scale), tuple(local_scale)
-        self.progress = 0.0
+        self.register_buffer("progress_state", torch.zeros(()))  # in checkpoints: a resumed run keeps its schedules
         self.patch = _patch_size(backbone)
+
+    @property
+    def progress(self) -> float:
+        """Training progress in [0, 1] at the last optimiser step (a buffer, so it survives a resume)."""
+        return float(self.progress_state)
+
+    @progress.setter
+    def progress(self, value: float) -> None:
+        self.progress_state.fill_(float(value))
 
     def sizes(self, chip: int) -> tuple[int, int]:
         """(global, local) view sizes for chips of side ``chip``, multiples of the patch size."""
