@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "eokit"
 
@@ -65,7 +64,7 @@ def windows(scene: torch.Tensor, n: int, size: int, g: torch.Generator) -> torch
     h, w = scene.shape[-2:]
     ys = torch.randint(0, h - size + 1, (n,), generator=g).tolist()
     xs = torch.randint(0, w - size + 1, (n,), generator=g).tolist()
-    return torch.stack([scene[..., y:y + size, x:x + size] for y, x in zip(ys, xs)])
+    return torch.stack([scene[..., y:y + size, x:x + size] for y, x in zip(ys, xs, strict=True)])
 
 
 class Source:

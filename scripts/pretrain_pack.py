@@ -25,7 +25,12 @@ import torch.nn.functional as F
 from eokit.bench.config import load_suite
 from eokit.bench.data import open_dataset
 from eokit.models.eokit_small import band_codes
-from eokit.pretrain.leakage import check_no_leakage, eurosat_stem, item_ident, quick_suite_eval_idents
+from eokit.pretrain.leakage import (
+    check_no_leakage,
+    eurosat_stem,
+    item_ident,
+    quick_suite_eval_idents,
+)
 from eokit.sensors import get_sensor
 
 

@@ -137,6 +137,17 @@ def method_option(choices: list[str], default: str = "auto") -> Decorator:
                         help=METHOD_HELP)
 
 
+def config_options() -> Decorator:
+    """``--set KEY=VALUE`` (repeatable), ``--no-resume`` and ``--check``: the options of a config-driven run."""
+    return _stack(
+        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                     help="Override a config value (a dotted key path), e.g. --set trainer.lr=0.01 (repeatable)."),
+        click.option("--no-resume", is_flag=True,
+                     help="Start afresh even if the output folder has a resume checkpoint."),
+        click.option("--check", is_flag=True, help="Only validate the config and print it."),
+    )
+
+
 def seed_option(default: int = 0) -> Decorator:
     """``--seed N``."""
     return click.option("--seed", default=default, show_default=True, type=int, help=SEED_HELP)

@@ -52,6 +52,8 @@ class EokitSmall(Backbone):
                                                                           strict=True)]
         self.num_features = self.net.num_features
         self.band_table(None)  # every band needs a wavelength: fail at build time, not at the first batch
+        self._wv: torch.Tensor
+        self._codes: torch.Tensor
         wv, codes = band_codes(self.band_objects)
         self.register_buffer("_wv", wv, persistent=False)
         self.register_buffer("_codes", codes, persistent=False)

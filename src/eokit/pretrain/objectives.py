@@ -96,8 +96,8 @@ def ema_update(target: nn.Module, source: nn.Module, momentum: float) -> None:
     """target = momentum * target + (1 - momentum) * source, parameter by parameter (buffers copied)."""
     for t, s in zip(target.parameters(), source.parameters(), strict=True):
         t.mul_(momentum).add_(s.detach(), alpha=1 - momentum)
-    for t, s in zip(target.buffers(), source.buffers(), strict=True):
-        t.copy_(s)
+    for tb, sb in zip(target.buffers(), source.buffers(), strict=True):
+        tb.copy_(sb)
 
 
 def cosine_momentum(base: float, progress: float) -> float:

@@ -7,16 +7,13 @@ import json
 import click
 from rich.console import Console
 
-from eokit.cli.options import configure_logging, out_option, verbosity_option
+from eokit.cli.options import config_options, configure_logging, out_option, verbosity_option
 
 
 @click.command("pretrain")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a config value, e.g. --set trainer.max_steps=200 (repeatable).")
 @out_option("dir")
-@click.option("--no-resume", is_flag=True, help="Start afresh even if the output folder has a resume checkpoint.")
-@click.option("--check", is_flag=True, help="Only validate the config and print it.")
+@config_options()
 @verbosity_option()
 def command(config: str, overrides: tuple[str, ...], out: str | None, no_resume: bool, check: bool,
             verbosity: int) -> None:
