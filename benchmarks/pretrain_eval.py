@@ -36,37 +36,38 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="pretrain_eval_"))
     t0 = time.perf_counter()
     run_suite(HERE / "pretrain_eval.yaml", out, workers=args.workers)
-    df = ResultsStore(out / "results.duckdb").frame()
-    df = df[(df["fraction"] == 1.0) & (df["corruption"].fillna("none").isin(["none", ""]))]
+    from eokit.bench.stats import ENTRY_KEYS, ci, entry_replicates
 
-    def value(model: str, dataset: str, protocol: str, metric: str) -> tuple[float, float, int]:
-        rows = df[(df["model"] == model) & (df["dataset"] == dataset) & (df["protocol"] == protocol)
-                  & (df["metric"] == metric)]
-        if rows.empty:
-            raise SystemExit(f"no result for {model} / {dataset} / {protocol} / {metric} in {out}")
-        v = rows["value"].astype(float)
-        return float(v.mean()), float(v.std(ddof=0)), len(v)
+    metrics = {**{d: "accuracy" for d in CLASSIFICATION}, "dubai_aerial": "miou"}
+    rows, reps = entry_replicates(ResultsStore(out / "results.duckdb").outcomes(), metrics)
+    rows = rows[rows["fraction"] == 1.0]
+    assert list(ENTRY_KEYS) == ["model", "protocol", "fraction"], ENTRY_KEYS
 
-    table, per = [], {}
-    for ds in CLASSIFICATION:
-        for proto in ("knn20", "linear"):
-            cell = {k: value(m, ds, proto, "accuracy") for k, m in MODELS.items()}
-            per[f"{ds}/{proto}"] = {k: round(v[0], 4) for k, v in cell.items()}
-            table.append((ds, proto, "accuracy", cell))
-    cell = {k: value(m, "dubai_aerial", "decoder", "miou") for k, m in MODELS.items()}
-    per["dubai_aerial/decoder"] = {k: round(v[0], 4) for k, v in cell.items()}
-    table.append(("dubai_aerial", "decoder", "miou", cell))
+    def cell(model: str, dataset: str, protocol: str) -> dict:
+        r = rows[(rows["model"] == model) & (rows["dataset"] == dataset) & (rows["protocol"] == protocol)]
+        if r.empty:
+            raise SystemExit(f"no result for {model} / {dataset} / {protocol} in {out}")
+        r = r.iloc[0]
+        return {"value": float(r["value"]), "ci": [float(r["ci_lo"]), float(r["ci_hi"])], "n_test": int(r["n_test"]),
+                "reps": reps[(model, protocol, 1.0, dataset)]}
 
-    print(f"{'dataset':14} {'protocol':9} {'metric':9} " + " ".join(f"{k:>16}" for k in MODELS) + "  ssl-random  ssl-raw")
-    targets = {}
-    for ds, proto, metric, c in table:
-        d_rand, d_raw = c["ssl"][0] - c["random"][0], c["ssl"][0] - c["raw"][0]
-        targets[f"{ds}/{proto}: +10 pts over random and raw"] = bool(d_rand >= 0.10 and d_raw >= 0.10)
-        print(f"{ds:14} {proto:9} {metric:9} " + " ".join(f"{c[k][0]:8.4f} ±{c[k][1]:.4f}" for k in MODELS)
-              + f"  {d_rand:+9.4f} {d_raw:+8.4f}")
+    plan = [(ds, proto) for ds in CLASSIFICATION for proto in ("knn20", "linear")] + [("dubai_aerial", "decoder")]
+    per, targets = {}, {}
+    print(f"{'dataset':13} {'protocol':8} {'n test':>6}  " + "  ".join(f"{k + ' [95% CI]':>22}" for k in MODELS)
+          + "  ssl-random [95% CI]   ssl-raw [95% CI]")
+    for ds, proto in plan:
+        c = {k: cell(m, ds, proto) for k, m in MODELS.items()}
+        diffs = {k: c["ssl"]["reps"] - c[k]["reps"] for k in ("random", "raw")}  # paired bootstrap draws
+        gaps = {k: (c["ssl"]["value"] - c[k]["value"], ci(d)) for k, d in diffs.items()}
+        per[f"{ds}/{proto}"] = {k: round(v["value"], 4) for k, v in c.items()} | {
+            f"ci_{k}": [round(x, 4) for x in v["ci"]] for k, v in c.items()} | {"n_test": c["ssl"]["n_test"]}
+        targets[f"{ds}/{proto}: >= +0.10 over random and raw"] = bool(min(g[0] for g in gaps.values()) >= 0.10)
+        print(f"{ds:13} {proto:8} {c['ssl']['n_test']:6d}  " + "  ".join(
+            f"{v['value']:.3f} [{v['ci'][0]:.3f}, {v['ci'][1]:.3f}]" for v in c.values()) + "  " + "  ".join(
+            f"{g:+.3f} [{lo:+.3f}, {hi:+.3f}]" for g, (lo, hi) in gaps.values()))
     rgb_lin = per["eurosat_rgb/linear"]["ssl"]
     targets["eurosat_rgb linear >= 0.85"] = rgb_lin >= 0.85
-    print("mean ± std over seeds 0-2 (n = 3 each)")
+    print("95 % CIs: bootstrap over test samples (and seeds 0-2), paired between entries (eokit.bench.stats)")
     for k, ok in targets.items():
         print(f"  {'MET' if ok else 'NOT MET'}  {k}")
     result = {

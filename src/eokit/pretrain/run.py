@@ -129,7 +129,7 @@ def pretrain(cfg: PretrainConfig) -> PretrainResult:
     if t.progress_bar:
         callbacks.append(RichProgressBar(leave=True, console_kwargs={"stderr": True}))
     trainer = L.Trainer(
-        max_steps=t.max_steps, accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
+        max_steps=t.max_steps, max_epochs=1, accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
         num_nodes=t.num_nodes, precision=t.precision, accumulate_grad_batches=t.accumulate_grad_batches,
         gradient_clip_val=t.gradient_clip_val, log_every_n_steps=t.log_every_n_steps, callbacks=callbacks,
         enable_progress_bar=t.progress_bar, logger=CSVLogger(str(out), name="logs"), default_root_dir=str(out),
