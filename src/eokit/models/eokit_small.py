@@ -96,13 +96,14 @@ SSL_SHA256 = "408a7e50dba64edccc25fa70f489684c447903dde225d8650b1a207dffab0f84"
 
 SSL_WEIGHTS = WeightSpec(
     "eokit_small", "ssl", source="file", file=str(SSL_FILE), sha256=SSL_SHA256, input_size=64,
-    license="research and non-commercial use (trained on OpenSARShip: research use with attribution, and the "
-            "Dubai aerial set: no licence stated; see docs/pretrain.md)",
+    license="non-commercial research use",  # trained on OpenSARShip (research use) and Dubai (none stated)
     noncommercial=True,
     citation="eokit contributors (2026), eokit_small.ssl; SimCLR: Chen et al., ICML 2020",
     description="eokit's own self-supervised multi-sensor CNN, shipped in the package: SimCLR on the mirror's "
                 "training splits (EuroSAT RGB and MS, Dubai aerial, OpenSARShip S1, Landsat 8 and Sentinel-2 "
-                "scenes, eo-learn series with seasonal positives); any bands with a wavelength, SAR VV/VH",
+                "scenes, eo-learn series with seasonal positives); any bands with a wavelength, SAR VV/VH. "
+                "Licence: the training data include OpenSARShip (research use with attribution) and the Dubai "
+                "aerial set (no licence stated), hence non-commercial research use (docs/pretrain.md)",
     normalization="raw values -> reflectance with the sensor's scale/offset, then each band by its sensor's "
                   "default mean/std (eokit.sensors): the same statistics in pretraining and in use",
     proof="trained by eokit (scripts/pretrain_gpu.py on the pack of scripts/pretrain_pack.py); the run record "
