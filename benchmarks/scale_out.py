@@ -147,7 +147,7 @@ def make_checkpoint(root: Path) -> Path:
 def _warm() -> bool:
     """On a worker: import what the tasks import, and load the model catalogue (a long-lived
     cluster has done so long ago)."""
-    import eokit.bench.runner  # noqa: F401
+    import eokit.bench.runner
     import eokit.infer.predict  # noqa: F401
     from eokit.models.registry import ARCHS
 
