@@ -17,8 +17,10 @@ Two workloads, each run through the library call its CLI command makes:
   extracts every feature set again.
 
 Settings: ``here`` (in this process, torch on 1 thread), ``local-1``/``local-2`` (the LocalCluster
-eokit starts itself: ``--workers 1|2``, processes, 1 thread each; its start and stop are part of
-the run), ``ext-1``/``ext-2`` (``--scheduler tcp://127.0.0.1:PORT``: a scheduler and 1 or 2
+eokit starts itself: ``--workers 1|2``, processes, 1 thread each, forked from eokit's forkserver;
+each run in a fresh Python process, as each command is, so its timed part includes the cluster's
+start with the forkserver's imports, and its close; ``EOKIT_WORKER_START=spawn`` gives Dask's
+default for a before/after), ``ext-1``/``ext-2`` (``--scheduler tcp://127.0.0.1:PORT``: a scheduler and 1 or 2
 ``dask worker`` processes, 1 thread each, started by this script before the rounds, warmed by one
 untimed run of each workload, kept across rounds as a long-lived cluster is, and shut down at
 the end, also on error, Ctrl-C or SIGTERM). Every address is 127.0.0.1.
@@ -291,6 +293,36 @@ def run_bench(suite: Path, cache: Path, out: Path, scheduler: str | None, worker
     return wall, f"{n} rows {digest}"
 
 
+def run_child(workload: str, out: Path, workers: int, scenes: int) -> tuple[float, str]:
+    """One LocalCluster run in a fresh Python process, as one ``eokit predict|bench --workers N``
+    command is: its imports are not timed; the cluster's start (the forkserver's imports
+    included), the work and the cluster's close are."""
+    cmd = [sys.executable, __file__, "--child", workload, "--child-out", str(out), "--child-workers",
+           str(workers), "--scenes", str(scenes)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-4:])
+        raise RuntimeError(f"{workload} with a LocalCluster of {workers} failed: {tail or proc.returncode}")
+    res = json.loads(lines[-1][len("RESULT "):])
+    return float(res["wall"]), str(res["digest"])
+
+
+def child(args: argparse.Namespace) -> None:
+    """``--child``: the body of :func:`run_child` (inputs made by the parent, same cache)."""
+    from eokit.env import cache_dir, limit_threads, tune_allocator
+
+    cache = cache_dir()
+    limit_threads(1)
+    tune_allocator()
+    scenes = [cache / "scenes" / f"l8_{i}.tif" for i in range(args.scenes)]
+    if args.child == "predict":
+        wall, digest = run_predict(cache / "unet_checkpoint", scenes, Path(args.child_out), None, args.child_workers)
+    else:
+        wall, digest = run_bench(cache / "suite.yaml", cache, Path(args.child_out), None, args.child_workers)
+    print("RESULT " + json.dumps({"wall": wall, "digest": digest}), flush=True)
+
+
 @contextlib.contextmanager
 def sigterm_exits() -> Iterator[None]:
     """SIGTERM raises SystemExit, so the external cluster is shut down by its ``finally``."""
@@ -343,7 +375,13 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=8, help="scenes of the predict workload (1-8)")
     ap.add_argument("--workloads", default=",".join(WORKLOADS), help="comma list of: predict, bench")
     ap.add_argument("--settings", default=",".join(SETTINGS), help=f"comma list of: {', '.join(SETTINGS)}")
+    ap.add_argument("--child", choices=WORKLOADS, help=argparse.SUPPRESS)
+    ap.add_argument("--child-out", help=argparse.SUPPRESS)
+    ap.add_argument("--child-workers", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        child(args)
+        return
     workloads = [w for w in args.workloads.split(",") if w]
     settings = [s for s in args.settings.split(",") if s]
     if unknown := sorted(set(workloads) - set(WORKLOADS)) + sorted(set(settings) - set(SETTINGS)):
@@ -407,7 +445,10 @@ def main() -> None:
                     scheduler = clusters[n] if s.startswith("ext") else None
                     n_workers = 0 if s == "here" else n
                     out = work / f"{w}-{s}-{r}"
-                    wall, digest = runners[w](s, out, scheduler, n_workers)
+                    if s.startswith("local"):
+                        wall, digest = run_child(w, out, n, len(scenes))
+                    else:
+                        wall, digest = runners[w](s, out, scheduler, n_workers)
                     shutil.rmtree(out, ignore_errors=True)
                     times[w][s].append(wall)
                     digests.setdefault((w, digest), set()).add(s)

@@ -11,7 +11,7 @@ from lightning.pytorch.strategies import DDPStrategy, SingleDeviceStrategy
 from eokit.cli.main import main
 from eokit.errors import ConfigError
 from eokit.train.config import load_config
-from eokit.train.fit import _trainer
+from eokit.train.fit import TrainResult, _trainer
 
 CONFIG = "task: {type: classification}\nmodel: {backbone: mobilecnn}\ndata: {dataset: eurosat_rgb}\n"
 
@@ -56,3 +56,21 @@ def test_bad_distributed_settings_name_the_key(tmp_path: Path, override: str, ne
     with pytest.raises(ConfigError) as info:
         _cfg(tmp_path, override)
     assert override.split("=")[0] in str(info.value) and needle in str(info.value)
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_only_global_rank_zero_prints_the_result(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                 monkeypatch: pytest.MonkeyPatch, rank: int) -> None:
+    """Every DDP process runs ``eokit train``; one JSON result line comes out, from rank 0."""
+    import eokit.train
+
+    path = tmp_path / "c.yaml"
+    path.write_text(CONFIG)
+    result = TrainResult(tmp_path, tmp_path / "checkpoint", {"oa": 0.5}, {}, 1, 0, False, global_rank=rank)
+    monkeypatch.setattr(eokit.train, "train", lambda cfg: result)
+    assert main(["train", str(path), "-o", str(tmp_path / "run"), "-q"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    if rank:
+        assert lines == []
+    else:
+        assert json.loads(lines[-1])["val"] == {"oa": 0.5}
