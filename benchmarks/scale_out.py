@@ -42,6 +42,7 @@ import contextlib
 import hashlib
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -293,10 +294,45 @@ def run_bench(suite: Path, cache: Path, out: Path, scheduler: str | None, worker
     return wall, f"{n} rows {digest}"
 
 
-def run_child(workload: str, out: Path, workers: int, scenes: int) -> tuple[float, str]:
+def cpu_self() -> float:
+    """User + system CPU seconds of this process (all its threads)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def cpu_children() -> float:
+    """User + system CPU seconds of this process's reaped descendants."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def forkserver_cpu() -> float:
+    """CPU seconds of this process's multiprocessing forkserver and the workers it reaped (Linux)."""
+    import multiprocessing.forkserver as mpfs
+
+    pid = getattr(mpfs._forkserver, "_forkserver_pid", None)
+    stat = Path(f"/proc/{pid}/stat")
+    if not pid or not stat.exists():
+        return 0.0
+    fields = stat.read_text().rsplit(")", 1)[1].split()  # fields[0] is the state (field 3)
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+
+
+def cluster_cpu(address: str) -> float:
+    """CPU seconds so far of an external cluster's scheduler and worker processes."""
+    from distributed import Client
+
+    with Client(address, timeout=30) as client:
+        workers = client.run(cpu_self)
+        sched = client.run_on_scheduler(cpu_self)
+    return float(sum(workers.values()) + sched)
+
+
+def run_child(workload: str, out: Path, workers: int, scenes: int) -> tuple[float, float, str]:
     """One LocalCluster run in a fresh Python process, as one ``eokit predict|bench --workers N``
     command is: its imports are not timed; the cluster's start (the forkserver's imports
-    included), the work and the cluster's close are."""
+    included), the work and the cluster's close are; so is its CPU time (the driver's, the
+    forkserver's and its workers')."""
     cmd = [sys.executable, __file__, "--child", workload, "--child-out", str(out), "--child-workers",
            str(workers), "--scenes", str(scenes)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -305,7 +341,7 @@ def run_child(workload: str, out: Path, workers: int, scenes: int) -> tuple[floa
         tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-4:])
         raise RuntimeError(f"{workload} with a LocalCluster of {workers} failed: {tail or proc.returncode}")
     res = json.loads(lines[-1][len("RESULT "):])
-    return float(res["wall"]), str(res["digest"])
+    return float(res["wall"]), float(res["cpu"]), str(res["digest"])
 
 
 def child(args: argparse.Namespace) -> None:
@@ -316,11 +352,14 @@ def child(args: argparse.Namespace) -> None:
     limit_threads(1)
     tune_allocator()
     scenes = [cache / "scenes" / f"l8_{i}.tif" for i in range(args.scenes)]
+    cpu_before = cpu_self() + cpu_children()
     if args.child == "predict":
         wall, digest = run_predict(cache / "unet_checkpoint", scenes, Path(args.child_out), None, args.child_workers)
     else:
         wall, digest = run_bench(cache / "suite.yaml", cache, Path(args.child_out), None, args.child_workers)
-    print("RESULT " + json.dumps({"wall": wall, "digest": digest}), flush=True)
+    time.sleep(0.2)  # the forkserver reaps the last worker
+    cpu = cpu_self() + cpu_children() + forkserver_cpu() - cpu_before
+    print("RESULT " + json.dumps({"wall": wall, "digest": digest, "cpu": cpu}), flush=True)
 
 
 @contextlib.contextmanager
@@ -348,11 +387,11 @@ def summarise(times: dict[str, list[float]]) -> dict[str, Any]:
     return out
 
 
-def print_table(name: str, times: dict[str, list[float]], s: dict[str, Any]) -> None:
+def print_table(name: str, times: dict[str, list[float]], s: dict[str, Any], cpus: dict[str, list[float]]) -> None:
     here = statistics.median(times["here"]) if times.get("here") else None
     print(f"\n{name}: wall seconds, median of {max(len(v) for v in times.values())} rounds (min-max)")
     print(f"{'setting':<10}{'workers':>8}{'median s':>10}{'min-max s':>15}{'speed-up':>10}{'efficiency':>12}"
-          f"{'vs here':>9}")
+          f"{'vs here':>9}{'CPU-s':>8}")
     for k in SETTINGS:
         v = times.get(k)
         if not v:
@@ -363,7 +402,7 @@ def print_table(name: str, times: dict[str, list[float]], s: dict[str, Any]) -> 
         sp = statistics.median(one) / med if one and n == 2 else None
         print(f"{k:<10}{n:>8}{med:>10.2f}{f'{min(v):.2f}-{max(v):.2f}':>15}"
               f"{f'{sp:.2f}x' if sp else '':>10}{f'{sp / 2:.2f}' if sp else '':>12}"
-              f"{f'{here / med:.2f}x' if here else '':>9}")
+              f"{f'{here / med:.2f}x' if here else '':>9}{statistics.median(cpus[k]):>8.1f}")
     for path, label in (("local", "LocalCluster"), ("ext", "external cluster")):
         if f"overhead_{path}" in s:
             print(f"overhead of the {label} path with 1 worker vs in-process: {100 * s[f'overhead_{path}']:+.0f} %")
@@ -415,7 +454,8 @@ def main() -> None:
     print(f"inputs ready in {time.perf_counter() - t0:.0f} s: {len(scenes)} scenes, checkpoint {ckpt}, "
           f"torch {torch.__version__} on {torch.get_num_threads()} thread here", flush=True)
 
-    times = {w: {s: [] for s in settings} for w in workloads}
+    times: dict[str, dict[str, list[float]]] = {w: {s: [] for s in settings} for w in workloads}
+    cpus: dict[str, dict[str, list[float]]] = {w: {s: [] for s in settings} for w in workloads}
     digests: dict[tuple[str, str], set[str]] = {}
     ext_n = sorted({workers_of(s) for s in settings if s.startswith("ext")})
     with sigterm_exits(), tempfile.TemporaryDirectory(prefix="eokit-scale-") as tmp, contextlib.ExitStack() as stack:
@@ -434,7 +474,10 @@ def main() -> None:
             for s in settings:
                 if s.startswith("ext"):
                     t = time.perf_counter()
-                    runners[w](s, work / f"warmup-{w}-{s}", clusters[workers_of(s)], workers_of(s))
+                    if w == "predict":  # one scene per worker loads the model everywhere
+                        run_predict(ckpt, scenes[:workers_of(s)], work / f"warmup-{w}-{s}", clusters[workers_of(s)], 0)
+                    else:
+                        runners[w](s, work / f"warmup-{w}-{s}", clusters[workers_of(s)], workers_of(s))
                     shutil.rmtree(work / f"warmup-{w}-{s}", ignore_errors=True)
                     print(f"warm-up  {w:<8} {s:<8} {time.perf_counter() - t:7.2f} s (not counted)", flush=True)
         for r in range(args.rounds):
@@ -446,19 +489,24 @@ def main() -> None:
                     n_workers = 0 if s == "here" else n
                     out = work / f"{w}-{s}-{r}"
                     if s.startswith("local"):
-                        wall, digest = run_child(w, out, n, len(scenes))
+                        wall, cpu, digest = run_child(w, out, n, len(scenes))
                     else:
+                        c0 = cpu_self() + (cluster_cpu(scheduler) if scheduler else 0.0)
                         wall, digest = runners[w](s, out, scheduler, n_workers)
+                        cpu = cpu_self() + (cluster_cpu(scheduler) if scheduler else 0.0) - c0
                     shutil.rmtree(out, ignore_errors=True)
                     times[w][s].append(wall)
+                    cpus[w][s].append(cpu)
                     digests.setdefault((w, digest), set()).add(s)
-                    print(f"round {r + 1} {w:<8} {s:<8} {wall:7.2f} s   load {os.getloadavg()[0]:.1f}", flush=True)
+                    print(f"round {r + 1} {w:<8} {s:<8} {wall:7.2f} s  {cpu:7.2f} CPU-s   "
+                          f"load {os.getloadavg()[0]:.1f}", flush=True)
     load1 = os.getloadavg()
     results: dict[str, Any] = {}
     for w in workloads:
         s = summarise(times[w])
+        s["cpu_s"] = {k.replace("-", ""): round(statistics.median(v), 2) for k, v in cpus[w].items() if v}
         results[w] = s
-        print_table(w, times[w], s)
+        print_table(w, times[w], s, cpus[w])
         outputs = [d for (ww, d) in digests if ww == w]
         s["same_outputs"] = len(outputs) == 1
         print("outputs: identical in every run" if len(outputs) == 1 else f"outputs DIFFER between runs: {outputs}")
