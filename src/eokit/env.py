@@ -240,6 +240,22 @@ def _start_forkserver(preload: tuple[str, ...], environ: dict[str, str]) -> None
         mpfs.ensure_running()
 
 
+def _worker_environ() -> dict[str, str]:
+    """Dask's pre-spawn environment (one BLAS/OpenMP thread) with eokit's allocator settings."""
+    import dask
+
+    environ = {str(k): str(v) for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()}
+    environ.update(allocator_env())
+    return environ
+
+
+def prepare_workers(preload: tuple[str, ...] = ()) -> None:
+    """Start the forkserver of :func:`local_cluster` now, so that its imports overlap with the
+    caller's own work (e.g. planning a bench suite); a no-op when it runs or workers spawn."""
+    if worker_start_method() == "forkserver":
+        _start_forkserver(preload, _worker_environ())
+
+
 def local_cluster(n_workers: int, *, preload: tuple[str, ...] = ()) -> Any:
     """A Dask ``LocalCluster`` on 127.0.0.1: ``n_workers`` processes of one thread each.
 
@@ -256,8 +272,7 @@ def local_cluster(n_workers: int, *, preload: tuple[str, ...] = ()) -> Any:
     from distributed import LocalCluster
 
     method = worker_start_method()
-    environ = {str(k): str(v) for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()}
-    environ.update(allocator_env())
+    environ = _worker_environ()
     with dask.config.set({"distributed.worker.multiprocessing-method": method,
                           "distributed.nanny.pre-spawn-environ": environ}):
         if method == "forkserver":

@@ -48,7 +48,14 @@ from eokit.bench.config import (
     load_suite,
     stable_hash,
 )
-from eokit.env import data_root, limit_threads, local_cluster, route_worker_warnings, tune_allocator
+from eokit.env import (
+    data_root,
+    limit_threads,
+    local_cluster,
+    prepare_workers,
+    route_worker_warnings,
+    tune_allocator,
+)
 from eokit.errors import ConfigError, DatasetError, DatasetNotFoundError, DownloadError, MetricError
 from eokit.tasktype import TaskType
 
@@ -500,6 +507,8 @@ def run_suite(
     from eokit.bench.store import ResultsStore
 
     tune_allocator()  # the driver decodes the datasets and runs the in-process grid
+    if not scheduler and workers > 0:
+        prepare_workers(WORKER_PRELOAD)  # the workers' server imports while the driver plans
     cfg = suite if isinstance(suite, SuiteConfig) else load_suite(suite)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
