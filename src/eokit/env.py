@@ -10,6 +10,7 @@ import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import rasterio
 
@@ -188,3 +189,97 @@ def limit_threads(n: int) -> None:
         threadpool_limits(limits=n)
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         pass
+
+
+WORKER_START_METHODS = ("forkserver", "spawn")
+"""How :func:`local_cluster` starts worker processes (``EOKIT_WORKER_START``; default forkserver)."""
+_BASE_PRELOAD = ("distributed", "numpy", "torch", "rasterio")
+
+
+def worker_start_method() -> str:
+    """``forkserver`` (default where the platform has it) or ``spawn`` (``EOKIT_WORKER_START``)."""
+    import multiprocessing
+
+    from eokit.errors import ConfigError
+
+    value = os.environ.get("EOKIT_WORKER_START", "forkserver").strip().lower() or "forkserver"
+    if value not in WORKER_START_METHODS:
+        raise ConfigError(f"EOKIT_WORKER_START={value!r} is not one of {WORKER_START_METHODS}; unset it or "
+                          "choose one (spawn: a fresh interpreter per Dask worker, as Dask does by default)")
+    if value == "forkserver" and "forkserver" not in multiprocessing.get_all_start_methods():
+        return "spawn"  # Windows
+    return value
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _start_forkserver(preload: tuple[str, ...], environ: dict[str, str]) -> None:
+    """Start this process's forkserver (once) with ``preload`` imported, in ``environ``.
+
+    The server is started here, before Dask's nannies ask for it, so Dask's own preload list
+    (set when a nanny first starts a worker) never applies. A server already running keeps what
+    it imported.
+    """
+    import multiprocessing
+    import multiprocessing.forkserver as mpfs
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(dict.fromkeys((*_BASE_PRELOAD, *preload))))
+    with _environ(environ):  # glibc reads MALLOC_* when the server starts; its children inherit the state
+        mpfs.ensure_running()
+
+
+def _worker_environ() -> dict[str, str]:
+    """Dask's pre-spawn environment (one BLAS/OpenMP thread) with eokit's allocator settings."""
+    import dask
+
+    environ = {str(k): str(v) for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()}
+    environ.update(allocator_env())
+    return environ
+
+
+def prepare_workers(preload: tuple[str, ...] = ()) -> None:
+    """Start the forkserver of :func:`local_cluster` now, so that its imports overlap with the
+    caller's own work (e.g. planning a bench suite); a no-op when it runs or workers spawn."""
+    if worker_start_method() == "forkserver":
+        _start_forkserver(preload, _worker_environ())
+
+
+def local_cluster(n_workers: int, *, preload: tuple[str, ...] = ()) -> Any:
+    """A Dask ``LocalCluster`` on 127.0.0.1: ``n_workers`` processes of one thread each.
+
+    Workers are forked from a forkserver that imported torch, rasterio and the modules in
+    ``preload`` once, and started with Dask's pre-spawn environment (one BLAS/OpenMP thread)
+    plus eokit's allocator settings (:func:`allocator_env`). Dask's default, ``spawn``, starts a
+    fresh interpreter per worker that imports torch and eokit again and is torn down again at
+    close: seconds per worker each time (``EOKIT_WORKER_START=spawn`` restores it). The server
+    lives as long as this process, so a second cluster starts in a fraction of a second. Each
+    worker sets this process's environment of the moment the cluster starts (as a spawned
+    worker would have it).
+    """
+    import dask
+    from distributed import LocalCluster
+
+    method = worker_start_method()
+    environ = _worker_environ()
+    with dask.config.set({"distributed.worker.multiprocessing-method": method,
+                          "distributed.nanny.pre-spawn-environ": environ}):
+        if method == "forkserver":
+            _start_forkserver(preload, environ)
+        return LocalCluster(  # type: ignore[no-untyped-call]  # distributed has no type hints here
+            n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+            # a forked worker has the server's environment: set this process's current one
+            # (EOKIT_DATA, EOKIT_CACHE, GDAL options... as a spawned worker would see them)
+            env=dict(os.environ))

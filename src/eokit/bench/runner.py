@@ -48,7 +48,14 @@ from eokit.bench.config import (
     load_suite,
     stable_hash,
 )
-from eokit.env import allocator_env, data_root, limit_threads, route_worker_warnings, tune_allocator
+from eokit.env import (
+    data_root,
+    limit_threads,
+    local_cluster,
+    prepare_workers,
+    route_worker_warnings,
+    tune_allocator,
+)
 from eokit.errors import ConfigError, DatasetError, DatasetNotFoundError, DownloadError, MetricError
 from eokit.tasktype import TaskType
 
@@ -462,18 +469,18 @@ def run_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = N
 
 # -- driver ------------------------------------------------------------------------------------------
 
+WORKER_PRELOAD = ("eokit.bench.runner", "eokit.bench.features", "eokit.bench.protocols", "eokit.models.zoo")
+"""Modules the LocalCluster's forkserver imports once for every worker (:func:`eokit.env.local_cluster`)."""
+
+
 def _client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
-    import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler:
         return Client(scheduler), None
-    # the nanny exports these before it spawns a worker; Dask's own MALLOC_TRIM_THRESHOLD_=65536
+    # workers inherit eokit's allocator settings: Dask's own MALLOC_TRIM_THRESHOLD_=65536
     # made glibc mmap/munmap every buffer above 128 KiB (see eokit.env.tune_allocator)
-    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **allocator_env()}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+    cluster = local_cluster(workers, preload=WORKER_PRELOAD)
     return Client(cluster), cluster
 
 
@@ -500,6 +507,8 @@ def run_suite(
     from eokit.bench.store import ResultsStore
 
     tune_allocator()  # the driver decodes the datasets and runs the in-process grid
+    if not scheduler and workers > 0:
+        prepare_workers(WORKER_PRELOAD)  # the workers' server imports while the driver plans
     cfg = suite if isinstance(suite, SuiteConfig) else load_suite(suite)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ from rasterio.windows import Window
 
 from eokit.embed.model import Embedder, as_embedder
 from eokit.embed.store import EmbeddingStore, unit_int8, write_embeddings
-from eokit.env import gdal_env
+from eokit.env import gdal_env, local_cluster
 from eokit.errors import BandError, ConfigError, EmbeddingError, NoOverlapError
 from eokit.infer.options import RunOptions, SceneOptions
 from eokit.infer.plan import TilePlan
@@ -449,11 +449,10 @@ def embed_scenes(
             if on_done is not None:
                 on_done(k, len(parts[k][1]))
     else:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, as_completed
 
-        cluster = None if scheduler else LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address="127.0.0.1:0")
+        cluster = None if scheduler else local_cluster(
+            n_workers, preload=("eokit.embed.scene", "eokit.infer.checkpoint", "eokit.models.zoo"))
         client = Client(scheduler) if scheduler else Client(cluster)
         try:
             shipped = str(model) if isinstance(model, (str, os.PathLike)) else client.scatter(model, broadcast=True)

@@ -13,12 +13,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from eokit.env import local_cluster
 from eokit.errors import ConfigError
 from eokit.infer.options import PredictOptions
 from eokit.infer.source import scene_name
 from eokit.models.contract import DataContract
 
 _MODEL_CACHE: dict[str, Any] = {}
+WORKER_PRELOAD = ("eokit.infer.predict", "eokit.infer.checkpoint", "eokit.train", "eokit.models.zoo")
+"""Modules the LocalCluster's forkserver imports once for every worker (:func:`eokit.env.local_cluster`)."""
 
 
 def _is_paths(model: Any) -> bool:
@@ -86,13 +89,12 @@ def predict_scenes(
     paths = output_paths(scenes, out)
     if not scheduler and n_workers == 0:
         return _run_here(model, scenes, paths, options, contract, on_done)
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, as_completed
 
     if scheduler:
         client, cluster = Client(scheduler), None
-    else:
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address="127.0.0.1:0")  # any free port, loopback only
+    else:  # loopback only, any free port; workers forked from a server that imported the modules below
+        cluster = local_cluster(n_workers, preload=WORKER_PRELOAD)
         client = Client(cluster)
     try:
         fut_model = [str(m) for m in model] if isinstance(model, (list, tuple)) and _is_paths(model) else (

@@ -103,6 +103,7 @@ class TrainResult:
     start_epoch: int | None
     resumed: bool
     data: dict[str, Any] = field(default_factory=dict)
+    global_rank: int = 0  # under DDP every process returns a result; rank 0 reports it
 
 
 def build_task(cfg: TrainConfig, classes: tuple[str, ...] | None) -> Task:
@@ -248,7 +249,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     if (out / "checkpoint" / "config.json").exists():
         best_val = json.loads((out / "checkpoint" / "config.json").read_text()).get("metrics", {})
     result = TrainResult(out, out / "checkpoint", best_val, test, trainer.current_epoch, start.epoch,
-                         ckpt_path is not None, dm.describe())
+                         ckpt_path is not None, dm.describe(), global_rank=trainer.global_rank)
     if trainer.is_global_zero:
         report = {"name": cfg.name, "seed": cfg.seed, "epochs": trainer.current_epoch,
                   "start_epoch": start.epoch, "resumed": ckpt_path is not None, "best_epoch": export.best_epoch, "monitor": monitor,

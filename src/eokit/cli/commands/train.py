@@ -27,6 +27,7 @@ def command(config: str, overrides: tuple[str, ...], out: str | None, no_resume:
 
     The run (checkpoint, metrics, logs, eokit.log) goes to the folder OUT (default: the config's
     output_dir). The last line on stdout is the result as JSON; a summary table goes to stderr.
+    With trainer.strategy ddp (trainer.devices, trainer.num_nodes) only global rank 0 prints them.
     """
     configure_logging(verbosity)
     from eokit.train import load_config, train
@@ -44,6 +45,8 @@ def command(config: str, overrides: tuple[str, ...], out: str | None, no_resume:
         return
     log_path = configure_logging(verbosity, log_dir=cfg.out)
     result = train(cfg)
+    if result.global_rank != 0:  # DDP: the other processes of the run print nothing
+        return
     val, test = _scalars(result.best_val), _scalars(result.test)
     if verbosity >= 0:
         _summary(cfg.name, result, val, test, log_path)
