@@ -17,7 +17,10 @@ def test_shipped_weights_file_matches_its_entry() -> None:
     spec = get_weight_spec("eokit_small.ssl")
     assert SSL_FILE.exists() and SSL_FILE.stat().st_size <= 25 * 2**20
     assert spec.sha256 == file_digest(SSL_FILE)
-    assert spec.noncommercial and "non-commercial" in spec.license
+    assert spec.noncommercial and "research" in spec.license
+    from eokit.sensors import get_sensor
+
+    assert [(b.mean, b.std) for b in get_sensor("rgb").bands] == list(zip(spec.mean, spec.std, strict=True))
     record = json.loads(SSL_RECORD.read_text())
     assert record["args"]["seed"] == "0" and record["steps"] > 1000 and record["device"]
     assert spec.extra["seed"] == 0 and "SimCLR" in spec.extra["method"]

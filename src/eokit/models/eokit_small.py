@@ -96,7 +96,9 @@ SSL_SHA256 = "408a7e50dba64edccc25fa70f489684c447903dde225d8650b1a207dffab0f84"
 
 SSL_WEIGHTS = WeightSpec(
     "eokit_small", "ssl", source="file", file=str(SSL_FILE), sha256=SSL_SHA256, input_size=64,
-    license="non-commercial research use",  # trained on OpenSARShip (research use) and Dubai (none stated)
+    # the default band set when none is given; any other bands work (each with its sensor's statistics)
+    bands=("R", "G", "B"), sensor="rgb", mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+    license="research use only",  # trained on OpenSARShip (research use) and Dubai (no licence stated)
     noncommercial=True,
     citation="eokit contributors (2026), eokit_small.ssl; SimCLR: Chen et al., ICML 2020",
     description="eokit's own self-supervised multi-sensor CNN, shipped in the package: SimCLR on the mirror's "
