@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -146,6 +146,18 @@ def config_options() -> Decorator:
                      help="Start afresh even if the output folder has a resume checkpoint."),
         click.option("--check", is_flag=True, help="Only validate the config and print it."),
     )
+
+
+def config_overrides(overrides: Sequence[str], out: str | None, no_resume: bool, verbosity: int) -> list[str]:
+    """The ``key.path=value`` overrides that ``--set``, ``-o``, ``--no-resume`` and ``-q`` mean for a config run."""
+    extra = list(overrides)
+    if out:
+        extra.append(f"output_dir={out}")
+    if no_resume:
+        extra.append("resume=false")
+    if verbosity < 0:
+        extra.append("trainer.progress_bar=false")
+    return extra
 
 
 def seed_option(default: int = 0) -> Decorator:

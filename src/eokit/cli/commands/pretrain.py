@@ -7,7 +7,13 @@ import json
 import click
 from rich.console import Console
 
-from eokit.cli.options import config_options, configure_logging, out_option, verbosity_option
+from eokit.cli.options import (
+    config_options,
+    config_overrides,
+    configure_logging,
+    out_option,
+    verbosity_option,
+)
 
 
 @click.command("pretrain")
@@ -28,13 +34,7 @@ def command(config: str, overrides: tuple[str, ...], out: str | None, no_resume:
     from eokit.pretrain.config import load_pretrain_config
     from eokit.pretrain.run import pretrain
 
-    extra = list(overrides)
-    if out:
-        extra.append(f"output_dir={out}")
-    if no_resume:
-        extra.append("resume=false")
-    if verbosity < 0:
-        extra.append("trainer.progress_bar=false")
+    extra = config_overrides(overrides, out, no_resume, verbosity)
     cfg = load_pretrain_config(config, extra)
     if check:
         click.echo(json.dumps(cfg.model_dump(), indent=2))

@@ -10,7 +10,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from eokit.cli.options import config_options, configure_logging, out_option, verbosity_option
+from eokit.cli.options import (
+    config_options,
+    config_overrides,
+    configure_logging,
+    out_option,
+    verbosity_option,
+)
 
 if TYPE_CHECKING:
     from eokit.train.fit import TrainResult
@@ -32,13 +38,7 @@ def command(config: str, overrides: tuple[str, ...], out: str | None, no_resume:
     configure_logging(verbosity)
     from eokit.train import load_config, train
 
-    extra = list(overrides)
-    if out:
-        extra.append(f"output_dir={out}")
-    if no_resume:
-        extra.append("resume=false")
-    if verbosity < 0:
-        extra.append("trainer.progress_bar=false")
+    extra = config_overrides(overrides, out, no_resume, verbosity)
     cfg = load_config(config, extra)
     if check:
         click.echo(json.dumps(cfg.model_dump(), indent=2))
