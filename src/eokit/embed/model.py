@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,16 +14,7 @@ from torch import nn
 from eokit.errors import ConfigError, ModelError
 from eokit.models.backbone import Backbone
 from eokit.models.contract import DataContract
-
-
-def weights_hash(module: nn.Module) -> str:
-    """sha256 of a module's state dict (names, dtypes, shapes and values): the same weights, the same hash."""
-    h = hashlib.sha256()
-    for name, t in sorted(module.state_dict().items()):
-        arr = t.detach().cpu().contiguous()
-        h.update(f"{name}:{arr.dtype}:{tuple(arr.shape)};".encode())
-        h.update(arr.reshape(-1).view(torch.uint8).numpy().tobytes() if arr.numel() else b"")
-    return h.hexdigest()
+from eokit.models.engine import weights_hash
 
 
 class Embedder:

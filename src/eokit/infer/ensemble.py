@@ -9,14 +9,26 @@ standard deviation of the members' values.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from eokit.errors import ConfigError, ModelError
 from eokit.infer.optimize import OptimizeReport, optimize_for_inference
 from eokit.models.contract import DataContract
+from eokit.models.engine import (
+    Engine,
+    EngineOptions,
+    GuardReport,
+    TorchEngine,
+    build_engine,
+    compare_outputs,
+    judge,
+)
 
 Transform = tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
 
@@ -67,8 +79,12 @@ class Predictor:
         tta: str | bool | None = None,
         device: str | torch.device = "cpu",
         optimize: bool = True,
+        engine: EngineOptions | None = None,
     ) -> None:
         self.models = [models] if isinstance(models, nn.Module) else list(models)
+        self.engine_options = engine or EngineOptions()
+        self.runners: list[nn.Module | Engine] = list(self.models)  # what runs: the modules, or their engines
+        self.engine_report: GuardReport | None = None
         self.optimize = optimize
         self.channels_last: list[bool] = [False] * len(self.models)
         self.optimized: list[OptimizeReport] = []
@@ -116,6 +132,69 @@ class Predictor:
             fast, report = optimize_for_inference(m, sample)
             self.models[i], self.channels_last[i] = fast, report.channels_last and not report.kept_original
             self.optimized.append(report)
+        self.runners = list(self.models)
+
+    def _input(self, i: int, x: torch.Tensor, invalid: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+        """Member ``i``'s normalised input: contract normalisation, nodata set to 0, its memory layout."""
+        norm = self._norm[i]
+        if inplace and len(self.models) == 1 and x.dtype == torch.float32:
+            xm = norm(x, inplace=True) if norm is not None else x
+        else:
+            xm = norm(x) if norm is not None else x.clone()
+        xm.masked_fill_(invalid, 0.0)
+        if self.channels_last[i] and xm.ndim == 4:
+            xm = xm.contiguous(memory_format=torch.channels_last)
+        return xm
+
+    def use_engine(self, guard: tuple[torch.Tensor, torch.Tensor],
+                   calibration: tuple[torch.Tensor, torch.Tensor] | None = None, batch: int = 2) -> GuardReport | None:
+        """Run the members with ``self.engine_options`` (ONNX Runtime, int8, bf16 ...), guarded against fp32.
+
+        ``guard`` and ``calibration``: raw tiles (N, C, h, w) float32 + validity (N, h, w), as
+        ``__call__`` takes them (calibration: int8 only; default: the guard tiles). The
+        engine's outputs on the guard tiles are compared with fp32 torch's; below
+        ``min_agreement`` (classifiers) or above ``max_rel_error`` (regressors) the members
+        keep running in fp32 torch, with a warning. Call after :meth:`prepare`.
+        """
+        opts = self.engine_options
+        if opts.is_default:
+            return None
+        t0 = time.perf_counter()
+        gx, gv = guard
+        cx, cv = calibration if calibration is not None else guard
+        shape = tuple(gx.shape[1:])
+        engines: list[nn.Module | Engine] = []
+        for i, m in enumerate(self.models):
+            calib = None
+            if opts.precision == "int8":
+                with torch.inference_mode():
+                    xm = self._input(i, cx.to(self.device).clone(), ~cv.to(self.device).unsqueeze(-3))
+                calib = xm.contiguous().cpu().numpy().astype(np.float32, copy=False)
+            engines.append(build_engine(m, opts, shape=shape, calibration=calib, device=self.device,
+                                        channels_last=self.channels_last[i]))
+        k = self.n_outputs or None
+
+        def outputs() -> torch.Tensor:
+            return torch.cat([self(gx[s:s + batch], gv[s:s + batch])[:, :k] for s in range(0, len(gx), batch)])
+
+        fp32_runners, fp32_layout = self.runners, list(self.channels_last)
+        ref = outputs()
+        self.runners = engines
+        self.channels_last = [cl and isinstance(e, TorchEngine) for cl, e in zip(fp32_layout, engines, strict=True)]
+        try:
+            got = outputs()
+        except Exception:
+            self.runners, self.channels_last = fp32_runners, fp32_layout
+            raise
+        valid = gv if gv.ndim == 3 else gv.any(1)  # a series: valid on any date
+        agreement, rel = compare_outputs(ref, got, classifier=self.contract.is_classifier, valid=valid.to(ref.device))
+        report = judge(GuardReport(opts.label, opts.engine, opts.precision, agreement, rel), opts,
+                       self.contract.is_classifier)
+        if report.fell_back:
+            self.runners, self.channels_last = fp32_runners, fp32_layout
+        report.seconds = time.perf_counter() - t0
+        self.engine_report = report
+        return report
 
     @property
     def members(self) -> int:
@@ -137,7 +216,7 @@ class Predictor:
             self.n_outputs = int(self._forward(self.models[0], x).shape[1])
         return self.n_outputs
 
-    def _forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, model: nn.Module | Engine, x: torch.Tensor) -> torch.Tensor:
         # a time series (B, T, C, h, w): the model gets the days of year
         y = _temporal_forward(model, x, self.dates) if x.ndim == 5 else model(x)
         if isinstance(y, dict):
@@ -169,14 +248,8 @@ class Predictor:
         total: torch.Tensor | None = None
         sq: torch.Tensor | None = None
         votes: list[torch.Tensor] = []
-        for model, norm, cl in zip(self.models, self._norm, self.channels_last, strict=True):
-            if inplace and len(self.models) == 1 and x.dtype == torch.float32:
-                xm = norm(x, inplace=True) if norm is not None else x
-            else:
-                xm = norm(x) if norm is not None else x.clone()
-            xm.masked_fill_(invalid, 0.0)
-            if cl:
-                xm = xm.contiguous(memory_format=torch.channels_last)
+        for i, model in enumerate(self.runners):
+            xm = self._input(i, x, invalid, inplace)
             for fwd, inv in self.tta:
                 y = inv(self._forward(model, fwd(xm)))
                 total = y if total is None else total + y
@@ -200,12 +273,13 @@ class Predictor:
         return torch.cat([mean, extra], dim=1)
 
 
-def _temporal_forward(model: nn.Module, x: torch.Tensor, doy: torch.Tensor | None) -> torch.Tensor:
+def _temporal_forward(model: nn.Module | Engine, x: torch.Tensor, doy: torch.Tensor | None) -> torch.Tensor:
     """``model(x, dates=doy)`` for a (B, T, C, h, w) series (``model(x)`` if it takes no dates)."""
     import inspect
 
+    target: Any = model.module if isinstance(model, TorchEngine) else model
     try:
-        takes_dates = "dates" in inspect.signature(model.forward).parameters
+        takes_dates = "dates" in inspect.signature(target.forward).parameters
     except (TypeError, ValueError):
         takes_dates = False
     if not takes_dates or doy is None:
