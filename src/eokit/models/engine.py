@@ -287,6 +287,7 @@ def quantize_int8(fp32: Path, out: Path, calibration: np.ndarray, batch: int = 2
         except Exception as exc:  # pre-processing only helps; quantise the plain export
             log.info("quantisation pre-processing skipped: %s", exc)
             src = fp32
+        # MinMax calibration adds ReduceMin/ReduceMax outputs: it keeps per-tensor ranges, not activations
         quantize_static(str(src), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     finally:
