@@ -185,3 +185,44 @@ def test_missing_onnxruntime_names_the_extra(monkeypatch) -> None:
     monkeypatch.setattr(eng.importlib, "import_module", lambda name: no_ort(name))
     with pytest.raises(MissingDependencyError, match=r"pip install 'eokit\[onnx\]'"):
         build_engine(BNNet().eval(), EngineOptions("onnxruntime", "fp32"), shape=(4, 16, 16))
+
+
+def test_a_predictor_reused_for_another_scene_starts_from_fp32(tmp_path) -> None:
+    from eokit.infer import as_predictor
+
+    pred = as_predictor(BNNet().eval(), contract())
+    int8 = PredictOptions.of(crop=64, stride=56, engine="onnxruntime", precision="int8", guard_tiles=2,
+                             calibration_tiles=2, min_agreement=0.5)
+    first = predict_scene(pred, _scene(tmp_path), tmp_path / "a.tif", int8)
+    assert first.engine is not None and first.engine.precision == "int8"
+    fp32 = predict_scene(pred, _scene(tmp_path), tmp_path / "b.tif", PredictOptions.of(crop=64, stride=56))
+    ref = predict_scene(BNNet().eval(), _scene(tmp_path), tmp_path / "c.tif", PredictOptions.of(crop=64, stride=56),
+                        contract=contract())
+    assert fp32.engine is None and all(not isinstance(r, eng.Engine) for r in pred.runners)
+    with rasterio.open(fp32.path) as a, rasterio.open(ref.path) as b:
+        assert np.array_equal(a.read(), b.read())
+
+
+def test_cli_predict_engine_options(tmp_path, capsys) -> None:
+    from dataclasses import replace
+
+    from eokit.cli.main import main
+    from eokit.models import create_model
+    from eokit.train import save_checkpoint
+
+    torch.manual_seed(0)
+    bands = ["B2", "B3", "B4", "B5"]
+    model = create_model("unet", task="segmentation", bands=bands, num_classes=3, sensor="landsat8")
+    meta = {"model": model.config, "task": {"name": "segmentation", "num_classes": 3},
+            "contract": replace(model.data_contract, classes=("water", "land", "cloud"))}
+    ckpt = save_checkpoint(tmp_path / "ckpt", model, meta)
+    scene = write_scene(tmp_path / "s.tif", smooth_scene(96, 100), bands=tuple(bands))
+    out = tmp_path / "m.tif"
+    assert main(["predict", str(ckpt), str(scene), "-o", str(out), "-q", "--crop", "64", "--stride", "48",
+                 "--engine", "onnxruntime", "--precision", "fp32"]) == 0
+    err = capsys.readouterr().err
+    assert "engine onnxruntime/fp32: 100.00% of checked pixels keep the fp32 class" in err
+    with rasterio.open(out) as ds:
+        assert ds.tags()["EOKIT_ENGINE"] == "onnxruntime" and ds.tags()["EOKIT_ENGINE_AGREEMENT"] == "1.000000"
+    assert main(["predict", str(ckpt), str(scene), "-o", str(out), "--precision", "int8"]) == 2
+    assert "use --engine onnxruntime --precision int8" in capsys.readouterr().err

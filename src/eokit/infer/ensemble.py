@@ -85,6 +85,7 @@ class Predictor:
         self.engine_options = engine or EngineOptions()
         self.runners: list[nn.Module | Engine] = list(self.models)  # what runs: the modules, or their engines
         self.engine_report: GuardReport | None = None
+        self._layout: list[bool] | None = None  # the fp32 modules' channels-last flags
         self.optimize = optimize
         self.channels_last: list[bool] = [False] * len(self.models)
         self.optimized: list[OptimizeReport] = []
@@ -132,7 +133,14 @@ class Predictor:
             fast, report = optimize_for_inference(m, sample)
             self.models[i], self.channels_last[i] = fast, report.channels_last and not report.kept_original
             self.optimized.append(report)
+        self.reset_engine()
+
+    def reset_engine(self) -> None:
+        """Run the members as torch fp32 modules again (as before :meth:`use_engine`)."""
         self.runners = list(self.models)
+        self.channels_last = list(self._layout) if self._layout is not None else self.channels_last
+        self._layout = list(self.channels_last)
+        self.engine_report = None
 
     def _input(self, i: int, x: torch.Tensor, invalid: torch.Tensor, inplace: bool = False) -> torch.Tensor:
         """Member ``i``'s normalised input: contract normalisation, nodata set to 0, its memory layout."""
@@ -157,6 +165,7 @@ class Predictor:
         keep running in fp32 torch, with a warning. Call after :meth:`prepare`.
         """
         opts = self.engine_options
+        self.reset_engine()  # a Predictor reused for another scene: back to fp32 first
         if opts.is_default:
             return None
         t0 = time.perf_counter()

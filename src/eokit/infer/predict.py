@@ -244,12 +244,13 @@ def _use_engine(pred: Predictor, src: Any, names: list[str], plan: TilePlan,
     """Build the requested engine (int8 calibrated on scene windows) and guard it against fp32 on other tiles."""
     run = o.run
     if pred.engine_options.is_default:
-        return None
+        return pred.use_engine((torch.empty(0), torch.empty(0)))  # None; back to fp32 if an engine ran before
     n_cal = run.calibration_tiles if pred.engine_options.precision == "int8" else 0
     guard = sample_tiles(src, names, plan, run.guard_tiles, seed=0, skip=0 if run.calibration else n_cal)
     if guard is None:  # too few tiles to hold both sets apart: check on any tiles with data
         guard = sample_tiles(src, names, plan, run.guard_tiles, seed=0)
     if guard is None:
+        pred.reset_engine()
         return None  # no tile holds data: nothing will run
     calibration = None
     if n_cal and run.calibration:

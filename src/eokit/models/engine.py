@@ -235,9 +235,20 @@ def engine_key(module: nn.Module, precision: str, shape: tuple[int, ...], calibr
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
+class _FirstOutput(nn.Module):
+    """``module(x)``'s main tensor (:func:`first_tensor`), one positional input: what the exporters trace."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return first_tensor(self.module(x))
+
+
 def export_onnx(module: nn.Module, shape: tuple[int, ...], out: Path) -> None:
     """Export ``module`` (eval, fp32, contiguous weights, on CPU) for inputs (B, *shape); B stays dynamic."""
-    m = copy.deepcopy(module).eval().float().to("cpu").to(memory_format=torch.contiguous_format)
+    m = _FirstOutput(copy.deepcopy(module).eval().float().to("cpu").to(memory_format=torch.contiguous_format))
     x = torch.zeros(2, *shape)
     err: Exception | None = None
     for dynamo in (False, True):
