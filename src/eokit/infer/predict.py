@@ -298,18 +298,22 @@ class _Stream:
         self.channels = channels  # K + extra; the accumulator adds one weight channel
         self.progress = progress
         self.frames = len(src) if isinstance(src, SeriesSource) else None  # T of a time series
-        self.per_group = plan.tiles_per_group(len(names) * (self.frames or 1), read_budget_mb, batch_size,
+        if forward_batch is None:  # CPU: 2 tiles per pass keep activations in cache (faster, less memory)
+            forward_batch = CPU_FORWARD_BATCH if pred.device.type == "cpu" else self.batch_size
+        self.forward_batch = max(1, min(forward_batch, self.batch_size))
+        # tiles run as soon as a forward pass fills, so at most two groups (read + accumulator) are alive:
+        # groups are sized by the read budget alone, not stretched to a whole batch (that cost ~100 MB on
+        # a 16384-px-wide scene, where a batch of 16 tiles kept two 16-tile groups alive)
+        self.per_group = plan.tiles_per_group(len(names) * (self.frames or 1), read_budget_mb, self.forward_batch,
                                               channels + 1)
         self.groups: deque[_Group] = deque()
         self.queue: list[tuple[_Group, int]] = []
         self.carry: np.ndarray | None = None  # (A, rows, W): overlap into the current tile row
         self.next_carry: np.ndarray | None = None
+        self._carry_buf: np.ndarray | None = None  # (A, max overlap, W): the carry and the next carry, in place
         self.edge: np.ndarray | None = None  # (A, crop, w): columns overlapping the next group
         self.done = 0
         self.skipped = 0
-        if forward_batch is None:  # CPU: 2 tiles per pass keep activations in cache (faster, less memory)
-            forward_batch = CPU_FORWARD_BATCH if pred.device.type == "cpu" else self.batch_size
-        self.forward_batch = max(1, min(forward_batch, self.batch_size))
         self.prefetch = prefetch
         self._x: np.ndarray | None = None
         self._v: np.ndarray | None = None
@@ -349,7 +353,7 @@ class _Stream:
                 continue
             g.pending += 1
             self.queue.append((g, col))
-            if len(self.queue) >= self.batch_size:
+            if len(self.queue) >= self.forward_batch:
                 self._run_batch()
         g.queued = True
         self._finish_ready()
@@ -361,8 +365,9 @@ class _Stream:
         if self._x is None or self._v is None:  # one reusable float32 batch buffer (no allocator churn per batch)
             t = (self.frames,) if self.frames else ()  # a time series: (B, T, C, c, c), validity per date
             pin = self.pred.device.type == "cuda"  # page-locked: host-to-device copies run asynchronously
-            self._xt = torch.empty((self.batch_size, *t, len(self.names), c, c), dtype=torch.float32, pin_memory=pin)
-            self._vt = torch.empty((self.batch_size, *t, c, c), dtype=torch.bool, pin_memory=pin)
+            n_max = self.forward_batch  # the queue runs when a forward pass fills
+            self._xt = torch.empty((n_max, *t, len(self.names), c, c), dtype=torch.float32, pin_memory=pin)
+            self._vt = torch.empty((n_max, *t, c, c), dtype=torch.bool, pin_memory=pin)
             self._x, self._v = self._xt.numpy(), self._vt.numpy()
         for b, (g, col) in enumerate(self.queue):
             np.copyto(self._x[b], g.array[..., col:col + c], casting="unsafe")
@@ -405,9 +410,13 @@ class _Stream:
         fr = min(c, H - y0) if last_row else p.rows[g.row + 1] - y0  # rows finished by this tile row
         inside = min(g.x1, W) - g.x0  # columns of this group inside the scene
         if g.j0 == 0:  # first group of a tile row: rotate the carried overlap
+            # one buffer holds both: a group reads the carry's columns [x0 + ew, x0 + inside) before it writes
+            # the next carry's [x0, x0 + fin), and columns left of x0 + ew were read by earlier groups
             self.carry, self.next_carry = self.next_carry, None
             if not last_row:
-                self.next_carry = np.zeros((a, y0 + c - p.rows[g.row + 1], W), np.float32)
+                if self._carry_buf is None:
+                    self._carry_buf = np.empty((a, max(p.max_overlap, 1), W), np.float32)
+                self.next_carry = self._carry_buf[:, :y0 + c - p.rows[g.row + 1]]
         ew = 0
         if self.edge is not None and g.j0 > 0:  # the previous group's overlap (already holds its carry)
             ew = self.edge.shape[2]

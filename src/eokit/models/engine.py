@@ -43,9 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from eokit.env import cache_dir
 from eokit.errors import ConfigError, MissingDependencyError, ModelError
-from eokit.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +222,8 @@ def require_onnxruntime() -> Any:
 
 def engine_dir() -> Path:
     """Where exported and quantised models are cached: ``$EOKIT_CACHE/engines``."""
+    from eokit.env import cache_dir  # imported here: the torch engine needs neither GDAL nor rasterio
+
     return cache_dir() / "engines"
 
 
@@ -308,6 +308,8 @@ def quantize_int8(fp32: Path, out: Path, calibration: np.ndarray, batch: int = 2
 def onnx_model(module: nn.Module, shape: tuple[int, ...], precision: str = "fp32",
                calibration: np.ndarray | None = None) -> Path:
     """The cached ONNX file of ``module`` for (B, *shape) inputs at ``precision`` (exported/quantised on a miss)."""
+    from eokit.io import atomic_path
+
     check_engine("onnxruntime", precision)
     if precision == "int8" and (calibration is None or not len(calibration)):
         raise ConfigError("int8 needs calibration inputs (normalised (N, C, h, w) float32 arrays): none were given")
