@@ -222,7 +222,9 @@ def require_onnxruntime() -> Any:
 
 def engine_dir() -> Path:
     """Where exported and quantised models are cached: ``$EOKIT_CACHE/engines``."""
-    from eokit.env import cache_dir  # imported here: the torch engine needs neither GDAL nor rasterio
+    from eokit.env import (
+        cache_dir,  # imported here: the torch engine needs neither GDAL nor rasterio
+    )
 
     return cache_dir() / "engines"
 
