@@ -273,38 +273,59 @@ def export_onnx(module: nn.Module, shape: tuple[int, ...], out: Path) -> None:
                      "run it with --engine torch") from err
 
 
+_QUANTIZE = """
+import sys
+import numpy as np
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+fp32, out, cal_path, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+cal = np.load(cal_path, mmap_mode="r")
+
+
+class Reader(CalibrationDataReader):
+    def __init__(self):
+        self.starts = iter(range(0, len(cal), batch))
+
+    def get_next(self):
+        i = next(self.starts, None)
+        return None if i is None else {"x": np.ascontiguousarray(cal[i:i + batch], np.float32)}
+
+
+src = out + ".pre.onnx"
+try:
+    quant_pre_process(fp32, src, skip_symbolic_shape=True)
+except Exception as exc:  # pre-processing only helps; quantise the plain export
+    print(f"quantisation pre-processing skipped: {exc}", file=sys.stderr)
+    src = fp32
+# MinMax calibration adds ReduceMin/ReduceMax outputs: it keeps per-tensor ranges, not activations
+quantize_static(src, out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+"""
+
+
 def quantize_int8(fp32: Path, out: Path, calibration: np.ndarray, batch: int = 2) -> None:
-    """Static int8 quantisation of ``fp32`` (QDQ, per-channel weights) calibrated on ``calibration``."""
+    """Static int8 quantisation of ``fp32`` (QDQ, per-channel weights) calibrated on ``calibration``.
+
+    Runs in a child Python process (ONNX Runtime and onnx only): the calibration session, the
+    graph copies and shape inference never add to the memory of the process that maps the scene.
+    """
+    import subprocess
+    import sys
+
     require_onnxruntime()
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    class Reader(CalibrationDataReader):  # type: ignore[misc]
-        def __init__(self) -> None:
-            self.batches = iter(range(0, len(calibration), batch))
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            i = next(self.batches, None)
-            return None if i is None else {"x": np.ascontiguousarray(calibration[i:i + batch], np.float32)}
-
-    pre = out.with_name(out.name + ".pre.onnx")
+    cal = out.with_name(out.name + ".calibration.npy")
     try:
-        try:
-            quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
-            src = pre
-        except Exception as exc:  # pre-processing only helps; quantise the plain export
-            log.info("quantisation pre-processing skipped: %s", exc)
-            src = fp32
-        # MinMax calibration adds ReduceMin/ReduceMax outputs: it keeps per-tensor ranges, not activations
-        quantize_static(str(src), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        np.save(cal, np.ascontiguousarray(calibration, np.float32), allow_pickle=False)
+        proc = subprocess.run([sys.executable, "-c", _QUANTIZE, str(fp32), str(out), str(cal), str(batch)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0 or not out.exists():
+            tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+            raise ModelError(f"int8 quantisation of {fp32} failed (exit {proc.returncode}): {tail}; "
+                             "run with --precision fp32")
     finally:
-        pre.unlink(missing_ok=True)
+        cal.unlink(missing_ok=True)
+        Path(str(out) + ".pre.onnx").unlink(missing_ok=True)
 
 
 def onnx_model(module: nn.Module, shape: tuple[int, ...], precision: str = "fp32",
