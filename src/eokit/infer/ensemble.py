@@ -21,12 +21,12 @@ from eokit.errors import ConfigError, ModelError
 from eokit.infer.optimize import OptimizeReport, optimize_for_inference
 from eokit.models.contract import DataContract
 from eokit.models.engine import (
+    Agreement,
     Engine,
     EngineOptions,
     GuardReport,
     TorchEngine,
     build_engine,
-    compare_outputs,
     judge,
 )
 
@@ -154,15 +154,15 @@ class Predictor:
             xm = xm.contiguous(memory_format=torch.channels_last)
         return xm
 
-    def use_engine(self, guard: tuple[torch.Tensor, torch.Tensor],
-                   calibration: tuple[torch.Tensor, torch.Tensor] | None = None, batch: int = 2) -> GuardReport | None:
+    def use_engine(self, guard: tuple[Any, Any], calibration: tuple[Any, Any] | None = None,
+                   batch: int = 2) -> GuardReport | None:
         """Run the members with ``self.engine_options`` (ONNX Runtime, int8, bf16 ...), guarded against fp32.
 
-        ``guard`` and ``calibration``: raw tiles (N, C, h, w) float32 + validity (N, h, w), as
-        ``__call__`` takes them (calibration: int8 only; default: the guard tiles). The
-        engine's outputs on the guard tiles are compared with fp32 torch's; below
-        ``min_agreement`` (classifiers) or above ``max_rel_error`` (regressors) the members
-        keep running in fp32 torch, with a warning. Call after :meth:`prepare`.
+        ``guard`` and ``calibration``: raw tiles (N, C, h, w) in any numeric dtype (numpy or torch) +
+        validity (N, h, w), as ``__call__`` takes them (calibration: int8 only; default: the guard
+        tiles). The engine's outputs on the guard tiles are compared with fp32 torch's, ``batch``
+        tiles at a time; below ``min_agreement`` (classifiers) or above ``max_rel_error``
+        (regressors) the members keep running in fp32 torch, with a warning. Call after :meth:`prepare`.
         """
         opts = self.engine_options
         self.reset_engine()  # a Predictor reused for another scene: back to fp32 first
@@ -175,32 +175,32 @@ class Predictor:
         engines: list[nn.Module | Engine] = []
         for i, m in enumerate(self.models):
             calib = None
-            if opts.precision == "int8":
+            if opts.precision == "int8":  # normalised as the model sees them, a few tiles at a time
+                calib = np.empty((len(cx), *shape), np.float32)
                 with torch.inference_mode():
-                    xm = self._input(i, cx.to(self.device).clone(), ~cv.to(self.device).unsqueeze(-3))
-                calib = xm.contiguous().cpu().numpy().astype(np.float32, copy=False)
+                    for s in range(0, len(cx), batch):
+                        x, v = _tiles(cx, cv, s, s + batch, self.device)
+                        calib[s:s + len(x)] = self._input(i, x, ~v.unsqueeze(-3)).contiguous().cpu().numpy()
             engines.append(build_engine(m, opts, shape=shape, calibration=calib, device=self.device,
                                         channels_last=self.channels_last[i]))
+            del calib
         k = self.n_outputs or None
-
-        def outputs() -> torch.Tensor:
-            return torch.cat([self(gx[s:s + batch], gv[s:s + batch])[:, :k] for s in range(0, len(gx), batch)])
-
-        fp32_runners, fp32_layout = self.runners, list(self.channels_last)
-        ref = outputs()
-        self.runners = engines
-        self.channels_last = [cl and isinstance(e, TorchEngine) for cl, e in zip(fp32_layout, engines, strict=True)]
+        fp32 = (self.runners, list(self.channels_last))
+        fast = (engines, [cl and isinstance(e, TorchEngine) for cl, e in zip(fp32[1], engines, strict=True)])
+        agreement = Agreement(self.contract.is_classifier)
         try:
-            got = outputs()
-        except Exception:
-            self.runners, self.channels_last = fp32_runners, fp32_layout
-            raise
-        valid = gv if gv.ndim == 3 else gv.any(1)  # a series: valid on any date
-        agreement, rel = compare_outputs(ref, got, classifier=self.contract.is_classifier, valid=valid.to(ref.device))
-        report = judge(GuardReport(opts.label, opts.engine, opts.precision, agreement, rel), opts,
+            for s in range(0, len(gx), batch):
+                x, v = _tiles(gx, gv, s, s + batch, torch.device("cpu"))
+                self.runners, self.channels_last = fp32
+                ref = self(x, v)[:, :k]
+                self.runners, self.channels_last = fast
+                agreement.add(ref, self(x, v)[:, :k], (v if v.ndim == 3 else v.any(1)).to(ref.device))
+        finally:
+            self.runners, self.channels_last = fp32
+        report = judge(GuardReport(opts.label, opts.engine, opts.precision, *agreement.result()), opts,
                        self.contract.is_classifier)
-        if report.fell_back:
-            self.runners, self.channels_last = fp32_runners, fp32_layout
+        if not report.fell_back:
+            self.runners, self.channels_last = fast
         report.seconds = time.perf_counter() - t0
         self.engine_report = report
         return report
@@ -296,6 +296,13 @@ def _temporal_forward(model: nn.Module | Engine, x: torch.Tensor, doy: torch.Ten
     if doy.shape[0] != x.shape[1]:
         raise ModelError(f"{doy.shape[0]} days of year for a series of {x.shape[1]} dates")
     return model(x, dates=doy.to(x.device).expand(x.shape[0], -1))  # type: ignore[no-any-return]
+
+
+def _tiles(x: Any, v: Any, s: int, e: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tiles ``s:e`` of raw ``x`` (numpy or torch, any dtype) as float32 and of ``v`` as bool, on ``device``."""
+    xs = torch.from_numpy(np.asarray(x[s:e], np.float32)) if isinstance(x, np.ndarray) else x[s:e].float()
+    vs = torch.from_numpy(np.asarray(v[s:e], bool)) if isinstance(v, np.ndarray) else v[s:e].bool()
+    return xs.to(device), vs.to(device)
 
 
 def _classes(p: torch.Tensor) -> torch.Tensor:

@@ -214,8 +214,9 @@ def predict_scene(
 
 
 def sample_tiles(src: Any, names: list[str], plan: TilePlan, n: int, seed: int = 0,
-                 skip: int = 0) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """``n`` tiles of ``plan`` at seeded random places that hold data: raw (n, C, c, c) float32 + validity.
+                 skip: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+    """``n`` tiles of ``plan`` at seeded random places that hold data: raw (n, C, c, c) in the raster's
+    dtype + validity (n, c, c).
 
     The first ``skip`` places of the seeded order are passed over (so calibration and guard tiles
     differ). A time series gives (n, T, C, c, c) and (n, T, c, c). None when no tile holds data.
@@ -230,13 +231,13 @@ def sample_tiles(src: Any, names: list[str], plan: TilePlan, n: int, seed: int =
         if not chip.valid.any():
             continue
         fv = getattr(chip, "frames_valid", None)
-        xs.append(np.asarray(chip.array, np.float32))
+        xs.append(np.asarray(chip.array))
         vs.append(fv if fv is not None else chip.valid)
         if len(xs) == n:
             break
     if not xs:
         return None
-    return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(vs).astype(bool))
+    return np.stack(xs), np.stack(vs).astype(bool)
 
 
 def _use_engine(pred: Predictor, src: Any, names: list[str], plan: TilePlan,
@@ -244,7 +245,7 @@ def _use_engine(pred: Predictor, src: Any, names: list[str], plan: TilePlan,
     """Build the requested engine (int8 calibrated on scene windows) and guard it against fp32 on other tiles."""
     run = o.run
     if pred.engine_options.is_default:
-        return pred.use_engine((torch.empty(0), torch.empty(0)))  # None; back to fp32 if an engine ran before
+        return pred.use_engine((np.empty(0), np.empty(0)))  # None; back to fp32 if an engine ran before
     n_cal = run.calibration_tiles if pred.engine_options.precision == "int8" else 0
     guard = sample_tiles(src, names, plan, run.guard_tiles, seed=0, skip=0 if run.calibration else n_cal)
     if guard is None:  # too few tiles to hold both sets apart: check on any tiles with data
@@ -254,7 +255,7 @@ def _use_engine(pred: Predictor, src: Any, names: list[str], plan: TilePlan,
         return None  # no tile holds data: nothing will run
     calibration = None
     if n_cal and run.calibration:
-        cal: list[tuple[torch.Tensor, torch.Tensor]] = []
+        cal: list[tuple[np.ndarray, np.ndarray]] = []
         per = max(1, -(-n_cal // len(run.calibration)))
         for path in run.calibration:
             cs = open_scene(path, sensor=o.scene.sensor or pred.contract.sensor, band_names=o.scene.band_names,
@@ -265,7 +266,7 @@ def _use_engine(pred: Predictor, src: Any, names: list[str], plan: TilePlan,
             if got is None:
                 raise ConfigError(f"calibration scene {path!r} holds no valid pixels; give scenes with data")
             cal.append(got)
-        calibration = (torch.cat([x for x, _ in cal]), torch.cat([v for _, v in cal]))
+        calibration = (np.concatenate([x.astype(np.float32) for x, _ in cal]), np.concatenate([v for _, v in cal]))
     elif n_cal:
         calibration = sample_tiles(src, names, plan, n_cal, seed=0)
     return pred.use_engine(guard, calibration)
