@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""GPU check of eokit's inference engines (< 60 s on one GPU; needs only torch besides eokit's source).
+"""GPU check of eokit's inference engines (< 60 s on one GPU; needs only torch and numpy besides eokit's source).
 
 The benchmark's U-Net (13 bands -> 10 classes, 16/32/64 channels) maps batches of 16 tiles of
 256 px on the GPU through ``eokit.models.engine.TorchEngine``, after eokit's model rewrite
