@@ -246,6 +246,11 @@ def _use_engine(pred: Predictor, src: Any, names: list[str], plan: TilePlan,
     run = o.run
     if pred.engine_options.is_default:
         return pred.use_engine((np.empty(0), np.empty(0)))  # None; back to fp32 if an engine ran before
+    if pred.engine_options.engine == "onnxruntime" and not isinstance(src, SeriesSource):
+        from eokit.models.engine import onnx_model
+
+        for m in pred.models:  # export (or find) the fp32 graph before any tile is held in memory
+            onnx_model(m, (len(names), plan.crop, plan.crop), "fp32")
     n_cal = run.calibration_tiles if pred.engine_options.precision == "int8" else 0
     guard = sample_tiles(src, names, plan, run.guard_tiles, seed=0, skip=0 if run.calibration else n_cal)
     if guard is None:  # too few tiles to hold both sets apart: check on any tiles with data
