@@ -226,3 +226,16 @@ def test_cli_predict_engine_options(tmp_path, capsys) -> None:
         assert ds.tags()["EOKIT_ENGINE"] == "onnxruntime" and ds.tags()["EOKIT_ENGINE_AGREEMENT"] == "1.000000"
     assert main(["predict", str(ckpt), str(scene), "-o", str(out), "--precision", "int8"]) == 2
     assert "use --engine onnxruntime --precision int8" in capsys.readouterr().err
+
+
+def test_int8_calibrated_on_given_scenes(tmp_path) -> None:
+    other = write_scene(tmp_path / "other.tif", smooth_scene(120, 140, seed=7))
+    opts = PredictOptions.of(crop=64, stride=56, engine="onnxruntime", precision="int8", guard_tiles=2,
+                             calibration_tiles=2, min_agreement=0.5, calibration=(str(other),))
+    q = eng.STATS["quantisations"]
+    res = predict_scene(BNNet().eval(), _scene(tmp_path), tmp_path / "m.tif", opts, contract=contract())
+    assert res.engine is not None and res.engine.precision == "int8" and eng.STATS["quantisations"] == q + 1
+    empty = write_scene(tmp_path / "empty.tif", np.zeros((4, 80, 80), np.uint16), nodata=0)
+    with pytest.raises(ConfigError, match="empty.tif.*holds no valid pixels"):
+        predict_scene(BNNet().eval(), _scene(tmp_path), tmp_path / "n.tif",
+                      opts.replace(calibration=(str(empty),)), contract=contract())
