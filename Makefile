@@ -20,7 +20,7 @@ OUT ?= outputs
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
-	$(BIN)/pip install -q -c requirements.lock -e ".[dev,causal,embed,cloud]"
+	$(BIN)/pip install -q -c requirements.lock -e ".[dev,causal,embed,cloud,onnx]"
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)

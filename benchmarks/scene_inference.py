@@ -37,6 +37,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -254,7 +255,11 @@ class _Stop(Exception):
     pass
 
 
-def run_eokit(size: int, path: str, out: str, max_rows: int = 0, forward_batch: int | None = None) -> dict:
+ENGINES = {"eokit": ("torch", "fp32"), "eokit_onnx": ("onnxruntime", "fp32"), "eokit_int8": ("onnxruntime", "int8")}
+
+
+def run_eokit(size: int, path: str, out: str, max_rows: int = 0, forward_batch: int | None = None,
+              kind: str = "eokit") -> dict:
     import torch
 
     from eokit.infer import PredictOptions, TilePlan, predict_scene
@@ -277,17 +282,20 @@ def run_eokit(size: int, path: str, out: str, max_rows: int = 0, forward_batch: 
     t = time.perf_counter()
     stopped = False
     try:
-        opts = PredictOptions.of(crop=CROP, stride=STRIDE, batch_size=BATCH, forward_batch=forward_batch)
-        predict_scene(model, path, out, opts, contract=contract(), progress=progress)
+        engine, precision = ENGINES[kind]
+        opts = PredictOptions.of(crop=CROP, stride=STRIDE, batch_size=BATCH, forward_batch=forward_batch,
+                                 engine=engine, precision=precision)
+        res = predict_scene(model, path, out, opts, contract=contract(), progress=progress)
+        report = res.engine.as_dict() if res.engine is not None else None
     except _Stop:
-        stopped = True
+        stopped, report = True, None
     seconds = time.perf_counter() - t
     peak = peak_above(start)
     ok = None
     if not stopped:
         ok = is_cog(out)[0]
     return {"seconds": seconds, "peak_mb": peak, "tiles": seen[0], "stopped": stopped, "cog": ok,
-            "cpu_s": cpu_seconds() - cpu0}
+            "cpu_s": cpu_seconds() - cpu0, "engine": report}
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -300,17 +308,19 @@ def worker(args: argparse.Namespace) -> None:
     elif args.worker == "terratorch":
         res = run_terratorch(args.size, args.scene)
     else:
-        res = run_eokit(args.size, args.scene, args.out, args.max_rows, args.forward_batch or None)
+        res = run_eokit(args.size, args.scene, args.out, args.max_rows, args.forward_batch or None, args.worker)
     print("RESULT " + json.dumps(res))
 
 
 def spawn(kind: str, size: int, scene: Path | None, out: Path, threads: int, max_rows: int = 0,
-          forward_batch: int = 0) -> dict:
+          forward_batch: int = 0, engine_cache: Path | None = None) -> dict:
     cmd = [sys.executable, __file__, "--worker", kind, "--size", str(size), "--out", str(out),
            "--threads", str(threads), "--max-rows", str(max_rows), "--forward-batch", str(forward_batch)]
     if scene is not None:
         cmd += ["--scene", str(scene)]
     env = {**os.environ, **MALLOC_ENV}
+    if engine_cache is not None:  # exported/quantised engines of this benchmark, apart from the user's
+        env["EOKIT_CACHE"] = str(engine_cache)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
@@ -325,12 +335,15 @@ def main() -> None:
     ap.add_argument("--large-size", type=int, default=16384)
     ap.add_argument("--large-rows", type=int, default=0, help="stop the large run after R tile rows (0: all)")
     ap.add_argument("--skip-large", action="store_true")
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds; figures are medians")
+    ap.add_argument("--large-engines", default="eokit",
+                    help="comma-separated eokit contenders run on the large scene (eokit, eokit_onnx, eokit_int8)")
+    ap.add_argument("--no-onnx", action="store_true", help="leave out the ONNX Runtime contenders")
     ap.add_argument("--threads", type=int, default=0, help="torch threads in every contender (0: default)")
     ap.add_argument("--forward-batch", type=int, default=0,
                     help="eokit: tiles per forward pass within each batch of 16 (0: eokit's default, 2 on CPU)")
     ap.add_argument("--make-scene", type=int, default=0, help="only generate the N x N scene (zstd) and exit")
-    ap.add_argument("--worker", choices=["floor", "floor_optimized", "terratorch", "eokit"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["floor", "floor_optimized", "terratorch", *ENGINES], help=argparse.SUPPRESS)
     ap.add_argument("--scene", help=argparse.SUPPRESS)
     ap.add_argument("--out", default="", help=argparse.SUPPRESS)
     ap.add_argument("--max-rows", type=int, default=0, help=argparse.SUPPRESS)
@@ -349,15 +362,32 @@ def main() -> None:
     t = time.perf_counter()
     small = make_scene(args.size)
     print(f"scene {small} ready ({time.perf_counter() - t:.0f} s)", flush=True)
-    out = work / "scene_inference_map.tif"
-    runs: dict[str, list[dict]] = {"floor": [], "floor_optimized": [], "terratorch": [], "eokit": []}
+    kinds = ["floor", "floor_optimized", "terratorch", "eokit"]
+    if not args.no_onnx:
+        try:
+            import onnxruntime  # noqa: F401
+            kinds += ["eokit_onnx", "eokit_int8"]
+        except ImportError:
+            print("onnxruntime not installed (pip install 'eokit[onnx]'): ONNX contenders left out", flush=True)
+    engines = work / "engine-cache"  # EOKIT_CACHE of the eokit contenders: emptied first, so run 0 is cold
+    shutil.rmtree(engines, ignore_errors=True)
+    outs = {k: work / f"scene_inference_map_{k}.tif" for k in ENGINES}
+    runs: dict[str, list[dict]] = {k: [] for k in kinds}
+    cold: dict[str, dict] = {}
     tt_error = None
+    for kind in [k for k in kinds if k in ("eokit_onnx", "eokit_int8")]:  # cold: export (+ quantise) counted
+        res = spawn(kind, args.size, small, outs[kind], args.threads, 0, args.forward_batch, engines)
+        if "error" in res:
+            raise SystemExit(f"{kind} failed: {res['error']}")
+        cold[kind] = res
+        print(f"cold  {kind:15s} {res['seconds']:8.1f} s  (export/quantise included)  peak +{res['peak_mb']:.0f} MiB",
+              flush=True)
     for r in range(args.repeat):
-        for kind in ("floor", "floor_optimized", "terratorch", "eokit"):
+        for kind in kinds:
             if kind == "terratorch" and tt_error:
                 continue
-            res = spawn(kind, args.size, small if not kind.startswith("floor") else None, out, args.threads, 0,
-                        args.forward_batch)
+            res = spawn(kind, args.size, small if not kind.startswith("floor") else None,
+                        outs.get(kind, work / "unused.tif"), args.threads, 0, args.forward_batch, engines)
             if "error" in res:
                 if kind == "terratorch":
                     tt_error = res["error"]
@@ -365,62 +395,118 @@ def main() -> None:
                     continue
                 raise SystemExit(f"{kind} failed: {res['error']}")
             runs[kind].append(res)
-            print(f"run {r + 1} {kind:10s} {res['seconds']:8.1f} s  ({res.get('cpu_s', float('nan')):.0f} CPU-s)  "
-                  f"peak +{res['peak_mb']:.0f} MiB", flush=True)
+            eng = res.get("engine") or {}
+            note = (f"  agreement {eng['agreement']:.4f}{' FELL BACK' if eng.get('fell_back') else ''}"
+                    if eng.get("agreement") is not None else "")
+            print(f"run {r + 1} {kind:15s} {res['seconds']:8.1f} s  ({res.get('cpu_s', float('nan')):.0f} CPU-s)  "
+                  f"peak +{res['peak_mb']:.0f} MiB{note}", flush=True)
     mpix = args.size * args.size / 1e6
 
-    def best(kind: str) -> float | None:
-        return min(x["seconds"] for x in runs[kind]) if runs[kind] else None
+    def rate(kind: str) -> float | None:
+        return mpix / statistics.median(x["seconds"] for x in runs[kind]) if runs.get(kind) else None
 
-    rates = {k: (mpix / best(k) if best(k) else None) for k in runs}
-    rss_small = max(x["peak_mb"] for x in runs["eokit"])
-    rss_large, large_note = None, "skipped"
+    def spread(kind: str) -> str:
+        if not runs.get(kind):
+            return ""
+        r = [mpix / x["seconds"] for x in runs[kind]]
+        return f"{min(r):.3f}-{max(r):.3f}"
+
+    rates = {k: rate(k) for k in kinds}
+    peak = {k: max(x["peak_mb"] for x in runs[k]) for k in kinds if runs.get(k)}
+    rss_small = peak["eokit"]
+    agreement = {}
+    for kind in ("eokit_onnx", "eokit_int8"):
+        if runs.get(kind):
+            agreement[kind] = class_agreement(outs["eokit"], outs[kind])
+    large: dict[str, dict] = {}
     if not args.skip_large:
         t = time.perf_counter()
-        large = make_scene(args.large_size, compress="zstd")
-        print(f"scene {large} ready ({time.perf_counter() - t:.0f} s)", flush=True)
-        res = spawn("eokit", args.large_size, large, work / "scene_inference_map_large.tif", args.threads,
-                    args.large_rows, args.forward_batch)
-        if "error" in res:
-            raise SystemExit(f"large eokit run failed: {res['error']}")
-        rss_large = res["peak_mb"]
-        large_note = (f"{res['tiles']} tiles in {res['seconds']:.0f} s"
-                      + (f" (stopped after {args.large_rows} tile rows)" if res["stopped"] else ", COG written"))
-    tt = rates["terratorch"]
+        big = make_scene(args.large_size, compress="zstd")
+        print(f"scene {big} ready ({time.perf_counter() - t:.0f} s)", flush=True)
+        for kind in [k.strip() for k in args.large_engines.split(",") if k.strip()]:
+            res = spawn(kind, args.large_size, big, work / f"scene_inference_map_large_{kind}.tif", args.threads,
+                        args.large_rows, args.forward_batch, engines)
+            if "error" in res:
+                raise SystemExit(f"large {kind} run failed: {res['error']}")
+            large[kind] = res
+            print(f"large {kind:15s} {res['tiles']} tiles in {res['seconds']:.0f} s"
+                  + (f" (stopped after {args.large_rows} tile rows)" if res["stopped"] else ", COG written")
+                  + f"  peak +{res['peak_mb']:.0f} MiB", flush=True)
+    tt = rates.get("terratorch")
     print()
-    print(f"{'contender':<34}{'MPix/s':>9}{'peak MiB':>10}")
-    print(f"{'model-only floor (forward only)':<34}{rates['floor']:>9.3f}{max(x['peak_mb'] for x in runs['floor']):>10.0f}")
-    print(f"{'  same, model rewritten as eokit':<34}{rates['floor_optimized']:>9.3f}"
-          f"{max(x['peak_mb'] for x in runs['floor_optimized']):>10.0f}")
-    if tt:
-        print(f"{'TerraTorch tiled_inference':<34}{tt:>9.3f}{max(x['peak_mb'] for x in runs['terratorch']):>10.0f}")
-    else:
-        print(f"{'TerraTorch tiled_inference':<34}{'n/a':>9}   ({tt_error})")
-    print(f"{'eokit predict_scene (GeoTIFF->COG)':<34}{rates['eokit']:>9.3f}{rss_small:>10.0f}")
-    print(f"eokit {args.size}^2: peak +{rss_small:.0f} MiB; {args.large_size}^2: "
-          f"{f'+{rss_large:.0f} MiB' if rss_large is not None else 'n/a'} ({large_note})")
-    cpu = {k: min(x.get("cpu_s", float("nan")) for x in v) for k, v in runs.items() if v}
-    print("CPU-seconds (best run; all threads; less sensitive to a shared CPU): "
-          + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items())
-          + (f"; eokit/terratorch CPU ratio {cpu['terratorch'] / cpu['eokit']:.2f}" if "terratorch" in cpu else "")
-          + f"; eokit vs floor {cpu['floor'] / cpu['eokit']:.2f}")
+    print(f"{'contender':<40}{'MPix/s':>9}{'spread':>14}{'peak MiB':>10}{'vs TT':>7}")
+    labels = {"floor": "model-only floor (forward only)", "floor_optimized": "  same, model rewritten as eokit",
+              "terratorch": "TerraTorch tiled_inference", "eokit": "eokit torch fp32 (GeoTIFF->COG)",
+              "eokit_onnx": "eokit onnxruntime fp32", "eokit_int8": "eokit onnxruntime int8"}
+    for k in kinds:
+        if not rates.get(k):
+            print(f"{labels[k]:<40}{'n/a':>9}   ({tt_error})")
+            continue
+        vs = f"{rates[k] / tt:>7.2f}" if tt else ""
+        print(f"{labels[k]:<40}{rates[k]:>9.3f}{spread(k):>14}{peak[k]:>10.0f}{vs}")
+    for k, res in cold.items():
+        print(f"{labels[k] + ', cold (export/quantise)':<40}{mpix / res['seconds']:>9.3f}{'1 run':>14}"
+              f"{res['peak_mb']:>10.0f}")
+    for k, a in agreement.items():
+        guard = [x["engine"]["agreement"] for x in runs[k] if x.get("engine")]
+        print(f"{labels[k]}: {a:.4%} of the map's pixels keep the fp32 class"
+              + (f" (guard's sample: {min(guard):.4%})" if guard else ""))
+    for k, res in large.items():
+        print(f"{labels[k]} on {args.large_size}^2: peak +{res['peak_mb']:.0f} MiB ({res['tiles']} tiles, "
+              f"{'stopped early' if res['stopped'] else 'to the end, COG written'}); {args.size}^2: +{peak[k]:.0f} MiB")
+    cpu = {k: statistics.median(x.get("cpu_s", float("nan")) for x in v) for k, v in runs.items() if v}
+    print("CPU-seconds (median; all threads): " + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items()))
     print(f"batch {BATCH} tiles of {CROP} px, stride {STRIDE}; eokit forward passes of "
           f"{args.forward_batch or 'the default (2 on CPU)'} tiles")
     print(f"allocator: {' '.join(f'{k}={v}' for k, v in MALLOC_ENV.items())} in every contender's subprocess; "
-          f"times: best of {args.repeat}; spread eokit "
-          f"{statistics.pstdev([x['seconds'] for x in runs['eokit']]):.1f} s")
+          f"figures: median of {args.repeat} interleaved rounds, spread = slowest-fastest round")
+
+    def r4(v: float | None) -> float | None:
+        return round(v, 4) if v is not None else None
+
+    def ratio(k: str, base: float | None) -> float | None:
+        return round(rates[k] / base, 3) if rates.get(k) and base else None
+
+    big_rss = large.get("eokit", next(iter(large.values()), None)) if large else None
     result = {
-        "eokit_mpix_s": round(rates["eokit"], 4),
-        "terratorch_mpix_s": round(tt, 4) if tt else None,
-        "floor_mpix_s": round(rates["floor"], 4),
-        "ratio": round(rates["eokit"] / tt, 3) if tt else None,
-        "ratio_vs_floor": round(rates["eokit"] / rates["floor"], 3),
-        "floor_optimized_mpix_s": round(rates["floor_optimized"], 4),
-        "ratio_vs_optimized_floor": round(rates["eokit"] / rates["floor_optimized"], 3),
+        "eokit_mpix_s": r4(rates["eokit"]),
+        "terratorch_mpix_s": r4(tt),
+        "floor_mpix_s": r4(rates["floor"]),
+        "ratio": ratio("eokit", tt),
+        "ratio_vs_floor": ratio("eokit", rates["floor"]),
+        "floor_optimized_mpix_s": r4(rates["floor_optimized"]),
+        "ratio_vs_optimized_floor": ratio("eokit", rates["floor_optimized"]),
+        "eokit_onnx_mpix_s": r4(rates.get("eokit_onnx")),
+        "ratio_onnx": ratio("eokit_onnx", tt),
+        "eokit_int8_mpix_s": r4(rates.get("eokit_int8")),
+        "ratio_int8": ratio("eokit_int8", tt),
+        "agreement_int8": round(agreement["eokit_int8"], 5) if "eokit_int8" in agreement else None,
+        "agreement_onnx": round(agreement["eokit_onnx"], 5) if "eokit_onnx" in agreement else None,
+        "eokit_int8_cold_mpix_s": r4(mpix / cold["eokit_int8"]["seconds"]) if "eokit_int8" in cold else None,
         "rss_small_mb": round(rss_small, 1),
-        "rss_large_mb": round(rss_large, 1) if rss_large is not None else None,
+        "rss_small_int8_mb": round(peak["eokit_int8"], 1) if "eokit_int8" in peak else None,
+        "rss_large_mb": round(big_rss["peak_mb"], 1) if big_rss else None,
+        "large_to_end": (not big_rss["stopped"]) if big_rss else None,
+        "rss_large_by_engine": {k: round(v["peak_mb"], 1) for k, v in large.items()} or None,
+        "repeat": args.repeat,
     }
     print(json.dumps(result))
+
+
+def class_agreement(a: Path, b: Path) -> float:
+    """Share of pixels (valid in both) whose class band is the same in two maps, read block row by row."""
+    import rasterio
+    from rasterio.windows import Window
+
+    same = total = 0
+    with rasterio.open(a) as da, rasterio.open(b) as db:
+        for y0 in range(0, da.height, 1024):
+            w = Window(0, y0, da.width, min(1024, da.height - y0))
+            ca, cb = da.read(1, window=w), db.read(1, window=w)
+            ok = (ca != da.nodata) & (cb != db.nodata)
+            same += int((ca[ok] == cb[ok]).sum())
+            total += int(ok.sum())
+    return same / max(total, 1)
 
 
 if __name__ == "__main__":

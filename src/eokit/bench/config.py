@@ -82,11 +82,22 @@ class ModelCfg(_Strict):
     role: Literal["model", "baseline", "reference"] = "model"
     protocols: list[Protocol] | None = Field(None, description="restrict to these protocols")
     options: dict[str, Any] = Field(default_factory=dict, description="extra create_backbone kwargs")
+    # left out of dumps (suite and result keys stay as they were); features key them apart (bench.features)
+    engine: Literal["torch", "onnxruntime"] = Field("torch", exclude=True, description="what runs the backbone "
+                                                   "for pooled features (eokit.models.engine)")
+    precision: Literal["fp32", "bf16", "fp16", "int8"] = Field("fp32", exclude=True, description="fp32, bf16/fp16 "
+                                                              "(torch autocast), int8 (onnxruntime); guarded")
 
     @model_validator(mode="after")
     def _arch_for_backbones(self) -> ModelCfg:
         if self.kind == "backbone" and not self.arch:
             raise ValueError(f"model {self.name!r}: kind 'backbone' needs 'arch' (an eokit.models name)")
+        from eokit.models.engine import check_engine
+
+        try:
+            check_engine(self.engine, self.precision)
+        except ConfigError as exc:
+            raise ValueError(f"model {self.name!r}: {exc}") from None
         return self
 
 

@@ -43,6 +43,7 @@ from eokit.bench.data import SplitArrays
 from eokit.env import cache_dir
 from eokit.errors import BandError, ConfigError
 from eokit.io import atomic_path
+from eokit.models.engine import Engine, EngineOptions, GuardReport, build_engine, guarded
 
 if TYPE_CHECKING:
     from eokit.models.backbone import Backbone
@@ -105,7 +106,7 @@ class Extractor:
     model: torch.nn.Module | None = None
     num_features: int = 0
 
-    def extract(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def extract(self, x: torch.Tensor, maps: bool = True) -> tuple[torch.Tensor, list[torch.Tensor]]:
         raise NotImplementedError
 
 
@@ -169,9 +170,16 @@ class BackboneExtractor(Extractor):
         contract = replace(self.model.data_contract, scale=self.scale, offset=self.offset)
         norm = contract.module()
         self.normalize = norm if norm is not None else torch.nn.Identity()
-        self.fingerprint = stable_hash({"kind": "backbone", "cfg": cfg.model_dump(mode="json", exclude={"name", "role", "protocols"}),
-                                        "bands": self.bands, "sensor": sensor, "scale": scale,
-                                        "weights": weights_digest(self.model)})
+        self.engine = EngineOptions(cfg.engine, cfg.precision)
+        self._runner: Engine | None = None  # the engine of the pooled features (None: torch fp32)
+        self._engines: dict[tuple[int, ...], Engine | None] = {}
+        self.engine_report: GuardReport | None = None
+        key = {"kind": "backbone", "bands": self.bands, "sensor": sensor, "scale": scale,
+               "cfg": cfg.model_dump(mode="json", exclude={"name", "role", "protocols"}),
+               "weights": weights_digest(self.model)}
+        if not self.engine.is_default:  # features of another engine are other features (fp32's keys unchanged)
+            key["engine"] = self.engine.label
+        self.fingerprint = stable_hash(key)
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim == 3:  # pixel series (B, T, C): bands last; normalise as (B, C, T, 1)
@@ -182,10 +190,44 @@ class BackboneExtractor(Extractor):
         """Pooled features of a raw batch through ``model`` (used by fine-tuning, with gradients)."""
         return model(self.prepare(x), self.bands).pooled
 
-    def extract(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def extract(self, x: torch.Tensor, maps: bool = True) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Pooled features and feature maps; with ``cfg.engine``/``cfg.precision`` the pooled features
+        come from that engine (guarded against fp32 on the first batch of each shape), maps from torch."""
         with torch.inference_mode():
-            out = _forward(self.model, self.prepare(x), self.bands)
-        return out.pooled, list(out.maps)
+            xp = self.prepare(x)
+            if self.engine.is_default or maps or xp.ndim != 4:
+                if not self.engine.is_default:
+                    log.info("%s: dense feature maps (or a series) run in torch fp32, not %s", self.cfg.name,
+                             self.engine.label)
+                out = _forward(self.model, xp, self.bands)
+                return out.pooled, list(out.maps)
+            return self._engine_pooled(xp), []
+
+    def _engine_pooled(self, xp: torch.Tensor) -> torch.Tensor:
+        shape = tuple(xp.shape[1:])
+        fp32 = PooledBackbone(self.model, self.bands)
+        if shape not in self._engines:
+            engine = build_engine(fp32, self.engine, shape=shape,
+                                  calibration=xp.float().numpy() if self.engine.precision == "int8" else None)
+            self.engine_report = guarded(fp32, engine, xp, self.engine, classifier=False)
+            self._engines[shape] = None if self.engine_report.fell_back else engine
+        runner = self._engines[shape]
+        STATS["backbone_calls"] += 1
+        return runner(xp) if runner is not None else fp32(xp)
+
+
+class PooledBackbone(torch.nn.Module):
+    """A backbone fed fixed ``bands`` as a (B, C, h, w) -> (B, D) module (what an inference engine exports)."""
+
+    def __init__(self, model: torch.nn.Module, bands: Sequence[str]) -> None:
+        super().__init__()
+        self.model, self.bands = model, tuple(bands)
+
+    def extra_repr(self) -> str:
+        return f"bands={self.bands}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x, self.bands).pooled  # type: ignore[no-any-return]
 
 
 class RawPixelExtractor(Extractor):
@@ -194,7 +236,7 @@ class RawPixelExtractor(Extractor):
         self.scale, self.offset = scale
         self.fingerprint = stable_hash({"kind": "raw_pixels", "v": 1, "index": self.index, "scale": scale})
 
-    def extract(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def extract(self, x: torch.Tensor, maps: bool = True) -> tuple[torch.Tensor, list[torch.Tensor]]:
         if x.ndim == 3:  # pixel time series (B, T, C): every value of the series
             pooled = (x[..., self.index] * self.scale + self.offset).flatten(1)
             self.num_features = pooled.shape[1]
@@ -226,7 +268,7 @@ class SpectralIndexExtractor(Extractor):
         self.fingerprint = stable_hash({"kind": "spectral_indices", "v": 1, "indices": self.indices,
                                         "bands": self.bands, "sensor": sensor, "scale": scale})
 
-    def extract(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def extract(self, x: torch.Tensor, maps: bool = True) -> tuple[torch.Tensor, list[torch.Tensor]]:
         from eokit.sensors import spectral_index
 
         refl = (x * self.scale + self.offset).numpy()
@@ -244,8 +286,8 @@ class SpectralIndexExtractor(Extractor):
         stats = [flat.mean(-1), flat.std(-1), *np.percentile(flat, [10, 50, 90], axis=-1)]
         pooled = np.concatenate([*stats, refl.mean((2, 3))], 1).astype(np.float32)
         self.num_features = pooled.shape[1]
-        maps = np.concatenate([idx, refl], 1).astype(np.float32)
-        return torch.from_numpy(pooled), [torch.from_numpy(maps)]
+        dense = np.concatenate([idx, refl], 1).astype(np.float32)
+        return torch.from_numpy(pooled), [torch.from_numpy(dense)]
 
 
 def make_extractor(cfg: ModelCfg, data: SplitArrays) -> Extractor:
@@ -329,7 +371,7 @@ def _run(extractor: Extractor, images: np.ndarray, data: SplitArrays, corruption
     images = corrupted_images(images, data, corruption, severity, seed_offset)
     for i in range(0, len(images), batch_size):
         x = images[i:i + batch_size]
-        p, m = extractor.extract(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+        p, m = extractor.extract(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), maps=dense)
         pooled.append(p.float().numpy())
         if dense:
             maps.append([t.to(torch.float16).numpy() for t in m])

@@ -29,6 +29,9 @@ BAND_NAMES_HELP = "Names of a single file's bands, comma-separated, in file orde
 BAND_MAP_HELP = "name bands by 1-based position, e.g. red=3,nir=4"
 RESAMPLING_HELP = "Resample bands on another grid onto the reference grid (e.g. bilinear); unset: never resample."
 DEVICE_HELP = "Torch device: cpu, cuda, cuda:1, mps."
+ENGINE_HELP = "What runs the model: torch, or onnxruntime (pip install 'eokit[onnx]')."
+PRECISION_HELP = ("fp32; bf16/fp16 (torch autocast); int8 (onnxruntime, static quantisation). Reduced precision "
+                  "is checked against fp32 on a sample first and falls back to fp32 below the agreement bound.")
 WORKERS_HELP = "Dask LocalCluster worker processes (one thread each); 0 runs in this process."
 SCHEDULER_HELP = "Address of an existing Dask scheduler (tcp://HOST:PORT); default: a LocalCluster on loopback."
 BATCH_SIZE_HELP = "Samples (tiles) per batch."
@@ -112,6 +115,17 @@ def resampling_option() -> Decorator:
 def device_option(default: str = "cpu") -> Decorator:
     """``--device``: where torch runs."""
     return click.option("--device", default=default, show_default=True, help=DEVICE_HELP)
+
+
+def engine_option() -> Decorator:
+    """``--engine torch|onnxruntime`` and ``--precision fp32|bf16|fp16|int8`` (``eokit.models.engine``)."""
+    from eokit.models.engine import ENGINES, PRECISIONS
+
+    return _stack(
+        click.option("--engine", type=click.Choice(ENGINES), default="torch", show_default=True, help=ENGINE_HELP),
+        click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True,
+                     help=PRECISION_HELP),
+    )
 
 
 def workers_option(default: int = 2) -> Decorator:

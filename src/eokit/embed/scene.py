@@ -35,6 +35,7 @@ from eokit.infer.plan import TilePlan
 from eokit.infer.prefetch import Prefetcher
 from eokit.infer.source import Scene, open_scene, scene_name
 from eokit.io import CogWriter, GridSpec
+from eokit.models.engine import EngineOptions
 
 FIELD_NODATA = -128
 Progress = Callable[[int], None]
@@ -218,7 +219,7 @@ def embed_scene(
     o = options or EmbedOptions(chip=chip, stride=stride, bbox=bbox, min_valid=min_valid,
                                 dtype="int8" if int8 else "float32")
     t0 = _time.perf_counter()
-    emb = as_embedder(model, device=o.run.device, **model_kwargs)
+    emb = as_embedder(model, device=o.run.device, engine=o.run.engine_options, **model_kwargs)
     with gdal_env(GDAL_CACHEMAX=int(o.run.gdal_cache_mb), GDAL_NUM_THREADS=str(max(1, torch.get_num_threads()))):
         src, names, name = _open(scene, emb, o)
         sid = scene_id or getattr(src, "item_id", None) or name
@@ -393,9 +394,10 @@ def _embed_one(model: Any, model_kwargs: dict[str, Any], scene: Scene, field: st
     if threads > 0:
         torch.set_num_threads(threads)
     if isinstance(model, str):
-        key = repr((model, sorted(model_kwargs.items()), options.run.device))
+        key = repr((model, sorted(model_kwargs.items()), options.run.device, options.run.engine_options))
         if key not in _EMBEDDERS:
-            _EMBEDDERS[key] = as_embedder(model, device=options.run.device, **model_kwargs)
+            _EMBEDDERS[key] = as_embedder(model, device=options.run.device, engine=options.run.engine_options,
+                                          **model_kwargs)
         model = _EMBEDDERS[key]
     res = embed_scene(model, scene, None, field=field, options=options)
     return res.store.table, res.store.vectors, res.store.meta, res.skipped
@@ -439,7 +441,7 @@ def embed_scenes(
     parts: list[Any] = [None] * len(scenes)
     errors: list[tuple[Any, BaseException]] = []
     if not scheduler and n_workers == 0:
-        emb = as_embedder(model, device=o.run.device, **model_kwargs)
+        emb = as_embedder(model, device=o.run.device, engine=o.run.engine_options, **model_kwargs)
         for k, (s, f) in enumerate(zip(scenes, fields, strict=True)):
             try:
                 parts[k] = _embed_one(emb, {}, s, f, o, 0)
@@ -496,6 +498,7 @@ def embed_split(
     int8: bool = False,
     device: str = "cpu",
     limit: int | None = None,
+    engine: EngineOptions | None = None,
     **model_kwargs: Any,
 ) -> EmbeddingStore:
     """Embed every sample of a dataset split (one row per sample); ``dataset`` a name or an EODataset.
@@ -508,7 +511,7 @@ def embed_split(
 
     from eokit.sensors import get_sensor, match_bands
 
-    emb = as_embedder(model, device=device, **model_kwargs)
+    emb = as_embedder(model, device=device, engine=engine, **model_kwargs)
     if isinstance(dataset, str):
         from eokit.datasets import get_dataset
 

@@ -42,11 +42,11 @@ def _run_one(model: Any, scene: Any, out: str, options: PredictOptions, contract
         key = repr((model, options.run.tta, options.run.device, options.run.optimize))
         if key not in _MODEL_CACHE:
             _MODEL_CACHE[key] = as_predictor(model, tta=options.run.tta, device=options.run.device,
-                                             optimize=options.run.optimize)
+                                             optimize=options.run.optimize, engine=options.run.engine_options)
         model = _MODEL_CACHE[key]
     res = predict_scene(model, scene, out, options, contract=contract)
     return {"scene": str(scene), "path": str(res.path), "tiles": res.tiles, "seconds": res.seconds,
-            "mpix_per_s": res.mpix_per_s}
+            "mpix_per_s": res.mpix_per_s, "engine": res.engine.as_dict() if res.engine is not None else None}
 
 
 def output_paths(scenes: Sequence[Any], out: str | os.PathLike[str]) -> list[Path]:

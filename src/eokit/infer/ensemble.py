@@ -9,14 +9,26 @@ standard deviation of the members' values.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from eokit.errors import ConfigError, ModelError
 from eokit.infer.optimize import OptimizeReport, optimize_for_inference
 from eokit.models.contract import DataContract
+from eokit.models.engine import (
+    Agreement,
+    Engine,
+    EngineOptions,
+    GuardReport,
+    TorchEngine,
+    build_engine,
+    judge,
+)
 
 Transform = tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
 
@@ -67,8 +79,13 @@ class Predictor:
         tta: str | bool | None = None,
         device: str | torch.device = "cpu",
         optimize: bool = True,
+        engine: EngineOptions | None = None,
     ) -> None:
         self.models = [models] if isinstance(models, nn.Module) else list(models)
+        self.engine_options = engine or EngineOptions()
+        self.runners: list[nn.Module | Engine] = list(self.models)  # what runs: the modules, or their engines
+        self.engine_report: GuardReport | None = None
+        self._layout: list[bool] | None = None  # the fp32 modules' channels-last flags
         self.optimize = optimize
         self.channels_last: list[bool] = [False] * len(self.models)
         self.optimized: list[OptimizeReport] = []
@@ -116,6 +133,77 @@ class Predictor:
             fast, report = optimize_for_inference(m, sample)
             self.models[i], self.channels_last[i] = fast, report.channels_last and not report.kept_original
             self.optimized.append(report)
+        self.reset_engine()
+
+    def reset_engine(self) -> None:
+        """Run the members as torch fp32 modules again (as before :meth:`use_engine`)."""
+        self.runners = list(self.models)
+        self.channels_last = list(self._layout) if self._layout is not None else self.channels_last
+        self._layout = list(self.channels_last)
+        self.engine_report = None
+
+    def _input(self, i: int, x: torch.Tensor, invalid: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+        """Member ``i``'s normalised input: contract normalisation, nodata set to 0, its memory layout."""
+        norm = self._norm[i]
+        if inplace and len(self.models) == 1 and x.dtype == torch.float32:
+            xm = norm(x, inplace=True) if norm is not None else x
+        else:
+            xm = norm(x) if norm is not None else x.clone()
+        xm.masked_fill_(invalid, 0.0)
+        if self.channels_last[i] and xm.ndim == 4:
+            xm = xm.contiguous(memory_format=torch.channels_last)
+        return xm
+
+    def use_engine(self, guard: tuple[Any, Any], calibration: tuple[Any, Any] | None = None,
+                   batch: int = 2) -> GuardReport | None:
+        """Run the members with ``self.engine_options`` (ONNX Runtime, int8, bf16 ...), guarded against fp32.
+
+        ``guard`` and ``calibration``: raw tiles (N, C, h, w) in any numeric dtype (numpy or torch) +
+        validity (N, h, w), as ``__call__`` takes them (calibration: int8 only; default: the guard
+        tiles). The engine's outputs on the guard tiles are compared with fp32 torch's, ``batch``
+        tiles at a time; below ``min_agreement`` (classifiers) or above ``max_rel_error``
+        (regressors) the members keep running in fp32 torch, with a warning. Call after :meth:`prepare`.
+        """
+        opts = self.engine_options
+        self.reset_engine()  # a Predictor reused for another scene: back to fp32 first
+        if opts.is_default:
+            return None
+        t0 = time.perf_counter()
+        gx, gv = guard
+        cx, cv = calibration if calibration is not None else guard
+        shape = tuple(gx.shape[1:])
+        engines: list[nn.Module | Engine] = []
+        for i, m in enumerate(self.models):
+            calib = None
+            if opts.precision == "int8":  # normalised as the model sees them, a few tiles at a time
+                calib = np.empty((len(cx), *shape), np.float32)
+                with torch.inference_mode():
+                    for s in range(0, len(cx), batch):
+                        x, v = _tiles(cx, cv, s, s + batch, self.device)
+                        calib[s:s + len(x)] = self._input(i, x, ~v.unsqueeze(-3)).contiguous().cpu().numpy()
+            engines.append(build_engine(m, opts, shape=shape, calibration=calib, device=self.device,
+                                        channels_last=self.channels_last[i]))
+            del calib
+        k = self.n_outputs or None
+        fp32 = (self.runners, list(self.channels_last))
+        fast = (engines, [cl and isinstance(e, TorchEngine) for cl, e in zip(fp32[1], engines, strict=True)])
+        agreement = Agreement(self.contract.is_classifier)
+        try:
+            for s in range(0, len(gx), batch):
+                x, v = _tiles(gx, gv, s, s + batch, torch.device("cpu"))
+                self.runners, self.channels_last = fp32
+                ref = self(x, v)[:, :k]
+                self.runners, self.channels_last = fast
+                agreement.add(ref, self(x, v)[:, :k], (v if v.ndim == 3 else v.any(1)).to(ref.device))
+        finally:
+            self.runners, self.channels_last = fp32
+        report = judge(GuardReport(opts.label, opts.engine, opts.precision, *agreement.result()), opts,
+                       self.contract.is_classifier)
+        if not report.fell_back:
+            self.runners, self.channels_last = fast
+        report.seconds = time.perf_counter() - t0
+        self.engine_report = report
+        return report
 
     @property
     def members(self) -> int:
@@ -137,7 +225,7 @@ class Predictor:
             self.n_outputs = int(self._forward(self.models[0], x).shape[1])
         return self.n_outputs
 
-    def _forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, model: nn.Module | Engine, x: torch.Tensor) -> torch.Tensor:
         # a time series (B, T, C, h, w): the model gets the days of year
         y = _temporal_forward(model, x, self.dates) if x.ndim == 5 else model(x)
         if isinstance(y, dict):
@@ -169,14 +257,8 @@ class Predictor:
         total: torch.Tensor | None = None
         sq: torch.Tensor | None = None
         votes: list[torch.Tensor] = []
-        for model, norm, cl in zip(self.models, self._norm, self.channels_last, strict=True):
-            if inplace and len(self.models) == 1 and x.dtype == torch.float32:
-                xm = norm(x, inplace=True) if norm is not None else x
-            else:
-                xm = norm(x) if norm is not None else x.clone()
-            xm.masked_fill_(invalid, 0.0)
-            if cl:
-                xm = xm.contiguous(memory_format=torch.channels_last)
+        for i, model in enumerate(self.runners):
+            xm = self._input(i, x, invalid, inplace)
             for fwd, inv in self.tta:
                 y = inv(self._forward(model, fwd(xm)))
                 total = y if total is None else total + y
@@ -200,12 +282,13 @@ class Predictor:
         return torch.cat([mean, extra], dim=1)
 
 
-def _temporal_forward(model: nn.Module, x: torch.Tensor, doy: torch.Tensor | None) -> torch.Tensor:
+def _temporal_forward(model: nn.Module | Engine, x: torch.Tensor, doy: torch.Tensor | None) -> torch.Tensor:
     """``model(x, dates=doy)`` for a (B, T, C, h, w) series (``model(x)`` if it takes no dates)."""
     import inspect
 
+    target: Any = model.module if isinstance(model, TorchEngine) else model
     try:
-        takes_dates = "dates" in inspect.signature(model.forward).parameters
+        takes_dates = "dates" in inspect.signature(target.forward).parameters
     except (TypeError, ValueError):
         takes_dates = False
     if not takes_dates or doy is None:
@@ -213,6 +296,13 @@ def _temporal_forward(model: nn.Module, x: torch.Tensor, doy: torch.Tensor | Non
     if doy.shape[0] != x.shape[1]:
         raise ModelError(f"{doy.shape[0]} days of year for a series of {x.shape[1]} dates")
     return model(x, dates=doy.to(x.device).expand(x.shape[0], -1))  # type: ignore[no-any-return]
+
+
+def _tiles(x: Any, v: Any, s: int, e: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tiles ``s:e`` of raw ``x`` (numpy or torch, any dtype) as float32 and of ``v`` as bool, on ``device``."""
+    xs = torch.from_numpy(np.asarray(x[s:e], np.float32)) if isinstance(x, np.ndarray) else x[s:e].float()
+    vs = torch.from_numpy(np.asarray(v[s:e], bool)) if isinstance(v, np.ndarray) else v[s:e].bool()
+    return xs.to(device), vs.to(device)
 
 
 def _classes(p: torch.Tensor) -> torch.Tensor:

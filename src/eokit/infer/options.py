@@ -11,6 +11,7 @@ names to their group.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -18,6 +19,7 @@ from eokit.errors import ConfigError, EokitError
 from eokit.infer.blend import WINDOWS
 from eokit.infer.ensemble import TTA_MODES
 from eokit.infer.output import OUTPUTS
+from eokit.models.engine import EngineOptions
 
 ALIGNS = ("even", "snap")
 PROB_DTYPES = ("uint8", "uint16", "float32")
@@ -142,6 +144,13 @@ class RunOptions:
     optimize: bool = True
     prefetch: bool | None = None  # None: only when the model runs on a GPU
     tta: str | None = None
+    engine: str = "torch"  # or 'onnxruntime' (eokit.models.engine)
+    precision: str = "fp32"  # 'bf16'/'fp16' (torch autocast), 'int8' (onnxruntime, static quantisation)
+    calibration: tuple[str, ...] | None = None  # int8: scenes whose windows calibrate it (None: the input scene)
+    calibration_tiles: int = 8
+    guard_tiles: int = 8  # tiles compared with fp32 before a scene is mapped at reduced precision
+    min_agreement: float = 0.99  # classifiers: share of pixels keeping their fp32 class, else fp32 runs
+    max_rel_error: float = 0.02  # regressors: bound on max |y - y_fp32| / max |y_fp32|, else fp32 runs
 
     def __post_init__(self) -> None:
         import torch
@@ -166,6 +175,21 @@ class RunOptions:
             object.__setattr__(self, "tta", None)
         elif self.tta is not None:
             _choice(self.tta, "test-time augmentation", TTA_MODES)
+        _ = self.engine_options  # validates engine, precision and the guard's bounds
+        _positive_int(self.calibration_tiles, "calibration_tiles", "tiles (e.g. calibration_tiles=8)")
+        _positive_int(self.guard_tiles, "guard_tiles", "tiles (e.g. guard_tiles=8)")
+        if self.calibration is not None:
+            cal = (self.calibration,) if isinstance(self.calibration, (str, os.PathLike)) else self.calibration
+            object.__setattr__(self, "calibration", tuple(str(c) for c in cal))
+            if self.precision != "int8":
+                raise ConfigError(f"calibration scenes {list(self.calibration)} are used by --precision int8 only "
+                                  f"(precision is {self.precision!r}); drop --calibration or ask for int8")
+
+    @property
+    def engine_options(self) -> EngineOptions:
+        """The engine, precision and guard bounds as ``eokit.models.engine.EngineOptions``."""
+        return EngineOptions(self.engine, self.precision, min_agreement=self.min_agreement,
+                             max_rel_error=self.max_rel_error)
 
 
 _GROUPS = {"tile": TileOptions, "output": OutputOptions, "scene": SceneOptions, "run": RunOptions}

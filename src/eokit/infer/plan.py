@@ -103,12 +103,13 @@ class TilePlan:
         mib = 2**20
         c = self.crop
         acc = out_channels + 1  # accumulated outputs + weight
-        group = self.tiles_per_group(channels, read_budget_mb, batch_size, acc)
+        per_pass = min(forward_batch or batch_size, batch_size)  # tiles run as soon as a forward pass fills
+        group = self.tiles_per_group(channels, read_budget_mb, per_pass, acc)
         group_w = min(self.cols[-1] + c, self.cols[min(group, len(self.cols)) - 1] + c)
         read = channels * c * group_w * 2 * 3  # the group in use, one read ahead and one being read
         group_acc = acc * c * group_w * 4 * 2
-        carry = acc * max(self.max_overlap, 0) * self.width * 4 * 2
-        batch = batch_size * channels * c * c * 4 + min(forward_batch or batch_size, batch_size) * out_channels * c * c * 8
+        carry = acc * max(self.max_overlap, 0) * self.width * 4  # one buffer: this row's carry and the next's
+        batch = per_pass * channels * c * c * 4 + per_pass * out_channels * c * c * 8
         out = out_bands * out_itemsize * c * self.width
         parts = {
             "input read (per group of tiles)": read / mib,

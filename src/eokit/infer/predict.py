@@ -38,6 +38,7 @@ from eokit.infer.series import SeriesSource
 from eokit.infer.source import Scene, open_scene
 from eokit.io import CogWriter, GridSpec
 from eokit.models.contract import DataContract
+from eokit.models.engine import EngineOptions, GuardReport
 
 Progress = Callable[[int], None]
 CPU_FORWARD_BATCH = 2  # measured (benchmarks/scene_inference.py): 2 tiles/pass beat 16 by ~1.5x on CPU
@@ -55,6 +56,7 @@ class PredictResult:
     seconds: float
     grid: GridSpec
     bands: list[str] = field(default_factory=list)
+    engine: GuardReport | None = None  # engine, precision, agreement with fp32 (None: torch fp32)
 
     @property
     def mpix_per_s(self) -> float:
@@ -84,10 +86,12 @@ class _Group:
 
 def as_predictor(
     model: Any, contract: DataContract | Sequence[DataContract] | None = None, *, tta: str | bool | None = None,
-    device: str = "cpu", optimize: bool = True,
+    device: str = "cpu", optimize: bool = True, engine: EngineOptions | None = None,
 ) -> Predictor:
     """A Predictor from a module, a list of modules, checkpoint path(s) or a Predictor."""
     if isinstance(model, Predictor):
+        if engine is not None:
+            model.engine_options = engine
         return model
     from eokit.infer.checkpoint import load_for_inference
 
@@ -106,7 +110,7 @@ def as_predictor(
         if contract is None:
             raise ConfigError("a plain nn.Module needs a DataContract (bands, mean/std, classes): pass contract=")
         contracts = list(contract) if not isinstance(contract, DataContract) else [contract] * len(modules)
-    return Predictor(modules, contracts, tta=tta, device=device, optimize=optimize)
+    return Predictor(modules, contracts, tta=tta, device=device, optimize=optimize, engine=engine)
 
 
 def plan_scene(scene: Scene, options: PredictOptions | None = None) -> TilePlan:
@@ -160,7 +164,8 @@ def predict_scene(
                           "PredictOptions.of(crop=..., stride=...)")
     tile, run = o.tile, o.run
     t0 = time.perf_counter()
-    pred = as_predictor(model, contract, tta=run.tta, device=run.device, optimize=run.optimize)
+    pred = as_predictor(model, contract, tta=run.tta, device=run.device, optimize=run.optimize,
+                        engine=run.engine_options)
     sc = o.scene.with_sensor(pred.contract.sensor)
     # GDAL decodes blocks with torch's thread count: reading runs between forward passes, so the
     # cores are free then (the handle cache keeps handles per thread setting, see eokit.io.raster)
@@ -188,6 +193,7 @@ def predict_scene(
         if frames:
             _check_series(pred, src, len(names), tile.crop)
         k = pred.infer_outputs(len(names), frames=frames)
+        report = _use_engine(pred, src, names, plan, o)
         extra = pred.extra_name() if pred.extra_channels else None
         spec = output_spec(o.output.kind, classifier=pred.contract.is_classifier,
                            names=pred.contract.output_names(k), extra=extra, prob_dtype=o.output.prob_dtype,
@@ -195,6 +201,7 @@ def predict_scene(
         windows = BlendWindows(tile.crop, tile.window, margin=margin, floor=tile.floor,
                                ramp=max(plan.min_overlap, 1))
         tags = spec.tags(pred.contract.output_names(k))
+        tags.update(report.tags() if report is not None else {"EOKIT_ENGINE": "torch", "EOKIT_PRECISION": "fp32"})
         resample = "nearest" if spec.kind == "classes" else "average"
         with CogWriter(out, grid, spec.count, spec.dtype, nodata=spec.nodata, band_names=list(spec.band_names),
                        overview_resampling=resample, tags=tags) as writer:
@@ -202,7 +209,72 @@ def predict_scene(
                              k + pred.extra_channels, progress, run.forward_batch,
                              pred.device.type != "cpu" if run.prefetch is None else run.prefetch)
             stream.run()
-    return PredictResult(Path(out), plan, spec, stream.done, stream.skipped, time.perf_counter() - t0, grid, names)
+    return PredictResult(Path(out), plan, spec, stream.done, stream.skipped, time.perf_counter() - t0, grid, names,
+                         report)
+
+
+def sample_tiles(src: Any, names: list[str], plan: TilePlan, n: int, seed: int = 0,
+                 skip: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+    """``n`` tiles of ``plan`` at seeded random places that hold data: raw (n, C, c, c) in the raster's
+    dtype + validity (n, c, c).
+
+    The first ``skip`` places of the seeded order are passed over (so calibration and guard tiles
+    differ). A time series gives (n, T, C, c, c) and (n, T, c, c). None when no tile holds data.
+    """
+    order = np.random.default_rng(seed).permutation(plan.n_tiles)[skip:]
+    c, xs, vs = plan.crop, [], []
+    for t in order:
+        i, j = divmod(int(t), len(plan.cols))
+        y0, x0 = plan.rows[i], plan.cols[j]
+        boundless = y0 + c > plan.height or x0 + c > plan.width
+        chip = src.read(Window(x0, y0, c, c), bands=names, boundless=boundless, dtype=None)
+        if not chip.valid.any():
+            continue
+        fv = getattr(chip, "frames_valid", None)
+        xs.append(np.asarray(chip.array))
+        vs.append(fv if fv is not None else chip.valid)
+        if len(xs) == n:
+            break
+    if not xs:
+        return None
+    return np.stack(xs), np.stack(vs).astype(bool)
+
+
+def _use_engine(pred: Predictor, src: Any, names: list[str], plan: TilePlan,
+                o: PredictOptions) -> GuardReport | None:
+    """Build the requested engine (int8 calibrated on scene windows) and guard it against fp32 on other tiles."""
+    run = o.run
+    if pred.engine_options.is_default:
+        return pred.use_engine((np.empty(0), np.empty(0)))  # None; back to fp32 if an engine ran before
+    if pred.engine_options.engine == "onnxruntime" and not isinstance(src, SeriesSource):
+        from eokit.models.engine import onnx_model
+
+        for m in pred.models:  # export (or find) the fp32 graph before any tile is held in memory
+            onnx_model(m, (len(names), plan.crop, plan.crop), "fp32")
+    n_cal = run.calibration_tiles if pred.engine_options.precision == "int8" else 0
+    guard = sample_tiles(src, names, plan, run.guard_tiles, seed=0, skip=0 if run.calibration else n_cal)
+    if guard is None:  # too few tiles to hold both sets apart: check on any tiles with data
+        guard = sample_tiles(src, names, plan, run.guard_tiles, seed=0)
+    if guard is None:
+        pred.reset_engine()
+        return None  # no tile holds data: nothing will run
+    calibration = None
+    if n_cal and run.calibration:
+        cal: list[tuple[np.ndarray, np.ndarray]] = []
+        per = max(1, -(-n_cal // len(run.calibration)))
+        for path in run.calibration:
+            cs = open_scene(path, sensor=o.scene.sensor or pred.contract.sensor, band_names=o.scene.band_names,
+                            band_map=o.scene.band_map, resampling=o.scene.resampling, reference=o.scene.reference)
+            cnames = cs.require_bands(pred.contract.bands, what="the model (calibration scene)")
+            cplan = TilePlan.build(cs.grid.height, cs.grid.width, plan.crop, plan.stride, o.tile.align)
+            got = sample_tiles(cs, cnames, cplan, per, seed=0)
+            if got is None:
+                raise ConfigError(f"calibration scene {path!r} holds no valid pixels; give scenes with data")
+            cal.append(got)
+        calibration = (np.concatenate([x.astype(np.float32) for x, _ in cal]), np.concatenate([v for _, v in cal]))
+    elif n_cal:
+        calibration = sample_tiles(src, names, plan, n_cal, seed=0)
+    return pred.use_engine(guard, calibration)
 
 
 def _check_series(pred: Predictor, series: SeriesSource, channels: int, crop: int) -> None:
@@ -232,21 +304,27 @@ class _Stream:
         self.channels = channels  # K + extra; the accumulator adds one weight channel
         self.progress = progress
         self.frames = len(src) if isinstance(src, SeriesSource) else None  # T of a time series
-        self.per_group = plan.tiles_per_group(len(names) * (self.frames or 1), read_budget_mb, batch_size,
+        if forward_batch is None:  # CPU: 2 tiles per pass keep activations in cache (faster, less memory)
+            forward_batch = CPU_FORWARD_BATCH if pred.device.type == "cpu" else self.batch_size
+        self.forward_batch = max(1, min(forward_batch, self.batch_size))
+        # tiles run as soon as a forward pass fills, so at most two groups (read + accumulator) are alive:
+        # groups are sized by the read budget alone, not stretched to a whole batch (that cost ~100 MB on
+        # a 16384-px-wide scene, where a batch of 16 tiles kept two 16-tile groups alive)
+        self.per_group = plan.tiles_per_group(len(names) * (self.frames or 1), read_budget_mb, self.forward_batch,
                                               channels + 1)
         self.groups: deque[_Group] = deque()
         self.queue: list[tuple[_Group, int]] = []
         self.carry: np.ndarray | None = None  # (A, rows, W): overlap into the current tile row
         self.next_carry: np.ndarray | None = None
+        self._carry_buf: np.ndarray | None = None  # (A, max overlap, W): the carry and the next carry, in place
         self.edge: np.ndarray | None = None  # (A, crop, w): columns overlapping the next group
         self.done = 0
         self.skipped = 0
-        if forward_batch is None:  # CPU: 2 tiles per pass keep activations in cache (faster, less memory)
-            forward_batch = CPU_FORWARD_BATCH if pred.device.type == "cpu" else self.batch_size
-        self.forward_batch = max(1, min(forward_batch, self.batch_size))
         self.prefetch = prefetch
         self._x: np.ndarray | None = None
         self._v: np.ndarray | None = None
+        self._xt = torch.empty(0)
+        self._vt = torch.empty(0, dtype=torch.bool)
 
     # -- reading -----------------------------------------------------------
     def _read(self, spec: tuple[int, int, int]) -> _Group:
@@ -281,7 +359,7 @@ class _Stream:
                 continue
             g.pending += 1
             self.queue.append((g, col))
-            if len(self.queue) >= self.batch_size:
+            if len(self.queue) >= self.forward_batch:
                 self._run_batch()
         g.queued = True
         self._finish_ready()
@@ -292,15 +370,18 @@ class _Stream:
         n = len(self.queue)
         if self._x is None or self._v is None:  # one reusable float32 batch buffer (no allocator churn per batch)
             t = (self.frames,) if self.frames else ()  # a time series: (B, T, C, c, c), validity per date
-            self._x = np.empty((self.batch_size, *t, len(self.names), c, c), np.float32)
-            self._v = np.empty((self.batch_size, *t, c, c), bool)
+            pin = self.pred.device.type == "cuda"  # page-locked: host-to-device copies run asynchronously
+            n_max = self.forward_batch  # the queue runs when a forward pass fills
+            self._xt = torch.empty((n_max, *t, len(self.names), c, c), dtype=torch.float32, pin_memory=pin)
+            self._vt = torch.empty((n_max, *t, c, c), dtype=torch.bool, pin_memory=pin)
+            self._x, self._v = self._xt.numpy(), self._vt.numpy()
         for b, (g, col) in enumerate(self.queue):
             np.copyto(self._x[b], g.array[..., col:col + c], casting="unsafe")
             self._v[b] = (g.frames_valid if g.frames_valid is not None else g.valid)[..., col:col + c]
         for s in range(0, n, self.forward_batch):
             e = min(n, s + self.forward_batch)
-            x = torch.from_numpy(self._x[s:e])
-            y = self.pred(x, torch.from_numpy(self._v[s:e]), inplace=True).cpu().numpy()
+            x = self._xt[s:e]
+            y = self.pred(x, self._vt[s:e], inplace=True).cpu().numpy()
             for b in range(s, e):
                 g, col = self.queue[b]
                 if g.acc is None:
@@ -335,9 +416,13 @@ class _Stream:
         fr = min(c, H - y0) if last_row else p.rows[g.row + 1] - y0  # rows finished by this tile row
         inside = min(g.x1, W) - g.x0  # columns of this group inside the scene
         if g.j0 == 0:  # first group of a tile row: rotate the carried overlap
+            # one buffer holds both: a group reads the carry's columns [x0 + ew, x0 + inside) before it writes
+            # the next carry's [x0, x0 + fin), and columns left of x0 + ew were read by earlier groups
             self.carry, self.next_carry = self.next_carry, None
             if not last_row:
-                self.next_carry = np.zeros((a, y0 + c - p.rows[g.row + 1], W), np.float32)
+                if self._carry_buf is None:
+                    self._carry_buf = np.empty((a, max(p.max_overlap, 1), W), np.float32)
+                self.next_carry = self._carry_buf[:, :y0 + c - p.rows[g.row + 1]]
         ew = 0
         if self.edge is not None and g.j0 > 0:  # the previous group's overlap (already holds its carry)
             ew = self.edge.shape[2]

@@ -14,6 +14,7 @@ from eokit.cli.options import (
     bbox_option,
     configure_logging,
     device_option,
+    engine_option,
     out_option,
     resampling_option,
     root_option,
@@ -42,7 +43,7 @@ DATASET_PREFIX = "dataset:"
 @bbox_option()
 @click.option("--min-valid", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Fraction of valid (not nodata) pixels a chip needs to be embedded.")
-@click.option("--int8", is_flag=True, help="Store vectors as int8 with a per-row scale (4x smaller).")
+@click.option("--int8", is_flag=True, help="Store vectors as int8 with a per-row scale (4x smaller; the model's precision is --precision).")
 @bands_option()
 @sensor_option()
 @band_names_option()
@@ -51,6 +52,7 @@ DATASET_PREFIX = "dataset:"
 @batch_size_option(default=32)
 @seed_option()
 @device_option()
+@engine_option()
 @root_option()
 @scheduler_option()
 @workers_option(default=0)
@@ -58,7 +60,8 @@ DATASET_PREFIX = "dataset:"
 def command(model: str, scenes: tuple[str, ...], out: str, field: str | None, weights: str | None, chip: int,
             stride: int | None, bbox: tuple[float, float, float, float] | None, min_valid: float, int8: bool,
             bands: tuple[str, ...] | None, sensor: str | None, band_names: tuple[str, ...] | None,
-            band_map: str | None, resampling: str | None, batch_size: int, seed: int, device: str,
+            band_map: str | None, resampling: str | None, batch_size: int, seed: int, device: str, engine: str,
+            precision: str,
             root: str | None, scheduler: str | None, workers: int, verbosity: int) -> None:
     """Embed SCENES with MODEL into the GeoParquet store OUT (one row per chip).
 
@@ -70,6 +73,7 @@ def command(model: str, scenes: tuple[str, ...], out: str, field: str | None, we
     """
     from eokit.embed.scene import EmbedOptions, embed_scenes, embed_split
     from eokit.infer.options import RunOptions, SceneOptions
+    from eokit.models.engine import EngineOptions
 
     configure_logging(verbosity)
     model_kwargs: dict[str, Any] = {"weights": weights, "bands": bands, "sensor": sensor, "seed": seed}
@@ -79,13 +83,13 @@ def command(model: str, scenes: tuple[str, ...], out: str, field: str | None, we
             raise click.UsageError("a dataset split (dataset:NAME:SPLIT) is embedded alone and has no --field")
         _, name, *rest = datasets[0].split(":")
         store = embed_split(model, name, rest[0] if rest else "test", out, root=root, batch_size=batch_size,
-                            int8=int8, device=device, **model_kwargs)
+                            int8=int8, device=device, engine=EngineOptions(engine, precision), **model_kwargs)
         click.echo(f"wrote {out} ({len(store)} samples, {store.dim}-d, {store.meta['model']})")
         return
     options = EmbedOptions(
         chip=chip, stride=stride, bbox=bbox, min_valid=min_valid, dtype="int8" if int8 else "float32",
         scene=SceneOptions(sensor=sensor, band_names=band_names, band_map=band_map, resampling=resampling),
-        run=RunOptions(device=device, batch_size=batch_size),
+        run=RunOptions(device=device, batch_size=batch_size, engine=engine, precision=precision),
     )
     store = embed_scenes(model, list(scenes), out, field=field, options=options, n_workers=workers,
                          scheduler=scheduler, **model_kwargs)

@@ -27,6 +27,7 @@ from eokit.cli.options import (
     configure_logging,
     deprecated_alias,
     device_option,
+    engine_option,
     out_option,
     resampling_option,
     scheduler_option,
@@ -95,6 +96,11 @@ _TILE, _OUT, _RUN = TileOptions(), OutputOptions(), RunOptions()  # defaults sho
 @device_option()
 @click.option("--no-optimize", is_flag=True,
               help="Run the model as loaded (no batch-norm folding or channels-last rewrite).")
+@engine_option()
+@click.option("--calibration", "calibration", multiple=True, metavar="SCENE",
+              help="With --precision int8: a scene whose windows calibrate it (repeatable; default: the input).")
+@click.option("--min-agreement", type=click.FloatRange(0, 1), default=_RUN.min_agreement, show_default=True,
+              help="Reduced precision: share of checked pixels that must keep their fp32 class, else fp32 runs.")
 @scheduler_option()
 @workers_option(default=2)
 @click.option("--time-series", "time_series", is_flag=True,
@@ -108,7 +114,8 @@ _TILE, _OUT, _RUN = TileOptions(), OutputOptions(), RunOptions()  # defaults sho
 def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[str, ...], kind: str | None,
             prob_dtype: str, crop: int, stride: int, batch_size: int, forward_batch: int | None, window: str,
             margin: int | None, tta: str, sensor: str | None, band_names: tuple[str, ...] | None,
-            band_map: str | None, resampling: str | None, reference: str | None, nodata: float | None, device: str, no_optimize: bool,
+            band_map: str | None, resampling: str | None, reference: str | None, nodata: float | None, device: str,
+            no_optimize: bool, engine: str, precision: str, calibration: tuple[str, ...], min_agreement: float,
             scheduler: str | None, workers: int, time_series: bool, series_dates: tuple[str, ...] | None,
             date_pattern: str | None, dry_run: bool, verbosity: int) -> None:
     """Map SCENES with the checkpoint MODEL (an `eokit train` checkpoint folder).
@@ -133,7 +140,8 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
         scene=SceneOptions(sensor=sensor, band_names=band_names, band_map=band_map, resampling=resampling,
                            reference=reference or 0),
         run=RunOptions(device=device, batch_size=batch_size, forward_batch=forward_batch, optimize=not no_optimize,
-                       tta=tta),
+                       tta=tta, engine=engine, precision=precision, calibration=calibration or None,
+                       min_agreement=min_agreement),
     )
     if time_series:
         from eokit.infer import open_series
@@ -183,6 +191,8 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
 
             res = predict_scene(model_arg, scenes[0], paths[0], options, progress=progress)
             bar.update(task, completed=bar.tasks[0].total)
+        if res.engine is not None:
+            click.echo(_engine_line(res.engine.as_dict()), err=True)
         click.echo(f"wrote {res.path} ({res.tiles} tiles, {res.tiles_per_s:.1f} tiles/s, {res.mpix_per_s:.2f} MPix/s)")
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -199,4 +209,15 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
         results = predict_scenes(model_arg, list(scenes), out, options, scheduler=scheduler, n_workers=workers,
                                  on_done=done)
     for r in results:
+        if r.get("engine"):
+            click.echo(f"{r['path']}: {_engine_line(r['engine'])}", err=True)
         click.echo(f"wrote {r['path']} ({r['tiles']} tiles, {r['seconds']:.1f} s)")
+
+
+def _engine_line(e: dict) -> str:
+    """One line: the engine that ran, its measured agreement with fp32, any fall-back."""
+    measured = (f"{e['agreement']:.2%} of checked pixels keep the fp32 class" if e.get("agreement") is not None
+                else f"relative error {e['rel_error']:.2e} against fp32")
+    if e.get("fell_back"):
+        return f"engine {e['requested']} fell back to torch/fp32: {e['reason']}"
+    return f"engine {e['engine']}/{e['precision']}: {measured}"

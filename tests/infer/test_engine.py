@@ -1,0 +1,241 @@
+"""Inference engines: ONNX Runtime export parity, int8 guard and fall-back, cache reuse, metadata, errors."""
+
+from __future__ import annotations
+
+import builtins
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from infer_helpers import ConvNet, contract, smooth_scene, write_scene
+from torch import nn
+
+from eokit.errors import ConfigError, MissingDependencyError
+from eokit.infer import PredictOptions, RunOptions, predict_scene
+from eokit.models import engine as eng
+from eokit.models.engine import (
+    EngineOptions,
+    TorchEngine,
+    build_engine,
+    check_engine,
+    compare_outputs,
+)
+
+ort = pytest.importorskip("onnxruntime", reason="pip install 'eokit[onnx]' for the ONNX engine tests")
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EOKIT_CACHE", str(tmp_path / "cache"))
+
+
+class BNNet(nn.Module):
+    """Conv + BN + ReLU, then a 1x1 head: what int8 quantisation and BN folding see in real models."""
+
+    def __init__(self, k: int = 3, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.body = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                                  nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        self.head = nn.Conv2d(8, k, 1)
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+def test_onnx_fp32_matches_torch_and_the_cache_is_reused() -> None:
+    model = BNNet().eval()
+    x = torch.randn(3, 4, 32, 32, generator=torch.Generator().manual_seed(1))
+    before = dict(eng.STATS)
+    e = build_engine(model, EngineOptions("onnxruntime", "fp32"), shape=(4, 32, 32))
+    with torch.inference_mode():
+        ref = model(x)
+    got = e(x)
+    assert got.shape == ref.shape and got.dtype == torch.float32
+    assert float((got - ref).abs().max()) < 1e-4
+    assert eng.STATS["exports"] == before["exports"] + 1
+    assert e.path.parent == eng.engine_dir() and e.path.exists()
+    again = build_engine(model, EngineOptions("onnxruntime", "fp32"), shape=(4, 32, 32))
+    assert again.path == e.path
+    assert eng.STATS["exports"] == before["exports"] + 1  # not exported again
+    assert eng.STATS["cache_hits"] == before["cache_hits"] + 1
+    other = BNNet(seed=5).eval()  # other weights: another file
+    assert build_engine(other, EngineOptions("onnxruntime", "fp32"), shape=(4, 32, 32)).path != e.path
+    assert not [p for p in eng.engine_dir().iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_int8_is_keyed_by_calibration_and_stays_close() -> None:
+    model = BNNet().eval()
+    g = torch.Generator().manual_seed(2)
+    cal = torch.randn(4, 4, 32, 32, generator=g).numpy()
+    e1 = build_engine(model, EngineOptions("onnxruntime", "int8"), shape=(4, 32, 32), calibration=cal)
+    q = eng.STATS["quantisations"]
+    e2 = build_engine(model, EngineOptions("onnxruntime", "int8"), shape=(4, 32, 32), calibration=cal)
+    assert e2.path == e1.path and eng.STATS["quantisations"] == q
+    e3 = build_engine(model, EngineOptions("onnxruntime", "int8"), shape=(4, 32, 32), calibration=cal * 2)
+    assert e3.path != e1.path and eng.STATS["quantisations"] == q + 1
+    x = torch.randn(2, 4, 32, 32, generator=g)
+    with torch.inference_mode():
+        ref = torch.softmax(model(x), 1)
+    agreement, rel = compare_outputs(ref, torch.softmax(e1(x), 1), classifier=True)
+    assert agreement is not None and agreement > 0.9 and 0 < rel < 0.2
+
+
+def test_bf16_autocast_runs_on_cpu() -> None:
+    model = BNNet().eval()
+    x = torch.randn(2, 4, 16, 16)
+    e = TorchEngine(model, "bf16")
+    with torch.inference_mode():
+        ref, got = model(x), e(x)
+    assert got.dtype == torch.float32 and got.shape == ref.shape
+    assert 0 < float((got - ref).abs().max()) < 0.1 * float(ref.abs().max())  # bf16 really ran, and is close
+
+
+def _scene(tmp_path):
+    return write_scene(tmp_path / "scene.tif", smooth_scene(200, 230))
+
+
+def test_predict_int8_writes_engine_metadata(tmp_path) -> None:
+    out = tmp_path / "map.tif"
+    opts = PredictOptions.of(crop=64, stride=56, engine="onnxruntime", precision="int8", guard_tiles=4,
+                             calibration_tiles=4, min_agreement=0.5)
+    res = predict_scene(BNNet().eval(), _scene(tmp_path), out, opts, contract=contract())
+    ref = predict_scene(BNNet().eval(), _scene(tmp_path), tmp_path / "ref.tif", PredictOptions.of(crop=64, stride=56),
+                        contract=contract())
+    assert res.engine is not None and not res.engine.fell_back
+    assert res.engine.engine == "onnxruntime" and res.engine.precision == "int8"
+    with rasterio.open(out) as ds, rasterio.open(ref.path) as rd:
+        tags = ds.tags()
+        same = float((ds.read(1) == rd.read(1)).mean())
+        assert rd.tags()["EOKIT_ENGINE"] == "torch" and rd.tags()["EOKIT_PRECISION"] == "fp32"
+    assert tags["EOKIT_ENGINE"] == "onnxruntime" and tags["EOKIT_PRECISION"] == "int8"
+    assert tags["EOKIT_ENGINE_FALLBACK"] == "no"
+    assert abs(float(tags["EOKIT_ENGINE_AGREEMENT"]) - res.engine.agreement) < 1e-6
+    assert same > 0.9  # the int8 map is the fp32 map, up to a few pixels
+
+
+def test_guard_falls_back_to_fp32_below_the_threshold(tmp_path, caplog) -> None:
+    out = tmp_path / "map.tif"
+    # threshold 1.0 with a classifier whose int8 copy changes some pixel: always falls back
+    opts = PredictOptions.of(crop=64, stride=56, engine="onnxruntime", precision="int8", guard_tiles=4,
+                             calibration_tiles=2, min_agreement=1.0)
+    model = ConvNet(k=3, width=8, seed=3).eval()
+    with pytest.warns(RuntimeWarning, match="accuracy guard"):
+        res = predict_scene(model, _scene(tmp_path), out, opts, contract=contract())
+    ref = predict_scene(model, _scene(tmp_path), tmp_path / "ref.tif", PredictOptions.of(crop=64, stride=56),
+                        contract=contract())
+    assert res.engine is not None and res.engine.fell_back and res.engine.agreement < 1.0
+    assert "accuracy guard" in caplog.text
+    with rasterio.open(out) as ds, rasterio.open(ref.path) as rd:
+        tags = ds.tags()
+        assert np.array_equal(ds.read(), rd.read())  # the fp32 map
+    assert tags["EOKIT_ENGINE"] == "torch" and tags["EOKIT_PRECISION"] == "fp32"
+    assert tags["EOKIT_ENGINE_REQUESTED"] == "onnxruntime/int8"
+    assert tags["EOKIT_ENGINE_FALLBACK"].startswith("yes: onnxruntime/int8 kept the fp32 class")
+
+
+def test_guard_catches_a_bad_engine_for_regression(tmp_path, monkeypatch) -> None:
+    class Broken(TorchEngine):
+        def __call__(self, x, **kw):
+            return super().__call__(x, **kw) * 1.5
+
+    monkeypatch.setattr("eokit.infer.ensemble.build_engine",
+                        lambda m, o, **kw: Broken(m, "bf16", channels_last=kw.get("channels_last", False)))
+    opts = PredictOptions.of(crop=64, stride=56, precision="bf16", guard_tiles=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = predict_scene(ConvNet(k=2).eval(), _scene(tmp_path), tmp_path / "v.tif", opts,
+                            contract=contract(2, activation="none"))
+    assert res.engine is not None and res.engine.fell_back and res.engine.rel_error > 0.3
+    assert res.engine.agreement is None
+    with rasterio.open(res.path) as ds:
+        assert ds.tags()["EOKIT_PRECISION"] == "fp32" and "relative error" in ds.tags()["EOKIT_ENGINE_FALLBACK"]
+
+
+def test_engine_choices_fail_typed_with_the_fix() -> None:
+    with pytest.raises(ConfigError, match="unknown precision 'int4'.*fp32"):
+        check_engine("torch", "int4")
+    with pytest.raises(ConfigError, match="unknown engine 'tensorrt'"):
+        RunOptions(engine="tensorrt")
+    with pytest.raises(ConfigError, match="--engine onnxruntime --precision int8"):
+        RunOptions(precision="int8")
+    with pytest.raises(ConfigError, match="--engine torch --precision bf16"):
+        EngineOptions("onnxruntime", "bf16")
+    with pytest.raises(ConfigError, match="min_agreement 1.5"):
+        RunOptions(min_agreement=1.5)
+    with pytest.raises(ConfigError, match="used by --precision int8 only"):
+        RunOptions(engine="onnxruntime", calibration=("a.tif",))
+
+
+def test_missing_onnxruntime_names_the_extra(monkeypatch) -> None:
+    real = builtins.__import__
+
+    def no_ort(name, *a, **kw):
+        if name == "onnxruntime" or name.startswith("onnxruntime."):
+            raise ImportError("No module named 'onnxruntime'")
+        return real(name, *a, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_ort)
+    monkeypatch.setattr(eng.importlib, "import_module", lambda name: no_ort(name))
+    with pytest.raises(MissingDependencyError, match=r"pip install 'eokit\[onnx\]'"):
+        build_engine(BNNet().eval(), EngineOptions("onnxruntime", "fp32"), shape=(4, 16, 16))
+
+
+def test_a_predictor_reused_for_another_scene_starts_from_fp32(tmp_path) -> None:
+    from eokit.infer import as_predictor
+
+    pred = as_predictor(BNNet().eval(), contract())
+    int8 = PredictOptions.of(crop=64, stride=56, engine="onnxruntime", precision="int8", guard_tiles=2,
+                             calibration_tiles=2, min_agreement=0.5)
+    first = predict_scene(pred, _scene(tmp_path), tmp_path / "a.tif", int8)
+    assert first.engine is not None and first.engine.precision == "int8"
+    fp32 = predict_scene(pred, _scene(tmp_path), tmp_path / "b.tif", PredictOptions.of(crop=64, stride=56))
+    ref = predict_scene(BNNet().eval(), _scene(tmp_path), tmp_path / "c.tif", PredictOptions.of(crop=64, stride=56),
+                        contract=contract())
+    assert fp32.engine is None and all(not isinstance(r, eng.Engine) for r in pred.runners)
+    with rasterio.open(fp32.path) as a, rasterio.open(ref.path) as b:
+        assert np.array_equal(a.read(), b.read())
+
+
+def test_cli_predict_engine_options(tmp_path, capsys) -> None:
+    from dataclasses import replace
+
+    from eokit.cli.main import main
+    from eokit.models import create_model
+    from eokit.train import save_checkpoint
+
+    torch.manual_seed(0)
+    bands = ["B2", "B3", "B4", "B5"]
+    model = create_model("unet", task="segmentation", bands=bands, num_classes=3, sensor="landsat8")
+    meta = {"model": model.config, "task": {"name": "segmentation", "num_classes": 3},
+            "contract": replace(model.data_contract, classes=("water", "land", "cloud"))}
+    ckpt = save_checkpoint(tmp_path / "ckpt", model, meta)
+    scene = write_scene(tmp_path / "s.tif", smooth_scene(96, 100), bands=tuple(bands))
+    out = tmp_path / "m.tif"
+    assert main(["predict", str(ckpt), str(scene), "-o", str(out), "-q", "--crop", "64", "--stride", "48",
+                 "--engine", "onnxruntime", "--precision", "fp32"]) == 0
+    err = capsys.readouterr().err
+    assert "engine onnxruntime/fp32: 100.00% of checked pixels keep the fp32 class" in err
+    with rasterio.open(out) as ds:
+        assert ds.tags()["EOKIT_ENGINE"] == "onnxruntime" and ds.tags()["EOKIT_ENGINE_AGREEMENT"] == "1.000000"
+    assert main(["predict", str(ckpt), str(scene), "-o", str(out), "--precision", "int8"]) == 2
+    assert "use --engine onnxruntime --precision int8" in capsys.readouterr().err
+
+
+def test_int8_calibrated_on_given_scenes(tmp_path) -> None:
+    other = write_scene(tmp_path / "other.tif", smooth_scene(120, 140, seed=7))
+    opts = PredictOptions.of(crop=64, stride=56, engine="onnxruntime", precision="int8", guard_tiles=2,
+                             calibration_tiles=2, min_agreement=0.5, calibration=(str(other),))
+    q = eng.STATS["quantisations"]
+    res = predict_scene(BNNet().eval(), _scene(tmp_path), tmp_path / "m.tif", opts, contract=contract())
+    assert res.engine is not None and res.engine.precision == "int8" and eng.STATS["quantisations"] == q + 1
+    empty = write_scene(tmp_path / "empty.tif", np.zeros((4, 80, 80), np.uint16), nodata=0)
+    with pytest.raises(ConfigError, match="empty.tif.*holds no valid pixels"):
+        predict_scene(BNNet().eval(), _scene(tmp_path), tmp_path / "n.tif",
+                      opts.replace(calibration=(str(empty),)), contract=contract())
