@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -108,6 +107,3 @@ def build_method(name: str, backbone: Backbone, options: dict[str, Any] | None =
         return cls(backbone, **(options or {}))
     except TypeError as exc:
         raise PretrainError(f"method {name!r}: bad options {options!r} ({exc}); see docs/pretrain.md") from None
-
-
-Factory = Callable[..., PretrainMethod]
