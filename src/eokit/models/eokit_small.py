@@ -111,5 +111,5 @@ SSL_WEIGHTS = WeightSpec(
     proof="trained by eokit (scripts/pretrain_gpu.py on the pack of scripts/pretrain_pack.py); the run record "
           "(steps, images, seed, device) is eokit_small_ssl.run.json beside the weights",
     extra={"method": "contrastive (SimCLR NT-Xent)", "seed": 0, "record": str(SSL_RECORD),
-           "splits": str(SSL_SPLITS), "budget": "452 s on one NVIDIA H200 (12,776 steps, 7.50 M views pairs)"},
+           "splits": str(SSL_SPLITS), "budget": "452 s on one NVIDIA H200 (12,776 steps, 7.50 M image pairs; any bands: R, G, B is only the default set)"},
 )
