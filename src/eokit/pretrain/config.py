@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from eokit.errors import ConfigError
 from eokit.pretrain.sources import PretrainSource
-from eokit.train.config import format_errors, set_override
+from eokit.train.config import format_errors, read_config_yaml
 
 
 class _Section(BaseModel):
@@ -79,13 +78,4 @@ def parse_pretrain_config(data: dict[str, Any], source: str = "<dict>") -> Pretr
 
 def load_pretrain_config(path: str | Path, overrides: list[str] | None = None) -> PretrainConfig:
     """Read and validate a YAML pretraining config (``overrides``: ``key.path=value``)."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"pretraining config {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"pretraining config {str(path)!r} is not valid YAML: {exc}") from None
-    for o in overrides or []:
-        set_override(data, o)
-    return parse_pretrain_config(data, repr(str(path)))
+    return parse_pretrain_config(read_config_yaml(path, overrides, "pretraining config"), repr(str(path)))

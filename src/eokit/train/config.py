@@ -191,15 +191,21 @@ def set_override(data: dict[str, Any], assignment: str) -> None:
     cur[parts[-1]] = yaml.safe_load(value)
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
-    """Read and validate a YAML training config (``overrides``: ``key.path=value`` strings)."""
+def read_config_yaml(path: str | Path, overrides: list[str] | None = None,
+                     what: str = "training config") -> dict[str, Any]:
+    """A YAML config file as a dict with ``key.path=value`` overrides applied (ConfigError names the file)."""
     path = Path(path)
     if not path.exists():
-        raise ConfigError(f"training config {str(path)!r} does not exist")
+        raise ConfigError(f"{what} {str(path)!r} does not exist")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"training config {str(path)!r} is not valid YAML: {exc}") from None
+        raise ConfigError(f"{what} {str(path)!r} is not valid YAML: {exc}") from None
     for o in overrides or []:
         set_override(data, o)
-    return parse_config(data, repr(str(path)))
+    return data
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read and validate a YAML training config (``overrides``: ``key.path=value`` strings)."""
+    return parse_config(read_config_yaml(path, overrides), repr(str(path)))
