@@ -7,19 +7,23 @@ Two workloads, each run through the library call its CLI command makes:
 * ``predict``: ``eokit.infer.predict_scenes`` (``eokit predict CKPT S1..S8 -o DIR``) maps 8 scenes
   with a U-Net checkpoint (4 bands in, 3 classes, base 16 channels, depth 3; seeded random weights,
   loaded by path on every worker). The scenes are the real Landsat-8 crop of the mirror
-  (``scenes/landsat8_LC80200392015216``, bands B2-B5, 627 x 603 px) in 8 orientations (the
-  dihedral group), written once as tiled DEFLATE GeoTIFFs under ``$EOKIT_CACHE/bench/scale_out``.
+  (``scenes/landsat8_LC80200392015216``, bands B2-B5, 627 x 603 px) repeated ``--scene-tiles`` K x K
+  times, mirrored so that it joins seamlessly (default K = 2: 1254 x 1206 px), in 8 orientations
+  (the dihedral group), written once as tiled DEFLATE GeoTIFFs under ``$EOKIT_CACHE/bench/scale_out``.
+  Work of this size per command amortises the cluster's fixed cost (start and close, ~2-3 s); with
+  ``--scene-tiles 1`` (4-6 s of work in-process) that cost decides the efficiency instead.
 * ``bench``: ``eokit.bench.run_suite`` (``eokit bench --suite FILE``) on a tiny grid over real
   mirror data: 3 backbones (resnet18, mobilecnn, mobilecnn x0.5; random init) x 2 datasets
-  (EuroSAT MS subset, EuroSAT RGB 300/150) x 2 protocols (knn5, linear), one seed: 6 feature
+  (EuroSAT MS subset, EuroSAT RGB ``--bench-items`` train / half as many test, default 1200 / 600) x 2 protocols (knn5, linear), one seed: 6 feature
   tasks and 12 evaluation tasks. The decoded datasets are cached once before timing
   (``$EOKIT_CACHE/bench/data``); the feature cache is emptied before every run, so every run
   extracts every feature set again.
 
 Settings: ``here`` (in this process, torch on 1 thread), ``local-1``/``local-2`` (the LocalCluster
 eokit starts itself: ``--workers 1|2``, processes, 1 thread each, forked from eokit's forkserver;
-each run in a fresh Python process, as each command is, so its timed part includes the cluster's
-start with the forkserver's imports, and its close; ``EOKIT_WORKER_START=spawn`` gives Dask's
+each run in a fresh Python process, as each command is, which starts the workers' forkserver
+first so that its imports overlap the driver's; the timed part includes the cluster's start with
+what is left of the forkserver's imports, and its close; ``EOKIT_WORKER_START=spawn`` gives Dask's
 default for a before/after), ``ext-1``/``ext-2`` (``--scheduler tcp://127.0.0.1:PORT``: a scheduler and 1 or 2
 ``dask worker`` processes, 1 thread each, started by this script before the rounds, warmed by one
 untimed run of each workload, kept across rounds as a long-lived cluster is, and shut down at
@@ -77,8 +81,8 @@ datasets:
     spec: eurosat_rgb
     loader: image_folder
     kwargs: {root: classification/eurosat_rgb, sensor: rgb, name: eurosat_rgb}
-    train: {split: train, max_items: 300}
-    test: {split: test, max_items: 150}
+    train: {split: train, max_items: TRAIN_ITEMS}
+    test: {split: test, max_items: TEST_ITEMS}
 protocols: [knn5, linear]
 fractions: [1.0]
 seeds: [0]
@@ -92,8 +96,13 @@ def workers_of(setting: str) -> int:
 
 
 # -- inputs (made once, untimed) ------------------------------------------------------------------
-def make_scenes(root: Path, mirror: Path, n: int) -> list[Path]:
-    """``n`` (<= 8) 4-band GeoTIFFs: the Landsat-8 crop of the mirror in the 8 dihedral orientations."""
+def scene_paths(root: Path, n: int, tiles: int) -> list[Path]:
+    return [root / (f"l8_{i}.tif" if tiles == 1 else f"l8_{i}_x{tiles}.tif") for i in range(n)]
+
+
+def make_scenes(root: Path, mirror: Path, n: int, tiles: int = 1) -> list[Path]:
+    """``n`` (<= 8) 4-band GeoTIFFs: the Landsat-8 crop of the mirror in the 8 dihedral orientations;
+    ``tiles`` > 1 repeats the crop ``tiles`` x ``tiles`` times, mirrored so that it joins seamlessly."""
     import numpy as np
     import rasterio
     from rasterio.transform import from_origin
@@ -102,7 +111,7 @@ def make_scenes(root: Path, mirror: Path, n: int) -> list[Path]:
 
     if not 1 <= n <= 8:
         raise SystemExit(f"--scenes {n}: 1 to 8 (the 8 orientations of the Landsat-8 crop)")
-    paths = [root / f"l8_{i}.tif" for i in range(n)]
+    paths = scene_paths(root, n, tiles)
     if all(p.exists() for p in paths):
         return paths
     arrays = []
@@ -111,6 +120,8 @@ def make_scenes(root: Path, mirror: Path, n: int) -> list[Path]:
             arrays.append(ds.read(1))
             crs, t = ds.crs, ds.transform
     base = np.stack(arrays)
+    row = np.concatenate([base if j % 2 == 0 else base[:, :, ::-1] for j in range(tiles)], axis=2)
+    base = np.concatenate([row if i % 2 == 0 else row[:, ::-1] for i in range(tiles)], axis=1)
     root.mkdir(parents=True, exist_ok=True)
     for i, p in enumerate(paths):
         a = np.rot90(base, k=i % 4, axes=(1, 2))
@@ -328,13 +339,14 @@ def cluster_cpu(address: str) -> float:
     return float(sum(workers.values()) + sched)
 
 
-def run_child(workload: str, out: Path, workers: int, scenes: int) -> tuple[float, float, str]:
+def run_child(workload: str, out: Path, workers: int, scenes: int, tiles: int = 1) -> tuple[float, float, str]:
     """One LocalCluster run in a fresh Python process, as one ``eokit predict|bench --workers N``
-    command is: its imports are not timed; the cluster's start (the forkserver's imports
-    included), the work and the cluster's close are; so is its CPU time (the driver's, the
-    forkserver's and its workers')."""
+    command is: the workers' forkserver is started first (as the commands do), so its imports
+    overlap the driver's; the driver's imports are not timed; the cluster's start (whatever of
+    the forkserver's imports is left), the work and the cluster's close are; so is the CPU time
+    of all of it (the driver's, the forkserver's with its imports, and its workers')."""
     cmd = [sys.executable, __file__, "--child", workload, "--child-out", str(out), "--child-workers",
-           str(workers), "--scenes", str(scenes)]
+           str(workers), "--scenes", str(scenes), "--scene-tiles", str(tiles)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
@@ -346,12 +358,21 @@ def run_child(workload: str, out: Path, workers: int, scenes: int) -> tuple[floa
 
 def child(args: argparse.Namespace) -> None:
     """``--child``: the body of :func:`run_child` (inputs made by the parent, same cache)."""
-    from eokit.env import cache_dir, limit_threads, tune_allocator
+    from eokit.env import (
+        BENCH_PRELOAD,
+        PREDICT_PRELOAD,
+        cache_dir,
+        limit_threads,
+        prepare_workers,
+        tune_allocator,
+    )
 
+    # as `eokit predict|bench --workers N` does first: the workers' server imports while this process imports
+    prepare_workers(PREDICT_PRELOAD if args.child == "predict" else BENCH_PRELOAD)
     cache = cache_dir()
     limit_threads(1)
     tune_allocator()
-    scenes = [cache / "scenes" / f"l8_{i}.tif" for i in range(args.scenes)]
+    scenes = scene_paths(cache / "scenes", args.scenes, args.scene_tiles)
     cpu_before = cpu_self() + cpu_children()
     if args.child == "predict":
         wall, digest = run_predict(cache / "unet_checkpoint", scenes, Path(args.child_out), None, args.child_workers)
@@ -412,6 +433,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--scenes", type=int, default=8, help="scenes of the predict workload (1-8)")
+    ap.add_argument("--scene-tiles", type=int, default=2,
+                    help="each predict scene is the Landsat-8 crop repeated K x K times (1: the crop itself)")
+    ap.add_argument("--bench-items", type=int, default=1200,
+                    help="EuroSAT RGB training items of the bench workload (test: half as many)")
     ap.add_argument("--workloads", default=",".join(WORKLOADS), help="comma list of: predict, bench")
     ap.add_argument("--settings", default=",".join(SETTINGS), help=f"comma list of: {', '.join(SETTINGS)}")
     ap.add_argument("--child", choices=WORKLOADS, help=argparse.SUPPRESS)
@@ -442,10 +467,10 @@ def main() -> None:
     tune_allocator()
     load0 = os.getloadavg()
     t0 = time.perf_counter()
-    scenes = make_scenes(cache / "scenes", mirror, args.scenes)
+    scenes = make_scenes(cache / "scenes", mirror, args.scenes, args.scene_tiles)
     ckpt = make_checkpoint(cache)
     suite = cache / "suite.yaml"
-    suite.write_text(SUITE)
+    suite.write_text(SUITE.replace("TRAIN_ITEMS", str(args.bench_items)).replace("TEST_ITEMS", str(args.bench_items // 2)))
     if "bench" in workloads:  # decode the datasets once into the disk cache (untimed)
         from eokit.bench.config import load_suite
         from eokit.bench.runner import plan
@@ -489,7 +514,7 @@ def main() -> None:
                     n_workers = 0 if s == "here" else n
                     out = work / f"{w}-{s}-{r}"
                     if s.startswith("local"):
-                        wall, cpu, digest = run_child(w, out, n, len(scenes))
+                        wall, cpu, digest = run_child(w, out, n, len(scenes), args.scene_tiles)
                     else:
                         c0 = cpu_self() + (cluster_cpu(scheduler) if scheduler else 0.0)
                         wall, digest = runners[w](s, out, scheduler, n_workers)
@@ -516,7 +541,8 @@ def main() -> None:
           "the same path, / 2)")
     effs = {f"{w}_{p}": results[w][f"efficiency_{p}"] for w in workloads for p in ("local", "ext")
             if f"efficiency_{p}" in results[w]}
-    print(json.dumps({**results, "rounds": args.rounds, "scenes": len(scenes), "cpus": os.cpu_count(),
+    print(json.dumps({**results, "rounds": args.rounds, "scenes": len(scenes),
+                      "scene_tiles": args.scene_tiles, "bench_items": args.bench_items, "cpus": os.cpu_count(),
                       "load_start": round(load0[0], 2), "load_end": round(load1[0], 2),
                       "target_efficiency": TARGET_EFFICIENCY,
                       "target_met": {k: v >= TARGET_EFFICIENCY for k, v in effs.items()}}))

@@ -194,6 +194,11 @@ def limit_threads(n: int) -> None:
 WORKER_START_METHODS = ("forkserver", "spawn")
 """How :func:`local_cluster` starts worker processes (``EOKIT_WORKER_START``; default forkserver)."""
 _BASE_PRELOAD = ("distributed", "numpy", "torch", "rasterio")
+PREDICT_PRELOAD = ("eokit.infer.predict", "eokit.infer.checkpoint", "eokit.models.zoo")
+"""What the forkserver of ``eokit predict --workers N`` imports once for every worker (no Lightning:
+reading a checkpoint does not need it)."""
+BENCH_PRELOAD = ("eokit.bench.runner", "eokit.bench.features", "eokit.bench.protocols", "eokit.models.zoo")
+"""What the forkserver of ``eokit bench --workers N`` imports once for every worker."""
 
 
 def worker_start_method() -> str:

@@ -239,3 +239,31 @@ def test_int8_calibrated_on_given_scenes(tmp_path) -> None:
     with pytest.raises(ConfigError, match="empty.tif.*holds no valid pixels"):
         predict_scene(BNNet().eval(), _scene(tmp_path), tmp_path / "n.tif",
                       opts.replace(calibration=(str(empty),)), contract=contract())
+
+
+def test_onnx_lanes_split_batches_and_match_one_run() -> None:
+    """On the CPU a batch is cut into single-threaded runs side by side; the outputs are the same."""
+    model = BNNet().eval()
+    path = eng.onnx_model(model, (4, 32, 32), "fp32")
+    lanes = eng.OnnxEngine(path, threads=2)
+    one = eng.OnnxEngine(path, threads=1)
+    assert lanes.lanes == 2 and one.lanes == 1 and one._pool is None
+    x = torch.randn(5, 4, 32, 32, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        ref = model(x)
+    for batch in (x, x[:2], x[:1]):  # 3 + 2 split across the lanes, 1 + 1, one tile on the wide session
+        got = lanes(batch)
+        assert got.shape == (len(batch), 3, 32, 32)
+        assert torch.allclose(got, one(batch), atol=1e-6)
+        assert float((got - ref[:len(batch)]).abs().max()) < 1e-4
+    assert lanes._wide is not None  # made for the batch of one
+    lanes.close()
+    assert lanes._pool is None
+
+
+def test_classes_of_is_the_first_maximum() -> None:
+    p = torch.tensor([[[[0.2]], [[0.5]], [[0.5]]], [[[0.9]], [[0.1]], [[0.0]]]])  # a tie: the first wins
+    assert eng.classes_of(p).flatten().tolist() == [1, 0]
+    x = torch.randn(2, 7, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(eng.classes_of(x), x.argmax(1))
+    assert eng.classes_of(torch.tensor([[[[0.4, 0.6]]]])).tolist() == [[[0, 1]]]

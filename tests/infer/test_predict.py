@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import rasterio
@@ -204,6 +206,8 @@ def test_exception_mid_run_leaves_no_file(tmp_path, prefetch: bool) -> None:
                       PredictOptions.of(crop=64, stride=48, batch_size=4, prefetch=prefetch),
                       contract=contract(3))
     assert not out.exists() and list(out.parent.iterdir()) == []  # temporaries cleaned up too
+    # the forward passes run in a thread of the stream: its error reached the caller, and it stopped
+    assert not [t for t in threading.enumerate() if t.name.startswith("eokit-forward")]
 
 
 def test_ensemble_and_tta(tmp_path) -> None:

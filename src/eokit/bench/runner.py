@@ -49,6 +49,7 @@ from eokit.bench.config import (
     stable_hash,
 )
 from eokit.env import (
+    BENCH_PRELOAD,
     data_root,
     limit_threads,
     local_cluster,
@@ -469,7 +470,7 @@ def run_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = N
 
 # -- driver ------------------------------------------------------------------------------------------
 
-WORKER_PRELOAD = ("eokit.bench.runner", "eokit.bench.features", "eokit.bench.protocols", "eokit.models.zoo")
+WORKER_PRELOAD = BENCH_PRELOAD
 """Modules the LocalCluster's forkserver imports once for every worker (:func:`eokit.env.local_cluster`)."""
 
 

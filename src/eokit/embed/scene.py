@@ -14,6 +14,7 @@ field COG has one pixel per chip, centred on the chip's centre, ``stride`` scene
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time as _time
@@ -31,7 +32,7 @@ from eokit.embed.store import EmbeddingStore, unit_int8, write_embeddings
 from eokit.env import gdal_env, local_cluster
 from eokit.errors import BandError, ConfigError, EmbeddingError, NoOverlapError
 from eokit.infer.options import RunOptions, SceneOptions
-from eokit.infer.plan import TilePlan
+from eokit.infer.plan import DEFAULT_GDAL_CACHE_MB, TilePlan, gdal_cache_mb
 from eokit.infer.prefetch import Prefetcher
 from eokit.infer.source import Scene, open_scene, scene_name
 from eokit.io import CogWriter, GridSpec
@@ -220,8 +221,13 @@ def embed_scene(
                                 dtype="int8" if int8 else "float32")
     t0 = _time.perf_counter()
     emb = as_embedder(model, device=o.run.device, engine=o.run.engine_options, **model_kwargs)
-    with gdal_env(GDAL_CACHEMAX=int(o.run.gdal_cache_mb), GDAL_NUM_THREADS=str(max(1, torch.get_num_threads()))):
+    threads = str(max(1, torch.get_num_threads()))
+    with contextlib.ExitStack() as scope:
+        scope.enter_context(gdal_env(GDAL_CACHEMAX=o.run.gdal_cache_mb or DEFAULT_GDAL_CACHE_MB,
+                                     GDAL_NUM_THREADS=threads))
         src, names, name = _open(scene, emb, o)
+        if o.run.gdal_cache_mb is None:  # sized from the scene's blocks (eokit.infer.plan.gdal_cache_mb)
+            scope.enter_context(gdal_env(GDAL_CACHEMAX=gdal_cache_mb(src), GDAL_NUM_THREADS=threads))
         sid = scene_id or getattr(src, "item_id", None) or name
         when = time or getattr(src, "datetime", None)
         grid = src.grid

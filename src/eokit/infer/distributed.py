@@ -13,14 +13,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from eokit.env import local_cluster
+from eokit.env import PREDICT_PRELOAD, local_cluster
 from eokit.errors import ConfigError
 from eokit.infer.options import PredictOptions
 from eokit.infer.source import scene_name
 from eokit.models.contract import DataContract
 
 _MODEL_CACHE: dict[str, Any] = {}
-WORKER_PRELOAD = ("eokit.infer.predict", "eokit.infer.checkpoint", "eokit.train", "eokit.models.zoo")
+WORKER_PRELOAD = PREDICT_PRELOAD
 """Modules the LocalCluster's forkserver imports once for every worker (:func:`eokit.env.local_cluster`)."""
 
 

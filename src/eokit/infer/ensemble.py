@@ -27,6 +27,7 @@ from eokit.models.engine import (
     GuardReport,
     TorchEngine,
     build_engine,
+    classes_of,
     judge,
 )
 
@@ -264,7 +265,7 @@ class Predictor:
                 total = y if total is None else total + y
                 if self.members > 1:
                     if self.contract.is_classifier:
-                        votes.append(_classes(y))
+                        votes.append(classes_of(y))
                     else:
                         sq = y * y if sq is None else sq + y * y
         assert total is not None
@@ -272,7 +273,7 @@ class Predictor:
             return total
         mean = total / self.members
         if self.contract.is_classifier:
-            winner = _classes(mean)
+            winner = classes_of(mean)
             agree = torch.stack([v == winner for v in votes]).float().mean(0, keepdim=False)
             extra = agree.unsqueeze(1)
         else:
@@ -304,7 +305,3 @@ def _tiles(x: Any, v: Any, s: int, e: int, device: torch.device) -> tuple[torch.
     vs = torch.from_numpy(np.asarray(v[s:e], bool)) if isinstance(v, np.ndarray) else v[s:e].bool()
     return xs.to(device), vs.to(device)
 
-
-def _classes(p: torch.Tensor) -> torch.Tensor:
-    """Class per pixel: argmax for K > 1, p >= 0.5 for a single sigmoid channel."""
-    return (p[:, 0] >= 0.5).to(torch.int64) if p.shape[1] == 1 else p.argmax(1)

@@ -140,7 +140,7 @@ class RunOptions:
     batch_size: int = 16
     forward_batch: int | None = None  # None: 2 tiles per pass on CPU, the whole batch on a GPU
     read_budget_mb: float = 48.0
-    gdal_cache_mb: int = 64
+    gdal_cache_mb: int | None = None  # None: two rows of the scene's blocks when they fit 192 MiB, else 64
     optimize: bool = True
     prefetch: bool | None = None  # None: only when the model runs on a GPU
     tta: str | None = None
@@ -169,8 +169,9 @@ class RunOptions:
         if isinstance(self.read_budget_mb, bool) or not isinstance(self.read_budget_mb, (int, float)) or not (
                 self.read_budget_mb > 0):
             raise ConfigError(f"read_budget_mb {self.read_budget_mb!r} must be a positive number of MiB (e.g. 48)")
-        if isinstance(self.gdal_cache_mb, bool) or not isinstance(self.gdal_cache_mb, int) or self.gdal_cache_mb < 1:
-            raise ConfigError(f"gdal_cache_mb {self.gdal_cache_mb!r} must be a whole number of MiB >= 1 (e.g. 64)")
+        if self.gdal_cache_mb is not None and (isinstance(self.gdal_cache_mb, bool) or not isinstance(
+                self.gdal_cache_mb, int) or self.gdal_cache_mb < 1):
+            raise ConfigError(f"gdal_cache_mb {self.gdal_cache_mb!r} must be a whole number of MiB >= 1 (e.g. 64), or None to size it from the scene")
         if self.tta == "none":
             object.__setattr__(self, "tta", None)
         elif self.tta is not None:

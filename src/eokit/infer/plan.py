@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from eokit.errors import ConfigError
 
@@ -129,3 +130,25 @@ class TilePlan:
             f"{len(self.rows)} tile rows x {len(self.cols)} tile cols = {self.n_tiles} tiles, "
             f"overlap {self.min_overlap}-{self.max_overlap} px"
         )
+
+
+DEFAULT_GDAL_CACHE_MB = 64
+AUTO_GDAL_CACHE_MAX_MB = 192
+
+
+def gdal_cache_mb(source: Any, requested: int | None = None) -> int:
+    """GDAL's block cache for streaming ``source`` in tile rows: ``requested``, or chosen (None).
+
+    Chosen: two rows of the scene's blocks (+16 MiB) when that is at most
+    ``AUTO_GDAL_CACHE_MAX_MB``, so that the next tile row, which overlaps the same blocks, finds them
+    decoded; else ``DEFAULT_GDAL_CACHE_MB`` (a cache smaller than a block row is evicted before the
+    next tile row reaches it, so a larger one would only cost memory). Measured on a 13-band
+    4096 x 4096 DEFLATE scene read in two groups per tile row: 1.67 s with 64 MiB, 0.94 s with 160.
+    """
+    if requested is not None:
+        return int(requested)
+    from eokit.io import block_row_bytes
+
+    need = -(-2 * block_row_bytes(source) // 2**20) + 16
+    return max(DEFAULT_GDAL_CACHE_MB, need) if need <= AUTO_GDAL_CACHE_MAX_MB else DEFAULT_GDAL_CACHE_MB
+

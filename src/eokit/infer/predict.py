@@ -14,10 +14,12 @@ never by the scene's height.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ from eokit.infer.blend import BlendWindows
 from eokit.infer.ensemble import Predictor
 from eokit.infer.options import PredictOptions
 from eokit.infer.output import OutputSpec, output_spec
-from eokit.infer.plan import TilePlan
+from eokit.infer.plan import DEFAULT_GDAL_CACHE_MB, TilePlan, gdal_cache_mb
 from eokit.infer.prefetch import Prefetcher
 from eokit.infer.series import SeriesSource
 from eokit.infer.source import Scene, open_scene
@@ -170,13 +172,17 @@ def predict_scene(
     # GDAL decodes blocks with torch's thread count: reading runs between forward passes, so the
     # cores are free then (the handle cache keeps handles per thread setting, see eokit.io.raster)
     decode_threads = str(max(1, torch.get_num_threads()))
-    with gdal_env(GDAL_CACHEMAX=int(run.gdal_cache_mb), GDAL_NUM_THREADS=decode_threads):
+    with contextlib.ExitStack() as scope:
+        scope.enter_context(gdal_env(GDAL_CACHEMAX=run.gdal_cache_mb or DEFAULT_GDAL_CACHE_MB,
+                                     GDAL_NUM_THREADS=decode_threads))
         if isinstance(scene, SeriesSource):  # a time series: (T, C, h, w) tiles, one map
             src: Any = scene
             pred.dates = torch.from_numpy(scene.doy)
         else:
             src = open_scene(scene, sensor=sc.sensor or pred.contract.sensor, band_names=sc.band_names,
                              band_map=sc.band_map, resampling=sc.resampling, reference=sc.reference)
+        if run.gdal_cache_mb is None:  # sized from the scene's blocks (eokit.infer.plan.gdal_cache_mb)
+            scope.enter_context(gdal_env(GDAL_CACHEMAX=gdal_cache_mb(src), GDAL_NUM_THREADS=decode_threads))
         names = src.require_bands(pred.contract.bands, what="the model")
         frames = len(src) if isinstance(src, SeriesSource) else None
         grid = src.grid
@@ -219,13 +225,17 @@ def sample_tiles(src: Any, names: list[str], plan: TilePlan, n: int, seed: int =
     dtype + validity (n, c, c).
 
     The first ``skip`` places of the seeded order are passed over (so calibration and guard tiles
-    differ). A time series gives (n, T, C, c, c) and (n, T, c, c). None when no tile holds data.
+    differ). Each window is moved (by less than a crop) to lie inside one of the raster's internal
+    blocks where blocks are at least a crop wide: it then decodes one block per band, not up to four
+    (13-band 4096^2 DEFLATE scene: 16 samples in 0.1 s instead of 0.39 s). A time series gives
+    (n, T, C, c, c) and (n, T, c, c). None when no tile holds data.
     """
     order = np.random.default_rng(seed).permutation(plan.n_tiles)[skip:]
     c, xs, vs = plan.crop, [], []
+    bh, bw = _block_shape(src)
     for t in order:
         i, j = divmod(int(t), len(plan.cols))
-        y0, x0 = plan.rows[i], plan.cols[j]
+        y0, x0 = _inside_block(plan.rows[i], c, bh, plan.height), _inside_block(plan.cols[j], c, bw, plan.width)
         boundless = y0 + c > plan.height or x0 + c > plan.width
         chip = src.read(Window(x0, y0, c, c), bands=names, boundless=boundless, dtype=None)
         if not chip.valid.any():
@@ -292,6 +302,21 @@ def _check_series(pred: Predictor, series: SeriesSource, channels: int, crop: in
         ) from exc
 
 
+def _block_shape(src: Any) -> tuple[int, int]:
+    """(rows, cols) of the internal blocks of ``src`` (its first band file's; (0, 0) when unknown)."""
+    first = next(iter(getattr(src, "sources", [src])), None)
+    ds = getattr(first, "dataset", None)
+    return tuple(ds.block_shapes[0]) if ds is not None else (0, 0)  # type: ignore[return-value]
+
+
+def _inside_block(offset: int, crop: int, block: int, size: int) -> int:
+    """``offset`` moved back so that [offset, offset + crop) lies inside one block (when blocks hold a crop)."""
+    if block < crop or offset + crop > size:
+        return offset
+    start = offset - offset % block
+    return min(offset, start + block - crop)
+
+
 class _Stream:
     """The streaming loop of one scene (see the module docstring)."""
 
@@ -321,10 +346,10 @@ class _Stream:
         self.done = 0
         self.skipped = 0
         self.prefetch = prefetch
-        self._x: np.ndarray | None = None
-        self._v: np.ndarray | None = None
-        self._xt = torch.empty(0)
-        self._vt = torch.empty(0, dtype=torch.bool)
+        self._bufs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._flip = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._inflight: tuple[Future[np.ndarray], list[tuple[_Group, int]]] | None = None
 
     # -- reading -----------------------------------------------------------
     def _read(self, spec: tuple[int, int, int]) -> _Group:
@@ -341,11 +366,19 @@ class _Stream:
                 for i in range(len(p.rows)) for j0 in range(0, len(p.cols), self.per_group)]
 
     def run(self) -> None:
-        with Prefetcher(self._read, self._group_specs(), self.prefetch) as groups:
-            for g in groups:
-                self._take(g)
-        if self.queue:
-            self._run_batch()
+        # one forward pass runs in this thread while the caller blends the previous pass's outputs and
+        # reads the next group: the serial parts of the loop fill the cores' gaps between passes
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="eokit-forward")
+        try:
+            with Prefetcher(self._read, self._group_specs(), self.prefetch) as groups:
+                for g in groups:
+                    self._take(g)
+            if self.queue:
+                self._run_batch()
+            self._collect()
+        finally:
+            self._pool.shutdown(wait=True)
+            self._inflight = None
         self._finish_ready()
 
     def _take(self, g: _Group) -> None:
@@ -365,39 +398,62 @@ class _Stream:
         self._finish_ready()
 
     # -- model -------------------------------------------------------------
-    def _run_batch(self) -> None:
-        c, p = self.plan.crop, self.plan
-        n = len(self.queue)
-        if self._x is None or self._v is None:  # one reusable float32 batch buffer (no allocator churn per batch)
+    def _buffers(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch buffers (tiles, validity) not in use by the pass in flight (two sets, made once)."""
+        if not self._bufs:
+            c = self.plan.crop
             t = (self.frames,) if self.frames else ()  # a time series: (B, T, C, c, c), validity per date
             pin = self.pred.device.type == "cuda"  # page-locked: host-to-device copies run asynchronously
             n_max = self.forward_batch  # the queue runs when a forward pass fills
-            self._xt = torch.empty((n_max, *t, len(self.names), c, c), dtype=torch.float32, pin_memory=pin)
-            self._vt = torch.empty((n_max, *t, c, c), dtype=torch.bool, pin_memory=pin)
-            self._x, self._v = self._xt.numpy(), self._vt.numpy()
+            self._bufs = [(torch.empty((n_max, *t, len(self.names), c, c), dtype=torch.float32, pin_memory=pin),
+                           torch.empty((n_max, *t, c, c), dtype=torch.bool, pin_memory=pin)) for _ in range(2)]
+        self._flip ^= 1
+        return self._bufs[self._flip]
+
+    def _run_batch(self) -> None:
+        """Start a forward pass on the queued tiles, then blend the previous pass's outputs meanwhile."""
+        c, n = self.plan.crop, len(self.queue)
+        xt, vt = self._buffers()
+        x, v = xt.numpy(), vt.numpy()
         for b, (g, col) in enumerate(self.queue):
-            np.copyto(self._x[b], g.array[..., col:col + c], casting="unsafe")
-            self._v[b] = (g.frames_valid if g.frames_valid is not None else g.valid)[..., col:col + c]
-        for s in range(0, n, self.forward_batch):
-            e = min(n, s + self.forward_batch)
-            x = self._xt[s:e]
-            y = self.pred(x, self._vt[s:e], inplace=True).cpu().numpy()
-            for b in range(s, e):
-                g, col = self.queue[b]
-                if g.acc is None:
-                    g.acc = np.zeros((self.channels + 1, c, g.x1 - g.x0), np.float32)
-                w = self.windows.for_tile(p.rows[g.row], g.x0 + col, p.height, p.width)
-                acc = g.acc[:, :, col:col + c]
-                yb = y[b - s]
-                yb *= w
-                acc[:-1] += yb
-                acc[-1] += w
-                g.pending -= 1
-            del x, y
-        self.done += n
+            np.copyto(x[b], g.array[..., col:col + c], casting="unsafe")
+            v[b] = (g.frames_valid if g.frames_valid is not None else g.valid)[..., col:col + c]
+        tiles = list(self.queue)
         self.queue.clear()
+        job = self._pool.submit(self._forward, xt[:n], vt[:n]) if self._pool is not None else None
+        if job is None:  # not streaming (no pool): run here
+            self._inflight = None
+            self._blend(self._forward(xt[:n], vt[:n]), tiles)
+            return
+        self._collect()
+        self._inflight = (job, tiles)
+
+    def _forward(self, x: torch.Tensor, v: torch.Tensor) -> np.ndarray:
+        return self.pred(x, v, inplace=True).cpu().numpy()  # type: ignore[no-any-return]
+
+    def _collect(self) -> None:
+        """Wait for the pass in flight (its errors are raised here) and blend its outputs."""
+        if self._inflight is not None:
+            job, tiles = self._inflight
+            self._inflight = None
+            self._blend(job.result(), tiles)
+
+    def _blend(self, y: np.ndarray, tiles: list[tuple[_Group, int]]) -> None:
+        """Add each tile's weighted outputs (and weight) into its group's accumulator."""
+        c, p = self.plan.crop, self.plan
+        for b, (g, col) in enumerate(tiles):
+            if g.acc is None:
+                g.acc = np.zeros((self.channels + 1, c, g.x1 - g.x0), np.float32)
+            w = self.windows.for_tile(p.rows[g.row], g.x0 + col, p.height, p.width)
+            acc = g.acc[:, :, col:col + c]
+            yb = y[b]
+            yb *= w
+            acc[:-1] += yb
+            acc[-1] += w
+            g.pending -= 1
+        self.done += len(tiles)
         if self.progress is not None:
-            self.progress(n)
+            self.progress(len(tiles))
         self._finish_ready()
 
     # -- finishing ---------------------------------------------------------

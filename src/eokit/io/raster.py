@@ -699,3 +699,21 @@ def open_raster(
     """
     return RasterSource(path, band_names=band_names, sensor=sensor, nodata=nodata, bands=bands, band_map=band_map,
                         complex_mode=complex_mode)
+
+
+def block_row_bytes(source: Any) -> int:
+    """Decoded bytes of one row of a scene's internal blocks across its full width.
+
+    What GDAL's block cache must hold so that a reader moving down the scene in overlapping
+    windows decodes each block once. ``source``: a RasterSource, a BandStack (its band files
+    summed), a time series (its dates summed), or anything with ``.sources``; 0 when unknown.
+    """
+    if hasattr(source, "collection"):  # eokit.infer.series.SeriesSource
+        return sum(block_row_bytes(s) for s in source.collection.sources)
+    total = 0
+    for s in getattr(source, "sources", [source]):
+        ds = getattr(s, "dataset", None)
+        if ds is None:
+            return 0
+        total += int(ds.block_shapes[0][0]) * ds.width * ds.count * np.dtype(ds.dtypes[0]).itemsize
+    return total

@@ -35,6 +35,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,37 +178,75 @@ class TorchEngine(Engine):
 
 
 class OnnxEngine(Engine):
-    """An ONNX model run by ONNX Runtime (CUDA provider for a CUDA device when installed, else CPU)."""
+    """An ONNX model run by ONNX Runtime (CUDA provider for a CUDA device when installed, else CPU).
+
+    On the CPU a batch is cut into ``threads`` slices run side by side, each by one single-threaded
+    ``run`` of the same session (sessions are thread-safe): no synchronisation inside each
+    operator, so both cores stay busy on the small convolutions of tiles. Measured on the
+    benchmark's U-Net, batches of 2 tiles of 256 px, 2 cores: int8 7.6 against 6.3 tile-MPix/s
+    for one two-threaded run, fp32 4.9 against 4.6. A batch smaller than ``threads`` runs on
+    a multi-threaded session, made when first needed.
+    """
 
     engine = "onnxruntime"
 
     def __init__(self, path: str | os.PathLike[str], precision: str = "fp32", *, device: str | torch.device = "cpu",
                  threads: int | None = None) -> None:
-        ort = require_onnxruntime()
+        self.ort = require_onnxruntime()
         self.path, self.precision, self.device = Path(path), precision, torch.device(device)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads or max(1, torch.get_num_threads())
+        self.threads = threads or max(1, torch.get_num_threads())
+        self.providers = ["CPUExecutionProvider"]
+        if self.device.type == "cuda" and "CUDAExecutionProvider" in self.ort.get_available_providers():
+            self.providers.insert(0, "CUDAExecutionProvider")
+        self.lanes = self.threads if self.providers == ["CPUExecutionProvider"] else 1
+        self.session = self._session(1 if self.lanes > 1 else self.threads)
+        self._wide: Any = None  # the multi-threaded session for batches smaller than the lanes
+        self._pool = ThreadPoolExecutor(self.lanes, thread_name_prefix="eokit-ort") if self.lanes > 1 else None
+        self.input_name = self.session.get_inputs()[0].name
+
+    def _session(self, threads: int) -> Any:
+        so = self.ort.SessionOptions()
+        so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         # no busy-waiting between runs: the GDAL reader and the blending share the cores with it
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.log_severity_level = 3
         # ONNX Runtime's own memory arena stays on: without it, fp32 convolutions allocate their buffers
         # from malloc on every run and the heap fragments (2048^2 scene: +830 MiB peak without, +417 with)
-        providers = ["CPUExecutionProvider"]
-        if self.device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
         try:
-            self.session = ort.InferenceSession(str(self.path), so, providers=providers)
+            return self.ort.InferenceSession(str(self.path), so, providers=self.providers)
         except Exception as exc:  # corrupt cache file, unsupported op
             raise ModelError(f"ONNX Runtime cannot load {self.path}: {exc}; delete the file to export again") from exc
-        self.input_name = self.session.get_inputs()[0].name
+
+    def _run(self, a: np.ndarray) -> np.ndarray:
+        if self._pool is None or len(a) >= self.lanes:
+            session = self.session
+        else:
+            if self._wide is None:
+                self._wide = self._session(self.threads)
+            session = self._wide
+        if self._pool is None or len(a) < self.lanes:
+            return session.run(None, {self.input_name: a})[0]  # type: ignore[no-any-return]
+        parts = np.array_split(a, self.lanes)
+        futures = [self._pool.submit(session.run, None, {self.input_name: p}) for p in parts]
+        return np.concatenate([f.result()[0] for f in futures])
 
     def __call__(self, x: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         if kwargs:
             raise ModelError(f"the ONNX engine takes the image batch only, not {sorted(kwargs)}; use --engine torch")
         a = x.detach().to("cpu").contiguous().numpy()
-        y = self.session.run(None, {self.input_name: a})[0]
+        y = self._run(a)
         return torch.from_numpy(np.ascontiguousarray(y)).to(x.device, non_blocking=True)
+
+    def close(self) -> None:
+        """Stop the lanes' threads (also done when the engine is collected)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
 
 def require_onnxruntime() -> Any:
@@ -410,8 +449,13 @@ class GuardReport:
                 "reason": self.reason, "seconds": round(self.seconds, 3)}
 
 
-def _classes(p: torch.Tensor) -> torch.Tensor:
-    return (p[:, 0] >= 0.5).to(torch.int64) if p.shape[1] == 1 else p.argmax(1)
+def classes_of(p: torch.Tensor) -> torch.Tensor:
+    """Class per pixel of (B, K, h, w) scores: the first maximum for K > 1, p >= 0.5 for one sigmoid channel.
+
+    ``max(1).indices`` rather than ``argmax(1)``: the same first maximum, ~8x faster on CPU for
+    NCHW tensors (a strided reduction; 2.6 vs 22 ms for 2 x 10 x 256 x 256).
+    """
+    return (p[:, 0] >= 0.5).to(torch.int64) if p.shape[1] == 1 else p.max(1).indices
 
 
 class Agreement:
@@ -432,7 +476,7 @@ class Agreement:
         self.max_diff = max(self.max_diff, float((got - ref).abs().max()))
         self.max_ref = max(self.max_ref, float(ref.abs().max()))
         if self.classifier and ref.ndim == 4:
-            same = _classes(ref) == _classes(got)
+            same = classes_of(ref) == classes_of(got)
             if valid is not None and valid.shape == same.shape:
                 same = same[valid.to(same.device)]
             self.same += int(same.sum())

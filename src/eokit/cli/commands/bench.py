@@ -35,6 +35,10 @@ def command(suite: str, out: str, scheduler: str | None, workers: int, no_report
 
     Writes into the folder OUT: results.duckdb, results.parquet/.csv and report.html.
     """
+    if workers > 0 and not scheduler:
+        from eokit.env import BENCH_PRELOAD, prepare_workers
+
+        prepare_workers(BENCH_PRELOAD)  # the workers' server imports while this process imports and plans
     from eokit.bench.runner import run_suite
 
     log_path = configure_logging(verbosity, log_dir=out)
