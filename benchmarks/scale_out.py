@@ -8,7 +8,7 @@ Two workloads, each run through the library call its CLI command makes:
   with a U-Net checkpoint (4 bands in, 3 classes, base 16 channels, depth 3; seeded random weights,
   loaded by path on every worker). The scenes are the real Landsat-8 crop of the mirror
   (``scenes/landsat8_LC80200392015216``, bands B2-B5, 627 x 603 px) repeated ``--scene-tiles`` K x K
-  times, mirrored so that it joins seamlessly (default K = 2: 1254 x 1206 px), in 8 orientations
+  times, mirrored so that it joins seamlessly (default K = 3: 1881 x 1809 px), in 8 orientations
   (the dihedral group), written once as tiled DEFLATE GeoTIFFs under ``$EOKIT_CACHE/bench/scale_out``.
   Work of this size per command amortises the cluster's fixed cost (start and close, ~2-3 s); with
   ``--scene-tiles 1`` (4-6 s of work in-process) that cost decides the efficiency instead.
@@ -433,7 +433,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--scenes", type=int, default=8, help="scenes of the predict workload (1-8)")
-    ap.add_argument("--scene-tiles", type=int, default=2,
+    ap.add_argument("--scene-tiles", type=int, default=3,
                     help="each predict scene is the Landsat-8 crop repeated K x K times (1: the crop itself)")
     ap.add_argument("--bench-items", type=int, default=1200,
                     help="EuroSAT RGB training items of the bench workload (test: half as many)")

@@ -234,3 +234,24 @@ def test_outcomes_side_table(tmp_path: Path) -> None:
     assert len(store.outcomes()) == 1
     assert load_outcomes(tmp_path / "results.csv") is not None  # beside the store
     assert load_outcomes(tmp_path / "other" / "results.parquet") is None
+
+
+def test_rows_of_an_earlier_configuration_are_kept_but_not_pooled(tmp_path: Path) -> None:
+    """A dataset whose definition changed (same names, new job key) must not pool its old rows with the new."""
+    import numpy as np
+
+    from eokit.bench.stats import outcomes_of
+    from eokit.bench.store import outcome_record
+
+    store = ResultsStore(tmp_path)
+    o = outcomes_of("classification", np.array([0, 1]), np.array([0, 1]), 2)
+    store.add_jobs({"old": [row(value=0.5)]}, {"old": [outcome_record(row(), o)]})
+    store.add_jobs({"new": [row(value=0.9)]}, {"new": [outcome_record(row(), o)]})
+    assert len(store.frame()) == 2  # nothing is lost
+    now = store.frame(job_keys=["new"])
+    assert list(now["value"]) == [0.9] and list(now["job_key"]) == ["new"]
+    assert list(store.outcomes(job_keys=["new"])["job_key"]) == ["new"]
+    (tmp_path / "out").mkdir()
+    parquet, _ = store.export(tmp_path / "out", job_keys=["new"])
+    assert list(pd.read_parquet(parquet)["value"]) == [0.9]
+    assert store.frame(job_keys=[]).empty

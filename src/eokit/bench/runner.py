@@ -640,7 +640,7 @@ def run_suite(
         store_result(t, result)
     stages["efficiency"] = time.perf_counter() - t_eff
     t_export = time.perf_counter()
-    exports = store.export(out)
+    exports = store.export(out, job_keys=p.job_keys)  # this suite's jobs, not earlier configurations'
     stages["export"] = time.perf_counter() - t_export
     write_timings(out, stages)
     card = rc.build_run_card(p, clock, out=out, command=command, started=started,

@@ -26,7 +26,7 @@ import functools
 import os
 import subprocess
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -286,15 +286,22 @@ class ResultsStore:
         with self._connect() as con:
             return con.execute("SELECT 1 FROM jobs WHERE job_key = ?", [job_key]).fetchone() is not None
 
-    def frame(self, suite: str | None = None) -> pd.DataFrame:
-        """All rows (of ``suite`` if given) as a DataFrame with the store's columns."""
+    def frame(self, suite: str | None = None, job_keys: Collection[str] | None = None) -> pd.DataFrame:
+        """All rows (of ``suite``, of the jobs ``job_keys`` if given) as a DataFrame with the store's columns.
+
+        ``job_keys``: a run's plan (``Plan.job_keys``). A job's key hashes its model, dataset, protocol
+        and seed configuration, so rows of an earlier configuration of the same names (a dataset whose
+        band order was fixed, say) stay in the store but are not pooled with the current ones.
+        """
         q = "SELECT * FROM results" + (" WHERE suite = ?" if suite is not None else "")
         q += " ORDER BY suite, dataset, model, protocol, fraction, seed, corruption, severity, metric"
         with self._connect() as con:
             df = con.execute(q, [suite] if suite is not None else []).df()
+        if job_keys is not None:
+            df = df[df["job_key"].isin(set(job_keys))].reset_index(drop=True)
         return _typed(df)
 
-    def outcomes(self, suite: str | None = None) -> pd.DataFrame:
+    def outcomes(self, suite: str | None = None, job_keys: Collection[str] | None = None) -> pd.DataFrame:
         """Stored per-sample outcomes of the current schema: one row per (job, condition).
 
         Columns: ``OUTCOME_COLUMNS`` less ``data`` and ``schema_version``, plus ``outcomes``
@@ -308,6 +315,8 @@ class ResultsStore:
         with self._connect() as con:
             recs = con.execute(q, [OUTCOMES_SCHEMA, *([suite] if suite else [])]).fetchall()
         df = pd.DataFrame(recs, columns=list(OUTCOME_COLUMNS))
+        if job_keys is not None:  # a run's plan: outcomes of earlier configurations are left out (see frame)
+            df = df[df["job_key"].isin(set(job_keys))].reset_index(drop=True)
         objs = [None if blob is None else Outcomes.from_bytes(t, kd, int(k), bytes(blob))
                 for t, kd, k, blob in zip(df["task"], df["kind"], df["k"], df["data"], strict=True)]
         df = df.drop(columns=["data", "schema_version"])
@@ -323,12 +332,14 @@ class ResultsStore:
         with self._connect() as con:
             return int(con.execute("SELECT count(*) FROM results").fetchone()[0])
 
-    def export(self, out_dir: str | os.PathLike[str] | None = None) -> tuple[Path, Path]:
-        """Write ``results.parquet`` and ``results.csv`` (atomically) into ``out_dir`` (default: beside the store)."""
+    def export(self, out_dir: str | os.PathLike[str] | None = None,
+               job_keys: Collection[str] | None = None) -> tuple[Path, Path]:
+        """Write ``results.parquet`` and ``results.csv`` (atomically) into ``out_dir`` (default: beside the
+        store): every row, or the rows of the jobs ``job_keys`` (a run's plan; see :meth:`frame`)."""
         from eokit.io import atomic_path
 
         out = Path(out_dir) if out_dir is not None else self.path.parent
-        df = self.frame()
+        df = self.frame(job_keys=job_keys)
         paths = (out / EXPORT_NAMES[0], out / EXPORT_NAMES[1])
         with atomic_path(paths[0]) as tmp:
             df.to_parquet(tmp, index=False)

@@ -17,7 +17,7 @@ _LAZY = {
     "load_checkpoint": "eokit.train.checkpoint", "load_weights": "eokit.train.checkpoint",
     "mismatches": "eokit.train.checkpoint", "read_checkpoint_config": "eokit.train.checkpoint",
     "save_checkpoint": "eokit.train.checkpoint", "TrainConfig": "eokit.train.config",
-    "load_config": "eokit.train.config", "parse_config": "eokit.train.config", "evaluate": "eokit.train.evaluate",
+    "load_config": "eokit.train.config", "parse_config": "eokit.train.config", "evaluate": "eokit.train.evaluation",
     "TrainResult": "eokit.train.fit", "train": "eokit.train.fit",
 }
 

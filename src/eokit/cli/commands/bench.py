@@ -98,10 +98,17 @@ def _report(summary: RunSummary, *, write: bool, console: Console) -> Path | Non
 
     t0 = time.perf_counter()
     store = ResultsStore(summary.out / "results.duckdb")
-    df = store.frame()
-    if df.empty or summary.plan is None:
+    if summary.plan is None:
         return None
-    outcomes = store.outcomes()  # per-test-sample outcomes: CIs, chance levels, pairwise tests, not-ranked
+    keys = summary.plan.job_keys  # rows of earlier configurations of the same names stay in the store, unranked
+    df = store.frame(job_keys=keys)
+    stale = len(store) - len(df)
+    if stale > 0:
+        console.print(f"{stale} result rows in {store.path} (other suites, or earlier configurations of this one) "
+                      "are not in this leaderboard")
+    if df.empty:
+        return None
+    outcomes = store.outcomes(job_keys=keys)  # per-test-sample outcomes: CIs, chance levels, pairwise tests
     refs, groups = report_context(df, summary.plan, summary.out, outcomes=outcomes)
     from eokit.bench.modality import model_fusions
 
