@@ -251,12 +251,11 @@ def test_onnx_lanes_split_batches_and_match_one_run() -> None:
     x = torch.randn(5, 4, 32, 32, generator=torch.Generator().manual_seed(3))
     with torch.inference_mode():
         ref = model(x)
-    for batch in (x, x[:2], x[:1]):  # 3 + 2 split across the lanes, 1 + 1, one tile on the wide session
+    for batch in (x, x[:2], x[:1]):  # 3 + 2 split across the lanes, 1 + 1, one tile on one lane
         got = lanes(batch)
         assert got.shape == (len(batch), 3, 32, 32)
         assert torch.allclose(got, one(batch), atol=1e-6)
         assert float((got - ref[:len(batch)]).abs().max()) < 1e-4
-    assert lanes._wide is not None  # made for the batch of one
     lanes.close()
     assert lanes._pool is None
 
@@ -267,3 +266,30 @@ def test_classes_of_is_the_first_maximum() -> None:
     x = torch.randn(2, 7, 16, 16, generator=torch.Generator().manual_seed(0))
     assert torch.equal(eng.classes_of(x), x.argmax(1))
     assert eng.classes_of(torch.tensor([[[[0.4, 0.6]]]])).tolist() == [[[0, 1]]]
+
+
+def test_onnx_stream_overlap_raises_in_the_caller_and_leaves_nothing(tmp_path) -> None:
+    """With an ONNX engine the forward passes run in a thread of the stream: a failure mid-scene
+    (here the progress callback) reaches the caller, no file is left, and the thread ends."""
+    import threading
+
+    scene = write_scene(tmp_path / "s.tif", smooth_scene(160, 160))
+    calls = []
+
+    def progress(n: int) -> None:
+        calls.append(n)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("stop mid-scene")
+
+    out = tmp_path / "out" / "map.tif"
+    with pytest.raises(KeyboardInterrupt, match="mid-scene"):
+        predict_scene(ConvNet(), scene, out, PredictOptions.of(crop=32, stride=24, batch_size=4, engine="onnxruntime"),
+                      contract=contract(3), progress=progress)
+    assert not out.exists() and list(out.parent.iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("eokit-forward")]
+    ok = predict_scene(ConvNet(), scene, tmp_path / "ok.tif",
+                       PredictOptions.of(crop=32, stride=24, batch_size=4, engine="onnxruntime"), contract=contract(3))
+    ref = predict_scene(ConvNet(), scene, tmp_path / "ref.tif", PredictOptions.of(crop=32, stride=24, batch_size=4),
+                        contract=contract(3))
+    with rasterio.open(ok.path) as a, rasterio.open(ref.path) as b:
+        assert (a.read(1) == b.read(1)).mean() > 0.999  # the overlapped ONNX stream maps what torch maps

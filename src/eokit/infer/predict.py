@@ -213,7 +213,8 @@ def predict_scene(
                        overview_resampling=resample, tags=tags) as writer:
             stream = _Stream(pred, src, names, plan, windows, spec, writer, run.batch_size, run.read_budget_mb,
                              k + pred.extra_channels, progress, run.forward_batch,
-                             pred.device.type != "cpu" if run.prefetch is None else run.prefetch)
+                             pred.device.type != "cpu" if run.prefetch is None else run.prefetch,
+                             overlap=pred.device.type != "cpu" or (report is not None and report.engine != "torch"))
             stream.run()
     return PredictResult(Path(out), plan, spec, stream.done, stream.skipped, time.perf_counter() - t0, grid, names,
                          report)
@@ -322,8 +323,10 @@ class _Stream:
 
     def __init__(self, pred: Predictor, src: Any, names: list[str], plan: TilePlan, windows: BlendWindows,
                  spec: OutputSpec, writer: CogWriter, batch_size: int, read_budget_mb: float, channels: int,
-                 progress: Progress | None, forward_batch: int | None = None, prefetch: bool = True) -> None:
+                 progress: Progress | None, forward_batch: int | None = None, prefetch: bool = True,
+                 overlap: bool = False) -> None:
         self.pred, self.src, self.names, self.plan = pred, src, names, plan
+        self.overlap = overlap
         self.windows, self.spec, self.writer = windows, spec, writer
         self.batch_size = max(1, batch_size)
         self.channels = channels  # K + extra; the accumulator adds one weight channel
@@ -366,9 +369,10 @@ class _Stream:
                 for i in range(len(p.rows)) for j0 in range(0, len(p.cols), self.per_group)]
 
     def run(self) -> None:
-        # one forward pass runs in this thread while the caller blends the previous pass's outputs and
-        # reads the next group: the serial parts of the loop fill the cores' gaps between passes
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="eokit-forward")
+        # overlap: one forward pass runs in a thread of its own while this one blends the previous pass's
+        # outputs and reads the next group, filling the cores' gaps between passes (ONNX Runtime lanes,
+        # a GPU); torch on the CPU keeps both cores busy itself and only loses to the contention
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="eokit-forward") if self.overlap else None
         try:
             with Prefetcher(self._read, self._group_specs(), self.prefetch) as groups:
                 for g in groups:
@@ -377,7 +381,8 @@ class _Stream:
                 self._run_batch()
             self._collect()
         finally:
-            self._pool.shutdown(wait=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
             self._inflight = None
         self._finish_ready()
 

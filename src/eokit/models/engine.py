@@ -184,8 +184,8 @@ class OnnxEngine(Engine):
     ``run`` of the same session (sessions are thread-safe): no synchronisation inside each
     operator, so both cores stay busy on the small convolutions of tiles. Measured on the
     benchmark's U-Net, batches of 2 tiles of 256 px, 2 cores: int8 7.6 against 6.3 tile-MPix/s
-    for one two-threaded run, fp32 4.9 against 4.6. A batch smaller than ``threads`` runs on
-    a multi-threaded session, made when first needed.
+    for one two-threaded run, fp32 4.9 against 4.6. A batch of one tile runs on one lane (a
+    second, multi-threaded session for it would hold a second copy of the weights and arena).
     """
 
     engine = "onnxruntime"
@@ -200,7 +200,6 @@ class OnnxEngine(Engine):
             self.providers.insert(0, "CUDAExecutionProvider")
         self.lanes = self.threads if self.providers == ["CPUExecutionProvider"] else 1
         self.session = self._session(1 if self.lanes > 1 else self.threads)
-        self._wide: Any = None  # the multi-threaded session for batches smaller than the lanes
         self._pool = ThreadPoolExecutor(self.lanes, thread_name_prefix="eokit-ort") if self.lanes > 1 else None
         self.input_name = self.session.get_inputs()[0].name
 
@@ -219,16 +218,10 @@ class OnnxEngine(Engine):
             raise ModelError(f"ONNX Runtime cannot load {self.path}: {exc}; delete the file to export again") from exc
 
     def _run(self, a: np.ndarray) -> np.ndarray:
-        if self._pool is None or len(a) >= self.lanes:
-            session = self.session
-        else:
-            if self._wide is None:
-                self._wide = self._session(self.threads)
-            session = self._wide
-        if self._pool is None or len(a) < self.lanes:
-            return session.run(None, {self.input_name: a})[0]  # type: ignore[no-any-return]
-        parts = np.array_split(a, self.lanes)
-        futures = [self._pool.submit(session.run, None, {self.input_name: p}) for p in parts]
+        lanes = min(self.lanes, len(a))
+        if self._pool is None or lanes < 2:
+            return self.session.run(None, {self.input_name: a})[0]  # type: ignore[no-any-return]
+        futures = [self._pool.submit(self.session.run, None, {self.input_name: p}) for p in np.array_split(a, lanes)]
         return np.concatenate([f.result()[0] for f in futures])
 
     def __call__(self, x: torch.Tensor, **kwargs: Any) -> torch.Tensor:
