@@ -28,6 +28,7 @@ from eokit.models.engine import (
     TorchEngine,
     build_engine,
     classes_of,
+    first_tensor,
     judge,
 )
 
@@ -228,11 +229,7 @@ class Predictor:
 
     def _forward(self, model: nn.Module | Engine, x: torch.Tensor) -> torch.Tensor:
         # a time series (B, T, C, h, w): the model gets the days of year
-        y = _temporal_forward(model, x, self.dates) if x.ndim == 5 else model(x)
-        if isinstance(y, dict):
-            y = y.get("out", next(iter(y.values())))
-        if isinstance(y, (tuple, list)):
-            y = y[0]
+        y = first_tensor(_temporal_forward(model, x, self.dates) if x.ndim == 5 else model(x))
         if y.ndim != 4 or y.shape[-2:] != x.shape[-2:]:
             raise ModelError(
                 f"model returned shape {tuple(y.shape)} for input {tuple(x.shape)}; scene inference needs a "

@@ -28,6 +28,8 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
+from eokit.models.engine import compare_outputs, first_tensor
+
 log = logging.getLogger(__name__)
 
 
@@ -107,19 +109,6 @@ def _fold(model: nn.Module, pairs: list[tuple[str, str]]) -> None:
         _set(model, bn_name, _after_bn(bn))
 
 
-def _max_rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
-    scale = float(a.abs().max().clamp_min(1e-6))
-    return float((a.float() - b.float()).abs().max()) / scale
-
-
-def _output(y: object) -> torch.Tensor:
-    if isinstance(y, dict):
-        y = y.get("out", next(iter(y.values())))
-    if isinstance(y, (tuple, list)):
-        y = y[0]
-    if not isinstance(y, torch.Tensor):
-        raise TypeError(f"model returned {type(y).__name__}")
-    return y
 
 
 def optimize_for_inference(
@@ -133,7 +122,7 @@ def optimize_for_inference(
     model = model.eval()
     try:
         with torch.inference_mode():
-            ref = _output(model(sample))
+            ref = first_tensor(model(sample))
         fast = copy.deepcopy(model)
         pairs = _conv_bn_pairs(fast, sample)
         _fold(fast, pairs)
@@ -144,8 +133,8 @@ def optimize_for_inference(
             x = sample.contiguous(memory_format=torch.channels_last)
             report.channels_last = True
         with torch.inference_mode():
-            got = _output(fast(x))
-        report.max_error = _max_rel_error(ref, got)
+            got = first_tensor(fast(x))
+        report.max_error = compare_outputs(ref, got, classifier=False)[1]
     except Exception as exc:  # an unusual model: run it as it is
         report.kept_original, report.reason = True, f"{type(exc).__name__}: {exc}"
         log.warning("inference optimisation skipped (%s); running the model unchanged", report.reason)

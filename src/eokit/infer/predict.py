@@ -425,11 +425,10 @@ class _Stream:
             v[b] = (g.frames_valid if g.frames_valid is not None else g.valid)[..., col:col + c]
         tiles = list(self.queue)
         self.queue.clear()
-        job = self._pool.submit(self._forward, xt[:n], vt[:n]) if self._pool is not None else None
-        if job is None:  # not streaming (no pool): run here
-            self._inflight = None
+        if self._pool is None:  # no forward thread: run the pass here
             self._blend(self._forward(xt[:n], vt[:n]), tiles)
             return
+        job = self._pool.submit(self._forward, xt[:n], vt[:n])
         self._collect()
         self._inflight = (job, tiles)
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from eokit.errors import ConfigError
 from eokit.pretrain.sources import PretrainSource
-from eokit.train.config import format_errors, read_config_yaml
+from eokit.train.config import read_config_yaml, validate_config
 
 
 class _Section(BaseModel):
@@ -68,12 +67,8 @@ class PretrainConfig(_Section):
 
 
 def parse_pretrain_config(data: dict[str, Any], source: str = "<dict>") -> PretrainConfig:
-    if not isinstance(data, dict):
-        raise ConfigError(f"pretraining config {source} must be a mapping, got {type(data).__name__}")
-    try:
-        return PretrainConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_errors(exc, source, PretrainConfig, "pretraining config")) from None
+    """Validate a config dict; ConfigError lists every bad key."""
+    return validate_config(PretrainConfig, data, source, "pretraining config")
 
 
 def load_pretrain_config(path: str | Path, overrides: list[str] | None = None) -> PretrainConfig:

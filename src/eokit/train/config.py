@@ -8,7 +8,7 @@ keys or values. See docs/training.md for a full example.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -167,14 +167,22 @@ def format_errors(exc: ValidationError, source: str, root: type[BaseModel] | Non
     return f"invalid {what} {source}:\n  " + "\n  ".join(lines)
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_config(model: type[M], data: Any, source: str, what: str) -> M:
+    """``data`` validated as ``model``; a ConfigError lists every bad key (what: 'training config', ...)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {source} must be a mapping of sections, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc, source, model, what)) from None
+
+
 def parse_config(data: dict[str, Any], source: str = "<dict>") -> TrainConfig:
     """Validate a config dict; ConfigError lists every bad key."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"training config {source} must be a mapping of sections, got {type(data).__name__}")
-    try:
-        return TrainConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_errors(exc, source)) from None
+    return validate_config(TrainConfig, data, source, "training config")
 
 
 def set_override(data: dict[str, Any], assignment: str) -> None:
