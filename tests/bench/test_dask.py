@@ -40,6 +40,9 @@ def test_local_cluster_matches_in_process(tmp_path: Path, mirror: Path, monkeypa
     assert b.feature_jobs == a.feature_jobs == 2
     assert any((tmp_path / "cache_b" / "bench" / "features").iterdir())
     pd.testing.assert_frame_equal(_rows(tmp_path / "inproc"), _rows(tmp_path / "dask"))
+    # the run card's model hashes come from the workers' feature tasks, equal to the in-process ones
+    assert b.run_card["models"] == a.run_card["models"]
+    assert all(m.get("state_dict_sha256", "").isalnum() for m in b.run_card["models"].values() if m["kind"] == "backbone")
 
 
 def test_existing_scheduler_address(tmp_path: Path, mirror: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,3 +62,26 @@ def test_existing_scheduler_address(tmp_path: Path, mirror: Path, monkeypatch: p
         s = run_suite(parse_suite(d), tmp_path / "out", scheduler=cluster.scheduler_address)
     assert s.failed == [] and s.computed == s.total_jobs == 2  # raw_pixels + spectral_indices
     assert set(ResultsStore(tmp_path / "out").frame()["model"]) == {"raw_pixels", "spectral_indices"}
+
+
+def test_feature_order_largest_share_first() -> None:
+    """Feature shares are handed out by the pixels they read (test shares once per condition)."""
+    from types import SimpleNamespace
+
+    from eokit.bench.runner import CLEAN, Job, feature_order
+
+    def job(model: str, dataset: str, conds: int = 1) -> Job:
+        entries = tuple((f"{model}-{dataset}-{i}", ((CLEAN if i == 0 else ("haze", i)),)) for i in range(conds))
+        return Job("eval", model, dataset, "knn5", 1.0, 0, entries)
+
+    info = {"small": {"n_train": 100, "n_test": 50, "shape": [13, 64, 64]},
+            "large": {"n_train": 1000, "n_test": 100, "shape": [3, 64, 64]},
+            "robust": {"n_train": 300, "n_test": 100, "shape": [3, 32, 32]}}
+    groups = {("a", "small"): [job("a", "small")], ("a", "large"): [job("a", "large")],
+              ("b", "large"): [job("b", "large")], ("a", "robust"): [job("a", "robust", conds=4)]}
+    order = feature_order(SimpleNamespace(info=info), groups)  # type: ignore[arg-type]
+    ranked = sorted(order, key=order.get, reverse=True)
+    assert ranked[:2] == [("a", "large", "train"), ("b", "large", "train")]  # suite order among equals
+    assert ranked.index(("a", "robust", "test")) < ranked.index(("a", "robust", "train"))  # 4 conditions x 100
+    assert ranked[-1] == ("a", "small", "test")
+    assert sorted(order.values()) == list(range(1, len(order) + 1))

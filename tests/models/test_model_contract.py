@@ -359,3 +359,17 @@ def test_create_model_errors_name_the_fix() -> None:
         create_model("mobilecnn", task="segmentation", num_classes=2, **kw)(x, x)
     with pytest.raises(ModelError, match="scale"):
         create_model("mobilecnn", task="super_resolution", scale=5, **kw)
+
+
+def test_reading_the_catalogue_imports_neither_timm_nor_torchvision() -> None:
+    """Listing architectures and weights (what `eokit bench` plans with) stays light: timm and
+    torchvision (~2.5 s of imports here) load only when a model that needs them is built."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from eokit.models.registry import ARCHS, WEIGHTS; "
+            "assert len(ARCHS.names()) > 10 and len(WEIGHTS.names()) > 10; "
+            "from eokit.models.factory import resolve_spec; resolve_spec('resnet18', None); "
+            "print(sorted(m for m in ('timm', 'torchvision') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

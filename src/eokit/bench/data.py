@@ -296,6 +296,7 @@ def _build(cfg: DatasetCfg, part: str) -> SplitArrays:
             arrays = arrays.subset(keep)
     arrays.extra["source_items"] = len(idx)
     arrays.extra["items"] = item_ids(ds, idx)
+    arrays.extra["root"] = str(getattr(ds, "root", "") or "")  # for the run card, without indexing the folder again
     if isinstance(samples[0].get("modalities"), dict):  # multi-modal: which stacked bands are which modality
         arrays.extra["modalities"] = {n: {"bands": list(m["bands"]), "sensor": m.get("sensor")}
                                       for n, m in samples[0]["modalities"].items()}

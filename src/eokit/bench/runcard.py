@@ -167,13 +167,17 @@ def _data_section(p: Plan, out: Path | None) -> dict[str, Any]:
             entry["skipped"] = next((why for _, name, why in p.skipped if name == d.name), "not loaded")
             section[d.name] = entry
             continue
-        try:
-            split = d.train.split if isinstance(d.train.split, str) else d.train.split[0]
-            entry["root"] = str(getattr(open_dataset(d, split), "root", "") or "")
-        except Exception as exc:  # the root is a fact for the card, not a reason to fail the run
-            entry["root"] = f"unknown ({exc})"
+        extras = {part: split_extra(d, part) for part in ("train", "test")}  # the plan loaded both splits
+        if "root" in extras["train"]:
+            entry["root"] = extras["train"]["root"]
+        else:  # decoded by an earlier eokit: open the dataset to learn it
+            try:
+                split = d.train.split if isinstance(d.train.split, str) else d.train.split[0]
+                entry["root"] = str(getattr(open_dataset(d, split), "root", "") or "")
+            except Exception as exc:  # the root is a fact for the card, not a reason to fail the run
+                entry["root"] = f"unknown ({exc})"
         for part in ("train", "test"):
-            extra = split_extra(d, part)  # the plan loaded the split: its cache holds the item list
+            extra = extras[part]  # its cache holds the item list
             items = [str(i) for i in extra.get("items") or []]
             info = p.info.get(d.name, {})
             rec: dict[str, Any] = {"split": (d.train if part == "train" or d.holdout else d.test).split,
@@ -193,8 +197,9 @@ def _data_section(p: Plan, out: Path | None) -> dict[str, Any]:
     return section
 
 
-def _models_section(p: Plan) -> dict[str, Any]:
-    """Per model: config, weights, and the sha256 of the initial state dict on its first dataset's bands."""
+def _models_section(p: Plan, digests: Mapping[tuple[str, str], str | None] | None = None) -> dict[str, Any]:
+    """Per model: config, weights, and the sha256 of the initial state dict on its first dataset's bands
+    (from ``digests[(model, dataset)]``, what the run's feature tasks measured, else built here)."""
     from eokit.bench.features import BackboneExtractor, select_bands, weights_digest
     from eokit.errors import BandError
 
@@ -217,6 +222,11 @@ def _models_section(p: Plan) -> dict[str, Any]:
                     select_bands(m, bands, sensor)
                 except BandError:  # the model does not run on this dataset
                     continue
+                known = (digests or {}).get((m.name, d.name))
+                if known:
+                    entry["state_dict_sha256"] = known
+                    entry["hashed_on"] = f"{d.name} ({len(select_bands(m, bands, sensor))} bands)"
+                    break
                 try:  # the input scale does not touch the weights: (1, 0) spares reading the arrays
                     ex = BackboneExtractor(m, bands, sensor, (1.0, 0.0))
                     entry["state_dict_sha256"] = weights_digest(ex.model)
@@ -235,8 +245,10 @@ def command_line(argv: list[str] | None = None) -> str:
 
 
 def build_run_card(p: Plan, clock: StageClock, *, out: Path | None = None, command: str | None = None,
-                   started: dt.datetime | None = None, wall_s: float | None = None) -> dict[str, Any]:
-    """The run card of a run of plan ``p`` (writes the split lists under ``out/splits`` when given)."""
+                   started: dt.datetime | None = None, wall_s: float | None = None,
+                   digests: Mapping[tuple[str, str], str | None] | None = None) -> dict[str, Any]:
+    """The run card of a run of plan ``p`` (writes the split lists under ``out/splits`` when given;
+    ``digests``: the models' initial state dict sha256 per (model, dataset), see :func:`_models_section`)."""
     suite = p.suite
     now = dt.datetime.now(dt.UTC)
     started = started or now
@@ -247,7 +259,7 @@ def build_run_card(p: Plan, clock: StageClock, *, out: Path | None = None, comma
             f"{time.time_ns()}-{os.getpid()}".encode()).hexdigest()[:6],
         "started": started.isoformat(timespec="seconds"), "finished": now.isoformat(timespec="seconds"),
         "command": command or command_line(), "suite": suite.name, "config_hash": suite.config_hash(),
-        "data": _data_section(p, out), "models": _models_section(p), "protocols": protocols, "seeds": seeds,
+        "data": _data_section(p, out), "models": _models_section(p, digests), "protocols": protocols, "seeds": seeds,
         "robustness": suite.robustness.model_dump(mode="json") if suite.robustness else None,
         "superres": suite.superres.model_dump(mode="json") if suite.superres else None,
         "modality": suite.modality.model_dump(mode="json") if suite.modality else None,

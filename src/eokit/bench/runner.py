@@ -287,8 +287,47 @@ def _needed_conditions(jobs: Iterable[Job]) -> list[tuple[str, int]]:
     return sorted(conds, key=lambda c: (c != CLEAN, c))
 
 
-def features_job(suite_json: dict[str, Any], model: str, dataset: str, conds: list[tuple[str, int]]) -> dict[str, str]:
-    """Extract (or find cached) train features and test features under each condition."""
+def feature_order(p: Plan, groups: dict[tuple[str, str], list[Job]]) -> dict[tuple[str, str, str], int]:
+    """Dask priority (higher runs first) of each share of each feature set (:data:`FEATURE_PARTS`), by
+    the pixels it reads: the training images, or the test images once per condition. Largest first keeps
+    the tail of a run short (longest-processing-time-first); the models' own costs are not known before
+    they are built, so the shares of one size keep the suite's order."""
+    def pixels(unit: tuple[str, str, str]) -> int:
+        info = p.info.get(unit[1], {})
+        conds = len(_needed_conditions(groups[unit[:2]]))
+        n = int(info.get("n_train", 0)) if unit[2] == "train" else int(info.get("n_test", 0)) * conds
+        shape = list(info.get("shape", [1]))
+        return n * int(np.prod(shape[-2:] if len(shape) >= 3 else shape))  # images: H x W (bands aside)
+
+    ranked = sorted(((*g, part) for g in groups for part in FEATURE_PARTS), key=pixels, reverse=True)
+    return {u: len(ranked) - i for i, u in enumerate(ranked)}
+
+
+FEATURE_PARTS = ("train", "test")
+"""A feature set's shares that a cluster extracts as tasks of their own (one dataset's training
+images, its test images under every condition): the largest set then runs on two workers at once."""
+
+
+@dataclass(frozen=True)
+class FeatureShare:
+    """What a feature task returns: the feature files (``train``, ``test:CORRUPTION:SEVERITY``) and
+    the sha256 of the model's initial state dict on the dataset's bands (None: not a backbone); the
+    run card takes the latter from here, so the driver never builds the models itself."""
+
+    paths: dict[str, str]
+    state_dict_sha256: str | None = None
+
+
+def _merged_paths(shares: FeatureShare | list[FeatureShare] | None) -> dict[str, str] | None:
+    if shares is None:
+        return None
+    return {k: v for s in (shares if isinstance(shares, list) else [shares]) for k, v in s.paths.items()}
+
+
+def features_job(suite_json: dict[str, Any], model: str, dataset: str, conds: list[tuple[str, int]],
+                 part: str | None = None) -> FeatureShare:
+    """Extract (or find cached) train features and test features under each condition (``part``:
+    only the ``'train'`` or only the ``'test'`` share; None: both)."""
     from eokit.bench.data import load_split
     from eokit.bench.features import extract_features, make_extractor
 
@@ -298,10 +337,13 @@ def features_job(suite_json: dict[str, Any], model: str, dataset: str, conds: li
     d = next(x for x in suite.datasets if x.name == dataset)
     train, test = load_split(d, "train"), load_split(d, "test")
     ex = make_extractor(m, train)
-    out = {"train": str(extract_features(ex, train, batch_size=suite.batch_size))}
-    for c, s in conds:
-        out[f"test:{c}:{s}"] = str(extract_features(ex, test, c, s, batch_size=suite.batch_size))
-    return out
+    out = {}
+    if part in (None, "train"):
+        out["train"] = str(extract_features(ex, train, batch_size=suite.batch_size))
+    if part in (None, "test"):
+        for c, s in conds:
+            out[f"test:{c}:{s}"] = str(extract_features(ex, test, c, s, batch_size=suite.batch_size))
+    return FeatureShare(out, getattr(ex, "weights_sha256", None))
 
 
 def _row(suite: SuiteConfig, t: Job, cond: tuple[str, int], key: str, metric: str, value: float) -> dict[str, Any]:
@@ -333,7 +375,7 @@ def eval_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = 
     d = next(x for x in suite.datasets if x.name == t.dataset)
     conds = t.conditions
     if paths is None or not all(Path(p).exists() for p in paths.values()):
-        paths = features_job(suite_json, t.model, t.dataset, conds)  # e.g. a worker without the shared cache
+        paths = features_job(suite_json, t.model, t.dataset, conds).paths  # e.g. a worker without the shared cache
     train, test = load_split(d, "train"), load_split(d, "test")
     y_train = train.target()
     idx = fraction_indices(y_train, t.fraction, t.seed, train.task)
@@ -450,7 +492,7 @@ def not_scored(suite_json: dict[str, Any], t: Job, reason: str) -> JobResult:
     return JobResult({key: [] for key, _ in t.entries}, outs)
 
 
-def run_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = None) -> JobResult:
+def run_job(suite_json: dict[str, Any], t: Job, features: FeatureShare | list[FeatureShare] | None = None) -> JobResult:
     """Run one job; ``{job_key: rows}`` with ``.outcomes``. A metric that cannot be computed on the
     test set (an empty split, no labelled pixel, no positive label) is not a crash and not 0.0: the
     job stores no rows and a reason (:func:`not_scored`), logged as a warning naming the job."""
@@ -458,6 +500,7 @@ def run_job(suite_json: dict[str, Any], t: Job, paths: dict[str, str] | None = N
                "superres": superres_job, "modality": modality_job}
     if t.kind not in runners:
         raise ConfigError(f"unknown job kind {t.kind!r}; one of {sorted(runners)}")
+    paths = _merged_paths(features)  # an evaluation's feature set: one share, or its FEATURE_PARTS
     try:
         out = eval_job(suite_json, t, paths) if t.kind == "eval" else runners[t.kind](suite_json, t)
     except MetricError as exc:
@@ -572,6 +615,7 @@ def run_suite(
             feature_groups.setdefault((t.model, t.dataset), []).append(t)
     t_grid = time.perf_counter()
     features_done: list[float] = []
+    digests: dict[tuple[str, str], str | None] = {}  # (model, dataset): initial state dict sha256, for the run card
     if grid and (scheduler or workers > 0):
         from distributed import as_completed, get_task_stream
 
@@ -579,29 +623,64 @@ def run_suite(
         clock.mode = "job stages: compute seconds summed over the Dask workers; other stages: wall"
         stage_of_key: dict[str, str] = {}
         try:
+            # feature sets are handed out largest first, no more at a time than the cluster has threads
+            # (Dask would otherwise queue some behind a long one on a busy worker), and each evaluation
+            # runs as soon as its features exist: the tail of the run stays one set and its evaluations
+            order = feature_order(p, feature_groups)
+            queue = list(order)
+            parts: dict[tuple[str, str], list[Any]] = {}
+            share_of: dict[Any, tuple[str, str]] = {}
+            futures: dict[Any, Job] = {}
+            n_feats, done_feats = 0, 0
+            ac = as_completed()
+
+            def submit(t: Job, dep: Any = None, rank: int = 0) -> None:
+                fut = client.submit(run_job, suite_json, t, dep, pure=False, priority=rank)
+                futures[fut] = t
+                stage_of_key[str(fut.key)] = _stage(t)
+                ac.add(fut)
+
+            def hand_out_features() -> None:
+                nonlocal n_feats
+                slots = max(1, sum(client.nthreads().values()))
+                while queue and n_feats - done_feats < slots:
+                    model, dataset, part = unit = queue.pop(0)
+                    g = (model, dataset)
+                    f = client.submit(features_job, suite_json, model, dataset, _needed_conditions(feature_groups[g]),
+                                      part, pure=False, key=f"features-{model}-{dataset}-{part}-{os.getpid()}",
+                                      priority=order[unit])
+                    n_feats += 1
+                    stage_of_key[str(f.key)] = rc.STAGE_FEATURES
+                    ac.add(f)
+                    parts.setdefault(g, []).append(f)
+                    share_of[f] = g
+                    if len(parts[g]) == len(FEATURE_PARTS):  # both shares handed out: its evaluations follow them
+                        for t in feature_groups[g]:
+                            submit(t, parts[g], max(order.values()) + order[unit])
+
             with get_task_stream(client) as stream:
-                feats = {g: client.submit(features_job, suite_json, g[0], g[1], _needed_conditions(ts), pure=False,
-                                          key=f"features-{g[0]}-{g[1]}-{os.getpid()}")
-                         for g, ts in feature_groups.items()}
-                stage_of_key.update({str(f.key): rc.STAGE_FEATURES for f in feats.values()})
-                for f in feats.values():
-                    f.add_done_callback(lambda _: features_done.append(time.perf_counter()))
-                futures = {}
                 for t in grid:
-                    dep = feats.get((t.model, t.dataset)) if t.kind == "eval" else None
-                    fut = client.submit(run_job, suite_json, t, dep, pure=False)
-                    futures[fut] = t
-                    stage_of_key[str(fut.key)] = _stage(t)
-                for finished_batch in as_completed(list(futures)).batches():
+                    if t.kind != "eval":
+                        submit(t)
+                hand_out_features()
+                for finished_batch in ac.batches():
                     ok = []
                     for fut in finished_batch:
+                        if fut not in futures:  # a feature share: its failure is reported by its evaluations
+                            done_feats += 1
+                            features_done.append(time.perf_counter())
+                            if fut.status == "finished":
+                                share = fut.result()
+                                digests[share_of[fut]] = share.state_dict_sha256
+                            continue
                         try:
                             ok.append((futures[fut], fut.result()))
                         except Exception as exc:  # a failed job is reported; the others still run and store
                             fail(futures[fut], exc)
                     store_results(ok)
                     for fut in finished_batch:
-                        del futures[fut]  # drop the result from the cluster
+                        futures.pop(fut, None)  # drop the result from the cluster
+                    hand_out_features()
             for key, seconds in rc.task_stream_seconds(stream.data).items():
                 if key in stage_of_key:
                     clock.add(stage_of_key[key], seconds)
@@ -610,18 +689,19 @@ def run_suite(
             if cluster is not None:
                 cluster.close()
     else:
-        paths: dict[tuple[str, str], dict[str, str]] = {}
+        shares: dict[tuple[str, str], FeatureShare] = {}
         in_features = 0.0
         for t in grid:
             try:
-                if t.kind == "eval" and (t.model, t.dataset) not in paths:
+                if t.kind == "eval" and (t.model, t.dataset) not in shares:
                     tf = time.perf_counter()
                     with clock.time(rc.STAGE_FEATURES):
-                        paths[(t.model, t.dataset)] = features_job(
+                        share = shares[(t.model, t.dataset)] = features_job(
                             suite_json, t.model, t.dataset, _needed_conditions(feature_groups[(t.model, t.dataset)]))
+                        digests[(t.model, t.dataset)] = share.state_dict_sha256
                     in_features += time.perf_counter() - tf
                 with clock.time(_stage(t)):
-                    result = run_job(suite_json, t, paths.get((t.model, t.dataset)))
+                    result = run_job(suite_json, t, shares.get((t.model, t.dataset)))
             except Exception as exc:
                 fail(t, exc)
                 continue
@@ -644,7 +724,7 @@ def run_suite(
     stages["export"] = time.perf_counter() - t_export
     write_timings(out, stages)
     card = rc.build_run_card(p, clock, out=out, command=command, started=started,
-                             wall_s=time.perf_counter() - t_start)
+                             wall_s=time.perf_counter() - t_start, digests=digests)
     rc.write_run_card(card, out)
     summary = RunSummary(out, n_entries, done_before, computed, len(store), p.skipped, exports=tuple(exports),
                          feature_jobs=len(feature_groups), failed=failed, plan=p, run_card=card,

@@ -23,7 +23,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.models.vision_transformer import Block
 from torch import nn
 
 from eokit.errors import BandError, ModelError
@@ -119,6 +118,9 @@ class DynamicPatchEmbed(nn.Module):
 
 def vit_blocks(dim: int, depth: int, heads: int, eps: float, drop_path_rate: float = 0.0) -> nn.ModuleList:
     """``depth`` timm ViT blocks (MLP ratio 4, qkv bias) with LayerNorm(eps)."""
+    # imported here: reading the catalogue does not import timm
+    from timm.models.vision_transformer import Block
+
     dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]  # no tensors: builds on the meta device
     norm: Any = partial(nn.LayerNorm, eps=eps)  # timm types norm_layer as a class; a partial works the same
     return nn.ModuleList(Block(dim, heads, mlp_ratio=4.0, qkv_bias=True, drop_path=dpr[i], norm_layer=norm)

@@ -6,7 +6,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any, cast
 
-import timm
 import torch
 
 from eokit.errors import CheckpointMismatchError, ModelError
@@ -49,6 +48,9 @@ class TimmBackbone(Backbone):
             else:
                 kwargs.setdefault("strict_img_size", False)
         self.img_size = kwargs.get("img_size")
+        # imported here, not at the top: the catalogue is read without importing timm (and torchvision)
+        import timm
+
         # timm models carry dynamic attributes (feature_info, pretrained_cfg, forward_intermediates)
         self.model: Any = cast(Any, timm.create_model(arch, pretrained=False, num_classes=0, in_chans=self.in_chans,
                                                       **kwargs))
@@ -137,6 +139,8 @@ class TimmBackbone(Backbone):
         kwargs: dict[str, Any] = {}
         if self.img_size is not None:
             kwargs["img_size"] = spec.input_size
+        import timm
+
         try:
             src = timm.create_model(
                 spec.timm_name or self.arch, pretrained=True, num_classes=0,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from eokit.models.cnn import MobileCNN, UNetEncoder, build
-from eokit.models.detection import Detector
 from eokit.models.dofa import build_dofa
 from eokit.models.eokit_small import SSL_WEIGHTS, build_eokit_small
 from eokit.models.fusion import FUSION_TYPES, build_fusion
@@ -30,6 +32,18 @@ from eokit.models.timm_backbone import build_timm
 from eokit.models.weights import WeightSpec
 
 IMAGENET_LICENSE = "Apache-2.0"
+
+
+def _detector(kind: str) -> Callable[..., Any]:
+    """The head factory of torchvision detector ``kind`` (torchvision is imported when one is built:
+    reading the catalogue stays light, e.g. for ``eokit bench``'s planning)."""
+
+    def build_detector(backbone: Any, num_classes: int, **kwargs: Any) -> Any:
+        from eokit.models.detection import Detector
+
+        return Detector(backbone, num_classes, kind, **kwargs)
+
+    return build_detector
 
 # name, family, description, tiny test kwargs, timm ImageNet tag
 _TIMM = [
@@ -96,7 +110,7 @@ if "dofa_tiny" not in ARCHS:
         register_head(_h)
     for _det in ("faster_rcnn", "retinanet", "fcos"):
         register_head(HeadSpec(
-            _det, (lambda d: lambda bb, k, **kw: Detector(bb, k, d, **kw))(_det), "detection",
+            _det, _detector(_det), "detection",
             f"torchvision {_det} on the backbone + FPN",
         ))
 

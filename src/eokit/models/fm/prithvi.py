@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.models.vision_transformer import Block
 from torch import nn
 
 from eokit.errors import BandError, ModelError
@@ -148,6 +147,9 @@ class PrithviBackbone(Backbone):
         self.location_embed_enc = CoordEncoder(embed_dim) if coords else None
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         dpr = [float(x) for x in torch.linspace(0, drop_path_rate, depth)]
+        # imported here: reading the catalogue does not import timm
+        from timm.models.vision_transformer import Block
+
         self.blocks = nn.ModuleList(
             Block(embed_dim, num_heads, mlp_ratio, qkv_bias=True, drop_path=dpr[i], norm_layer=nn.LayerNorm)
             for i in range(depth)  # LayerNorm eps 1e-5, as published (timm's default is 1e-6)

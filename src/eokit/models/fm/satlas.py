@@ -21,11 +21,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torchvision.models.swin_transformer import (
-    PatchMergingV2,
-    SwinTransformer,
-    SwinTransformerBlockV2,
-)
 
 from eokit.errors import BandError
 from eokit.models.backbone import Backbone, Features
@@ -77,6 +72,13 @@ class SatlasSwin(Backbone):
         super().__init__(bands, sensor, spec)
         self.img_size = img_size or spec.input_size
         self.patch_size = 4
+        # imported here: reading the catalogue does not import torchvision
+        from torchvision.models.swin_transformer import (
+            PatchMergingV2,
+            SwinTransformer,
+            SwinTransformerBlockV2,
+        )
+
         self.swin = SwinTransformer(
             patch_size=[4, 4], embed_dim=embed_dim, depths=list(depths), num_heads=list(num_heads),
             window_size=[window_size, window_size], stochastic_depth_prob=stochastic_depth_prob,
