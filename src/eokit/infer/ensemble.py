@@ -151,7 +151,8 @@ class Predictor:
             xm = norm(x, inplace=True) if norm is not None else x
         else:
             xm = norm(x) if norm is not None else x.clone()
-        xm.masked_fill_(invalid, 0.0)
+        if xm.device.type != "cpu" or bool(invalid.any()):  # a scene's tiles mostly hold no nodata: skip the pass
+            xm.masked_fill_(invalid, 0.0)  # (on a GPU the check would wait for the device: fill anyway)
         if self.channels_last[i] and xm.ndim == 4:
             xm = xm.contiguous(memory_format=torch.channels_last)
         return xm

@@ -42,29 +42,40 @@ class OutputSpec:
             t["EOKIT_AGREEMENT"] = "percent (0-100) of ensemble members voting for the winning class"
         return t
 
-    def encode(self, values: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        """(K + E, h, w) blended float32 -> (count, h, w) in ``dtype``, nodata where not ``valid``."""
+    def encode(self, values: np.ndarray, valid: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+        """(K + E, h, w) blended float32 -> (count, h, w) in ``dtype``, nodata where not ``valid``.
+
+        With ``weight`` (h, w), positive, ``values`` are weighted sums, divided here only where the
+        output needs it: a class map's argmax does not (a positive weight keeps the order), only its
+        confidence and extra band are divided (1-2 planes instead of K). ``values`` may be changed.
+        """
         k = values.shape[0] - (1 if self.extra else 0)
         probs = values[:k]
         if self.kind == "classes":
             if k == 1:
-                cls, conf = (probs[0] >= 0.5).astype(np.uint8), np.maximum(probs[0], 1 - probs[0])
+                p = probs[0] if weight is None else np.divide(probs[0], weight, out=probs[0])
+                cls, conf = (p >= 0.5).astype(np.uint8), np.maximum(p, 1 - p)
             else:
                 cls, conf = _argmax_max(probs)
+                if weight is not None:
+                    conf /= weight
             bands = [cls, _pct(conf)]
             if self.extra:
-                bands.append(_pct(values[k]))
+                bands.append(_pct(values[k] if weight is None else values[k] / weight))
             out = np.stack(bands)
-        elif self.kind == "probabilities":
-            out = values if self.extra else probs
-            if self.dtype != "float32":
-                out = np.clip(np.rint(out * self.scale), 0, self.scale).astype(self.dtype)
-                if self.extra:
-                    out[k] = _pct(values[k])
-            else:
-                out = out.astype(np.float32, copy=True)
         else:
-            out = values.astype(self.dtype, copy=True)
+            if weight is not None:
+                values /= weight[None]
+            if self.kind == "probabilities":
+                out = values if self.extra else probs
+                if self.dtype != "float32":
+                    out = np.clip(np.rint(out * self.scale), 0, self.scale).astype(self.dtype)
+                    if self.extra:
+                        out[k] = _pct(values[k])
+                else:
+                    out = out.astype(np.float32, copy=True)
+            else:
+                out = values.astype(self.dtype, copy=True)
         out[:, ~valid] = self.nodata
         return out
 

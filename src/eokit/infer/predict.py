@@ -497,7 +497,8 @@ class _Stream:
             self.next_carry[:, :, g.x0:g.x0 + fin] = acc[:, fr:, :fin]
         block = acc[:, :fr, :fin]
         weight = block[-1]
-        valid = g.valid[:fr, :fin] & (weight > 0)
-        values = block[:-1]
-        values /= np.where(weight > 0, weight, 1.0)[None]  # in place: acc is done with
-        self.writer.write(self.spec.encode(values, valid), Window(g.x0, y0, fin, fr))
+        covered = weight > 0
+        valid = g.valid[:fr, :fin] & covered
+        # the weighted sums are divided by the encoder only where the map needs it (acc is done with)
+        self.writer.write(self.spec.encode(block[:-1], valid, np.where(covered, weight, np.float32(1))),
+                          Window(g.x0, y0, fin, fr))

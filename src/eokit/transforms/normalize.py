@@ -23,16 +23,16 @@ def normalize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, scale: flo
               offset: float = 0.0, *, inplace: bool = False) -> torch.Tensor:
     """``(x * scale + offset - mean) / std`` in float32; ``mean``/``std`` broadcast over (…, C, 1, 1).
 
+    Computed as one multiply-add per value, ``x * (scale / std) + (offset - mean) / std``: one pass
+    over the tensor instead of up to four (same result within float32 rounding).
     ``inplace=True`` overwrites ``x`` (float32 only) instead of allocating a new tensor.
     """
-    if not (inplace and x.dtype == torch.float32):
-        x = x.float()
-        if scale != 1.0 or offset != 0.0:
-            x = x * scale + offset
-        return (x - mean.to(x.device)) / std.to(x.device)
-    if scale != 1.0 or offset != 0.0:
-        x.mul_(scale).add_(offset)
-    return x.sub_(mean.to(x.device)).div_(std.to(x.device))
+    std = std.to(x.device, torch.float32)
+    gain = scale / std
+    shift = (offset - mean.to(x.device, torch.float32)) / std
+    if inplace and x.dtype == torch.float32:
+        return torch.addcmul(shift, x, gain, out=x)
+    return torch.addcmul(shift, x.float(), gain)
 
 
 class NormalizeBands:
