@@ -287,6 +287,11 @@ def _needed_conditions(jobs: Iterable[Job]) -> list[tuple[str, int]]:
     return sorted(conds, key=lambda c: (c != CLEAN, c))
 
 
+FEATURE_PARTS = ("train", "test")
+"""A feature set's shares that a cluster extracts as tasks of their own (one dataset's training
+images, its test images under every condition): the largest set then runs on two workers at once."""
+
+
 def feature_order(p: Plan, groups: dict[tuple[str, str], list[Job]]) -> dict[tuple[str, str, str], int]:
     """Dask priority (higher runs first) of each share of each feature set (:data:`FEATURE_PARTS`), by
     the pixels it reads: the training images, or the test images once per condition. Largest first keeps
@@ -301,11 +306,6 @@ def feature_order(p: Plan, groups: dict[tuple[str, str], list[Job]]) -> dict[tup
 
     ranked = sorted(((*g, part) for g in groups for part in FEATURE_PARTS), key=pixels, reverse=True)
     return {u: len(ranked) - i for i, u in enumerate(ranked)}
-
-
-FEATURE_PARTS = ("train", "test")
-"""A feature set's shares that a cluster extracts as tasks of their own (one dataset's training
-images, its test images under every condition): the largest set then runs on two workers at once."""
 
 
 @dataclass(frozen=True)
