@@ -174,10 +174,10 @@ class BackboneExtractor(Extractor):
         self._runner: Engine | None = None  # the engine of the pooled features (None: torch fp32)
         self._engines: dict[tuple[int, ...], Engine | None] = {}
         self.engine_report: GuardReport | None = None
-        self.weights_sha256 = weights_digest(self.model)  # the initial state dict (the run card records it)
+        self.state_dict_sha256 = weights_digest(self.model)  # the initial weights (the run card records it)
         key = {"kind": "backbone", "bands": self.bands, "sensor": sensor, "scale": scale,
                "cfg": cfg.model_dump(mode="json", exclude={"name", "role", "protocols"}),
-               "weights": self.weights_sha256}
+               "weights": self.state_dict_sha256}
         if not self.engine.is_default:  # features of another engine are other features (fp32's keys unchanged)
             key["engine"] = self.engine.label
         self.fingerprint = stable_hash(key)

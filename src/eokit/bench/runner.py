@@ -343,7 +343,7 @@ def features_job(suite_json: dict[str, Any], model: str, dataset: str, conds: li
     if part in (None, "test"):
         for c, s in conds:
             out[f"test:{c}:{s}"] = str(extract_features(ex, test, c, s, batch_size=suite.batch_size))
-    return FeatureShare(out, getattr(ex, "weights_sha256", None))
+    return FeatureShare(out, getattr(ex, "state_dict_sha256", None))
 
 
 def _row(suite: SuiteConfig, t: Job, cond: tuple[str, int], key: str, metric: str, value: float) -> dict[str, Any]:
