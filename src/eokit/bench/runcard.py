@@ -219,13 +219,13 @@ def _models_section(p: Plan, digests: Mapping[tuple[str, str], str | None] | Non
                     continue
                 bands, sensor = tuple(info["bands"]), info.get("sensor")
                 try:
-                    select_bands(m, bands, sensor)
+                    index = select_bands(m, bands, sensor)
                 except BandError:  # the model does not run on this dataset
                     continue
                 known = (digests or {}).get((m.name, d.name))
                 if known:
                     entry["state_dict_sha256"] = known
-                    entry["hashed_on"] = f"{d.name} ({len(select_bands(m, bands, sensor))} bands)"
+                    entry["hashed_on"] = f"{d.name} ({len(index)} bands)"
                     break
                 try:  # the input scale does not touch the weights: (1, 0) spares reading the arrays
                     ex = BackboneExtractor(m, bands, sensor, (1.0, 0.0))

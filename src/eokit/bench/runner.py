@@ -656,7 +656,7 @@ def run_suite(
                     share_of[f] = g
                     if len(parts[g]) == len(FEATURE_PARTS):  # both shares handed out: its evaluations follow them
                         for t in feature_groups[g]:
-                            submit(t, parts[g], max(order.values()) + order[unit])
+                            submit(t, parts[g], len(order) + order[unit])  # above every share (ranks 1..n)
 
             with get_task_stream(client) as stream:
                 for t in grid:
