@@ -17,8 +17,9 @@ stride 224, batch 16, on a 13 x N x N scene (default N = 4096):
 
 Peak memory: each contender runs in its own subprocess, started with the same
 environment: glibc malloc pinned with ``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_``
-(no mmap/munmap churn per batch; memory stays in the heap and is reused) for all
-three. The peak is VmHWM (reset via /proc/self/clear_refs just before the timed
+(no mmap/munmap churn per batch; memory stays in the heap and is reused) and
+``MALLOC_ARENA_MAX=2`` (as ``eokit.env.tune_allocator`` sets: threads share two heaps
+instead of keeping one each) for all. The peak is VmHWM (reset via /proc/self/clear_refs just before the timed
 call) minus VmRSS right before it. eokit's peak is also measured on a
 16384 x 16384 scene generated on disk block by block and cached under
 ``$EOKIT_CACHE`` (default ``~/.cache/eokit-work``). On a slow or shared CPU,
@@ -48,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 CROP, STRIDE, BATCH, BANDS, CLASSES = 256, 224, 16, 13, 10
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 31)}
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 31), "MALLOC_ARENA_MAX": "2"}
 
 
 # -- the model ------------------------------------------------------------------------------------

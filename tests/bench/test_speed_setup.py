@@ -137,3 +137,39 @@ print((kept - _rss_bytes()) / 2**20)
     environ.pop("EOKIT_MALLOC_TUNING", None)
     out = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True)
     assert float(out.stdout.strip().splitlines()[-1]) > 100  # MiB given back
+
+
+# four threads allocate at once; glibc's malloc_stats (stderr) lists one "Arena N:" per heap
+_THREADS = """
+import ctypes, sys, threading
+import numpy as np
+if sys.argv[1] == "tuned":
+    from eokit.env import tune_allocator
+    assert tune_allocator()
+barrier = threading.Barrier(4)
+def work():
+    barrier.wait()
+    for _ in range(200):
+        a = [np.ones(1 << 14) for _ in range(8)]
+        del a
+threads = [threading.Thread(target=work) for _ in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+ctypes.CDLL("libc.so.6").malloc_stats()
+"""
+
+
+def _arenas(mode: str) -> int:
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for k in ("EOKIT_MALLOC_TUNING", "MALLOC_ARENA_MAX"):
+        environ.pop(k, None)
+    out = subprocess.run([sys.executable, "-c", _THREADS, mode], env=environ, capture_output=True, text=True,
+                         check=True)
+    return sum(line.startswith("Arena ") for line in out.stderr.splitlines())
+
+
+@glibc_only
+def test_tune_allocator_caps_the_arenas_of_threads() -> None:
+    """With the thresholds raised each arena keeps its freed memory: threads share ARENA_MAX heaps."""
+    assert _arenas("plain") > env.ARENA_MAX  # glibc gives contending threads heaps of their own
+    assert _arenas("tuned") <= env.ARENA_MAX

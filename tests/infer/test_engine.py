@@ -293,3 +293,30 @@ def test_onnx_stream_overlap_raises_in_the_caller_and_leaves_nothing(tmp_path) -
                         contract=contract(3))
     with rasterio.open(ok.path) as a, rasterio.open(ref.path) as b:
         assert (a.read(1) == b.read(1)).mean() > 0.999  # the overlapped ONNX stream maps what torch maps
+
+
+def test_onnx_passes_in_flight_write_the_same_map(tmp_path, monkeypatch) -> None:
+    """Two forward passes in flight (ONNX Runtime on the CPU) blend in the order one pass would:
+    the map is the same, byte for byte, as with one pass in flight."""
+    from eokit.infer import predict as pr
+
+    scene = write_scene(tmp_path / "s.tif", smooth_scene(150, 170))
+    opts = PredictOptions.of(crop=32, stride=24, batch_size=4, forward_batch=2, engine="onnxruntime",
+                             kind="probabilities")
+    queued: list[int] = []
+    collect_one = pr._Stream._collect_one
+
+    def spy(self) -> None:
+        queued.append(len(self._inflight))
+        collect_one(self)
+
+    monkeypatch.setattr(pr._Stream, "_collect_one", spy)
+    maps = []
+    for depth in (1, 3):
+        monkeypatch.setattr(pr, "ORT_CPU_DEPTH", depth)
+        queued.clear()
+        res = predict_scene(ConvNet(), scene, tmp_path / f"d{depth}.tif", opts, contract=contract(3))
+        assert res.tiles == res.plan.n_tiles and max(queued) == depth + 1  # a pass waits behind `depth`
+        with rasterio.open(res.path) as ds:
+            maps.append(ds.read())
+    assert np.array_equal(maps[0], maps[1])

@@ -272,3 +272,32 @@ def test_raster_source_and_stac_inputs(tmp_path) -> None:
         predict_scene(model, scene, out,
                       PredictOptions.of(crop=64, stride=48, margin=1), contract=ctr)
         np.testing.assert_allclose(_read(out)[0], ref, atol=1e-5)
+
+
+def test_sample_tiles_are_the_same_on_any_number_of_threads(tmp_path) -> None:
+    """Sample windows read by several threads (each with raster handles of its own) are the first
+    ones with data in the seeded order, as one thread reads them; no helper's handle stays open."""
+    from eokit.infer.plan import TilePlan
+    from eokit.infer.predict import sample_tiles
+    from eokit.infer.source import open_scene
+    from eokit.io import raster
+
+    arr = smooth_scene(300, 260)
+    arr[:, :150] = 0  # the top half is nodata: the first places of the order are skipped
+    path = write_scene(tmp_path / "s.tif", arr, nodata=0)
+    src = open_scene(path)
+    plan = TilePlan.build(300, 260, 64, 48)
+    opened = []
+    real_open = raster._open
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(raster, "_open", lambda p: opened.append(real_open(p)) or opened[-1])
+        got = [sample_tiles(src, list(src.bands), plan, 7, seed=3, skip=2, threads=t) for t in (1, 2, 3)]
+    for x, v in got:
+        assert x.shape == (7, 4, 64, 64) and x.dtype == np.uint16 and v.shape == (7, 64, 64)
+        assert v.any(axis=(1, 2)).all()
+    for x, v in got[1:]:
+        assert np.array_equal(x, got[0][0]) and np.array_equal(v, got[0][1])
+    shared = [ds for key, ds in raster._handles.items() if key.startswith(str(path))]
+    helpers = [ds for ds in opened if all(ds is not s for s in shared)]
+    assert len(shared) == 1 and not shared[0].closed  # this thread's, kept for the stream
+    assert helpers and all(ds.closed for ds in helpers)  # one per helper thread and round, each closed

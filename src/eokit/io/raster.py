@@ -11,7 +11,8 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ _MAX_HANDLES = 64
 
 _handles: OrderedDict[str, rasterio.io.DatasetReader] = OrderedDict()
 _lock = threading.Lock()
+_own = threading.local()  # ``handles`` of a thread inside own_handles()
 
 
 def _clear_handles() -> None:
@@ -61,32 +63,63 @@ def _open_cached(path: str) -> rasterio.io.DatasetReader:
     """A per-process handle for ``path``, opened under the current GDAL_NUM_THREADS.
 
     GDAL reads GDAL_NUM_THREADS (multi-threaded block decoding) when a dataset is
-    opened, so handles opened under different settings are cached apart.
+    opened, so handles opened under different settings are cached apart. A thread
+    inside :func:`own_handles` gets handles of its own instead.
     """
     from rasterio._env import get_gdal_config
 
     key = f"{path}\0{get_gdal_config('GDAL_NUM_THREADS')}"
+    own: dict[str, rasterio.io.DatasetReader] | None = getattr(_own, "handles", None)
+    if own is not None:
+        ds = own.get(key)
+        if ds is None or ds.closed:
+            ds = own[key] = _open(path)
+        return ds
     with _lock:
         ds = _handles.get(key)
         if ds is not None and not ds.closed:
             _handles.move_to_end(key)
             return ds
-        try:
-            ds = rasterio.open(path)
-            try:
-                ds.descriptions  # noqa: B018 - decode header text now, so a bad header fails here, typed
-            except BaseException:
-                ds.close()
-                raise
-        except (RasterioIOError, CPLE_BaseError, UnicodeDecodeError) as exc:  # bytes in a header: not UTF-8
-            exists = Path(path).exists() or "://" in path or path.startswith("/vsi")
-            hint = "check the file is a complete raster GDAL can read" if exists else "the file does not exist"
-            raise RasterError(f"cannot open {path!r}{_header_note(path)} as a raster ({hint}): {exc}") from exc
+        ds = _open(path)
         _handles[key] = ds
         while len(_handles) > _MAX_HANDLES:
             _, old = _handles.popitem(last=False)
             old.close()
         return ds
+
+
+def _open(path: str) -> rasterio.io.DatasetReader:
+    """``rasterio.open(path)`` with its header decoded, or a typed error naming the file."""
+    try:
+        ds = rasterio.open(path)
+        try:
+            ds.descriptions  # noqa: B018 - decode header text now, so a bad header fails here, typed
+        except BaseException:
+            ds.close()
+            raise
+    except (RasterioIOError, CPLE_BaseError, UnicodeDecodeError) as exc:  # bytes in a header: not UTF-8
+        exists = Path(path).exists() or "://" in path or path.startswith("/vsi")
+        hint = "check the file is a complete raster GDAL can read" if exists else "the file does not exist"
+        raise RasterError(f"cannot open {path!r}{_header_note(path)} as a raster ({hint}): {exc}") from exc
+    return ds
+
+
+@contextmanager
+def own_handles() -> Iterator[None]:
+    """Within: the rasters this thread reads use handles of its own, closed on exit.
+
+    A GDAL handle must not be read from two threads at once, and the per-process handles
+    are shared: a thread that reads beside others (``eokit.infer.predict.sample_tiles``)
+    opens its own.
+    """
+    prev = getattr(_own, "handles", None)
+    _own.handles = {}
+    try:
+        yield
+    finally:
+        for ds in _own.handles.values():
+            ds.close()
+        _own.handles = prev
 
 
 def _header_note(path: str) -> str:
