@@ -320,3 +320,25 @@ def test_onnx_passes_in_flight_write_the_same_map(tmp_path, monkeypatch) -> None
         with rasterio.open(res.path) as ds:
             maps.append(ds.read())
     assert np.array_equal(maps[0], maps[1])
+
+
+def test_int8_over_several_scenes_is_calibrated_and_quantised_once(tmp_path) -> None:
+    """Several scenes at int8 with no calibration scenes: windows of the scenes calibrate one quantised
+    model for all of them (one quantisation, not one per scene); each scene is guarded on its own."""
+    from eokit.infer import predict_scenes
+    from eokit.infer.distributed import shared_calibration
+
+    scenes = [write_scene(tmp_path / f"s{i}.tif", smooth_scene(120, 140, seed=i)) for i in range(3)]
+    opts = PredictOptions.of(crop=64, stride=56, engine="onnxruntime", precision="int8", guard_tiles=2,
+                             calibration_tiles=4, min_agreement=0.5)
+    q = eng.STATS["quantisations"]
+    res = predict_scenes(BNNet().eval(), scenes, tmp_path / "maps", opts, contract=contract(), n_workers=0)
+    assert eng.STATS["quantisations"] == q + 1
+    assert [r["engine"]["precision"] for r in res] == ["int8"] * 3
+    assert shared_calibration(opts, scenes).run.calibration == tuple(map(str, scenes))
+    many = [f"/data/{i}.tif" for i in range(10)]  # 4 calibration windows: 4 scenes spread over the list
+    assert shared_calibration(opts, many).run.calibration == tuple(f"/data/{i}.tif" for i in (0, 3, 6, 9))
+    given = opts.replace(calibration=("/data/cal.tif",))
+    for unchanged in (given, opts.replace(precision="fp32")):
+        assert shared_calibration(unchanged, many) == unchanged
+    assert shared_calibration(opts, many[:1]) == opts

@@ -78,12 +78,14 @@ def predict_scenes(
     ``options`` and ``contract`` are those of :func:`predict_scene`, the same for every
     scene. ``n_workers=0`` (and no ``scheduler``) runs the scenes one after the other in
     this process. A failed scene raises after the others finished; its output name holds
-    no file.
+    no file. int8 without calibration scenes is calibrated once for all the scenes
+    (:func:`shared_calibration`).
     """
     options = options or PredictOptions()
     if not isinstance(options, PredictOptions):
         raise ConfigError(f"options must be a PredictOptions, got {type(options).__name__}; build one with "
                           "PredictOptions.of(crop=..., stride=...)")
+    options = shared_calibration(options, scenes)
     if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 0:
         raise ConfigError(f"n_workers {n_workers!r} must be a whole number >= 0 (0 runs in this process)")
     paths = output_paths(scenes, out)
@@ -122,6 +124,26 @@ def predict_scenes(
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def shared_calibration(options: PredictOptions, scenes: Sequence[Any]) -> PredictOptions:
+    """int8 over several scenes and no calibration scenes given: calibrate on windows of the scenes
+    themselves, at most ``calibration_tiles`` of them spread over the list (one window each, or more
+    when fewer scenes), the same for every scene.
+
+    Every scene is then mapped by one quantised model, quantised once per run (and cached) rather
+    than once per scene, and neighbouring maps show no seams from differently calibrated models.
+    Each scene is still guarded against fp32 on its own tiles. Scenes that are not paths (open
+    sources, STAC dicts) keep their own calibration.
+    """
+    run = options.run
+    if run.precision != "int8" or run.calibration is not None or len(scenes) < 2:
+        return options
+    if not all(isinstance(sc, (str, os.PathLike)) for sc in scenes):
+        return options
+    n = min(len(scenes), run.calibration_tiles)
+    picks = dict.fromkeys(str(scenes[round(i * (len(scenes) - 1) / max(n - 1, 1))]) for i in range(n))
+    return options.replace(calibration=tuple(picks))
 
 
 def _run_here(model: Any, scenes: Sequence[Any], paths: list[Path], options: PredictOptions,

@@ -203,7 +203,7 @@ def predict_scene(
         if frames:
             _check_series(pred, src, len(names), tile.crop)
         k = pred.infer_outputs(len(names), frames=frames)
-        report = _use_engine(pred, src, names, plan, o)
+        report = _use_engine(pred, src, names, plan, o, scene)
         extra = pred.extra_name() if pred.extra_channels else None
         spec = output_spec(o.output.kind, classifier=pred.contract.is_classifier,
                            names=pred.contract.output_names(k), extra=extra, prob_dtype=o.output.prob_dtype,
@@ -288,9 +288,10 @@ def _read_spread(read: Callable[[int], _T], items: list[int], threads: int) -> l
     return out
 
 
-def _use_engine(pred: Predictor, src: Any, names: list[str], plan: TilePlan,
-                o: PredictOptions) -> GuardReport | None:
-    """Build the requested engine (int8 calibrated on scene windows) and guard it against fp32 on other tiles."""
+def _use_engine(pred: Predictor, src: Any, names: list[str], plan: TilePlan, o: PredictOptions,
+                scene: Scene = None) -> GuardReport | None:
+    """Build the requested engine (int8 calibrated on scene windows) and guard it against fp32 on other tiles
+    (passing over the places that calibrated it when ``scene`` is one of the calibration scenes)."""
     run = o.run
     if pred.engine_options.is_default:
         return pred.use_engine((np.empty(0), np.empty(0)))  # None; back to fp32 if an engine ran before
@@ -300,7 +301,10 @@ def _use_engine(pred: Predictor, src: Any, names: list[str], plan: TilePlan,
         for m in pred.models:  # export (or find) the fp32 graph before any tile is held in memory
             onnx_model(m, (len(names), plan.crop, plan.crop), "fp32")
     n_cal = run.calibration_tiles if pred.engine_options.precision == "int8" else 0
-    guard = sample_tiles(src, names, plan, run.guard_tiles, seed=0, skip=0 if run.calibration else n_cal)
+    per = max(1, -(-n_cal // len(run.calibration))) if run.calibration else 0  # windows per calibration scene
+    calibrates = isinstance(scene, (str, os.PathLike)) and str(scene) in (run.calibration or ())
+    skip = (per if calibrates else 0) if run.calibration else n_cal
+    guard = sample_tiles(src, names, plan, run.guard_tiles, seed=0, skip=skip)
     if guard is None:  # too few tiles to hold both sets apart: check on any tiles with data
         guard = sample_tiles(src, names, plan, run.guard_tiles, seed=0)
     if guard is None:
@@ -309,7 +313,6 @@ def _use_engine(pred: Predictor, src: Any, names: list[str], plan: TilePlan,
     calibration = None
     if n_cal and run.calibration:
         cal: list[tuple[np.ndarray, np.ndarray]] = []
-        per = max(1, -(-n_cal // len(run.calibration)))
         for path in run.calibration:
             cs = open_scene(path, sensor=o.scene.sensor or pred.contract.sensor, band_names=o.scene.band_names,
                             band_map=o.scene.band_map, resampling=o.scene.resampling, reference=o.scene.reference)

@@ -98,7 +98,8 @@ _TILE, _OUT, _RUN = TileOptions(), OutputOptions(), RunOptions()  # defaults sho
               help="Run the model as loaded (no batch-norm folding or channels-last rewrite).")
 @engine_option()
 @click.option("--calibration", "calibration", multiple=True, metavar="SCENE",
-              help="With --precision int8: a scene whose windows calibrate it (repeatable; default: the input).")
+              help="With --precision int8: a scene whose windows calibrate it (repeatable; default: the input "
+                   "scene, or up to 8 of several input scenes, one calibration for all).")
 @click.option("--min-agreement", type=click.FloatRange(0, 1), default=_RUN.min_agreement, show_default=True,
               help="Reduced precision: share of checked pixels that must keep their fp32 class, else fp32 runs.")
 @scheduler_option()
