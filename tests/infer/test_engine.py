@@ -296,8 +296,8 @@ def test_onnx_stream_overlap_raises_in_the_caller_and_leaves_nothing(tmp_path) -
 
 
 def test_onnx_passes_in_flight_write_the_same_map(tmp_path, monkeypatch) -> None:
-    """Two forward passes in flight (ONNX Runtime on the CPU) blend in the order one pass would:
-    the map is the same, byte for byte, as with one pass in flight."""
+    """Several forward passes in flight (ONNX Runtime on a CPU with threads to share) blend in the
+    order one pass would: the map is the same, byte for byte, as with one pass in flight."""
     from eokit.infer import predict as pr
 
     scene = write_scene(tmp_path / "s.tif", smooth_scene(150, 170))
@@ -312,14 +312,15 @@ def test_onnx_passes_in_flight_write_the_same_map(tmp_path, monkeypatch) -> None
 
     monkeypatch.setattr(pr._Stream, "_collect_one", spy)
     maps = []
-    for depth in (1, 3):
+    for depth, threads, expected in ((1, 2, 1), (3, 2, 3), (3, 1, 1)):  # one thread (a Dask worker): one pass
         monkeypatch.setattr(pr, "ORT_CPU_DEPTH", depth)
+        monkeypatch.setattr(torch, "get_num_threads", lambda n=threads: n)
         queued.clear()
-        res = predict_scene(ConvNet(), scene, tmp_path / f"d{depth}.tif", opts, contract=contract(3))
-        assert res.tiles == res.plan.n_tiles and max(queued) == depth + 1  # a pass waits behind `depth`
+        res = predict_scene(ConvNet(), scene, tmp_path / f"d{depth}-{threads}.tif", opts, contract=contract(3))
+        assert res.tiles == res.plan.n_tiles and max(queued) == expected + 1  # a pass waits behind the others
         with rasterio.open(res.path) as ds:
             maps.append(ds.read())
-    assert np.array_equal(maps[0], maps[1])
+    assert np.array_equal(maps[0], maps[1]) and np.array_equal(maps[0], maps[2])
 
 
 def test_int8_over_several_scenes_is_calibrated_and_quantised_once(tmp_path) -> None:

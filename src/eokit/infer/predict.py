@@ -220,10 +220,17 @@ def predict_scene(
                              k + pred.extra_channels, progress, run.forward_batch,
                              pred.device.type != "cpu" if run.prefetch is None else run.prefetch,
                              overlap=pred.device.type != "cpu" or engine != "torch",
-                             depth=ORT_CPU_DEPTH if engine == "onnxruntime" and pred.device.type == "cpu" else 1)
+                             depth=_passes_in_flight(engine, pred.device))
             stream.run()
     return PredictResult(Path(out), plan, spec, stream.done, stream.skipped, time.perf_counter() - t0, grid, names,
                          report)
+
+
+def _passes_in_flight(engine: str, device: torch.device) -> int:
+    """Forward passes in flight: ``ORT_CPU_DEPTH`` for ONNX Runtime on a CPU with threads to share (its
+    lanes), else one (a one-thread Dask worker keeps to its one core)."""
+    cpu_lanes = engine == "onnxruntime" and device.type == "cpu" and torch.get_num_threads() > 1
+    return ORT_CPU_DEPTH if cpu_lanes else 1
 
 
 def sample_tiles(src: Any, names: list[str], plan: TilePlan, n: int, seed: int = 0,
