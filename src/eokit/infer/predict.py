@@ -309,8 +309,10 @@ def _use_engine(pred: Predictor, src: Any, names: list[str], plan: TilePlan, o: 
             onnx_model(m, (len(names), plan.crop, plan.crop), "fp32")
     n_cal = run.calibration_tiles if pred.engine_options.precision == "int8" else 0
     per = max(1, -(-n_cal // len(run.calibration))) if run.calibration else 0  # windows per calibration scene
-    calibrates = isinstance(scene, (str, os.PathLike)) and str(scene) in (run.calibration or ())
-    skip = (per if calibrates else 0) if run.calibration else n_cal
+    if not run.calibration:
+        skip = n_cal  # the first places of this scene's order calibrate
+    else:  # a calibration scene gave its first `per` places
+        skip = per if isinstance(scene, (str, os.PathLike)) and str(scene) in run.calibration else 0
     guard = sample_tiles(src, names, plan, run.guard_tiles, seed=0, skip=skip)
     if guard is None:  # too few tiles to hold both sets apart: check on any tiles with data
         guard = sample_tiles(src, names, plan, run.guard_tiles, seed=0)
