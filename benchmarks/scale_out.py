@@ -305,6 +305,13 @@ def run_bench(suite: Path, cache: Path, out: Path, scheduler: str | None, worker
     return wall, f"{n} rows {digest}"
 
 
+def cluster_seconds(out: Path) -> float:
+    """Seconds a bench run spent starting its LocalCluster (or connecting to the scheduler): the
+    ``cluster`` stage of ``OUT/timings.json``; 0 for an in-process run."""
+    timings = out / "timings.json"
+    return float(json.loads(timings.read_text()).get("cluster", 0.0)) if timings.exists() else 0.0
+
+
 def cpu_self() -> float:
     """User + system CPU seconds of this process (all its threads)."""
     r = resource.getrusage(resource.RUSAGE_SELF)
@@ -393,9 +400,20 @@ def sigterm_exits() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
-def summarise(times: dict[str, list[float]]) -> dict[str, Any]:
+def summarise(times: dict[str, list[float]], starts: dict[str, list[float]] | None = None) -> dict[str, Any]:
+    """Medians, speed-ups, efficiencies and overheads; with ``starts`` (the cluster's start per run) also
+    ``start_s`` and ``efficiency_{path}_less_start``: the same ratio once each run's start is taken out
+    (which part of the loss is the start, which the work)."""
     med = {k: statistics.median(v) for k, v in times.items() if v}
     out: dict[str, Any] = {f"{k.replace('-', '')}_s": round(v, 2) for k, v in med.items()}
+    if starts and any(starts.values()):
+        st = {k: statistics.median(v) for k, v in starts.items() if v}
+        out["start_s"] = {k.replace("-", ""): round(v, 2) for k, v in st.items()}
+        for path in ("local", "ext"):
+            one = [t - c for t, c in zip(times.get(f"{path}-1", []), starts.get(f"{path}-1", []), strict=True)]
+            two = [t - c for t, c in zip(times.get(f"{path}-2", []), starts.get(f"{path}-2", []), strict=True)]
+            if one and two:
+                out[f"efficiency_{path}_less_start"] = round(statistics.median(one) / statistics.median(two) / 2, 3)
     for path in ("local", "ext"):
         one, two = med.get(f"{path}-1"), med.get(f"{path}-2")
         if one and two:
@@ -427,6 +445,12 @@ def print_table(name: str, times: dict[str, list[float]], s: dict[str, Any], cpu
     for path, label in (("local", "LocalCluster"), ("ext", "external cluster")):
         if f"overhead_{path}" in s:
             print(f"overhead of the {label} path with 1 worker vs in-process: {100 * s[f'overhead_{path}']:+.0f} %")
+    if "start_s" in s:
+        print("cluster start (timings.json 'cluster', median s): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in s["start_s"].items() if k != "here"))
+        print("efficiency with each run's start taken out: "
+              + ", ".join(f"{p} {s[f'efficiency_{p}_less_start']:.2f}" for p in ("local", "ext")
+                          if f"efficiency_{p}_less_start" in s))
 
 
 def main() -> None:
@@ -481,6 +505,7 @@ def main() -> None:
 
     times: dict[str, dict[str, list[float]]] = {w: {s: [] for s in settings} for w in workloads}
     cpus: dict[str, dict[str, list[float]]] = {w: {s: [] for s in settings} for w in workloads}
+    starts: dict[str, list[float]] = {s: [] for s in settings}  # bench: the cluster's start per run
     digests: dict[tuple[str, str], set[str]] = {}
     ext_n = sorted({workers_of(s) for s in settings if s.startswith("ext")})
     with sigterm_exits(), tempfile.TemporaryDirectory(prefix="eokit-scale-") as tmp, contextlib.ExitStack() as stack:
@@ -519,6 +544,8 @@ def main() -> None:
                         c0 = cpu_self() + (cluster_cpu(scheduler) if scheduler else 0.0)
                         wall, digest = runners[w](s, out, scheduler, n_workers)
                         cpu = cpu_self() + (cluster_cpu(scheduler) if scheduler else 0.0) - c0
+                    if w == "bench":
+                        starts[s].append(cluster_seconds(out))
                     shutil.rmtree(out, ignore_errors=True)
                     times[w][s].append(wall)
                     cpus[w][s].append(cpu)
@@ -528,7 +555,7 @@ def main() -> None:
     load1 = os.getloadavg()
     results: dict[str, Any] = {}
     for w in workloads:
-        s = summarise(times[w])
+        s = summarise(times[w], starts if w == "bench" else None)
         s["cpu_s"] = {k.replace("-", ""): round(statistics.median(v), 2) for k, v in cpus[w].items() if v}
         results[w] = s
         print_table(w, times[w], s, cpus[w])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +39,8 @@ def test_local_cluster_matches_in_process(tmp_path: Path, mirror: Path, monkeypa
     assert a.failed == [] and b.failed == []
     assert b.computed == a.computed == a.total_jobs
     assert b.feature_jobs == a.feature_jobs == 2
+    assert "cluster" not in a.stage_seconds and 0 < b.stage_seconds["cluster"] < b.stage_seconds["grid"]
+    assert json.loads((tmp_path / "dask" / "timings.json").read_text())["cluster"] == round(b.stage_seconds["cluster"], 3)
     assert any((tmp_path / "cache_b" / "bench" / "features").iterdir())
     pd.testing.assert_frame_equal(_rows(tmp_path / "inproc"), _rows(tmp_path / "dask"))
     # the run card's model hashes come from the workers' feature tasks, equal to the in-process ones
@@ -61,6 +64,7 @@ def test_existing_scheduler_address(tmp_path: Path, mirror: Path, monkeypatch: p
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         s = run_suite(parse_suite(d), tmp_path / "out", scheduler=cluster.scheduler_address)
     assert s.failed == [] and s.computed == s.total_jobs == 2  # raw_pixels + spectral_indices
+    assert 0 < s.stage_seconds["cluster"] < s.stage_seconds["grid"]  # connecting to the scheduler
     assert set(ResultsStore(tmp_path / "out").frame()["model"]) == {"raw_pixels", "spectral_indices"}
 
 

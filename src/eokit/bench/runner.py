@@ -128,8 +128,10 @@ class RunSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (job label, error) of jobs that raised
     run_card: dict[str, Any] | None = None  # what `eokit.bench.runcard` stored as OUT/runcard.json
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    """Wall seconds per stage: plan (read + decode the datasets), features (until the last feature
-    job finished), grid (features + protocols), efficiency, export; also in ``OUT/timings.json``."""
+    """Wall seconds per stage: plan (read + decode the datasets), cluster (on Dask only: starting the
+    LocalCluster's workers, or connecting to ``scheduler``; part of features and grid), features (until
+    the last feature job finished), grid (features + protocols), efficiency, export; also in
+    ``OUT/timings.json``."""
 
 
 # -- planning -------------------------------------------------------------------------------------
@@ -619,7 +621,9 @@ def run_suite(
     if grid and (scheduler or workers > 0):
         from distributed import as_completed, get_task_stream
 
+        t_cluster = time.perf_counter()
         client, cluster = _client(scheduler, workers)
+        stages["cluster"] = time.perf_counter() - t_cluster  # start (LocalCluster: its workers' imports) or connect
         clock.mode = "job stages: compute seconds summed over the Dask workers; other stages: wall"
         stage_of_key: dict[str, str] = {}
         try:
