@@ -33,7 +33,10 @@ Rounds are interleaved (every setting of every workload once per round, the orde
 round); each figure is the median of the rounds, with min-max beside it. Speed-up and scaling
 efficiency (speed-up / workers) compare 2 workers with 1 worker of the same path; the overhead of
 a distributed path is its 1-worker time over the in-process time. The outputs of every run are
-checked against the in-process run (same class maps, same result rows).
+checked against the in-process run (same class maps, same result rows). For the bench the script also
+prints the cluster's start of every run (``OUT/timings.json`` ``"cluster"``: the LocalCluster's workers
+up, or the connect to the external scheduler) and the efficiency with it taken out
+(``efficiency_local_less_start``, ``efficiency_ext_less_start``): which part of a loss is the start.
 
 Usage: EOKIT_DATA=/path/to/mirror python benchmarks/scale_out.py [--rounds 3]
 Prints a table; the last line is one JSON object.
