@@ -41,6 +41,8 @@ def test_local_cluster_matches_in_process(tmp_path: Path, mirror: Path, monkeypa
     assert b.feature_jobs == a.feature_jobs == 2
     assert "cluster" not in a.stage_seconds and 0 < b.stage_seconds["cluster"] < b.stage_seconds["grid"]
     assert json.loads((tmp_path / "dask" / "timings.json").read_text())["cluster"] == round(b.stage_seconds["cluster"], 3)
+    assert b.run_card["stages"]["cluster start"] == round(b.stage_seconds["cluster"], 3)  # also in the report's table
+    assert "cluster start" not in a.run_card["stages"]
     assert any((tmp_path / "cache_b" / "bench" / "features").iterdir())
     pd.testing.assert_frame_equal(_rows(tmp_path / "inproc"), _rows(tmp_path / "dask"))
     # the run card's model hashes come from the workers' feature tasks, equal to the in-process ones

@@ -49,6 +49,7 @@ RUNCARD_FILENAME = "runcard.json"
 RUNS_DIR = "runs"
 SPLITS_DIR = "splits"
 STAGE_DATA = "data loading"
+STAGE_CLUSTER = "cluster start"  # wall: the LocalCluster's workers up, or the connect to a scheduler
 STAGE_FEATURES = "feature extraction"
 STAGE_EFFICIENCY = "efficiency"
 STAGE_REPORT = "report"

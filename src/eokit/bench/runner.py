@@ -624,6 +624,7 @@ def run_suite(
         t_cluster = time.perf_counter()
         client, cluster = _client(scheduler, workers)
         stages["cluster"] = time.perf_counter() - t_cluster  # start (LocalCluster: its workers' imports) or connect
+        clock.add(rc.STAGE_CLUSTER, stages["cluster"])
         clock.mode = "job stages: compute seconds summed over the Dask workers; other stages: wall"
         stage_of_key: dict[str, str] = {}
         try:
