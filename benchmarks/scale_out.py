@@ -34,9 +34,11 @@ round); each figure is the median of the rounds, with min-max beside it. Speed-u
 efficiency (speed-up / workers) compare 2 workers with 1 worker of the same path; the overhead of
 a distributed path is its 1-worker time over the in-process time. The outputs of every run are
 checked against the in-process run (same class maps, same result rows). For the bench the script also
-prints the cluster's start of every run (``OUT/timings.json`` ``"cluster"``: the LocalCluster's workers
-up, or the connect to the external scheduler) and the efficiency with it taken out
-(``efficiency_local_less_start``, ``efficiency_ext_less_start``): which part of a loss is the start.
+splits every run's wall time (from ``OUT/timings.json``) into the cluster's **start** (``"cluster"``: until
+the LocalCluster's workers are up, or the connect to the external scheduler), the **work** (``"grid"``
+less the start: from workers up to the last job stored) and the rest (planning, export, the close),
+and gives the scaling efficiency of the work alone (``efficiency_local_work``, ``efficiency_ext_work``):
+which part of a loss is the fixed cost of a command and which the sharing of the work.
 
 Usage: EOKIT_DATA=/path/to/mirror python benchmarks/scale_out.py [--rounds 3]
 Prints a table; the last line is one JSON object.
@@ -308,11 +310,12 @@ def run_bench(suite: Path, cache: Path, out: Path, scheduler: str | None, worker
     return wall, f"{n} rows {digest}"
 
 
-def cluster_seconds(out: Path) -> float:
-    """Seconds a bench run spent starting its LocalCluster (or connecting to the scheduler): the
-    ``cluster`` stage of ``OUT/timings.json``; 0 for an in-process run."""
-    timings = out / "timings.json"
-    return float(json.loads(timings.read_text()).get("cluster", 0.0)) if timings.exists() else 0.0
+def run_phases(out: Path) -> tuple[float, float]:
+    """(start, work) seconds of a bench run from ``OUT/timings.json``: the cluster's start (``cluster``;
+    0 in-process) and the grid after it (``grid`` less the start)."""
+    t = json.loads((out / "timings.json").read_text())
+    start = float(t.get("cluster", 0.0))
+    return start, float(t["grid"]) - start
 
 
 def cpu_self() -> float:
@@ -403,20 +406,21 @@ def sigterm_exits() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
-def summarise(times: dict[str, list[float]], starts: dict[str, list[float]] | None = None) -> dict[str, Any]:
-    """Medians, speed-ups, efficiencies and overheads; with ``starts`` (the cluster's start per run) also
-    ``start_s`` and ``efficiency_{path}_less_start``: the same ratio once each run's start is taken out
-    (which part of the loss is the start, which the work)."""
+def summarise(times: dict[str, list[float]], phases: dict[str, list[tuple[float, float]]] | None = None
+              ) -> dict[str, Any]:
+    """Medians, speed-ups, efficiencies and overheads; with ``phases`` ((start, work) per run,
+    :func:`run_phases`) also ``start_s``, ``work_s`` and ``efficiency_{path}_work``, the efficiency of the
+    work alone."""
     med = {k: statistics.median(v) for k, v in times.items() if v}
     out: dict[str, Any] = {f"{k.replace('-', '')}_s": round(v, 2) for k, v in med.items()}
-    if starts and any(starts.values()):
-        st = {k: statistics.median(v) for k, v in starts.items() if v}
-        out["start_s"] = {k.replace("-", ""): round(v, 2) for k, v in st.items()}
+    if phases and any(phases.values()):
+        for i, name in enumerate(("start_s", "work_s")):
+            out[name] = {k.replace("-", ""): round(statistics.median(p[i] for p in v), 2)
+                         for k, v in phases.items() if v}
         for path in ("local", "ext"):
-            one = [t - c for t, c in zip(times.get(f"{path}-1", []), starts.get(f"{path}-1", []), strict=True)]
-            two = [t - c for t, c in zip(times.get(f"{path}-2", []), starts.get(f"{path}-2", []), strict=True)]
+            one, two = out["work_s"].get(f"{path}1"), out["work_s"].get(f"{path}2")
             if one and two:
-                out[f"efficiency_{path}_less_start"] = round(statistics.median(one) / statistics.median(two) / 2, 3)
+                out[f"efficiency_{path}_work"] = round(one / two / 2, 3)
     for path in ("local", "ext"):
         one, two = med.get(f"{path}-1"), med.get(f"{path}-2")
         if one and two:
@@ -449,11 +453,14 @@ def print_table(name: str, times: dict[str, list[float]], s: dict[str, Any], cpu
         if f"overhead_{path}" in s:
             print(f"overhead of the {label} path with 1 worker vs in-process: {100 * s[f'overhead_{path}']:+.0f} %")
     if "start_s" in s:
-        print("cluster start (timings.json 'cluster', median s): "
-              + ", ".join(f"{k} {v:.2f}" for k, v in s["start_s"].items() if k != "here"))
-        print("efficiency with each run's start taken out: "
-              + ", ".join(f"{p} {s[f'efficiency_{p}_less_start']:.2f}" for p in ("local", "ext")
-                          if f"efficiency_{p}_less_start" in s))
+        print("\nphases, median s (start: until the workers are up; work: from then to the last job stored;"
+              " rest: planning, export, close)")
+        print(f"{'setting':<10}{'start s':>10}{'work s':>10}{'rest s':>10}")
+        for k, start in s["start_s"].items():
+            work = s["work_s"][k]
+            print(f"{k:<10}{start:>10.2f}{work:>10.2f}{s[f'{k}_s'] - start - work:>10.2f}")
+        print("efficiency of the work alone: " + ", ".join(
+            f"{p} {s[f'efficiency_{p}_work']:.2f}" for p in ("local", "ext") if f"efficiency_{p}_work" in s))
 
 
 def main() -> None:
@@ -508,7 +515,7 @@ def main() -> None:
 
     times: dict[str, dict[str, list[float]]] = {w: {s: [] for s in settings} for w in workloads}
     cpus: dict[str, dict[str, list[float]]] = {w: {s: [] for s in settings} for w in workloads}
-    starts: dict[str, list[float]] = {s: [] for s in settings}  # bench: the cluster's start per run
+    phases: dict[str, list[tuple[float, float]]] = {s: [] for s in settings}  # bench: (start, work) per run
     digests: dict[tuple[str, str], set[str]] = {}
     ext_n = sorted({workers_of(s) for s in settings if s.startswith("ext")})
     with sigterm_exits(), tempfile.TemporaryDirectory(prefix="eokit-scale-") as tmp, contextlib.ExitStack() as stack:
@@ -548,7 +555,7 @@ def main() -> None:
                         wall, digest = runners[w](s, out, scheduler, n_workers)
                         cpu = cpu_self() + (cluster_cpu(scheduler) if scheduler else 0.0) - c0
                     if w == "bench":
-                        starts[s].append(cluster_seconds(out))
+                        phases[s].append(run_phases(out))
                     shutil.rmtree(out, ignore_errors=True)
                     times[w][s].append(wall)
                     cpus[w][s].append(cpu)
@@ -558,7 +565,7 @@ def main() -> None:
     load1 = os.getloadavg()
     results: dict[str, Any] = {}
     for w in workloads:
-        s = summarise(times[w], starts if w == "bench" else None)
+        s = summarise(times[w], phases if w == "bench" else None)
         s["cpu_s"] = {k.replace("-", ""): round(statistics.median(v), 2) for k, v in cpus[w].items() if v}
         results[w] = s
         print_table(w, times[w], s, cpus[w])
