@@ -20,7 +20,7 @@ Two workloads, each run through the library call its CLI command makes:
   before every run, so every run extracts every feature set again. The default is sized as the
   predict workload is (~40 s of work in-process): a command that starts its own LocalCluster pays a
   fixed ~4 s (the workers' imports, each fresh worker's first tasks); with ``--bench-items 1200``
-  (~12 s of work) that cost decides the efficiency instead (0.68 here, the work alone 0.75).
+  (~12 s of work) that cost decides the efficiency instead (0.72 here, the work alone 0.82).
 
 Settings: ``here`` (in this process, torch on 1 thread), ``local-1``/``local-2`` (the LocalCluster
 eokit starts itself: ``--workers 1|2``, processes, 1 thread each, forked from eokit's forkserver;
