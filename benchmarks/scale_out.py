@@ -550,13 +550,11 @@ def main() -> None:
     ext_n = sorted({workers_of(s) for s in settings if s.startswith("ext")})
     with sigterm_exits(), tempfile.TemporaryDirectory(prefix="eokit-scale-") as tmp, contextlib.ExitStack() as stack:
         work = Path(tmp)
-        clusters: dict[int, str] = {}
         externals: dict[int, ExternalCluster] = {}
         for n in ext_n:
             t = time.perf_counter()
             externals[n] = stack.enter_context(ExternalCluster(n, work / f"external{n}"))
-            clusters[n] = externals[n].address
-            print(f"external cluster of {n} worker(s) at {clusters[n]} ready in {time.perf_counter() - t:.1f} s",
+            print(f"external cluster of {n} worker(s) at {externals[n].address} ready in {time.perf_counter() - t:.1f} s",
                   flush=True)
         runners: dict[str, Callable[[str, Path, str | None, int], tuple[float, str]]] = {
             "predict": lambda s, out, sch, n: run_predict(ckpt, scenes, out, sch, n),
@@ -567,25 +565,26 @@ def main() -> None:
                 if s.startswith("ext"):
                     t = time.perf_counter()
                     if w == "predict":  # one scene per worker loads the model everywhere
-                        run_predict(ckpt, scenes[:workers_of(s)], work / f"warmup-{w}-{s}", clusters[workers_of(s)], 0)
+                        run_predict(ckpt, scenes[:workers_of(s)], work / f"warmup-{w}-{s}", externals[workers_of(s)].address, 0)
                     else:
-                        runners[w](s, work / f"warmup-{w}-{s}", clusters[workers_of(s)], workers_of(s))
+                        runners[w](s, work / f"warmup-{w}-{s}", externals[workers_of(s)].address, workers_of(s))
                     shutil.rmtree(work / f"warmup-{w}-{s}", ignore_errors=True)
                     print(f"warm-up  {w:<8} {s:<8} {time.perf_counter() - t:7.2f} s (not counted)", flush=True)
-        for ext in externals.values():  # each runs only while its own setting is timed
-            ext.pause()
+        for cluster in externals.values():  # each runs only while its own setting is timed
+            cluster.pause()
         for r in range(args.rounds):
             order = settings[r % len(settings):] + settings[:r % len(settings)]
             for w in workloads:
                 for s in order:
                     n = workers_of(s)
-                    scheduler = clusters[n] if s.startswith("ext") else None
+                    ext = externals[n] if s.startswith("ext") else None
+                    scheduler = ext.address if ext else None
                     n_workers = 0 if s == "here" else n
                     out = work / f"{w}-{s}-{r}"
                     if s.startswith("local"):
                         wall, cpu, digest = run_child(w, out, n, len(scenes), args.scene_tiles)
                     else:
-                        with externals[n].running() if scheduler else contextlib.nullcontext():
+                        with ext.running() if ext else contextlib.nullcontext():
                             c0 = cpu_self() + (cluster_cpu(scheduler) if scheduler else 0.0)
                             wall, digest = runners[w](s, out, scheduler, n_workers)
                             cpu = cpu_self() + (cluster_cpu(scheduler) if scheduler else 0.0) - c0
