@@ -24,15 +24,19 @@ def test_eokit_train_tempcnn_formosat2(arch: str, options: dict, mirror: Path, t
         "name": f"formosat2-{arch}", "seed": 0,
         "task": {"type": "timeseries_classification"},
         "model": {"backbone": arch, "options": options},
-        "data": {"dataset": "tempcnn_formosat2", "root": str(mirror / "timeseries" / "tempcnn_formosat2"),
-                 "val_split": None, "val_fraction": 0.2, "batch_size": 16, "augment": []},
+        "data": {"dataset": "tempcnn_formosat2", "val_split": None, "val_fraction": 0.2, "batch_size": 16,
+                 "augment": []},
         "trainer": FAST, "output_dir": str(tmp_path / "run"),
     }
+    copy = mirror / "timeseries" / "tempcnn_formosat2"
+    if arch == "tempcnn":  # an explicit root; ltae names the dataset only and is read from the mirror's copy
+        cfg["data"]["root"] = str(copy)
     path = tmp_path / "train.yaml"
     path.write_text(yaml.safe_dump(cfg))
     assert main(["train", str(path)]) == 0, capsys.readouterr().err[-3000:]
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     report = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert report["data"]["root"] == str(copy)  # the run says which copy it read
     assert report["data"]["train"] == 208 and report["data"]["val"] == 52 and report["data"]["test"] == 260
     assert {"oa", "f1_macro", "kappa"} <= set(report["val"]) and 0.0 <= report["test"]["oa"] <= 1.0
     assert report["data"]["bands"] == ["B4", "B3", "B2"] and report["data"]["sensor"] == "formosat2"

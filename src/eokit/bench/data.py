@@ -90,9 +90,19 @@ class SplitArrays:
 
 
 def data_key(cfg: DatasetCfg, part: str) -> str:
-    """Cache key of one split of a dataset configuration."""
+    """Cache key of one split of a dataset configuration (and, without a ``root``, of the folder it is read from)."""
     return stable_hash({"v": DATA_VERSION, "cfg": cfg.model_dump(mode="json"), "part": part,
-                        "root": str(data_root())})
+                        "root": str(data_root()), **_default_folder(cfg)})
+
+
+def _default_folder(cfg: DatasetCfg) -> dict[str, str]:
+    """Where a loader without ``root`` reads: its home, or the data mirror's copy while only that exists."""
+    from eokit.datasets.base import DATASETS
+
+    if "root" in cfg.kwargs:
+        return {}
+    spec = getattr(DATASETS.get(cfg.loader_name), "spec", None)
+    return {"read_from": str(spec.path())} if spec is not None else {}
 
 
 def _cache_file(key: str) -> Path:

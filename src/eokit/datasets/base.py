@@ -32,6 +32,21 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+_WARNED_MIRRORS: set[str] = set()
+
+
+def _warn_partial_mirror(spec: DatasetSpec) -> None:
+    """Say once per process that ``spec`` is read from the data mirror's partial copy."""
+    if spec.name in _WARNED_MIRRORS:
+        return
+    _WARNED_MIRRORS.add(spec.name)
+    log.warning(
+        "dataset %r: reading the data mirror's copy at %s, which holds %s; figures on it are not comparable "
+        "with published ones (the whole dataset belongs at %s)", spec.name, spec.mirror_copy(), spec.mirror_part,
+        spec.home(),
+    )
+
+
 class EODataset(Dataset):
     """Base class: a split of a dataset read from its published layout.
 
@@ -51,6 +66,8 @@ class EODataset(Dataset):
         download: bool = False,
     ) -> None:
         self.root = self.spec.path(root)
+        if root is None and self.spec.mirror_part and self.root == self.spec.mirror_copy():
+            _warn_partial_mirror(self.spec)
         if split not in self.spec.splits:
             raise DatasetError(
                 f"dataset {self.spec.name!r} has no split {split!r}; its splits are {list(self.spec.splits)}"

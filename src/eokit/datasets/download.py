@@ -367,7 +367,7 @@ def download_dataset(
     run resumes), are verified, then unpacked into a temporary folder that is
     renamed to ``root`` only when everything succeeded.
     """
-    root = Path(root) if root is not None else spec.path()
+    root = Path(root) if root is not None else spec.home()
     if root.exists():
         log.info("%s already present at %s", spec.name, root)
         return root

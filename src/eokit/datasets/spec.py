@@ -54,6 +54,11 @@ class DatasetSpec:
     split_policy: str = ""
     description: str = ""
     homepage: str = ""
+    # Where eokit's data mirror (the project's shared data root, laid out by task) keeps a copy that this
+    # dataset's reader reads with its default arguments, relative to the data root; what part of the
+    # dataset that copy holds ("" = all of it).
+    mirror: str = ""
+    mirror_part: str = ""
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -82,5 +87,18 @@ class DatasetSpec:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    def home(self) -> Path:
+        """Where the dataset belongs under the data root (and where ``eokit datasets download`` puts it)."""
+        return data_root() / (self.folder or self.name)
+
+    def mirror_copy(self) -> Path | None:
+        """The data mirror's copy under the data root, if this data root has one."""
+        copy = data_root() / self.mirror if self.mirror else None
+        return copy if copy is not None and copy.is_dir() else None
+
     def path(self, root: str | Path | None = None) -> Path:
-        return Path(root) if root is not None else data_root() / (self.folder or self.name)
+        """Where to read the dataset: ``root``; else its home, or the mirror's copy when only that exists."""
+        if root is not None:
+            return Path(root)
+        home = self.home()
+        return home if home.exists() else self.mirror_copy() or home

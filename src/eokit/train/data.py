@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import lightning as L
@@ -128,6 +129,7 @@ class EODataModule(L.LightningDataModule):
         super().__init__()
         self.cfg, self.seed, self.task = cfg, seed, task
         self.normalizer: NormalizeBands | None = None
+        self.root: Path | None = None
         self._built = False
 
     # -- datasets -------------------------------------------------------------
@@ -146,6 +148,7 @@ class EODataModule(L.LightningDataModule):
         cfg = self.cfg
         train = self._raw(cfg.train_split)
         self.spec = getattr(train, "spec", None)
+        self.root = getattr(train, "root", None)  # where it was read (its home, a given root, the mirror's copy)
         val_idx = train_idx = None
         splits = tuple(getattr(self.spec, "splits", ()))
         if cfg.val_split and (cfg.val_split in splits or not splits):
@@ -267,7 +270,8 @@ class EODataModule(L.LightningDataModule):
         return self._loader(self.test_ds, False)
 
     def describe(self) -> dict[str, Any]:
-        return {"dataset": self.cfg.dataset, "bands": list(self.bands), "sensor": self.sensor,
+        return {"dataset": self.cfg.dataset, **({"root": str(self.root)} if self.root is not None else {}),
+                "bands": list(self.bands), "sensor": self.sensor,
                 **({"modalities": {n: v["bands"] for n, v in self.modalities.items()}} if self.modalities else {}),
                 "train": len(self.train_ds), "val": len(self.val_ds),
                 "test": len(self.test_ds) if self.test_ds is not None else 0}

@@ -31,6 +31,15 @@ def _present(spec: DatasetSpec) -> bool:
     return spec.path().exists()
 
 
+def _where(spec: DatasetSpec) -> str:
+    """The list's ``local`` cell: yes (at its home), the mirror's copy (whole or part), or no."""
+    if spec.home().exists():
+        return "yes"
+    if spec.mirror_copy() is not None:
+        return "mirror (part)" if spec.mirror_part else "mirror"
+    return "no"
+
+
 def _as_dict(spec: DatasetSpec) -> dict:
     return {
         "name": spec.name,
@@ -43,6 +52,9 @@ def _as_dict(spec: DatasetSpec) -> dict:
         "folder": spec.folder,
         "path": str(spec.path()),
         "present": _present(spec),
+        "home": str(spec.home()),
+        "mirror": spec.mirror or None,
+        "mirror_part": spec.mirror_part or None,
         "layout": spec.layout,
         "downloads": [
             {"url": d.url, "filename": d.filename, "sha256": d.sha256, "md5": d.md5, "extract": d.extract}
@@ -68,29 +80,30 @@ def command() -> None:
 @click.option("--tag", "tags", multiple=True, help="Only datasets with this capability tag (repeatable).")
 @json_option()
 def list_cmd(task: str | None, tags: tuple[str, ...], as_json: bool) -> None:
-    """List the registered datasets (name, task, sensor, size, licence, present locally)."""
+    """List the registered datasets (name, present locally, task, sensor, size, licence, tags)."""
     specs = [s for s in list_datasets() if (task is None or s.task == task) and set(tags) <= set(s.tags)]
     specs.sort(key=lambda s: (s.task, s.name))
     if as_json:
         click.echo(json.dumps([_as_dict(s) for s in specs], indent=2))
         return
     table = Table(title=f"{len(specs)} datasets (EOKIT_DATA={data_root()})")
-    for col in ("name", "task", "sensor", "bands"):
+    table.add_column("name", no_wrap=True, min_width=max((len(s.name) for s in specs), default=4))
+    table.add_column("local", no_wrap=True, min_width=len("mirror (part)"))
+    for col in ("task", "sensor", "bands"):
         table.add_column(col, no_wrap=True)
     for col in ("size", "licence"):
         table.add_column(col, no_wrap=True, max_width=30, overflow="ellipsis")
     table.add_column("tags", no_wrap=True)
-    table.add_column("local", no_wrap=True, min_width=5)
     for s in specs:
         table.add_row(
             s.name,
+            _where(s),
             s.task,
             s.sensor or "-",
             str(len(s.bands)) if s.bands else "any",
             s.size,
             s.license,
             ",".join(sorted(s.tags)),
-            "yes" if _present(s) else "no",
         )
     Console(width=max(Console().width, 200)).print(table)
 
@@ -129,7 +142,7 @@ def download_cmd(name: str, root: str | None, keep_archives: bool, verbosity: in
     from eokit.datasets.download import download_dataset
 
     spec = _spec(name)
-    configure_logging(verbosity, log_dir=Path(root) if root else spec.path())
+    configure_logging(verbosity, log_dir=Path(root) if root else spec.home())
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   TimeRemainingColumn(), console=Console(stderr=True), disable=verbosity < 0) as bar:
         tasks: dict[str, TaskID] = {}

@@ -432,6 +432,7 @@ class EuroSATRGB(_ClassFolderDataset):
         gsd=10.0,
         split_policy=EUROSAT_SPLIT_POLICY,
         homepage="https://github.com/phelber/EuroSAT",
+        mirror="classification/eurosat_rgb",
     )
 
 

@@ -319,6 +319,8 @@ class ABUAnomaly(_Scene):
         split_policy="'all' (anomaly detection is evaluated on whole scenes), or a seeded (seed 0) "
         "70/10/20 split over patches",
         homepage="http://xudongkang.weebly.com/data-sets.html",
+        mirror="hyperspectral/abu_anomaly_aviris_hydice",
+        mirror_part="3 of the 13 scenes (abu-urban-2, sandiego_plane, HYDICE urban)",
     )
 
     def __init__(self, *args: Any, scenes: Sequence[str] | None = None, patch_size: int | None = None,

@@ -116,6 +116,8 @@ class DubaiAerialLandcover(EODataset):
             f"{c} #{r:02X}{g:02X}{b:02X}" for c, (r, g, b) in zip(DUBAI_CLASSES, DUBAI_COLOURS, strict=True)
         ),
         homepage="https://www.kaggle.com/datasets/humansintheloop/semantic-segmentation-of-aerial-imagery",
+        mirror="segmentation/dubai_aerial_landcover",
+        mirror_part="Tiles 1-6 of 8: 54 of the 72 image/mask pairs",
     )
 
     def _pairs(self) -> list[tuple[str, Path, Path]]:
@@ -233,6 +235,8 @@ class SparcsL8Cloud(EODataset):
         "folder holding 'sending/' or the files themselves.",
         homepage="https://www.usgs.gov/landsat-missions/spatial-procedures-automated-removal-cloud-and-shadow-"
         "sparcs-validation-data",
+        mirror="segmentation/sparcs_l8_cloud",
+        mirror_part="20 of the 80 subscenes",
     )
 
     def __init__(

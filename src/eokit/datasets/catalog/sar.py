@@ -291,6 +291,8 @@ _COMMON: dict[str, Any] = {
     "split_policy": "by scene: whole scenes to train/val/test so chip counts follow 60/20/20 (scenes in "
     "sha256(seed:scene) order, each to the split furthest below its share; seed 0); 'all' = every chip",
     "homepage": "https://opensar.sjtu.edu.cn/",
+    "mirror": "sar/opensarship_s1",
+    "mirror_part": "8 of the official per-scene packages: 351 chips of ~11,000",
 }
 
 

@@ -569,6 +569,7 @@ class TempCNNFormosat2(EODataset):
         split_policy="the official train/test CSVs as shipped (260/260, 20 per class; no polygon in both)",
         description="Formosat-2 (2006, gap-filled) pixel series of crop and land-cover classes",
         homepage="https://github.com/charlotte-pel/temporalCNN",
+        mirror="timeseries/tempcnn_formosat2",
     )
     N_DATES = 149
     FILES: ClassVar[dict[str, str]] = {"train": "example/train_dataset.csv", "test": "example/test_dataset.csv"}
