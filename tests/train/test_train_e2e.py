@@ -161,7 +161,7 @@ def test_eokit_train_end_to_end(case: str, mirror: Path, tmp_path: Path, capsys:
         out = tmp_path / "eval.json"
         assert main(["evaluate", summary["checkpoint"], *spec["evaluate"], "-o", str(out)]) == 0
         res = json.loads(out.read_text())
-        assert res["samples"] == 8 and 0.0 <= res["metrics"]["oa"] <= 1.0
+        assert res["samples"] == 8 and 0.0 <= res["metrics"]["oa"] <= 1.0 and Path(res["root"]).is_dir()
         assert set(res["metrics"]["f1_per_class"]) == set(contract.classes or ())
 
 

@@ -71,6 +71,7 @@ def evaluate(
     result = {
         "checkpoint": str(checkpoint),
         "dataset": dataset,
+        **({"root": str(ds.root)} if getattr(ds, "root", None) is not None else {}),
         "split": split,
         "samples": len(data),
         "task": task.name,
