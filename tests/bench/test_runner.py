@@ -126,3 +126,19 @@ def test_outcomes_are_stored_with_their_rows(first: dict[str, Any]) -> None:
     merged = out.merge(evals, on=["job_key", "corruption", "severity"])
     for o, v in zip(merged["outcomes"], merged["value"], strict=True):
         assert float(metric_value(o, "accuracy")) == pytest.approx(v, abs=1e-6)  # torchmetrics: float32
+
+
+def test_a_dataset_nothing_scores_is_named(mirror: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A segmentation dataset in a suite of pooled probes only: the plan says why it has no score."""
+    monkeypatch.setenv("EOKIT_CACHE", str(tmp_path))
+    d = tiny_suite_dict(robustness=False)
+    d["datasets"].append({"name": "dubai", "loader": "dubai_aerial_landcover",
+                          "kwargs": {"root": "segmentation/dubai_aerial_landcover"},
+                          "train": {"split": "train", "max_items": 2}, "test": {"split": "test", "max_items": 2},
+                          "tile": 64})
+    p = plan(parse_suite(d))
+    why = {ds: reason for m, ds, reason in p.skipped if m == "*"}
+    assert set(why) == {"dubai"}  # eurosat_ms is scored
+    assert "'decoder'" in why["dubai"] and "['knn5', 'linear']" in why["dubai"]
+    d["protocols"].append("decoder")
+    assert not [ds for m, ds, _ in plan(parse_suite(d)).skipped if m == "*"]

@@ -161,6 +161,16 @@ def _protocol_ok(protocol: str, task: TaskType) -> bool:
     return False
 
 
+def _unscored_why(suite: SuiteConfig, task: TaskType) -> str:
+    """Why a dataset gets no score: which protocols its task takes, beside the suite's."""
+    known = (*POOLED_PROTOCOLS, "decoder", "finetune", "temporal")
+    takes = [p for p in known if _protocol_ok(p, task)]
+    ours = [p.name for p in suite.protocol_cfgs()]
+    if any(p in takes for p in ours):
+        return "nothing scores it: no model of the suite applies to it (see the models skipped on it)"
+    return f"nothing scores it: a {task} dataset takes the protocols {takes}; the suite has {ours}"
+
+
 # what runs on a time-series dataset: the series encoders' own protocol, and a random forest on the flattened
 # series for the baselines (the published reference for these data)
 SERIES_PROTOCOLS = ("temporal", "random_forest")
@@ -232,6 +242,8 @@ def plan(suite: SuiteConfig) -> Plan:
             if suite.efficiency.enabled:
                 key = _job_key(suite, m.name, d.name, "efficiency", 1.0, 0, [CLEAN])
                 jobs.append(Job("efficiency", m.name, d.name, "efficiency", 1.0, 0, ((key, (CLEAN,)),)))
+        if not any(j.dataset == d.name and j.kind != "efficiency" for j in jobs):
+            skipped.append(("*", d.name, _unscored_why(suite, train.task)))
     if suite.superres is not None:  # SR in the loop: one job per SR dataset and seed (eokit.bench.superres)
         from eokit.bench.superres import SR_PROTOCOL
         from eokit.bench.superres import plan_jobs as plan_superres
