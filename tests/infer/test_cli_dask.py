@@ -55,6 +55,18 @@ def test_cli_maps_the_real_landsat_scene(mirror, checkpoint, tmp_path, capsys) -
     assert "tiles/s" in capsys.readouterr().out
 
 
+def test_dry_run_reads_the_scene_as_the_map_does(mirror, checkpoint, tmp_path, capsys) -> None:
+    """Band files on two grids (B8 is 15 m): the dry run resamples onto --reference as the run would."""
+    scene = str(mirror / "scenes/landsat8_LC80200392015216/l8_B[2-8].tif")
+    out = tmp_path / "plan.tif"
+    assert main(["predict", str(checkpoint), scene, "-o", str(out), "--dry-run", "--resampling", "bilinear",
+                 "--reference", "B4", "--crop", "128", "--stride", "112"]) == 0, capsys.readouterr().err
+    text = capsys.readouterr().out
+    assert "627x603 px scene" in text and "memory estimate" in text and not out.exists()
+    assert main(["predict", str(checkpoint), scene, "-o", str(out), "--dry-run"]) == 2  # without: the grid error
+    assert "--resampling bilinear" in capsys.readouterr().err
+
+
 def test_cli_several_scenes_here_with_the_old_output_spelling(checkpoint, tmp_path, capsys) -> None:
     """--workers 0 maps several scenes in this process; the deprecated --output still sets the kind."""
     scenes = [str(write_scene(tmp_path / f"s{i}.tif", noisy_scene(70, 90, seed=i), bands=tuple(L8_BANDS)))

@@ -34,7 +34,7 @@ from eokit.errors import BandError, ConfigError, EmbeddingError, NoOverlapError
 from eokit.infer.options import RunOptions, SceneOptions
 from eokit.infer.plan import DEFAULT_GDAL_CACHE_MB, TilePlan, gdal_cache_mb
 from eokit.infer.prefetch import Prefetcher
-from eokit.infer.source import Scene, open_scene, scene_name
+from eokit.infer.source import Scene, scene_name
 from eokit.io import CogWriter, GridSpec
 from eokit.models.engine import EngineOptions
 
@@ -142,8 +142,7 @@ def _open(scene: Scene, emb: Embedder, o: EmbedOptions) -> tuple[Any, list[str],
     sc = o.scene.with_sensor(emb.contract.sensor)
     name = scene_name(scene)
     try:
-        src = open_scene(scene, sensor=sc.sensor, band_names=sc.band_names, band_map=sc.band_map,
-                         resampling=sc.resampling, reference=sc.reference)
+        src = sc.open(scene)
         names = src.require_bands(emb.bands, what=f"the model {emb.name}")
     except BandError as exc:
         raise BandError(f"scene {name!r} ({scene!s}) cannot feed {emb.name}: {exc.args[0] if exc.args else exc}") \

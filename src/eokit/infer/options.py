@@ -131,6 +131,14 @@ class SceneOptions:
         """These options with ``default`` (e.g. the model's sensor) when no sensor was given."""
         return self if self.sensor or not default else replace(self, sensor=default)
 
+    def open(self, scene: Any) -> Any:
+        """``scene`` opened as these options read it (``eokit.infer.source.open_scene``): the one place
+        that turns them into a RasterSource/BandStack, so a plan, a map and a calibration read alike."""
+        from eokit.infer.source import open_scene
+
+        return open_scene(scene, sensor=self.sensor, band_names=self.band_names, band_map=self.band_map,
+                          resampling=self.resampling, reference=self.reference)
+
 
 @dataclass(frozen=True)
 class RunOptions:

@@ -38,7 +38,7 @@ from eokit.infer.output import OutputSpec, output_spec
 from eokit.infer.plan import DEFAULT_GDAL_CACHE_MB, TilePlan, gdal_cache_mb
 from eokit.infer.prefetch import Prefetcher
 from eokit.infer.series import SeriesSource
-from eokit.infer.source import Scene, open_scene
+from eokit.infer.source import Scene
 from eokit.io import CogWriter, GridSpec
 from eokit.io.raster import own_handles
 from eokit.models.contract import DataContract
@@ -122,8 +122,7 @@ def as_predictor(
 def plan_scene(scene: Scene, options: PredictOptions | None = None) -> TilePlan:
     """The tiling plan for ``scene`` (for dry runs): ``options.tile`` on the grid ``options.scene`` reads."""
     o = options or PredictOptions()
-    src = scene if isinstance(scene, SeriesSource) else \
-        open_scene(scene, sensor=o.scene.sensor, resampling=o.scene.resampling, reference=o.scene.reference)
+    src = scene if isinstance(scene, SeriesSource) else o.scene.open(scene)
     return TilePlan.build(src.grid.height, src.grid.width, o.tile.crop, o.tile.stride, o.tile.align)
 
 
@@ -183,8 +182,7 @@ def predict_scene(
             src: Any = scene
             pred.dates = torch.from_numpy(scene.doy)
         else:
-            src = open_scene(scene, sensor=sc.sensor or pred.contract.sensor, band_names=sc.band_names,
-                             band_map=sc.band_map, resampling=sc.resampling, reference=sc.reference)
+            src = sc.with_sensor(pred.contract.sensor).open(scene)
         if run.gdal_cache_mb is None:  # sized from the scene's blocks (eokit.infer.plan.gdal_cache_mb)
             scope.enter_context(gdal_env(GDAL_CACHEMAX=gdal_cache_mb(src), GDAL_NUM_THREADS=decode_threads))
         names = src.require_bands(pred.contract.bands, what="the model")
@@ -323,8 +321,7 @@ def _use_engine(pred: Predictor, src: Any, names: list[str], plan: TilePlan, o: 
     if n_cal and run.calibration:
         cal: list[tuple[np.ndarray, np.ndarray]] = []
         for path in run.calibration:
-            cs = open_scene(path, sensor=o.scene.sensor or pred.contract.sensor, band_names=o.scene.band_names,
-                            band_map=o.scene.band_map, resampling=o.scene.resampling, reference=o.scene.reference)
+            cs = o.scene.with_sensor(pred.contract.sensor).open(path)
             cnames = cs.require_bands(pred.contract.bands, what="the model (calibration scene)")
             cplan = TilePlan.build(cs.grid.height, cs.grid.width, plan.crop, plan.stride, o.tile.align)
             got = sample_tiles(cs, cnames, cplan, per, seed=0)

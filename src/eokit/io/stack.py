@@ -75,7 +75,8 @@ class BandStack:
                 raise WindowError(
                     f"{src.path!r} ({src.grid.width}x{src.grid.height}, res {src.grid.res}) is not on the grid of "
                     f"{ref.path!r} ({ref.grid.width}x{ref.grid.height}, res {ref.grid.res}); pass "
-                    "resampling='bilinear' (or 'nearest', …) to resample it onto the reference grid"
+                    "resampling='bilinear' (or 'nearest', …; on the command line --resampling bilinear) to "
+                    "resample it onto the reference grid, or leave that file out"
                 )
         if bands is not None:
             self.sources = self._views(bands)

@@ -134,7 +134,6 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
     from eokit.infer.distributed import output_paths
     from eokit.infer.plan import gdal_cache_mb
     from eokit.infer.predict import CPU_FORWARD_BATCH
-    from eokit.infer.source import open_scene
 
     # one scene writes the COG OUT (log beside it), several write into the folder OUT
     many = len(scenes) > 1 and not time_series  # a time series writes one map
@@ -172,8 +171,8 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
             frames = len(scene) if time_series else 1  # a series reads T dates per tile
             est = plan.memory_estimate(len(contract.bands) * frames, k + (1 if len(models) > 1 or tta != "none" else 0),
                                        batch_size, out_bands=3, read_budget_mb=options.run.read_budget_mb,
-                                       gdal_cache_mb=gdal_cache_mb(scene if time_series else open_scene(
-                                           scene, sensor=planned.scene.sensor), options.run.gdal_cache_mb),
+                                       gdal_cache_mb=gdal_cache_mb(scene if time_series else planned.scene.open(scene),
+                                                                   options.run.gdal_cache_mb),
                                        forward_batch=forward_batch or (CPU_FORWARD_BATCH if device == "cpu" else None))
             table = Table(title="memory estimate (MiB), model activations not included", show_header=False)
             for name, mib in est.items():
