@@ -17,6 +17,7 @@ from eokit.data.cloud_scene import guess_qa_rules, is_qa_file, mask_scene
 from eokit.errors import BandError, ConfigError, MissingDependencyError
 from eokit.io import is_cog, open_band_files, open_raster
 from eokit.sensors import get_sensor
+from eokit.viz import map_classes
 
 L8 = "scenes/landsat8_LC80200392015216"
 
@@ -34,6 +35,7 @@ def test_mask_cli_landsat8_qa_and_reflectance(mirror: Path, tmp_path: Path) -> N
         ref = rasterio.open(scene / "l8_B4.tif")
         assert (ds.crs, ds.transform, ds.shape, ds.nodata) == (ref.crs, ref.transform, ref.shape, 255)
         assert ds.tags()["EOKIT_CLOUD_METHOD"] == "qa"
+        assert map_classes(ds.tags()) == ["clear", "cloud"]  # the class tag as `eokit predict` writes it
         assert ds.tags()["EOKIT_QA_RULES"] == "landsat8_precollection_bqa_cloud"
     np.testing.assert_array_equal(mask == 1, qa_cloud_mask(qa))
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind

@@ -42,4 +42,4 @@ def test_ndvi_cog_and_quicklook(mirror: Path, tmp_path: Path) -> None:
     assert main(["quicklook", str(l8 / "l8_B4.tif"), str(l8 / "l8_B3.tif"), str(l8 / "l8_B2.tif"),
                  "--sensor", "landsat8", "--map", str(out), "-o", str(png)]) == 0
     img = np.asarray(Image.open(png))
-    assert img.shape[0] == 603 and img.shape[1] == 2 * 627 + 8 and img.std() > 20
+    assert img.shape[0] > 603 and img.shape[1] == 2 * 627 + 8 and img[:603].std() > 20  # + legends below

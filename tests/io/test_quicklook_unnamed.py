@@ -30,7 +30,7 @@ def test_unnamed_bands_show_first_three(tmp_path: Path, count: int) -> None:
     p = tmp_path / f"b{count}.tif"
     make_unnamed(p, count)
     out = tmp_path / "x.png"
-    res = CliRunner().invoke(cli, ["quicklook", str(p), "-o", str(out)])
+    res = CliRunner().invoke(cli, ["quicklook", str(p), "--no-legend", "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert "showing the first three" in res.stderr and "--bands" in res.stderr
     assert ("of 4" in res.stderr) == (count == 4)
@@ -46,7 +46,7 @@ def test_single_band_is_grey(tmp_path: Path) -> None:
     p = tmp_path / "b1.tif"
     make_unnamed(p, 1)
     out = tmp_path / "g.png"
-    res = CliRunner().invoke(cli, ["quicklook", str(p), "-o", str(out)])
+    res = CliRunner().invoke(cli, ["quicklook", str(p), "--no-legend", "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert "grey" in res.stderr and "--bands" in res.stderr
     img = np.asarray(Image.open(out)).astype(int)
@@ -68,7 +68,7 @@ def test_colour_interpretation_orders_rgb(mirror: Path, tmp_path: Path) -> None:
 
     p = mirror / "scenes/rasterio_landsat7_rgb/RGBA.uint16.tif"
     out = tmp_path / "rgba.png"
-    res = CliRunner().invoke(cli, ["quicklook", str(p), "-o", str(out)])
+    res = CliRunner().invoke(cli, ["quicklook", str(p), "--no-legend", "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert "showing 3, 2, 1 as R,G,B from the file's colour interpretation" in res.stderr
     with rasterio.open(p) as ds:

@@ -163,7 +163,7 @@ def test_quicklook_pauli_rgb(tmp_path: Path) -> None:
     out = tmp_path / "pauli.png"
     res = CliRunner().invoke(cli, ["quicklook", str(p), "-o", str(out)])
     assert res.exit_code != 0 and "complex_mode" in str(res.exception)
-    res = CliRunner().invoke(cli, ["quicklook", str(p), "--complex", "pauli", "-o", str(out)])
+    res = CliRunner().invoke(cli, ["quicklook", str(p), "--complex", "pauli", "--no-legend", "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert "pauli_double_bounce" in res.stderr
     assert np.asarray(Image.open(out)).shape == (6, 5, 3)

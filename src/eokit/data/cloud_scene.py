@@ -157,7 +157,7 @@ def mask_scene(
         rules = qa_rules if qa_rules is not None else guess_qa_rules(qa_path)
     halo = (max(average_over, 0) + max(dilation_size, 0)) if chosen == "s2cloudless" else 0
     counts = np.zeros(256, dtype=np.int64)
-    tags = {"EOKIT_CLOUD_METHOD": chosen, "EOKIT_SENSOR": s.name, "EOKIT_CLASSES": "0 clear, 1 cloud, 255 nodata"}
+    tags = {"EOKIT_CLOUD_METHOD": chosen, "EOKIT_SENSOR": s.name, "EOKIT_CLASSES": "clear,cloud"}
     if isinstance(rules, str):
         tags["EOKIT_QA_RULES"] = rules
     with CogWriter(out, grid, 1, "uint8", nodata=NODATA, band_names=["cloud"], tags=tags) as writer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import numpy as np
 
@@ -9,7 +11,19 @@ from eokit.cli.options import band_map_option, bands_option, out_option, sensor_
 from eokit.errors import BandError
 from eokit.io import BandStack, Chip, open_band_files, open_raster
 from eokit.io.sar import COMPLEX_MODES
-from eokit.viz import colormap, save_png, stretch
+from eokit.viz import (
+    class_colours,
+    class_panel,
+    colormap,
+    legend,
+    map_classes,
+    save_png,
+    stretch,
+    value_range,
+    with_legend,
+)
+
+LEGEND_WIDTH = 240  # px at the least, so that a small panel's legend stays readable
 
 
 @click.command("quicklook")
@@ -20,16 +34,22 @@ from eokit.viz import colormap, save_png, stretch
 @click.option("--complex", "complex_mode", default=None, type=click.Choice(list(COMPLEX_MODES)),
               help="How to show complex (SLC SAR) files: e.g. amplitude, or pauli for HH/HV/VV stacks.")
 @click.option("--map", "map_path", default=None, type=click.Path(exists=True), help="A single-band map shown beside.")
-@click.option("--cmap", default="RdYlGn", show_default=True, help="Matplotlib colour map of the --map panel.")
+@click.option("--cmap", default=None,
+              help="Matplotlib colour map of the --map panel [default: RdYlGn; a class map: tab10, tab20].")
+@click.option("--legend/--no-legend", "show_legend", default=True, show_default=True,
+              help="A legend under each panel: the RGB bands; the map's value ramp, or its classes.")
 @out_option("file", required=True)
 @click.option("--max-size", default=1024, show_default=True, type=click.IntRange(min=1),
               help="Longest side of each panel in pixels.")
 def command(files: tuple[str, ...], sensor: str | None, bands: tuple[str, ...] | None, band_map: str | None,
-            complex_mode: str | None, map_path: str | None, cmap: str, out: str, max_size: int) -> None:
+            complex_mode: str | None, map_path: str | None, cmap: str | None, show_legend: bool, out: str,
+            max_size: int) -> None:
     """Write the PNG OUT: the input as RGB and a colour-mapped map beside it.
 
     --bands names the three bands for R,G,B (default: red,green,blue; else, for unnamed bands, the
-    first three, or one band in grey, with a note).
+    first three, or one band in grey, with a note). A class map (an `eokit predict` or `eokit mask`
+    COG, tagged EOKIT_CLASSES) is drawn in distinct colours with its class names; any other map
+    through --cmap with its value range.
     """
     if bands is not None and len(bands) != 3:
         raise click.BadParameter(f"{','.join(bands)!r} names {len(bands)} bands; give three, for R,G,B",
@@ -39,11 +59,23 @@ def command(files: tuple[str, ...], sensor: str | None, bands: tuple[str, ...] |
     f = max(1, int(np.ceil(max(h, w) / max_size)))
     rgb = stack.read(bands=list(bands)) if bands else _default_rgb(stack)
     panels = [stretch(rgb.array[:, ::f, ::f], rgb.valid[::f, ::f])]
+    strips = [legend(max(panels[0].shape[2], LEGEND_WIDTH), f"R, G, B = {', '.join(rgb.bands)} (2-98 % stretch)")]
     if map_path:
-        chip = open_raster(map_path).read(bands=None)
-        m = chip.array[0, ::f, ::f]
-        panels.append(colormap(m, cmap, valid=chip.valid[::f, ::f]))
-    save_png(out, panels)
+        source = open_raster(map_path)
+        chip = source.read(bands=None)
+        m, valid = chip.array[0, ::f, ::f], chip.valid[::f, ::f]
+        title = f"{Path(map_path).name}: {chip.bands[0]}"
+        names = map_classes(source.dataset.tags())
+        if names is not None:
+            palette = class_colours(len(names), cmap)
+            panels.append(class_panel(m, len(names), valid, cmap))
+            strips.append(legend(max(m.shape[1], LEGEND_WIDTH), title, classes=list(zip(names, palette, strict=True))))
+        else:
+            vmin, vmax = value_range(m, valid)
+            panels.append(colormap(m, cmap or "RdYlGn", vmin, vmax, valid))
+            strips.append(legend(max(m.shape[1], LEGEND_WIDTH), f"{title} (2-98 %)",
+                                 ramp=(cmap or "RdYlGn", vmin, vmax)))
+    save_png(out, [with_legend(p, s) for p, s in zip(panels, strips, strict=True)] if show_legend else panels)
     click.echo(f"quicklook -> {out}")
 
 
