@@ -13,7 +13,8 @@ from bench_tiny import tiny_suite_dict
 
 from eokit.bench import features as F
 from eokit.bench.config import parse_suite
-from eokit.bench.runner import plan, run_suite
+from eokit.bench.runcard import StageClock, build_run_card
+from eokit.bench.runner import plan, report_context, run_suite
 from eokit.bench.store import ResultsStore
 
 CELL = ["dataset", "model", "protocol", "fraction", "seed", "corruption", "severity", "metric"]
@@ -128,7 +129,8 @@ def test_outcomes_are_stored_with_their_rows(first: dict[str, Any]) -> None:
         assert float(metric_value(o, "accuracy")) == pytest.approx(v, abs=1e-6)  # torchmetrics: float32
 
 
-def test_a_dataset_nothing_scores_is_named(mirror: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_dataset_nothing_scores_is_named(first: dict[str, Any], mirror: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A segmentation dataset in a suite of pooled probes only: the plan says why it has no score."""
     monkeypatch.setenv("EOKIT_CACHE", str(tmp_path))
     d = tiny_suite_dict(robustness=False)
@@ -140,5 +142,12 @@ def test_a_dataset_nothing_scores_is_named(mirror: Path, tmp_path: Path, monkeyp
     why = {ds: reason for m, ds, reason in p.skipped if m == "*"}
     assert set(why) == {"dubai"}  # eurosat_ms is scored
     assert "'decoder'" in why["dubai"] and "['knn5', 'linear']" in why["dubai"]
+    card = build_run_card(p, StageClock())  # the run card (and so the report) says it too
+    assert card["data"]["dubai"]["unscored"] == why["dubai"] and "unscored" not in card["data"]["eurosat_ms"]
+    assert card["data"]["dubai"]["root"].endswith("segmentation/dubai_aerial_landcover")
+    df = first["df"]  # eurosat_ms scored; dubai with efficiency rows only: in no capability group
+    ghost = df[df["protocol"] == "efficiency"].assign(dataset="dubai")
+    _, groups = report_context(pd.concat([df, ghost], ignore_index=True), p)
+    assert groups and all(members == ["eurosat_ms"] for members in groups.values())
     d["protocols"].append("decoder")
     assert not [ds for m, ds, _ in plan(parse_suite(d)).skipped if m == "*"]

@@ -37,7 +37,9 @@ def _card() -> dict:
                                                                  "source_items": 1000, "sha256": "f" * 64,
                                                                  "list": "splits/eurosat_rgb.train.txt"},
                                  "test": {"split": "test", "samples": 500, "source_items": 500,
-                                          "sha256": "e" * 64}}},
+                                          "sha256": "e" * 64}},
+                 "dubai": {"root": "/data/dubai", "unscored": "nothing scores it: a segmentation dataset takes the "
+                           "protocols ['decoder']; the suite has ['knn5']"}},
         "models": {"resnet18": {"kind": "backbone", "arch": "resnet18", "weights": "random", "init_seed": 0,
                                 "state_dict_sha256": "1234abcd5678ef90", "hashed_on": "eurosat_rgb (3 bands)"}},
         "protocols": {"knn5": {"name": "knn5", "fractions": [1.0], "seeds": [0, 1]}},
@@ -65,6 +67,8 @@ def test_report_renders_the_run_card(bench_dir: Path, tmp_path: Path) -> None:
                         ("protocol linear", "7.8"), ("report", "2.5")):
         assert f'data-stage="{stage}"><td class="l">{stage}</td><td>{secs}</td>' in card, stage
     assert "/data/eurosat" in card and "f" * 64 in card and "splits/eurosat_rgb.train.txt" in card
+    dubai = card[card.index('data-dataset="dubai"'):]
+    assert "/data/dubai" in dubai and "not scored: nothing scores it: a segmentation dataset" in dubai
     assert "1234abcd5678ef90" in card and "random (seed 0)" in card and "seeds=[0, 1]" in card
     # each capability group is listed with its (GEO-Bench-2) definition and its datasets
     groups = page[page.index('id="group-members"'):page.index('id="run-card"')]

@@ -168,6 +168,9 @@ def _data_section(p: Plan, out: Path | None) -> dict[str, Any]:
             entry["skipped"] = next((why for _, name, why in p.skipped if name == d.name), "not loaded")
             section[d.name] = entry
             continue
+        unscored = next((why for m, name, why in p.skipped if m == "*" and name == d.name), None)
+        if unscored is not None:  # loaded, but no model and protocol of the suite score it
+            entry["unscored"] = unscored
         extras = {part: split_extra(d, part) for part in ("train", "test")}  # the plan loaded both splits
         if "root" in extras["train"]:
             entry["root"] = extras["train"]["root"]

@@ -777,6 +777,7 @@ def report_context(df: Any, p: Plan, out: Path | None = None, *,
     later ``eokit report OUT`` scores the same way. (bench does not import report —
     it is the layer above — so the CLI combines the two.)
     """
+    from eokit.bench.aggregate import NON_SCORE_PROTOCOLS
     from eokit.bench.groups import capability_groups, write_groups
     from eokit.bench.modality import FUSIONS_FILENAME, model_fusions, write_fusions
     from eokit.bench.modality import split_rows as split_modality
@@ -786,7 +787,8 @@ def report_context(df: Any, p: Plan, out: Path | None = None, *,
     df = split_superres(df)[0]  # the SR protocol's rows have their own table (eokit.bench.superres)
     df = split_modality(df)[0]  # missing-modality rows have their own table (eokit.bench.modality)
     refs = compute_references(df, p.suite, outcomes)
-    groups = capability_groups(sorted(set(df["dataset"])), dataset_specs(p), core=p.suite.core)
+    scored = df[~df["protocol"].isin(NON_SCORE_PROTOCOLS)]  # a dataset nothing scores is in no group
+    groups = capability_groups(sorted(set(scored["dataset"])), dataset_specs(p), core=p.suite.core)
     if out is not None:
         write_references(refs, out / "references.json")
         write_groups(groups, out / "groups.json")

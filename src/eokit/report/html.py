@@ -306,7 +306,8 @@ def _run_card_html(card: Mapping[str, Any]) -> str:
     data_rows = []
     for name, d in card.get("data", {}).items():
         root = d.get("root", d.get("skipped", ""))
-        cells = [f'<td class="l">{_e(name)}</td>', f'<td class="l">{_e(root)}</td>']
+        unscored = f'<br><span class="meta">not scored: {_e(d["unscored"])}</span>' if d.get("unscored") else ""
+        cells = [f'<td class="l">{_e(name)}</td>', f'<td class="l">{_e(root)}{unscored}</td>']
         for part in ("train", "test"):
             r = d.get(part) or {}
             split = r.get("split", "")
