@@ -43,6 +43,13 @@ def test_config_errors_name_the_key_and_allowed_values(cfg: dict, needles: list[
         assert n in msg, f"{n!r} not in: {msg}"
 
 
+def test_task_and_model_shorthands() -> None:
+    cfg = parse_config({"task": "segmentation", "model": "unet", "data": {"dataset": "sparcs_l8_cloud"}}, "t.yaml")
+    assert cfg.task.type == "segmentation" and cfg.model.backbone == "unet" and cfg.model.head is None
+    with pytest.raises(ConfigError, match="task.type"):  # a wrong shorthand is named as the long form would be
+        parse_config({"task": "segmentaton", "model": "unet", "data": {"dataset": "sparcs_l8_cloud"}}, "t.yaml")
+
+
 def test_yaml_overrides_and_cli_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("task: {type: classification}\nmodel: {backbone: resnet18}\ndata: {dataset: eurosat_rgb}\n")

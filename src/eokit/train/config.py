@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from eokit.errors import ConfigError, suggest
 
@@ -125,6 +125,14 @@ class TrainConfig(_Section):
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     output_dir: str = "runs/{name}"
     resume: bool = True  # continue from output_dir's last checkpoint when there is one
+
+    @field_validator("task", "model", mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any, info: ValidationInfo) -> Any:
+        """``task: segmentation`` stands for ``task: {type: segmentation}``, ``model: resnet18`` for
+        ``model: {backbone: resnet18}``."""
+        key = "type" if info.field_name == "task" else "backbone"
+        return {key: v} if isinstance(v, str) else v
 
     @property
     def out(self) -> Path:
