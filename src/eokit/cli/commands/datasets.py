@@ -121,6 +121,8 @@ def info_cmd(name: str, as_json: bool) -> None:
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in d.items():
+        if value is None and key in ("mirror", "mirror_part"):  # most datasets have no mirror copy
+            continue
         if key == "downloads":
             value = "\n".join(
                 f"{x['url']} -> {x['filename']} ({'sha256 ' + x['sha256'] if x['sha256'] else 'md5 ' + x['md5'] if x['md5'] else 'no published checksum'})"
