@@ -130,6 +130,7 @@ class EODataModule(L.LightningDataModule):
         self.cfg, self.seed, self.task = cfg, seed, task
         self.normalizer: NormalizeBands | None = None
         self.root: Path | None = None
+        self.split_origin: str | None = None
         self._built = False
 
     # -- datasets -------------------------------------------------------------
@@ -149,6 +150,7 @@ class EODataModule(L.LightningDataModule):
         train = self._raw(cfg.train_split)
         self.spec = getattr(train, "spec", None)
         self.root = getattr(train, "root", None)  # where it was read (its home, a given root, the mirror's copy)
+        self.split_origin = getattr(train, "split_origin", None)  # e.g. a published list or eokit's seeded split
         val_idx = train_idx = None
         splits = tuple(getattr(self.spec, "splits", ()))
         if cfg.val_split and (cfg.val_split in splits or not splits):
@@ -271,6 +273,7 @@ class EODataModule(L.LightningDataModule):
 
     def describe(self) -> dict[str, Any]:
         return {"dataset": self.cfg.dataset, **({"root": str(self.root)} if self.root is not None else {}),
+                **({"split_origin": self.split_origin} if self.split_origin else {}),
                 "bands": list(self.bands), "sensor": self.sensor,
                 **({"modalities": {n: v["bands"] for n, v in self.modalities.items()}} if self.modalities else {}),
                 "train": len(self.train_ds), "val": len(self.val_ds),

@@ -73,6 +73,7 @@ def evaluate(
         "dataset": dataset,
         **({"root": str(ds.root)} if getattr(ds, "root", None) is not None else {}),
         "split": split,
+        **({"split_origin": origin} if (origin := getattr(ds, "split_origin", None)) else {}),
         "samples": len(data),
         "task": task.name,
         "seconds": round(time.perf_counter() - t0, 3),
