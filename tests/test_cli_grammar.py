@@ -174,3 +174,17 @@ def test_bands_option_parses_names() -> None:
 
 def test_band_map_option_is_defined_once() -> None:
     assert SHARED["--band-map"] == ((), "StringParamType", "name bands by 1-based position, e.g. red=3,nir=4")
+
+
+def test_a_command_that_fails_to_import_says_so_whatever_its_arguments(capsys: pytest.CaptureFixture) -> None:
+    """Not "unexpected extra argument": the load error, with the rest of the CLI still working."""
+    from eokit.cli.main import _BrokenCommand, main
+
+    cli.add_command(_BrokenCommand("brokencmd", NameError("name 'field' is not defined")), "brokencmd")
+    try:
+        assert main(["brokencmd", "scene.tif", "--some-option", "3"]) != 0
+        err = capsys.readouterr().err
+        assert "command 'brokencmd' could not be loaded" in err and "name 'field' is not defined" in err
+        assert main(["info", "--help"]) == 0
+    finally:
+        cli.commands.pop("brokencmd", None)

@@ -105,3 +105,14 @@ def test_class_colours_follow_a_given_colour_map() -> None:
     tab = (np.array([matplotlib.colormaps["Set1"](i)[:3] for i in range(3)]) * 255).astype(np.uint8)
     assert (class_colours(3, "Set1") == tab).all()  # a listed map: its first colours
     assert len(colours(class_colours(20)[:, None, :])) == 20  # tab20 beyond ten classes
+
+
+def test_info_shows_a_maps_tags(tmp_path: Path) -> None:
+    cls = write(tmp_path / "m.tif", np.zeros((40, 60), np.uint8), {"EOKIT_CLASSES": "dry,water", "EOKIT_ENGINE": "torch"})
+    res = CliRunner().invoke(cli, ["info", str(cls)], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "tag EOKIT_CLASSES" in res.output and "dry,water" in res.output and "tag EOKIT_ENGINE" in res.output
+    import json
+
+    tags = json.loads(CliRunner().invoke(cli, ["info", "--json", str(cls)]).output)["tags"]
+    assert tags["EOKIT_CLASSES"] == "dry,water" and tags["EOKIT_ENGINE"] == "torch"

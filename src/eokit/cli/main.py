@@ -18,7 +18,10 @@ class _BrokenCommand(click.Command):
     """Stands in for a command that failed to import, so the rest of the CLI still works."""
 
     def __init__(self, name: str, error: BaseException) -> None:
-        super().__init__(name, help=f"(unavailable: {error})")
+        # takes any arguments, so that the load error is what the user reads, not "unexpected extra argument"
+        super().__init__(name, help=f"(unavailable: {error})", add_help_option=False,
+                         params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
         self.error = error
 
     def invoke(self, ctx: click.Context) -> None:

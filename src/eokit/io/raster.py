@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +168,7 @@ class RasterInfo:
     wavelengths: tuple[float | None, ...] = ()
     footprint_note: str | None = None
     is_complex: bool = False
+    tags: dict[str, str] = field(default_factory=dict)  # the file's metadata (eokit maps: classes, engine, ...)
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -503,6 +504,7 @@ class RasterSource:
             wavelengths=self.wavelengths,
             footprint_note=note,
             is_complex=is_complex_dtype(self.dtype),
+            tags=dict(ds.tags()),
         )
 
     # -- band selection -----------------------------------------------------

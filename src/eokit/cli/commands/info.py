@@ -1,4 +1,4 @@
-"""``eokit info RASTER``: size, CRS, bands, nodata, footprint, overviews."""
+"""``eokit info RASTER``: size, CRS, bands, nodata, footprint, overviews, metadata tags."""
 
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ def command(raster: str, sensor: str | None, band_map: str | None, as_json: bool
         table.add_row("footprint (lon/lat)", f"{min(xs):.5f}, {min(ys):.5f} .. {max(xs):.5f}, {max(ys):.5f}")
     if info.footprint_note:
         table.add_row("footprint note" if info.footprint_wgs84 else "footprint", info.footprint_note)
+    for key, value in sorted(info.tags.items()):  # e.g. an eokit map's classes, engine, precision, agreement
+        table.add_row(f"tag {key}", value)
     if info.is_complex:
         table.add_row("complex", "yes (SLC SAR): reads need complex_mode= amplitude, intensity, intensity_db, "
                       "phase, real_imag or pauli")
