@@ -165,14 +165,14 @@ def command(model: str, scenes: tuple[str, ...], out: str, extra_models: tuple[s
         k = contract.n_outputs or 1
         planned = replace(options, scene=options.scene.with_sensor(contract.sensor))
         for scene, path in zip(scenes, paths, strict=True):
-            plan = plan_scene(scene, planned)
+            src = scene if time_series else planned.scene.open(scene)  # opened once: the plan and the cache size
+            plan = plan_scene(src, planned)
             click.echo(f"{scene} -> {path}")
             click.echo(f"  {plan.describe()}")
             frames = len(scene) if time_series else 1  # a series reads T dates per tile
             est = plan.memory_estimate(len(contract.bands) * frames, k + (1 if len(models) > 1 or tta != "none" else 0),
                                        batch_size, out_bands=3, read_budget_mb=options.run.read_budget_mb,
-                                       gdal_cache_mb=gdal_cache_mb(scene if time_series else planned.scene.open(scene),
-                                                                   options.run.gdal_cache_mb),
+                                       gdal_cache_mb=gdal_cache_mb(src, options.run.gdal_cache_mb),
                                        forward_batch=forward_batch or (CPU_FORWARD_BATCH if device == "cpu" else None))
             table = Table(title="memory estimate (MiB), model activations not included", show_header=False)
             for name, mib in est.items():
